@@ -1,0 +1,42 @@
+# Two entry points for a fresh machine (see README "Quick start"):
+#   make run   - set up .venv and chat in the console over the bundled corpus, offline
+#   make test  - set up .venv with the test extras and run the test suite
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip --disable-pip-version-check
+
+.PHONY: run test setup setup-test index demo clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	# Old pip misses trafilatura's lxml[html_clean] extra.
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+# torch==2.13.0 first: it is the CPU build; left to itself, sentence-transformers pulls a CUDA one.
+$(VENV)/.installed-test: $(VENV)/.installed
+	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+setup: $(VENV)/.installed
+setup-test: $(VENV)/.installed-test
+
+index: setup
+	$(PY) -m retrieval index --corpus corpus --index index
+
+# A short scripted console chat; `$(PY) bot.py --console` is the interactive one.
+run: setup
+	printf '%s\n' \
+	  "Thường trực Huyện ủy duyệt chương trình công tác của MTTQ năm 2024 thế nào?" \
+	  "thanh uy hong ngu lam viec voi khoi van nam 2022" \
+	  "Giá vàng hôm nay bao nhiêu?" \
+	  | $(PY) bot.py --console
+
+test: setup-test
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf $(VENV) index data .pytest_cache

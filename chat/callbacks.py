@@ -1,0 +1,49 @@
+"""Self-contained button payloads ("callback data", at most 64 bytes).
+
+Each payload names a stored question by its integer id, so a button pressed
+days later, after any number of bot restarts, still means the same thing.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_BYTES = 64  # Telegram's limit for callback_data
+
+_PATTERN = re.compile(r"^(more|full|fb):(\d{1,18}):(\d{1,6})(?::([01]))?$")
+
+
+@dataclass(frozen=True)
+class Button:
+    kind: str  # "more" | "full" | "fb"
+    qid: int
+    number: int  # more: offset of the next page; full: rank; fb: offset of the judged page
+    good: bool | None = None  # fb only
+
+
+def more(qid: int, offset: int) -> str:
+    return _checked(f"more:{qid}:{offset}")
+
+
+def full(qid: int, rank: int) -> str:
+    return _checked(f"full:{qid}:{rank}")
+
+
+def feedback(qid: int, offset: int, good: bool) -> str:
+    return _checked(f"fb:{qid}:{offset}:{1 if good else 0}")
+
+
+def parse(data: str | None) -> Button | None:
+    """The button's meaning, or None for anything this bot did not create."""
+    m = _PATTERN.match(data or "")
+    if not m:
+        return None
+    kind, qid, number, vote = m.groups()
+    if (kind == "fb") != (vote is not None):
+        return None
+    return Button(kind, int(qid), int(number), None if vote is None else vote == "1")
+
+
+def _checked(data: str) -> str:
+    assert len(data.encode()) <= MAX_BYTES, data
+    return data

