@@ -80,9 +80,10 @@ def _split_long_words(text: str, max_chars: int) -> list[str]:
 def split_article(article: Article, config: SplitConfig | None = None) -> list[Passage]:
     """The article's passages in reading order, each carrying the article's metadata."""
     config = config or SplitConfig()
+    paragraphs = [p.strip() for p in article.paragraphs if p.strip()]
     texts = [
-        piece
-        for para in _merge_fragments(article.paragraphs, config.min_chars)
+        piece.strip()
+        for para in _merge_fragments(paragraphs, config.min_chars)
         for piece in _split_long(para, config.max_chars)
     ]
     return [
