@@ -16,7 +16,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from .textnorm import fold, nfc, normalize_space
+from .textnorm import fold, nfc, normalize_space, syllables
 from .types import Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -90,15 +90,20 @@ _BOILERPLATE = re.compile(
         trả\ lời | loading\.*\ *|bài\ viết\ khác | xuất\ bản\ thông\ tin | null
       | chi\ tiết\ bài\ viết.* | tin\ tức | in\ bài\ viết | chia\ sẻ.* | bình\ luận
       | ý\ kiến\ bạn\ đọc | tin\ liên\ quan | các\ tin\ khác | xem\ thêm | quay\ lại
-      | chào\ mừng\ đến\ .* | trang\ thông\ tin\ điện\ tử.* | cổng\ thông\ tin\ điện\ tử.*
-      | chủ\ đề\ công\ tác\ năm.* | \d+\ lượt\ xem | lượt\ xem.* | \W*
+      | \d+\ lượt\ xem | lượt\ xem.* | \W*
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
 # A site banner names the portal and usually its district.
 _BANNER = re.compile(
-    r"^(trang|cổng) thông tin điện tử|^chào mừng đến|^chủ đề công tác năm", re.IGNORECASE
+    r"^((trang|cổng) (thông )?tin điện tử|báo .{2,40} điện tử|chào mừng đến|chủ đề (công tác )?năm)",
+    re.IGNORECASE,
 )
+# "Tin tức > Đoàn thể": a breadcrumb trail, not text.
+_BREADCRUMB = re.compile(r"^[^.]{2,40}( [>»›] [^.]{2,40})+$")
+# The first body paragraph of a news item usually opens with when it happened.
+_BODY_OPENING = re.compile(
+    r"^(sáng|chiều|tối|trưa|đêm)?\s*(ngày|hôm)\s+\d{1,2}[/.-]\d{1,2}", re.IGNORECASE)
 # Generic photo captions say nothing a reader would search for.
 _GENERIC_CAPTION = re.compile(
     r"^(toàn cảnh|quang cảnh|các đại biểu|đại biểu|các đồng chí lãnh đạo|ảnh)\b.{0,70}$",
@@ -106,13 +111,43 @@ _GENERIC_CAPTION = re.compile(
 )
 _WEEKDAY = r"(thứ (hai|ba|tư|năm|sáu|bảy|2|3|4|5|6|7)|chủ nhật)"
 _DATELINE = re.compile(
-    rf"^({_WEEKDAY}\s*,?\s*)?(ngày\s*)?\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{4}}([\s,|-]+\d{{1,2}}:\d{{2}}(:\d{{2}})?\s*(am|pm|sa|ch)?)?$",
+    rf"^((cập nhật|ngày đăng|đăng ngày|ngày cập nhật|thời gian)\s*:?\s*)?({_WEEKDAY}\s*,?\s*)?(ngày\s*)?\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{4}}([\s,|-]+\d{{1,2}}:\d{{2}}(:\d{{2}})?\s*(am|pm|sa|ch)?)?$",
     re.IGNORECASE,
 )
 
 
 def _is_boilerplate(line: str) -> bool:
-    return bool(_BOILERPLATE.match(line))
+    return bool(_BOILERPLATE.match(line) or _BREADCRUMB.match(line))
+
+
+def _is_body_like(line: str) -> bool:
+    return (len(line) > 300 or bool(_BODY_OPENING.match(line))
+            or (len(line) > 200 and line.endswith((".", "!", "?", "…"))))
+
+
+def _split_header(lines: list[str]) -> tuple[str, list[str], list[str]]:
+    """(headline, page chrome, body lines) of a raw scraped page.
+
+    A page opens with chrome (site banner, slogan, breadcrumb), the headline
+    and perhaps a dateline, then the body.  Among the lines before the first
+    body-like paragraph, the headline is the one whose words the body repeats
+    most; the others are chrome (kept to infer the place and the site name).
+    """
+    end = next((i for i, line in enumerate(lines) if _is_body_like(line)), len(lines))
+    end = min(end, 6)
+    zone = [line for line in lines[:end] if not _DATELINE.match(line)]
+    if not zone:
+        return "", [], lines
+    body_words = {fold(w) for w in syllables(" ".join(lines[end:]))}
+
+    def overlap(line: str) -> float:
+        words = [fold(w) for w in syllables(line)]
+        return sum(w in body_words for w in words) / max(len(words), 1)
+
+    title = max(zone, key=overlap)  # max keeps the earliest of equals
+    chrome = [line for line in zone if fold(line).lower() != fold(title).lower()]
+    body = [line for line in lines if line not in chrome]
+    return title, chrome, body
 
 
 # ---------------------------------------------------------------- metadata inference
@@ -242,11 +277,13 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -
     lines = [line for line in raw_lines if line]
     banners = [line for line in lines if _BANNER.match(line)]
     # "null Headline" is a scraping artefact of one portal: the headline behind a null.
-    lines = [re.sub(r"^null\s+", "", line) for line in lines if not _is_boilerplate(line)]
+    lines = [re.sub(r"^null\s+", "", line) for line in lines
+             if not _is_boilerplate(line) and not _BANNER.match(line)]
 
     title = meta.get("title")
     if title is None:
-        title = next((line for line in lines if not _DATELINE.match(line)), "")
+        title, chrome, lines = _split_header(lines)
+        banners += [line for line in chrome if line not in banners]
     # Drop the headline (and copies of it) and datelines from the body.
     head_key = fold(title).lower()
     body_lines = [line for line in lines if fold(line).lower() != head_key]

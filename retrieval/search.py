@@ -5,10 +5,12 @@ and questions typed without diacritics; the dense e5 model handles
 paraphrase.  Reciprocal-rank fusion needs no score calibration between them.
 
 Why a separate answerability test: top dense scores look alike for answerable
-and unanswerable questions, so "answered" is decided lexically instead: the
-best passages must cover most of the question's IDF-weighted content words.
-A question about a place, year or topic that the corpus never mentions then
-gets an honest "nothing relevant found" instead of noise.
+and unanswerable questions, so "answered" is decided lexically instead.  One
+of the best passages must contain the question's two-syllable words (most
+Vietnamese words have two syllables: "hiến máu", "thời tiết") or most of its
+IDF-weighted syllables, and its article must mention every year the question
+names.  A question about a place, year or topic that the corpus never
+mentions then gets an honest "nothing relevant found" instead of noise.
 """
 from __future__ import annotations
 
@@ -26,10 +28,12 @@ import numpy as np
 from .config import Config
 from .embedders import Embedder, make_embedder
 from .index import IndexNotFound, check_embedder, current_version, import_bm25s, read_manifest
-from .textnorm import content_syllables, fold, has_diacritics, lexical_tokens, syllables
+from .textnorm import (content_syllables, fold, folded_pairs, has_diacritics, lexical_tokens,
+                       syllables)
 from .types import Article, Hit, SearchResponse
 
 MAX_QUESTION_CHARS = 1000  # beyond this a "question" is a pasted document; its head is enough
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 @dataclass
@@ -43,7 +47,9 @@ class _Loaded:
     dense: object  # faiss.Index
     lexical: object  # bm25s.BM25
     doc_terms: list[set[str]]  # folded syllables of each passage incl. its header
+    doc_pairs: list[set[tuple[str, str]]]  # folded syllable pairs of the same
     doc_freq: Counter
+    article_years: dict[str, set[str]]  # years each article mentions (text, title, date)
     dedup_keys: list[str]
 
 
@@ -69,12 +75,15 @@ def _load(version: Path) -> _Loaded:
                                " ORDER BY row"))
     finally:
         db.close()
-    doc_terms = []
+    doc_terms, doc_pairs = [], []
     for _, article_id, _, text in rows:
         a = articles[article_id]
-        header = " ".join(x for x in (a.title, a.place or "", a.date or "") if x)
-        doc_terms.append({fold(s) for s in syllables(f"{header} {text}")})
+        with_header = " ".join(x for x in (a.title, a.place, a.date, text) if x)
+        doc_terms.append({fold(s) for s in syllables(with_header)})
+        doc_pairs.append(folded_pairs(with_header))
     doc_freq = Counter(t for terms in doc_terms for t in terms)
+    article_years = {a.article_id: set(_YEAR.findall(f"{a.title} {a.date or ''} {a.text}"))
+                     for a in articles.values()}
     return _Loaded(
         version=version,
         manifest=manifest,
@@ -83,7 +92,9 @@ def _load(version: Path) -> _Loaded:
         dense=faiss.read_index(str(version / "vectors.faiss")),
         lexical=bm25s.BM25.load(str(version / "bm25"), show_progress=False),
         doc_terms=doc_terms,
+        doc_pairs=doc_pairs,
         doc_freq=doc_freq,
+        article_years=article_years,
         dedup_keys=[_dedup_key(text) for *_, text in rows],
     )
 
@@ -171,14 +182,17 @@ class Searcher:
         return dict(sorted(scores.items(), key=lambda kv: -kv[1]))
 
     def _is_answered(self, idx: _Loaded, question: str, best_rows: list[int]) -> bool:
-        """Do the best passages contain most of what the question is about?
+        """Does one of the best passages contain what the question is about?
 
-        Each content word weighs its IDF, so rare words (names of places,
-        years, specific programmes) decide, and a word the corpus never uses
-        weighs most of all.
+        Syllables weigh their IDF, so rare ones (names, numbers, specific
+        programmes) decide, and a syllable the corpus never uses weighs most.
         """
         terms = set(content_syllables(question))
         if not terms or not best_rows:
+            return False
+        years = set(_YEAR.findall(question))
+        rows = [r for r in best_rows if years <= idx.article_years[idx.rows[r][1]]]
+        if not rows:  # the question asks about a year none of these articles mentions
             return False
         n = len(idx.rows)
 
@@ -186,8 +200,14 @@ class Searcher:
             return math.log((n + 1) / (idx.doc_freq.get(term, 0) + 0.5))
 
         total = sum(idf(t) for t in terms)
-        best = max(sum(idf(t) for t in terms if t in idx.doc_terms[row]) for row in best_rows)
-        return total > 0 and best / total >= self.config.search.min_coverage
+        pairs = folded_pairs(question, skip_stopwords=True)
+        s = self.config.search
+        for row in rows:
+            covered = sum(idf(t) for t in terms if t in idx.doc_terms[row]) / total
+            pair_share = len(pairs & idx.doc_pairs[row]) / len(pairs) if pairs else covered
+            if pair_share >= s.min_pair_coverage or covered >= s.min_coverage:
+                return True
+        return False
 
     def _hit(self, idx: _Loaded, row: int, score: float) -> Hit:
         passage_id, article_id, position, text = idx.rows[row]

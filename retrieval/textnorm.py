@@ -55,18 +55,29 @@ def syllables(text: str) -> list[str]:
 
 
 def lexical_tokens(text: str) -> list[str]:
-    """BM25 tokens: each syllable, plus its folded twin when that differs.
+    """BM25 tokens: each syllable, its folded twin, and folded syllable pairs.
 
     The folded twin is prefixed so "hà" and "ha" stay different terms while
-    every syllable still gets a folded term that an unaccented query can hit.
-    Accented queries therefore match on both forms (stronger), unaccented
-    ones on the folded form only.
+    every syllable still gets a folded term that an unaccented query can hit;
+    accented queries match on both forms (stronger), unaccented ones on the
+    folded form.  Most Vietnamese words have two syllables ("nông dân",
+    "đoàn kết"), so folded pairs reward the right words in the right order.
     """
+    sylls = syllables(text)
+    folded = [fold(s) for s in sylls]
     out: list[str] = []
-    for s in syllables(text):
+    for s, f in zip(sylls, folded):
         out.append(s)
-        out.append("~" + fold(s))
+        out.append("~" + f)
+    out.extend(f"{a}_{b}" for a, b in zip(folded, folded[1:]))
     return out
+
+
+def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
+    """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
+    folded = [fold(s) for s in syllables(text)]
+    return {(a, b) for a, b in zip(folded, folded[1:])
+            if not (skip_stopwords and (a in _FOLDED_STOPWORDS or b in _FOLDED_STOPWORDS))}
 
 
 def content_syllables(text: str) -> list[str]:
