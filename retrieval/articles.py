@@ -101,9 +101,12 @@ _BANNER = re.compile(
 )
 # "Tin tức > Đoàn thể": a breadcrumb trail, not text.
 _BREADCRUMB = re.compile(r"^[^.]{2,40}( [>»›] [^.]{2,40})+$")
-# The first body paragraph of a news item usually opens with when it happened.
+# The first body paragraph of a news item usually opens with when it happened,
+# sometimes behind a "(Đầm Hà) –" place tag.
 _BODY_OPENING = re.compile(
-    r"^(sáng|chiều|tối|trưa|đêm)?\s*(ngày|hôm)\s+\d{1,2}[/.-]\d{1,2}", re.IGNORECASE)
+    r"^(\([^)]{1,40}\)\s*[-–—:]?\s*)?"
+    r"((sáng|chiều|tối|trưa|đêm)\s+(ngày\s+|nay\s+)?\d|ngày\s+\d|hôm\s+(nay|qua)|vừa qua|mới đây)",
+    re.IGNORECASE)
 # Generic photo captions say nothing a reader would search for.
 _GENERIC_CAPTION = re.compile(
     r"^(toàn cảnh|quang cảnh|các đại biểu|đại biểu|các đồng chí lãnh đạo|ảnh)\b.{0,70}$",
@@ -126,28 +129,32 @@ def _is_body_like(line: str) -> bool:
 
 
 def _split_header(lines: list[str]) -> tuple[str, list[str], list[str]]:
-    """(headline, page chrome, body lines) of a raw scraped page.
+    """(headline, page chrome, remaining lines) of a raw scraped page.
 
     A page opens with chrome (site banner, slogan, breadcrumb), the headline
-    and perhaps a dateline, then the body.  Among the lines before the first
-    body-like paragraph, the headline is the one whose words the body repeats
-    most; the others are chrome (kept to infer the place and the site name).
+    and perhaps a dateline, then the body.  Among the first lines before the
+    first body-like paragraph, the headline is the one whose words the body
+    repeats most, a long sentence ending in a full stop counting as less
+    headline-like.  Lines above the headline are chrome (kept to infer the
+    place and the site name); lines below it stay in the body.
     """
-    end = next((i for i, line in enumerate(lines) if _is_body_like(line)), len(lines))
-    end = min(end, 6)
-    zone = [line for line in lines[:end] if not _DATELINE.match(line)]
+    end = min(next((i for i, line in enumerate(lines) if _is_body_like(line)), len(lines)), 6)
+    zone = [i for i in range(end) if not _DATELINE.match(lines[i])]
     if not zone:
         return "", [], lines
     body_words = {fold(w) for w in syllables(" ".join(lines[end:]))}
 
-    def overlap(line: str) -> float:
-        words = [fold(w) for w in syllables(line)]
-        return sum(w in body_words for w in words) / max(len(words), 1)
+    def headline_score(i: int) -> float:
+        words = [fold(w) for w in syllables(lines[i])]
+        overlap = sum(w in body_words for w in words) / max(len(words), 1)
+        sentence_like = len(lines[i]) > 160 and lines[i].endswith(".")
+        return overlap - (0.3 if sentence_like else 0.0)
 
-    title = max(zone, key=overlap)  # max keeps the earliest of equals
-    chrome = [line for line in zone if fold(line).lower() != fold(title).lower()]
-    body = [line for line in lines if line not in chrome]
-    return title, chrome, body
+    best = max(zone, key=headline_score)  # max keeps the earliest of equals
+    title = lines[best]
+    chrome = [lines[i] for i in zone if i < best]
+    datelines_above = [line for line in lines[:best] if _DATELINE.match(line)]
+    return title, chrome, datelines_above + lines[best + 1:]
 
 
 # ---------------------------------------------------------------- metadata inference

@@ -164,3 +164,34 @@ def test_corpus_files_walks_subfolders_and_skips_hidden_and_other_types(tmp_path
         write(tmp_path, name, "x")
     assert [p.relative_to(tmp_path).as_posix() for p in corpus_files(tmp_path)] == [
         "a.txt", "x/b.md", "x/y/c.html"]
+
+
+def test_headline_found_among_banner_slogan_and_breadcrumb(tmp_path):
+    # Fictional page shape: site name, slogan, breadcrumb, headline, dateline, body.
+    page = ("Báo Vân Hồ điện tử - Cơ quan của Đảng bộ và Nhân dân thị xã Vân Hồ\n"
+            "Vân Hồ - Đất lành chim đậu\n"
+            "Tin tức > Đoàn thể\n\n"
+            "Hội Cựu chiến binh thị xã Vân Hồ ra mắt mô hình nuôi cá lồng\n\n"
+            "Cập nhật: 05/06/2023 08:15\n\n"
+            "(Vân Hồ) – Sáng 4/6, Hội Cựu chiến binh thị xã Vân Hồ ra mắt mô hình nuôi cá lồng "
+            "với 14 hội viên tham gia.\n\n"
+            "Mô hình được hỗ trợ 120 triệu đồng vốn vay để mua giống cá và làm lồng nuôi.\n\n"
+            "Lê Hưng\n")
+    article = read_article(write(tmp_path, "van_ho.txt", page), tmp_path)
+    assert article.title == "Hội Cựu chiến binh thị xã Vân Hồ ra mắt mô hình nuôi cá lồng"
+    assert article.date == "2023-06-05"
+    assert article.place == "Vân Hồ"
+    assert article.source.startswith("Lê Hưng · Báo Vân Hồ điện tử")
+    assert article.paragraphs[0].startswith("(Vân Hồ) – Sáng 4/6")
+    assert not any("Đất lành" in p or "Tin tức" in p for p in article.paragraphs)
+
+
+def test_short_opening_paragraphs_are_kept_as_body(tmp_path):
+    # Fictional: the lead paragraphs are short and have no date opening.
+    page = ("Hội Nông dân huyện Sơn Khê trao vốn cho hội viên\n\n"
+            "Hội Nông dân huyện Sơn Khê vừa trao 2 tỷ đồng vốn vay cho 40 hội viên.\n\n"
+            "Các hộ vay vốn sẽ đầu tư trồng chè và nuôi ong theo hướng hữu cơ.\n\n"
+            "Hội viên cam kết trả nợ đúng hạn và chia sẻ kinh nghiệm cho hộ khác.\n")
+    article = read_article(write(tmp_path, "von.txt", page), tmp_path)
+    assert article.title == "Hội Nông dân huyện Sơn Khê trao vốn cho hội viên"
+    assert len(article.paragraphs) == 3
