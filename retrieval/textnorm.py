@@ -37,7 +37,7 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
-_FOLDED_STOPWORDS = frozenset(fold(w) for w in STOPWORDS)
+FOLDED_STOPWORDS = frozenset(fold(w) for w in STOPWORDS)
 
 
 def has_diacritics(text: str) -> bool:
@@ -77,9 +77,9 @@ def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]
     """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
     folded = [fold(s) for s in syllables(text)]
     return {(a, b) for a, b in zip(folded, folded[1:])
-            if not (skip_stopwords and (a in _FOLDED_STOPWORDS or b in _FOLDED_STOPWORDS))}
+            if not (skip_stopwords and (a in FOLDED_STOPWORDS or b in FOLDED_STOPWORDS))}
 
 
 def content_syllables(text: str) -> list[str]:
     """Folded syllables of a question without stopwords, for answerability."""
-    return [f for f in (fold(s) for s in syllables(text)) if f not in _FOLDED_STOPWORDS]
+    return [f for f in (fold(s) for s in syllables(text)) if f not in FOLDED_STOPWORDS]
