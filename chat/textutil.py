@@ -7,9 +7,11 @@ comparison between the question and a passage is made on folded text.
 from __future__ import annotations
 
 import re
-import unicodedata
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
+
+from retrieval.textnorm import FOLDED_STOPWORDS, syllables
+from retrieval.textnorm import fold as strip_diacritics
 
 # A question longer than this is a pasted document; its head is what matters,
 # and the echo of it must leave room for the answer in a 4096-character message.
@@ -20,34 +22,23 @@ TELEGRAM_LIMIT = 4096
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
-_WORD = re.compile(r"\w+", re.UNICODE)
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _MARKDOWN = re.compile(r"(\*\*|__|~~|`+|\|\||(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w))")
 # Sentence ends: terminal punctuation (plus closing quotes) followed by space, or a line break.
 _SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’»)]*\s+|\n+")
-
-# Folded function and question words: matching them says nothing about relevance.
-_STOP = frozenset(
-    """
-    a ai bao cai cac cho chua co cua cung da dang dau de den duoc gi hay hoi khong la lam luc
-    ma may minh nay nao nen nhe nhi nhu nhung noi o ra rang roi sao se tai the thi theo toi
-    trong tung va ve van vi voi xin bi boi khi nhieu it ay do kia gom thong tin biet mot nhu
-    """.split()
-)
-
+_CLAUSE_END = re.compile(r";\s+")
+LONG_SENTENCE = 300  # characters; longer sentences are split into their ";" clauses
 
 def fold(text: str) -> str:
     """Lower-case and strip Vietnamese diacritics ("Đầm Hà" -> "dam ha")."""
-    text = text.replace("đ", "d").replace("Đ", "D")
-    decomposed = unicodedata.normalize("NFD", text)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+    return strip_diacritics(text).lower()
 
 
 def words(text: str) -> list[str]:
     """Folded word tokens."""
-    return _WORD.findall(fold(text))
+    return [strip_diacritics(s) for s in syllables(text)]
 
 
 def utf16_len(text: str) -> int:
@@ -81,7 +72,12 @@ def searchable(question: str) -> str:
 
 
 def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in `text`, whitespace excluded."""
+    """(start, end) of each sentence in `text`, whitespace excluded.
+
+    Official prose strings clauses together with semicolons into sentences of
+    many lines; such a sentence is split at its semicolons so that the bold
+    part stays a readable answer rather than the whole paragraph.
+    """
     spans, start = [], 0
     for m in _SENTENCE_END.finditer(text):
         if m.start() > start:
@@ -89,7 +85,18 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
         start = m.end()
     if start < len(text.rstrip()):
         spans.append((start, len(text.rstrip())))
-    return spans
+    out = []
+    for s, e in spans:
+        if e - s <= LONG_SENTENCE:
+            out.append((s, e))
+            continue
+        for m in _CLAUSE_END.finditer(text, s, e):
+            if m.start() > s:
+                out.append((s, m.start() + 1))  # keep the semicolon with its clause
+            s = m.end()
+        if s < e:
+            out.append((s, e))
+    return out
 
 
 def best_sentence(text: str, question: str) -> tuple[int, int] | None:
@@ -99,7 +106,7 @@ def best_sentence(text: str, question: str) -> tuple[int, int] | None:
     sentence; pairs of adjacent words break the ties that folding creates
     ("ha" is Hà, hạ or hả; "dam ha" is nearly always Đầm Hà).
     """
-    q_words = [w for w in words(question) if w not in _STOP and (len(w) > 1 or w.isdigit())]
+    q_words = [w for w in words(question) if w not in FOLDED_STOPWORDS and (len(w) > 1 or w.isdigit())]
     if not q_words:
         return None
     q_set = set(q_words)

@@ -9,6 +9,9 @@ import pytest
 from retrieval import Config, Searcher, build_index
 from retrieval.embedders import make_embedder
 
+# The chat tests' fixtures (fake Bot API server, bots over a seed index).
+pytest_plugins = ["chat_fixtures"]
+
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
 FICTIONAL = ROOT / "tests" / "data" / "fictional"

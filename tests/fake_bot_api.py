@@ -136,6 +136,8 @@ class FakeBotAPI:
         self.served_at: dict[int, float] = {}  # update_id -> first time getUpdates returned it
         self.files: dict[str, bytes] = {}
         self.blocked_chats: set[int] = set()
+        # Presses delivered after a bot restart may be too old for answerCallbackQuery.
+        self.stale_callbacks = False
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._ids = itertools.count(1)
@@ -149,6 +151,9 @@ class FakeBotAPI:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            # Headers and body go out in two writes; with Nagle's algorithm and the
+            # client's delayed ACK that costs ~40 ms per response, which Telegram has not.
+            disable_nagle_algorithm = True
 
             def log_message(self, *args):  # keep test output quiet
                 pass
@@ -161,7 +166,8 @@ class FakeBotAPI:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
+                                        daemon=True)
         self._thread.start()
         return self
 
@@ -189,6 +195,12 @@ class FakeBotAPI:
     # ------------------------------------------------------------ HTTP
 
     def _handle(self, req: BaseHTTPRequestHandler, verb: str) -> None:
+        try:
+            self._serve(req, verb)
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the bot hung up during a long poll (it is shutting down)
+
+    def _serve(self, req: BaseHTTPRequestHandler, verb: str) -> None:
         path = unquote(urlsplit(req.path).path)
         length = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(length) if length else b""
@@ -252,6 +264,9 @@ class FakeBotAPI:
             return self.bot_user
         if method == "getUpdates":
             return self._get_updates(p)
+        if method == "answerCallbackQuery" and self.stale_callbacks:
+            raise ApiError(400, "Bad Request: query is too old and response timeout expired "
+                                "or query id is invalid")
         if method in ("deleteWebhook", "setWebhook", "setMyCommands", "deleteMyCommands",
                       "answerCallbackQuery", "close", "logOut", "setChatMenuButton"):
             return True
@@ -383,10 +398,15 @@ class FakeBotAPI:
             self.cond.notify_all()
         return update["update_id"]
 
-    def message(self, text: str | None = None, *, chat_id: int = 1001, user_id: int | None = None,
-                entities: list[dict] | None = None, reply_to: Sent | dict | None = None,
-                edited: bool = False, **extra) -> int:
-        """A user's message (text, or any other content passed as keyword arguments)."""
+    def message(self, text: str | None = None, **kw) -> int:
+        """Queue a user's message (text, or other content as keyword arguments) for getUpdates."""
+        return self.push(self.message_update(text, **kw))
+
+    def message_update(self, text: str | None = None, *, chat_id: int = 1001,
+                       user_id: int | None = None, entities: list[dict] | None = None,
+                       reply_to: Sent | dict | None = None, edited: bool = False,
+                       **extra) -> dict:
+        """The update JSON of a user's message, without an update_id (push() adds one)."""
         user_id = user_id if user_id is not None else (chat_id if chat_id > 0 else 5001)
         msg = {"message_id": next(self._ids) + 100000, "date": int(time.time()),
                "chat": self._chat(chat_id), "from": self.user(user_id)}
@@ -402,7 +422,7 @@ class FakeBotAPI:
         if edited:
             msg["edit_date"] = int(time.time())
         msg.update(extra)
-        return self.push({"edited_message" if edited else "message": msg})
+        return {"edited_message" if edited else "message": msg}
 
     def mention(self, text: str, username: str | None = None, **kw) -> int:
         """A message mentioning @username (the bot by default) with a proper entity."""

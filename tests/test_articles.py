@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from retrieval.articles import UnusableFile, corpus_files, decode, read_article
+from retrieval.articles import UnusableFile, corpus_files, read_article
 
 from conftest import SEED_CORPUS
 

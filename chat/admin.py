@@ -1,0 +1,123 @@
+"""Admin actions: adding a file to the corpus and rebuilding the index in the background.
+
+A file name chosen by someone else is never trusted as a path: it is reduced
+to a plain ASCII name and written inside corpus/uploads/, and the resolved
+target is checked to lie inside the corpus folder before anything is written.
+"""
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import uuid
+from pathlib import Path
+
+from retrieval.types import BuildReport
+
+from .answers import ALLOWED_UPLOADS, MAX_UPLOAD_MB, UPLOAD_BAD_TYPE, UPLOAD_TOO_BIG, UPLOAD_UNSAFE
+from .textutil import fold
+
+UPLOAD_DIR = "uploads"
+
+
+class UploadRejected(ValueError):
+    """The file cannot be added; the message is the (HTML-safe) reply for the admin."""
+
+
+def safe_file_name(name: str | None) -> str:
+    """"../../Báo cáo (1).TXT" -> "bao-cao-1.txt"; raises UploadRejected for other types."""
+    base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
+    stem, dot, ext = base.rpartition(".")
+    ext = ext.lower()
+    if not dot or f".{ext}" not in ALLOWED_UPLOADS:
+        raise UploadRejected(UPLOAD_BAD_TYPE)
+    stem = re.sub(r"[^a-z0-9_-]+", "-", fold(stem)).strip("-_")[:80] or "tai-lieu"
+    if stem == "readme":  # the corpus reader ignores README.md files
+        stem = "readme-upload"
+    return f"{stem}.{ext}"
+
+
+def check_upload(name: str | None, size: int | None) -> None:
+    """Raise UploadRejected before downloading anything that would be refused anyway."""
+    safe_file_name(name)
+    if size is not None and size > MAX_UPLOAD_MB * 1024 * 1024:
+        raise UploadRejected(UPLOAD_TOO_BIG)
+
+
+def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
+    """Write the upload under corpus/uploads/ with a fresh safe name; returns the path.
+
+    An existing file with the same content is reused; otherwise a numbered
+    name is taken, so an upload never overwrites an article silently.  Two
+    files differing only in extension would share an article id, so a
+    numbered name is also taken when the stem exists with another extension.
+    """
+    if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
+        raise UploadRejected(UPLOAD_TOO_BIG)
+    corpus = Path(corpus_dir).resolve()
+    folder = corpus / UPLOAD_DIR
+    folder.mkdir(parents=True, exist_ok=True)
+    if not folder.resolve().is_relative_to(corpus):  # e.g. uploads/ is a symlink elsewhere
+        raise UploadRejected(UPLOAD_UNSAFE)
+    safe = safe_file_name(name)
+    stem, ext = safe.rsplit(".", 1)
+    for n in range(1, 1000):
+        candidate = stem if n == 1 else f"{stem}-{n}"
+        target = folder / f"{candidate}.{ext}"
+        same_stem = [p for p in folder.glob(f"{candidate}.*") if p.suffix.lower() in ALLOWED_UPLOADS]
+        if target.exists() and target.read_bytes() == data:
+            return target
+        if not same_stem:
+            break
+    else:
+        raise UploadRejected(UPLOAD_UNSAFE)
+    if not target.resolve().is_relative_to(corpus):
+        raise UploadRejected(UPLOAD_UNSAFE)
+    tmp = folder / f".upload-{uuid.uuid4().hex}.tmp"  # hidden: a build running now skips it
+    tmp.write_bytes(data)
+    os.replace(tmp, target)
+    return target
+
+
+def discard_if_skipped(corpus_dir: str | Path, path: Path, report: BuildReport) -> str | None:
+    """If the build could not use the uploaded file, delete it and return the reason."""
+    rel = path.resolve().relative_to(Path(corpus_dir).resolve()).as_posix()
+    for skipped in report.skipped:
+        if skipped.path == rel:
+            path.unlink(missing_ok=True)
+            return skipped.reason
+    return None
+
+
+class Reindexer:
+    """Runs one index build at a time off the event loop, then reloads the searcher.
+
+    The searcher keeps serving the old index during the build (the new
+    version is written beside it and swapped atomically), so the bot answers
+    questions the whole time.
+    """
+
+    def __init__(self, searcher, corpus_dir: str | Path, index_dir: str | Path, config,
+                 build=None):
+        self.searcher = searcher
+        self.corpus_dir = Path(corpus_dir)
+        self.index_dir = Path(index_dir)
+        self.config = config
+        self._build = build or self._default_build
+        self._lock = asyncio.Lock()
+
+    @property
+    def busy(self) -> bool:
+        return self._lock.locked()
+
+    def _default_build(self) -> BuildReport:
+        from retrieval.index import build_index
+
+        return build_index(self.corpus_dir, self.index_dir, self.config, progress=False)
+
+    async def run(self) -> BuildReport:
+        """Build (waiting for a build already running here), then swap the new index in."""
+        async with self._lock:
+            report = await asyncio.to_thread(self._build)
+            await asyncio.to_thread(self.searcher.reload)
+            return report

@@ -1,0 +1,434 @@
+"""Everything a person reads, written once for both front ends.
+
+Each text is built from plain pieces through a `Markup`: `HTML` escapes every
+piece (article text and user text alike) for Telegram's HTML parse mode,
+`Plain`/`Ansi` print it in a terminal.  Long answers are split on passage
+boundaries into messages within Telegram's limit; a passage too long for one
+message is cut as plain text *before* markup is added, so no tag is ever
+broken.
+"""
+from __future__ import annotations
+
+import html
+from urllib.parse import urlsplit
+
+from retrieval.types import Article, BuildReport, Hit
+
+from .service import Page, Status
+from .textutil import (
+    TELEGRAM_LIMIT,
+    best_sentence,
+    cut_words,
+    format_date,
+    format_datetime,
+    utf16_len,
+)
+
+MAX_ARTICLE_MESSAGES = 10  # "Toàn văn" of a book-sized file must not flood the chat
+QUESTION_ECHO_CHARS = 200
+TITLE_CHARS = 300
+ALLOWED_UPLOADS = (".txt", ".md", ".html", ".htm")
+MAX_UPLOAD_MB = 5
+
+
+# ---------------------------------------------------------------- markup
+
+class Markup:
+    """Plain text: no escaping, no decoration."""
+
+    def esc(self, text: str) -> str:
+        return text
+
+    def b(self, text: str) -> str:
+        return text
+
+    def i(self, text: str) -> str:
+        return text
+
+    def code(self, text: str) -> str:
+        return text
+
+    def link(self, url: str, label: str) -> str:
+        return url
+
+    def pre(self, text: str) -> str:
+        return text
+
+    def quote(self, text: str) -> str:
+        return text
+
+    def mark(self, text: str) -> str:
+        """The sentence that answers the question; plain text has no bold, so Markdown's."""
+        return f"**{text}**"
+
+
+class Ansi(Markup):
+    """A terminal: bold and italics as escape codes."""
+
+    def b(self, text: str) -> str:
+        return f"\033[1m{text}\033[0m"
+
+    def mark(self, text: str) -> str:
+        return self.b(text)
+
+    def i(self, text: str) -> str:
+        return f"\033[3m{text}\033[0m"
+
+
+class Html(Markup):
+    """Telegram HTML parse mode; `esc` must wrap every piece of outside text."""
+
+    def esc(self, text: str) -> str:
+        return html.escape(text, quote=False)
+
+    def b(self, text: str) -> str:
+        return f"<b>{text}</b>"
+
+    def i(self, text: str) -> str:
+        return f"<i>{text}</i>"
+
+    def code(self, text: str) -> str:
+        return f"<code>{text}</code>"
+
+    def link(self, url: str, label: str) -> str:
+        return f'<a href="{html.escape(url, quote=True)}">{label}</a>'
+
+    def pre(self, text: str) -> str:
+        return f"<pre>{text}</pre>"
+
+    def quote(self, text: str) -> str:
+        return f"<blockquote>{text}</blockquote>"
+
+    def mark(self, text: str) -> str:
+        return self.b(text)
+
+
+PLAIN = Markup()
+HTML = Html()
+
+
+def web_url(url: str | None) -> str | None:
+    """Only http(s) links are shown: a corpus file must not smuggle javascript: links."""
+    if not url:
+        return None
+    parts = urlsplit(url.strip())
+    return url.strip() if parts.scheme in ("http", "https") and parts.netloc else None
+
+
+# ---------------------------------------------------------------- splitting
+
+def pack(blocks: list[str], limit: int = TELEGRAM_LIMIT, sep: str = "\n\n") -> list[str]:
+    """Join blocks into as few messages as fit in `limit`; never split a block."""
+    messages: list[str] = []
+    current = ""
+    for block in blocks:
+        if not block:
+            continue
+        candidate = f"{current}{sep}{block}" if current else block
+        if utf16_len(candidate) <= limit:
+            current = candidate
+        else:
+            if current:
+                messages.append(current)
+            current = block
+    if current:
+        messages.append(current)
+    return messages
+
+
+def chunk_text(m: Markup, text: str, limit: int) -> list[str]:
+    """Escaped pieces of `text`, each within `limit`, cut between words (or inside a huge word)."""
+    pieces: list[str] = []
+    current: list[str] = []
+    size = 0
+    for word in text.split(" "):
+        w = m.esc(word)
+        wlen = utf16_len(w)
+        if wlen > limit:  # one "word" longer than a message: cut it by characters
+            if current:
+                pieces.append(" ".join(current))
+                current, size = [], 0
+            piece = ""
+            for ch in word:
+                if utf16_len(m.esc(piece + ch)) > limit:
+                    pieces.append(m.esc(piece))
+                    piece = ""
+                piece += ch
+            current, size = [m.esc(piece)], utf16_len(m.esc(piece))
+            continue
+        extra = wlen + (1 if current else 0)
+        if size + extra > limit:
+            pieces.append(" ".join(current))
+            current, size = [w], wlen
+        else:
+            current.append(w)
+            size += extra
+    if current:
+        pieces.append(" ".join(current))
+    return [p for p in pieces if p]
+
+
+# ---------------------------------------------------------------- answers
+
+def meta_line(m: Markup, place: str | None, date: str | None, source: str | None) -> str:
+    parts = []
+    if place:
+        parts.append(f"📍 {m.esc(cut_words(place, 100))}")
+    if date:
+        parts.append(f"🗓 {m.esc(cut_words(format_date(date) or date, 30))}")
+    if source:
+        parts.append(f"Nguồn: {m.esc(cut_words(source, 200))}")
+    return m.i(" · ".join(parts)) if parts else ""
+
+
+def highlighted(m: Markup, text: str, question: str) -> str:
+    """The passage with the sentence that best matches the question in bold."""
+    span = best_sentence(text, question)
+    if span is None:
+        return m.esc(text)
+    s, e = span
+    return m.esc(text[:s]) + m.mark(m.esc(text[s:e])) + m.esc(text[e:])
+
+
+def hit_block(m: Markup, hit: Hit, rank: int, question: str,
+              limit: int = TELEGRAM_LIMIT) -> str:
+    """One cited passage: title, place · date · source, text, link."""
+
+    def render(text: str) -> str:
+        lines = [m.b(f"{rank}. {m.esc(cut_words(hit.title or 'Không có tiêu đề', TITLE_CHARS))}")]
+        meta = meta_line(m, hit.place, hit.date, hit.source)
+        if meta:
+            lines.append(meta)
+        lines.append(m.quote(highlighted(m, text, question)))
+        url = web_url(hit.url)
+        if url:
+            lines.append(f"🔗 {m.link(url, 'Đọc bài gốc')}")
+        return "\n".join(lines)
+
+    block = render(hit.text)
+    text_len = len(hit.text)
+    # Cut the plain text, never the marked-up block, until it fits.
+    while utf16_len(block) > limit and text_len > 0:
+        text_len = int(text_len * min(0.9, limit / utf16_len(block)))
+        block = render(cut_words(hit.text, text_len))
+    return block
+
+
+def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
+                  hint: str = "", limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The messages answering one page of a question (at least one message)."""
+    if page.status is Status.EMPTY:
+        return [f"Bạn chưa nhập câu hỏi. Hãy gõ điều bạn muốn biết, ví dụ: "
+                f"{m.code(m.esc(_example(examples)))}"]
+    if page.status is Status.NOT_WORDS:
+        return ["Mình chưa hiểu câu hỏi 🙂 Mình chỉ đọc được câu hỏi bằng chữ. Ví dụ: "
+                f"{m.code(m.esc(_example(examples)))}"]
+    if page.status is Status.EXPIRED:
+        return ["Xin lỗi, mình không còn nhớ câu hỏi này. Bạn gửi lại câu hỏi nhé."]
+    if page.status is Status.END:
+        return ["Không còn kết quả nào khác cho câu hỏi này."]
+    echo = m.i(m.esc(cut_words(page.question, QUESTION_ECHO_CHARS)))
+    if page.status is Status.NO_ANSWER:
+        return [no_answer(m, echo, examples)]
+
+    first, last = page.offset + 1, page.offset + len(page.hits)
+    header = (f"🔎 Câu hỏi: {echo}" if page.offset == 0
+              else f"🔎 Kết quả {first}–{last} cho: {echo}")
+    if page.truncated:
+        header += "\n" + m.i("(Câu hỏi quá dài nên mình chỉ dùng phần đầu.)")
+    blocks = [header]
+    blocks += [hit_block(m, h, page.offset + i + 1, page.question, limit)
+               for i, h in enumerate(page.hits)]
+    if hint:
+        blocks.append(hint)
+    return pack(blocks, limit)
+
+
+def no_answer(m: Markup, echo: str, examples: list[str] | None) -> str:
+    text = (f"😔 Xin lỗi, mình chưa tìm thấy thông tin liên quan đến câu hỏi «{echo}» "
+            "trong dữ liệu hiện có.\n"
+            f"Bạn thử hỏi cụ thể hơn, ví dụ thêm {m.b('tên địa phương')} (xã, huyện, tỉnh) "
+            f"hoặc {m.b('năm')} diễn ra sự việc")
+    if examples:
+        text += f", chẳng hạn: {m.code(m.esc(examples[0]))}"
+    return text + "."
+
+
+def _example(examples: list[str] | None) -> str:
+    return examples[0] if examples else "Huyện ủy duyệt chương trình công tác năm 2024"
+
+
+def article_messages(m: Markup, article: Article, limit: int = TELEGRAM_LIMIT) -> list[str]:
+    """The whole article, split across messages on paragraph boundaries."""
+    head = [f"📄 {m.b(m.esc(cut_words(article.title or 'Không có tiêu đề', TITLE_CHARS)))}"]
+    meta = meta_line(m, article.place, article.date, article.source)
+    if meta:
+        head.append(meta)
+    url = web_url(article.url)
+    if url:
+        head.append(f"🔗 {m.link(url, 'Đọc bài gốc')}")
+    blocks = ["\n".join(head)]
+    for paragraph in article.paragraphs:
+        blocks += chunk_text(m, " ".join(paragraph.split()), limit)
+    messages = pack(blocks, limit)
+    if len(messages) > MAX_ARTICLE_MESSAGES:
+        # The note gets a message slot of its own so it can never push one over the limit.
+        messages = messages[:MAX_ARTICLE_MESSAGES - 1]
+        messages.append(m.i("… Bài viết còn dài, phần còn lại xin xem ở bài gốc."))
+    return messages
+
+
+def article_gone(m: Markup) -> str:
+    return "Xin lỗi, bài viết này không còn trong dữ liệu (có thể vừa được cập nhật)."
+
+
+# ---------------------------------------------------------------- browsing texts
+
+def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = False,
+              console: bool = False, bot_username: str | None = None) -> str:
+    span = _date_span(stats)
+    lines = [
+        f"👋 {m.b('Xin chào!')} Mình trả lời câu hỏi dựa trên kho bài viết tin tức về hoạt động "
+        f"của các địa phương: {stats.get('articles', 0)} bài, {stats.get('passages', 0)} đoạn văn"
+        + (f", từ {span}" if span else "") + ".",
+        "Mỗi câu trả lời gồm các đoạn trích phù hợp nhất, kèm tiêu đề, địa phương, ngày đăng "
+        "và nguồn của bài gốc; câu khớp nhất được in đậm.",
+        "",
+        m.b("Cách hỏi"),
+        "• Gõ câu hỏi bằng tiếng Việt, có dấu hay không dấu đều được.",
+        "• Nên nêu tên địa phương hoặc năm để kết quả chính xác hơn.",
+    ]
+    if examples:
+        lines.append("• Ví dụ:")
+        lines += [f"  – {m.code(m.esc(e))}" for e in examples]
+    lines.append("")
+    if console:
+        lines += [
+            m.b("Lệnh"),
+            "/more – xem thêm kết quả cho câu hỏi vừa rồi",
+            "/full N – đọc toàn văn bài của kết quả số N",
+            "/stats – thống kê dữ liệu · /latest – bài mới nhất · /quit – thoát",
+        ]
+    else:
+        mention = f"@{m.esc(bot_username)}" if bot_username else "tên của mình"
+        lines += [
+            f"{m.b('Trong nhóm')}: gõ /ask kèm câu hỏi, nhắc {mention} trong tin nhắn, "
+            "hoặc trả lời (reply) tin nhắn của mình.",
+            "Dưới mỗi câu trả lời: «Xem thêm» cho kết quả tiếp theo, «Toàn văn» để đọc cả bài, "
+            "👍/👎 để góp ý.",
+            "",
+            m.b("Lệnh"),
+            "/stats – thống kê dữ liệu",
+            "/latest – các bài viết mới nhất",
+            "/help – hướng dẫn này",
+        ]
+        if admin:
+            lines += [
+                "",
+                m.b("Quản trị"),
+                "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
+                "Gửi tệp .txt, .md hoặc .html để thêm bài viết vào kho dữ liệu.",
+            ]
+    return "\n".join(lines)
+
+
+def _date_span(stats: dict) -> str:
+    lo, hi = format_date(stats.get("date_min")), format_date(stats.get("date_max"))
+    if lo and hi:
+        return f"{lo} đến {hi}"
+    return lo or hi or ""
+
+
+def stats_text(m: Markup, stats: dict) -> str:
+    lo, hi = format_date(stats.get("date_min")), format_date(stats.get("date_max"))
+    lines = [
+        f"📊 {m.b('Thống kê dữ liệu')}",
+        f"• Số bài viết: {stats.get('articles', 0)}",
+        f"• Số đoạn văn: {stats.get('passages', 0)}",
+        f"• Khoảng thời gian: {m.esc(f'{lo} – {hi}') if lo and hi else 'chưa rõ'}",
+        f"• Cập nhật lần cuối: {m.esc(format_datetime(stats.get('built_at')) or 'chưa rõ')}",
+    ]
+    return "\n".join(lines)
+
+
+def latest_text(m: Markup, articles: list[Article]) -> str:
+    if not articles:
+        return "Kho dữ liệu chưa có bài viết nào."
+    lines = [f"🆕 {m.b('Các bài viết mới nhất')}"]
+    for n, a in enumerate(articles, 1):
+        lines.append(f"{n}. {m.b(m.esc(cut_words(a.title or 'Không có tiêu đề', TITLE_CHARS)))}")
+        meta = meta_line(m, a.place, a.date, a.source)
+        url = web_url(a.url)
+        extra = " · ".join(x for x in (meta, m.link(url, "Đọc bài") if url else "") if x)
+        if extra:
+            lines.append(f"   {extra}")
+    return "\n".join(lines)
+
+
+def report_text(m: Markup, report: BuildReport, uploaded: str | None = None) -> str:
+    """What a rebuild changed, for the admin who asked for it."""
+
+    def ids(items: list[str]) -> str:
+        if not items:
+            return "0"
+        shown = ", ".join(m.code(m.esc(cut_words(x, 120))) for x in items[:10])
+        return f"{len(items)} ({shown}{', …' if len(items) > 10 else ''})"
+
+    seconds = f"{report.seconds:.1f}".replace(".", ",")
+    lines = [
+        f"✅ {m.b('Đã cập nhật chỉ mục')} trong {seconds} giây.",
+        f"• Bài viết: {report.articles} (đoạn văn: {report.passages})",
+        f"• Thêm mới: {ids(report.added)}",
+        f"• Thay đổi: {ids(report.changed)}",
+        f"• Đã xoá: {ids(report.removed)}",
+        f"• Đoạn tính vector mới: {report.embedded}, dùng lại: {report.reused}",
+        f"• Tệp bị bỏ qua: {len(report.skipped)}",
+    ]
+    lines += [f"   – {m.code(m.esc(cut_words(s.path, 150)))}: {m.esc(cut_words(s.reason, 150))}"
+              for s in report.skipped[:10]]
+    if len(report.skipped) > 10:
+        lines.append("   – …")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- short replies (HTML-safe constants)
+
+RATE_LIMITED = "⏳ Bạn hỏi hơi nhanh rồi. Vui lòng đợi khoảng {seconds} giây rồi hỏi tiếp nhé."
+NOT_TEXT = ("Mình chỉ đọc được câu hỏi bằng chữ 🙂 Hãy gõ câu hỏi của bạn, "
+            "hoặc gõ /help để xem hướng dẫn.")
+ASK_USAGE = "Hãy viết câu hỏi ngay sau lệnh, ví dụ: <code>/ask {example}</code>"
+MENTION_EMPTY = "Bạn muốn hỏi gì? Hãy viết câu hỏi ngay sau khi nhắc tên mình nhé."
+UNKNOWN_COMMAND = "Mình không biết lệnh này. Gõ /help để xem hướng dẫn."
+ERROR = "Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Bạn thử lại sau ít phút nhé."
+ADMIN_ONLY = "Xin lỗi, chỉ quản trị viên của bot mới dùng được chức năng này."
+UPLOAD_PRIVATE_ONLY = "Để thêm bài viết, hãy gửi tệp cho mình trong cuộc trò chuyện riêng."
+REINDEX_STARTED = ("🔄 Bắt đầu xây dựng lại chỉ mục từ thư mục dữ liệu. Trong lúc chờ, "
+                   "mình vẫn trả lời câu hỏi bằng chỉ mục cũ.")
+REINDEX_BUSY = "⏳ Chỉ mục đang được cập nhật, mình sẽ làm tiếp ngay khi xong."
+REINDEX_FAILED = "❌ Cập nhật chỉ mục thất bại: {error}"
+UPLOAD_BAD_TYPE = "Mình chỉ nhận tệp .txt, .md hoặc .html để thêm vào kho dữ liệu."
+UPLOAD_TOO_BIG = f"Tệp quá lớn: mình nhận tệp tối đa {MAX_UPLOAD_MB} MB."
+UPLOAD_UNSAFE = "Xin lỗi, mình không lưu được tệp này vào kho dữ liệu (thư mục không an toàn)."
+UPLOAD_SAVED = "📥 Đã lưu tệp <code>{name}</code> vào kho dữ liệu. Đang cập nhật chỉ mục…"
+UPLOAD_SKIPPED = ("⚠️ Tệp <code>{name}</code> không dùng được nên mình đã bỏ nó khỏi kho dữ liệu: "
+                  "{reason}")
+FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
+BUTTON_EXPIRED = "Nút này không còn dùng được. Bạn gửi lại câu hỏi nhé."
+
+
+def hint(page: Page, console: bool = False) -> str:
+    """How to use the buttons (or console commands), under the first page of an answer."""
+    if page.status is not Status.ANSWER or page.offset:
+        return ""
+    if console:
+        parts = (["/more: xem thêm kết quả"] if page.has_more else []) + \
+            ["/full N: đọc toàn văn bài số N"]
+        return f"({' · '.join(parts)})"
+    parts = ["«Toàn văn» để đọc cả bài"] + \
+        (["«Xem thêm» cho kết quả tiếp theo"] if page.has_more else []) + ["👍/👎 để góp ý"]
+    return "👇 " + " · ".join(parts) + "."
+
+
+def seconds_text(seconds: float) -> str:
+    return str(max(1, round(seconds)))
+

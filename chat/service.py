@@ -1,0 +1,120 @@
+"""The answer logic both front ends share: question -> page of cited passages.
+
+Everything here is blocking (the searcher embeds the question on the CPU, the
+store writes SQLite), so the Telegram handlers call it through
+asyncio.to_thread; the console calls it directly.  It knows nothing about
+Telegram or terminals: rendering lives in answers.py.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+
+from retrieval.types import Article, Hit
+
+from .feedback import FeedbackStore
+from .textutil import clean_question, has_words, searchable
+
+
+class Status(str, Enum):
+    ANSWER = "answer"  # hits to show
+    NO_ANSWER = "no_answer"  # a real question, but nothing relevant in the corpus
+    EMPTY = "empty"  # nothing was asked
+    NOT_WORDS = "not_words"  # only emoji / symbols
+    END = "end"  # "more" pressed but no further passages
+    EXPIRED = "expired"  # a button whose question is unknown (or from another chat)
+
+
+@dataclass
+class Page:
+    status: Status
+    question: str = ""
+    qid: int | None = None
+    offset: int = 0
+    hits: list[Hit] = field(default_factory=list)
+    has_more: bool = False
+    truncated: bool = False  # the question was cut to MAX_QUESTION_CHARS
+
+
+@dataclass
+class FullText:
+    article: Article | None  # None when the article left the index since
+    rank: int
+
+
+class ChatService:
+    """Searches, remembers what was shown, and records votes."""
+
+    def __init__(self, searcher, store: FeedbackStore, per_page: int = 3):
+        self.searcher = searcher
+        self.store = store
+        self.per_page = max(1, per_page)
+
+    def ask(self, text: str | None, chat_id: int = 0, user_id: int | None = None) -> Page:
+        """First page of answers for a question typed by a person."""
+        question, truncated = clean_question(text)
+        if not question:
+            return Page(Status.EMPTY)
+        if not has_words(question):
+            return Page(Status.NOT_WORDS, question=question)
+        # One extra hit tells whether a "more" button is worth showing.
+        response = self.searcher.search(searchable(question) or question,
+                                        top_k=self.per_page + 1, offset=0)
+        answered = bool(response.answered and response.hits)
+        qid = self.store.add_question(chat_id, user_id, question, answered)
+        if not answered:
+            return Page(Status.NO_ANSWER, question=question, qid=qid, truncated=truncated)
+        hits = response.hits[:self.per_page]
+        self.store.add_shown(qid, 0, hits)
+        return Page(Status.ANSWER, question=question, qid=qid, hits=hits,
+                    has_more=len(response.hits) > self.per_page, truncated=truncated)
+
+    def more(self, qid: int, offset: int, chat_id: int | None = None) -> Page:
+        """The page of answers starting at `offset` for a stored question."""
+        stored = self._question(qid, chat_id)
+        if stored is None:
+            return Page(Status.EXPIRED, qid=qid)
+        response = self.searcher.search(searchable(stored.text) or stored.text,
+                                        top_k=self.per_page + 1, offset=offset)
+        hits = response.hits[:self.per_page]
+        if not hits:
+            return Page(Status.END, question=stored.text, qid=qid, offset=offset)
+        self.store.add_shown(qid, offset, hits)
+        return Page(Status.ANSWER, question=stored.text, qid=qid, offset=offset, hits=hits,
+                    has_more=len(response.hits) > self.per_page)
+
+    def full_text(self, qid: int, rank: int, chat_id: int | None = None) -> FullText | None:
+        """The whole article behind the passage shown at `rank`; None if the button is unknown."""
+        if self._question(qid, chat_id) is None:
+            return None
+        shown = self.store.shown(qid, rank)
+        if shown is None:
+            return None
+        return FullText(self.searcher.article(shown[1]), rank)
+
+    def vote(self, qid: int, offset: int, user_id: int | None, good: bool,
+             chat_id: int | None = None) -> bool:
+        """Store 👍/👎 for one page; False if the question is unknown."""
+        if self._question(qid, chat_id) is None:
+            return False
+        return self.store.add_feedback(qid, offset, user_id, 1 if good else -1, self.per_page)
+
+    def stats(self) -> dict:
+        return self.searcher.stats()
+
+    def latest(self, n: int = 5) -> list[Article]:
+        return self.searcher.latest(n)
+
+    def examples(self, n: int = 3) -> list[str]:
+        try:
+            return self.searcher.example_questions(n)
+        except Exception:  # examples are a nicety; help must still work
+            return []
+
+    def _question(self, qid: int, chat_id: int | None):
+        stored = self.store.question(qid)
+        # A button only works in the chat where its question was asked, so a
+        # forged payload cannot read other people's questions.
+        if stored is None or (chat_id is not None and stored.chat_id != chat_id):
+            return None
+        return stored

@@ -1,0 +1,505 @@
+"""Telegram front end: thin handlers over ChatService, wired by build_application().
+
+Handlers only talk to the chat; searching, storing and formatting live in
+service.py and answers.py, which the console shares.  Blocking work (search,
+SQLite, index builds) runs in worker threads so many chats are served at once.
+"""
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import html
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from telegram import (
+    BotCommand,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    LinkPreviewOptions,
+    Message,
+    Update,
+)
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Conflict, Forbidden, NetworkError, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+    Defaults,
+    MessageHandler,
+    filters,
+)
+
+from . import callbacks, logsafe
+from .admin import Reindexer, UploadRejected, check_upload, discard_if_skipped, save_upload
+from .answers import (
+    ADMIN_ONLY,
+    ASK_USAGE,
+    BUTTON_EXPIRED,
+    ERROR,
+    FEEDBACK_THANKS,
+    HTML,
+    MENTION_EMPTY,
+    NOT_TEXT,
+    RATE_LIMITED,
+    REINDEX_BUSY,
+    REINDEX_FAILED,
+    REINDEX_STARTED,
+    UNKNOWN_COMMAND,
+    UPLOAD_PRIVATE_ONLY,
+    UPLOAD_SAVED,
+    UPLOAD_SKIPPED,
+    article_gone,
+    article_messages,
+    help_text,
+    hint,
+    latest_text,
+    page_messages,
+    report_text,
+    seconds_text,
+    stats_text,
+)
+from .feedback import FeedbackStore
+from .ratelimit import QuestionLimiter
+from .service import ChatService, Page, Status
+
+log = logging.getLogger(__name__)
+
+STATE = "chat"  # key of BotState in application.bot_data
+TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+COMMANDS = [
+    BotCommand("help", "Hướng dẫn cách hỏi"),
+    BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
+    BotCommand("stats", "Thống kê dữ liệu"),
+    BotCommand("latest", "Các bài viết mới nhất"),
+]
+
+
+@dataclass
+class BotState:
+    """What the handlers share; one per Application."""
+
+    service: ChatService
+    limiter: QuestionLimiter
+    reindexer: Reindexer
+    admins: frozenset[int]
+    corpus_dir: Path
+    reload_seconds: int
+
+
+def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
+    return context.bot_data[STATE]
+
+
+def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    user = update.effective_user
+    return user is not None and user.id in _state(context).admins
+
+
+# ---------------------------------------------------------------- helpers (no Telegram I/O)
+
+def file_url_for(base_url: str) -> str:
+    """Bot API file URL matching a custom API URL: ".../bot" -> ".../file/bot".
+
+    A self-hosted Bot API server serves downloads under /file/bot<token>/ on
+    the same host, exactly as api.telegram.org does.
+    """
+    parts = urlsplit(base_url)
+    path = parts.path
+    at = path.rfind("/bot")
+    path = f"{path[:at]}/file{path[at:]}" if at >= 0 else f"{path.rstrip('/')}/file/bot"
+    return urlunsplit(parts._replace(path=path))
+
+
+def addressed_text(message: Message, bot_id: int, bot_username: str | None) -> str | None:
+    """Text of a group message meant for the bot, mention removed; None if not for the bot."""
+    text = message.text or message.caption or ""
+    mention = f"@{bot_username}".lower() if bot_username else None
+    mentioned = False
+    for entity, value in message.parse_entities(["mention", "text_mention"]).items():
+        if entity.type == "mention" and mention and value.lower() == mention:
+            mentioned = True
+        elif entity.type == "text_mention" and entity.user and entity.user.id == bot_id:
+            mentioned = True
+    reply = message.reply_to_message
+    replied = bool(reply and reply.from_user and reply.from_user.id == bot_id)
+    if not (mentioned or replied):
+        return None
+    return without_mention(text, bot_username)
+
+
+def without_mention(text: str, bot_username: str | None) -> str:
+    """The text minus "@botname": the bot's own name is not part of the question."""
+    if bot_username:
+        text = re.sub(re.escape(f"@{bot_username}") + r"\b", " ", text, flags=re.IGNORECASE)
+    return " ".join(text.split())
+
+
+class _AddressedToBot(filters.MessageFilter):
+    """Group messages that mention the bot or reply to one of its messages."""
+
+    def filter(self, message: Message) -> bool:
+        bot = message.get_bot()
+        return addressed_text(message, bot.id, bot.username) is not None
+
+
+ADDRESSED_TO_BOT = _AddressedToBot(name="AddressedToBot")
+
+
+def page_keyboard(page: Page) -> InlineKeyboardMarkup | None:
+    """Buttons under an answer: full text per article, more results, feedback."""
+    if page.status is not Status.ANSWER or page.qid is None:
+        return None
+    full, seen = [], set()
+    for i, hit in enumerate(page.hits):
+        if hit.article_id not in seen:
+            seen.add(hit.article_id)
+            rank = page.offset + i
+            full.append(InlineKeyboardButton(f"📄 Toàn văn {rank + 1}",
+                                             callback_data=callbacks.full(page.qid, rank)))
+    rows = [full]
+    if page.has_more:
+        rows.append([InlineKeyboardButton(
+            "➕ Xem thêm", callback_data=callbacks.more(page.qid, page.offset + len(page.hits)))])
+    rows.append([
+        InlineKeyboardButton("👍", callback_data=callbacks.feedback(page.qid, page.offset, True)),
+        InlineKeyboardButton("👎", callback_data=callbacks.feedback(page.qid, page.offset, False)),
+    ])
+    return InlineKeyboardMarkup(rows)
+
+
+async def _ack(query, text: str | None = None) -> None:
+    """Stop the button's spinner.  A press delivered late (the bot was restarting) can be
+    too old to acknowledge; the press itself must still be served."""
+    with contextlib.suppress(BadRequest):
+        await query.answer(text)
+
+
+def _without_more(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
+    """The same keyboard minus «Xem thêm», once the next page has been sent."""
+    if markup is None:
+        return None
+    rows = [[b for b in row if not str(b.callback_data or "").startswith("more:")]
+            for row in markup.inline_keyboard]
+    return InlineKeyboardMarkup([r for r in rows if r])
+
+
+# ---------------------------------------------------------------- talking to the chat
+
+async def _send_page(update: Update, context: ContextTypes.DEFAULT_TYPE, page: Page,
+                     quote: bool = True) -> None:
+    examples = None
+    if page.status in (Status.NO_ANSWER, Status.EMPTY, Status.NOT_WORDS):
+        examples = await asyncio.to_thread(_state(context).service.examples, 1)
+    texts = page_messages(HTML, page, examples, hint=hint(page))
+    markup = page_keyboard(page)
+    for n, text in enumerate(texts):
+        last = n == len(texts) - 1
+        if n == 0 and quote and update.effective_message:
+            await update.effective_message.reply_html(text, reply_markup=markup if last else None)
+        else:
+            await update.effective_chat.send_message(text, reply_markup=markup if last else None)
+
+
+async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> None:
+    """Rate-limit, search off the event loop, reply with the first page."""
+    state = _state(context)
+    user = update.effective_user
+    wait = state.limiter.retry_after(user.id if user else None)
+    if wait:
+        await update.effective_message.reply_html(RATE_LIMITED.format(seconds=seconds_text(wait)))
+        return
+    search = asyncio.ensure_future(asyncio.to_thread(
+        state.service.ask, text, update.effective_chat.id, user.id if user else None))
+    # "typing…" only when the answer is slow (e.g. during a rebuild): chat actions count
+    # against the same flood limit as answers, and a fast answer needs none.
+    done, _ = await asyncio.wait({search}, timeout=TYPING_AFTER)
+    if not done:
+        await update.effective_chat.send_action(ChatAction.TYPING)
+    await _send_page(update, context, await search)
+
+
+async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                              uploaded: Path | None = None) -> None:
+    state = _state(context)
+    try:
+        report = await state.reindexer.run()
+    except Exception as e:  # the admin must hear about it; the old index keeps serving
+        log.exception("index rebuild failed")
+        await update.effective_chat.send_message(
+            REINDEX_FAILED.format(error=html.escape(str(e)[:500])))
+        return
+    if uploaded is not None:
+        reason = await asyncio.to_thread(discard_if_skipped, state.corpus_dir, uploaded, report)
+        if reason:
+            await update.effective_chat.send_message(UPLOAD_SKIPPED.format(
+                name=html.escape(uploaded.name), reason=html.escape(reason)))
+    await update.effective_chat.send_message(report_text(HTML, report))
+
+
+# ---------------------------------------------------------------- command handlers
+
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/start: greet and explain what the bot knows and how to ask."""
+    await help_command(update, context)
+
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/help: what the bot knows, how to ask, with example questions."""
+    service = _state(context).service
+    stats, examples = await asyncio.gather(asyncio.to_thread(service.stats),
+                                           asyncio.to_thread(service.examples, 3))
+    await update.effective_message.reply_html(help_text(
+        HTML, stats, examples, admin=_is_admin(update, context), bot_username=context.bot.username))
+
+
+async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/stats: size and date range of the data, time of the last index build."""
+    data = await asyncio.to_thread(_state(context).service.stats)
+    await update.effective_message.reply_html(stats_text(HTML, data))
+
+
+async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/latest: the newest articles, so people see what they can ask about."""
+    articles = await asyncio.to_thread(_state(context).service.latest, 5)
+    await update.effective_message.reply_html(latest_text(HTML, articles))
+
+
+async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/ask <question>: how groups ask (works in private chats too)."""
+    question = " ".join(context.args or [])
+    if not question.strip():
+        examples = await asyncio.to_thread(_state(context).service.examples, 1)
+        example = examples[0] if examples else "Huyện ủy duyệt chương trình công tác năm 2024"
+        await update.effective_message.reply_html(ASK_USAGE.format(example=html.escape(example)))
+        return
+    await _answer(update, context, question)
+
+
+async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/reindex (admins): rebuild from the corpus folder while answering from the old index."""
+    if not _is_admin(update, context):
+        await update.effective_message.reply_html(ADMIN_ONLY)
+        return
+    if _state(context).reindexer.busy:
+        await update.effective_message.reply_html(REINDEX_BUSY)
+        return
+    await update.effective_message.reply_html(REINDEX_STARTED)
+    await _rebuild_and_report(update, context)
+
+
+async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A command this bot does not have (private chats only; groups have other bots)."""
+    await update.effective_message.reply_html(UNKNOWN_COMMAND)
+
+
+# ---------------------------------------------------------------- message handlers
+
+async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a private chat every text message (edited ones too) is a question."""
+    await _answer(update, context,
+                  without_mention(update.effective_message.text, context.bot.username))
+
+
+async def group_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """In a group, a message that mentions the bot or replies to it is a question."""
+    bot = context.bot
+    question = addressed_text(update.effective_message, bot.id, bot.username)
+    if not question:
+        await update.effective_message.reply_html(MENTION_EMPTY)
+        return
+    await _answer(update, context, question)
+
+
+async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Stickers, photos, voice notes...: explain that only written questions work."""
+    await update.effective_message.reply_html(NOT_TEXT)
+
+
+async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file sent in a private chat: admins add it to the corpus, others are refused."""
+    message = update.effective_message
+    if not _is_admin(update, context):
+        await message.reply_html(ADMIN_ONLY)
+        return
+    doc = message.document
+    try:
+        check_upload(doc.file_name, doc.file_size)
+        data = await (await doc.get_file()).download_as_bytearray()
+        path = await asyncio.to_thread(save_upload, _state(context).corpus_dir, doc.file_name,
+                                       bytes(data))
+    except UploadRejected as refusal:
+        await message.reply_html(str(refusal))
+        return
+    await message.reply_html(UPLOAD_SAVED.format(name=html.escape(path.name)))
+    await _rebuild_and_report(update, context, uploaded=path)
+
+
+async def group_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A file addressed to the bot in a group: uploads are accepted in private chats only."""
+    await update.effective_message.reply_html(
+        UPLOAD_PRIVATE_ONLY if _is_admin(update, context) else ADMIN_ONLY)
+
+
+# ---------------------------------------------------------------- buttons
+
+async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """«Xem thêm»: the next page of passages for the stored question."""
+    query = update.callback_query
+    button = callbacks.parse(query.data)
+    await _ack(query)
+    if button is None:
+        await update.effective_chat.send_message(BUTTON_EXPIRED)
+        return
+    page = await asyncio.to_thread(_state(context).service.more, button.qid, button.number,
+                                   update.effective_chat.id)
+    await _send_page(update, context, page, quote=False)
+    if page.status is Status.ANSWER and isinstance(query.message, Message):
+        with contextlib.suppress(BadRequest):  # e.g. message too old to edit
+            await query.edit_message_reply_markup(_without_more(query.message.reply_markup))
+
+
+async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """«Toàn văn»: the whole article behind a passage, split across messages."""
+    query = update.callback_query
+    button = callbacks.parse(query.data)
+    await _ack(query)
+    result = None
+    if button is not None:
+        result = await asyncio.to_thread(_state(context).service.full_text, button.qid,
+                                         button.number, update.effective_chat.id)
+    if result is None:
+        texts = [BUTTON_EXPIRED]
+    elif result.article is None:
+        texts = [article_gone(HTML)]
+    else:
+        texts = article_messages(HTML, result.article)
+    for text in texts:
+        await update.effective_chat.send_message(text)
+
+
+async def feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """👍/👎: store the vote with the question and the passages it judged."""
+    query = update.callback_query
+    button = callbacks.parse(query.data)
+    stored = False
+    if button is not None:
+        stored = await asyncio.to_thread(
+            _state(context).service.vote, button.qid, button.number,
+            update.effective_user.id if update.effective_user else None, bool(button.good),
+            update.effective_chat.id)
+    await _ack(query, FEEDBACK_THANKS if stored else BUTTON_EXPIRED)
+
+
+async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A button this bot does not know (e.g. from an older version)."""
+    await _ack(update.callback_query, BUTTON_EXPIRED)
+
+
+# ---------------------------------------------------------------- background and errors
+
+async def check_reload(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: pick up an index rebuilt meanwhile by the command-line tool."""
+    searcher = _state(context).service.searcher
+    if await asyncio.to_thread(searcher.reload):
+        log.info("reloaded a newer index: %s", await asyncio.to_thread(searcher.stats))
+
+
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the failure (logsafe redacts the token) and tell the user briefly."""
+    error = context.error
+    if isinstance(error, Forbidden):  # the user blocked the bot or left: nothing to tell them
+        log.info("cannot write to the chat (%s); skipped", error)
+        return
+    if isinstance(error, Conflict):
+        log.error("another instance of this bot is polling with the same token: %s", error)
+        return
+    if update is None and isinstance(error, NetworkError):  # polling hiccup, retried by PTB
+        log.warning("network problem while polling: %s", error)
+        return
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed", update_id, exc_info=error)
+    if isinstance(update, Update) and update.effective_chat:
+        with contextlib.suppress(TelegramError):
+            await update.effective_chat.send_message(ERROR)
+
+
+async def _post_init(application: Application) -> None:
+    """Publish the command menu; a failure here must not stop the bot."""
+    try:
+        await application.bot.set_my_commands(COMMANDS)
+    except TelegramError as e:
+        log.warning("could not set the command menu: %s", e)
+
+
+# ---------------------------------------------------------------- wiring
+
+def build_application(config, searcher, *, token: str, base_url: str | None = None,
+                      base_file_url: str | None = None, store: FeedbackStore | None = None,
+                      build=None, corpus_dir: str | Path | None = None,
+                      index_dir: str | Path | None = None) -> Application:
+    """The complete bot, ready for run_polling/run_webhook (or start() in tests).
+
+    `build` replaces the index build (a no-argument callable returning a
+    BuildReport); tests use it to hold a rebuild open while asking questions.
+    """
+    logsafe.protect(token)  # before the first request can log a URL
+    bot_cfg = config.bot
+    corpus_dir = Path(corpus_dir or config.corpus_dir)
+    index_dir = Path(index_dir or config.index_dir)
+    service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
+                          bot_cfg.answers_per_page)
+
+    builder = (
+        ApplicationBuilder()
+        .token(token)
+        .concurrent_updates(True)  # a slow search in one chat must not hold up the others
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .defaults(Defaults(parse_mode=ParseMode.HTML,
+                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
+        .post_init(_post_init)
+    )
+    if base_url:
+        builder = builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
+    application = builder.build()
+    application.bot_data[STATE] = BotState(
+        service=service,
+        limiter=QuestionLimiter(bot_cfg.questions_per_minute),
+        reindexer=Reindexer(searcher, corpus_dir, index_dir, config, build=build),
+        admins=frozenset(int(a) for a in bot_cfg.admins),
+        corpus_dir=corpus_dir,
+        reload_seconds=int(bot_cfg.reload_seconds),
+    )
+
+    private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
+    application.add_handlers([
+        CommandHandler("start", start),
+        CommandHandler("help", help_command),
+        CommandHandler("stats", stats),
+        CommandHandler("latest", latest),
+        CommandHandler("ask", ask),
+        CommandHandler("reindex", reindex),
+        MessageHandler(private & filters.COMMAND, unknown_command),
+        MessageHandler(private & filters.TEXT, private_question),
+        MessageHandler(groups & filters.TEXT & ADDRESSED_TO_BOT, group_question),
+        MessageHandler(private & filters.Document.ALL, document),
+        MessageHandler(groups & filters.Document.ALL & ADDRESSED_TO_BOT, group_document),
+        MessageHandler(private & ~filters.StatusUpdate.ALL, not_text),
+        CallbackQueryHandler(more_button, pattern=r"^more:"),
+        CallbackQueryHandler(full_button, pattern=r"^full:"),
+        CallbackQueryHandler(feedback_button, pattern=r"^fb:"),
+        CallbackQueryHandler(unknown_button),
+    ])
+    application.add_error_handler(on_error)
+    if bot_cfg.reload_seconds > 0:
+        application.job_queue.run_repeating(check_reload, interval=bot_cfg.reload_seconds,
+                                            first=bot_cfg.reload_seconds, name="reload-index")
+    return application

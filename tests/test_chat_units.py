@@ -1,0 +1,402 @@
+"""Unit tests of the shared answer logic, with hand-made hits and a stub searcher:
+formatting, escaping, splitting, button payloads, storage, uploads, logging."""
+from __future__ import annotations
+
+import html
+import io
+import logging
+from datetime import datetime
+
+import pytest
+from telegram import Message
+
+from chat import answers, callbacks, logsafe
+from chat.admin import UploadRejected, discard_if_skipped, safe_file_name, save_upload
+from chat.answers import HTML, PLAIN, article_messages, chunk_text, hit_block, page_messages
+from chat.feedback import FeedbackStore
+from chat.ratelimit import QuestionLimiter
+from chat.service import ChatService, Status
+from chat.telegram_bot import addressed_text, file_url_for, page_keyboard
+from chat.textutil import (
+    MAX_QUESTION_CHARS,
+    best_sentence,
+    clean_question,
+    fold,
+    format_date,
+    format_datetime,
+    has_words,
+    searchable,
+    utf16_len,
+)
+from fake_bot_api import check_html, html_to_text
+from retrieval.types import Article, BuildReport, Hit, SearchResponse, SkippedFile
+
+
+def make_hit(n: int = 0, text: str | None = None, **kw) -> Hit:
+    base = dict(article_id=f"a{n}", passage_id=f"a{n}#0", score=1.0, title=f"Bài {n}",
+                date="2024-01-11", place="Đầm Hà", source="Trung tâm TT&VH", url=None,
+                text=text or "Câu mở đầu. Thường trực Huyện ủy duyệt chương trình công tác năm "
+                             "2024. Câu kết thúc bài.")
+    base.update(kw)
+    return Hit(**base)
+
+
+# ---------------------------------------------------------------- text helpers
+
+def test_fold_and_question_cleaning():
+    assert fold("Đầm Hà HUYỆN ỦY") == "dam ha huyen uy"
+    question, truncated = clean_question("  hỏi\u200b về\n\nĐầm   Hà\x00 ")
+    assert (question, truncated) == ("hỏi về Đầm Hà", False)
+    original = "chương trình công tác " * 1000
+    long_q, truncated = clean_question(original)
+    assert truncated and MAX_QUESTION_CHARS * 0.9 < len(long_q) <= MAX_QUESTION_CHARS
+    assert original.startswith(long_q + " ")  # cut between words
+    assert clean_question(None) == ("", False)
+    assert not has_words("😀 🙏 *** ?!") and has_words("😀 năm 2024")
+    assert searchable("<b>Đầm Hà</b> & **MTTQ** `x`") == "Đầm Hà & MTTQ x"
+
+
+def test_best_sentence_ignores_diacritics():
+    text = ("Hội nghị khai mạc lúc 8 giờ. Thường trực Huyện ủy Đầm Hà duyệt chương trình công "
+            "tác của MTTQ năm 2024. Các đại biểu thảo luận sôi nổi.")
+    for question in ("Huyện ủy Đầm Hà duyệt chương trình năm 2024",
+                     "huyen uy dam ha duyet chuong trinh nam 2024"):
+        s, e = best_sentence(text, question)
+        assert text[s:e].startswith("Thường trực Huyện ủy Đầm Hà") and text[s:e].endswith("2024.")
+    assert best_sentence(text, "gì thế nào?") is None  # only question words
+
+
+def test_dates_in_vietnamese_format():
+    assert format_date("2024-01-11") == "11/01/2024"
+    assert format_date("2024-01") == "01/2024"
+    assert format_date(None) is None
+    # 20:00 UTC is 03:00 the next day in Vietnam.
+    assert format_datetime("2024-01-10T20:00:00+00:00") == "11/01/2024 03:00"
+    assert format_datetime(datetime(2024, 5, 1, 9, 30).isoformat()) == "01/05/2024 09:30"
+
+
+# ---------------------------------------------------------------- rendering
+
+def test_hit_block_escapes_everything_and_links_only_http():
+    evil = make_hit(title="<script>x</script> & co", place="A&B", source="<i>nguồn</i>",
+                    url="javascript:alert(1)", text="Giá < 5 & > 3. <b>Không</b> phải thẻ.")
+    block = hit_block(HTML, evil, 1, "giá")
+    check_html(block)
+    assert "&lt;script&gt;x&lt;/script&gt; &amp; co" in block and "<script>" not in block
+    assert "A&amp;B" in block and "&lt;i&gt;nguồn&lt;/i&gt;" in block
+    assert "javascript" not in block and "href" not in block
+    assert "<b>Giá &lt; 5 &amp; &gt; 3.</b>" in block  # best sentence bold, escaped inside
+    good = hit_block(HTML, make_hit(url='https://x.vn/a?b=1&c="2"'), 2, "huyện ủy")
+    assert '<a href="https://x.vn/a?b=1&amp;c=&quot;2&quot;">Đọc bài gốc</a>' in good
+    check_html(good)
+
+
+def test_huge_passage_is_cut_without_breaking_tags():
+    text = ("Thường trực Huyện ủy & <MTTQ> duyệt chương trình năm 2024. " * 400)  # ~24k chars
+    block = hit_block(HTML, make_hit(text=text), 1, "huyện ủy duyệt chương trình 2024")
+    assert utf16_len(block) <= 4096
+    check_html(block)
+    assert block.count("<b>") == block.count("</b>")
+    assert "…" in block and utf16_len(block) > 3000  # cut, but not needlessly short
+
+
+def test_page_messages_split_on_passage_boundaries():
+    hits = [make_hit(i, text=f"Đoạn {i}: " + "Huyện ủy duyệt chương trình. " * 60)
+            for i in range(8)]
+    page = ChatServiceStub.page(hits)
+    messages = page_messages(HTML, page, hint=answers.hint(page))
+    assert len(messages) >= 2
+    for m in messages:
+        assert utf16_len(m) <= 4096
+        check_html(m)
+    # Each passage sits whole in one message.
+    for i in range(8):
+        holders = [m for m in messages if f"Đoạn {i}:" in m]
+        assert len(holders) == 1 and holders[0].count(f"Đoạn {i}:") == 1
+    assert messages[-1].endswith("👍/👎 để góp ý.") and "Xem thêm" not in messages[-1]
+
+
+def test_article_split_keeps_all_text_and_valid_html():
+    giant_word = "x&y<" * 1000  # 4k characters without a space, 12k once escaped
+    paragraphs = ["Mở đầu & giới thiệu.", "Đoạn dài " + "chữ & số < 5 " * 600, giant_word]
+    article = Article("a1", "Tiêu đề <dài>", paragraphs, date="2023-12-05", place="Bình Minh",
+                      source="Nguồn & co", url="https://example.org/?a=1&b=2")
+    messages = article_messages(HTML, article)
+    assert len(messages) > 3
+    for m in messages:
+        assert utf16_len(m) <= 4096
+        check_html(m)
+    text = "".join(html_to_text(m).replace("\n", "").replace(" ", "") for m in messages)
+    for p in paragraphs:
+        assert p.replace(" ", "") in text
+    assert html.escape("Tiêu đề <dài>", quote=False) in messages[0]
+
+
+def test_article_messages_are_capped():
+    article = Article("a1", "T", ["câu văn " * 400] * 40)
+    messages = article_messages(HTML, article)
+    assert len(messages) == answers.MAX_ARTICLE_MESSAGES
+    assert "bài gốc" in messages[-1]
+
+
+def test_chunk_text_plain_and_html_agree_on_content():
+    text = "a&b " * 2000
+    for markup in (PLAIN, HTML):
+        pieces = chunk_text(markup, text.strip(), 500)
+        assert all(utf16_len(p) <= 500 for p in pieces)
+        joined = " ".join(html.unescape(p) if markup is HTML else p for p in pieces)
+        assert joined == text.strip()
+
+
+def test_no_answer_and_statuses_are_polite():
+    page = ChatServiceStub.page([], status=Status.NO_ANSWER, question="<giá vàng>")
+    (text,) = page_messages(HTML, page, examples=["Đầm Hà năm 2024"])
+    check_html(text)
+    assert "chưa tìm thấy" in text and "&lt;giá vàng&gt;" in text and "năm" in text
+    assert "<code>Đầm Hà năm 2024</code>" in text
+    for status in (Status.EMPTY, Status.NOT_WORDS, Status.END, Status.EXPIRED):
+        (text,) = page_messages(HTML, ChatServiceStub.page([], status=status))
+        check_html(text)
+
+
+def test_plain_markup_marks_best_sentence():
+    page = ChatServiceStub.page([make_hit()], question="duyet chuong trinh cong tac 2024")
+    text = "\n\n".join(page_messages(PLAIN, page))
+    assert "**Thường trực Huyện ủy duyệt chương trình công tác năm 2024.**" in text
+    assert "<" not in text and "&amp;" not in text
+
+
+# ---------------------------------------------------------------- buttons
+
+def test_callback_payloads_round_trip_and_fit():
+    big = 10**17
+    for data in (callbacks.more(big, 999999), callbacks.full(big, 999999),
+                 callbacks.feedback(big, 999999, False)):
+        assert len(data.encode()) <= 64
+        assert callbacks.parse(data).qid == big
+    assert callbacks.parse("fb:12:3:1") == callbacks.Button("fb", 12, 3, True)
+    assert callbacks.parse("more:12:3") == callbacks.Button("more", 12, 3, None)
+    for bad in ("", "more:x:1", "fb:1:2", "more:1:2:1", "full:1:2; DROP TABLE", None):
+        assert callbacks.parse(bad) is None
+
+
+def test_keyboard_has_one_full_text_button_per_article():
+    hits = [make_hit(1), make_hit(1, passage_id="a1#3"), make_hit(2)]
+    page = ChatServiceStub.page(hits, has_more=True, offset=3, qid=77)
+    rows = page_keyboard(page).inline_keyboard
+    data = [b.callback_data for row in rows for b in row]
+    assert data == ["full:77:3", "full:77:5", "more:77:6", "fb:77:3:1", "fb:77:3:0"]
+    assert page_keyboard(ChatServiceStub.page([], status=Status.NO_ANSWER)) is None
+
+
+# ---------------------------------------------------------------- service with a stub searcher
+
+class StubSearcher:
+    def __init__(self, hits, answered=True):
+        self.hits, self.answered, self.queries = hits, answered, []
+
+    def search(self, question, top_k=5, offset=0):
+        self.queries.append((question, top_k, offset))
+        return SearchResponse(question, self.answered, self.hits[offset:offset + top_k])
+
+    def article(self, article_id):
+        return Article(article_id, f"Bài {article_id}", ["Đoạn một.", "Đoạn hai."])
+
+    def example_questions(self, n):
+        return ["Đầm Hà năm 2024"][:n]
+
+
+class ChatServiceStub:
+    @staticmethod
+    def page(hits, status=Status.ANSWER, question="huyện ủy", has_more=False, offset=0, qid=1):
+        from chat.service import Page
+
+        return Page(status, question=question, qid=qid, offset=offset, hits=hits,
+                    has_more=has_more)
+
+
+def test_service_pages_feedback_and_chat_isolation(tmp_path):
+    store = FeedbackStore(tmp_path / "fb.sqlite")
+    searcher = StubSearcher([make_hit(i) for i in range(5)])
+    service = ChatService(searcher, store, per_page=3)
+    page = service.ask("  <b>Huyện ủy</b>  ", chat_id=10, user_id=20)
+    assert page.status is Status.ANSWER and page.has_more and len(page.hits) == 3
+    assert page.question == "<b>Huyện ủy</b>"  # shown as typed (escaped later)...
+    assert searcher.queries[-1] == ("Huyện ủy", 4, 0)  # ...searched without markup
+    second = service.more(page.qid, 3, chat_id=10)
+    assert [h.article_id for h in second.hits] == ["a3", "a4"] and not second.has_more
+    assert service.more(page.qid, 6, chat_id=10).status is Status.END
+    assert service.more(page.qid, 3, chat_id=99).status is Status.EXPIRED  # other chat
+    assert service.full_text(page.qid, 4, chat_id=10).article.article_id == "a4"
+    assert service.full_text(page.qid, 9, chat_id=10) is None
+    assert service.vote(page.qid, 3, 20, good=False, chat_id=10)
+    assert service.vote(page.qid, 3, 20, good=True, chat_id=10)  # changes the vote
+    assert not service.vote(12345, 0, 20, good=True, chat_id=10)
+    store.close()
+    rows = FeedbackStore(tmp_path / "fb.sqlite").feedback_rows()  # survives reopening
+    assert len(rows) == 1
+    assert rows[0]["value"] == 1 and rows[0]["passage_ids"] == ["a3#0", "a4#0"]
+    assert rows[0]["question"] == "<b>Huyện ủy</b>" and rows[0]["page_offset"] == 3
+
+
+def test_service_statuses(tmp_path):
+    service = ChatService(StubSearcher([make_hit()], answered=False), FeedbackStore(":memory:"))
+    assert service.ask("   ").status is Status.EMPTY
+    assert service.ask("😀🎉").status is Status.NOT_WORDS
+    page = service.ask("giá vàng")
+    assert page.status is Status.NO_ANSWER and not page.hits
+    assert service.ask("x " * 5000).truncated
+
+
+def test_rate_limit_window():
+    now = [0.0]
+    limiter = QuestionLimiter(2, clock=lambda: now[0])
+    assert limiter.retry_after(1) == 0 and limiter.retry_after(1) == 0
+    assert limiter.retry_after(1) == pytest.approx(60.0)
+    assert limiter.retry_after(2) == 0  # per user
+    now[0] = 30.0
+    assert limiter.retry_after(1) == pytest.approx(30.0)
+    now[0] = 60.5
+    assert limiter.retry_after(1) == 0
+
+
+# ---------------------------------------------------------------- uploads
+
+def test_safe_file_names():
+    assert safe_file_name("../../Báo cáo (1).TXT") == "bao-cao-1.txt"
+    assert safe_file_name("..\\..\\evil.md") == "evil.md"
+    assert safe_file_name(".hidden.html") == "hidden.html"
+    assert safe_file_name("README.md") == "readme-upload.md"
+    assert safe_file_name("😀.txt") == "tai-lieu.txt"
+    for bad in ("virus.exe", "noext", "a.txt.sh", None, ""):
+        with pytest.raises(UploadRejected):
+            safe_file_name(bad)
+
+
+def test_save_upload_stays_inside_corpus(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    first = save_upload(corpus, "../../../../tmp/x/Bài mới.txt", b"noi dung 1")
+    assert first == (corpus / "uploads" / "bai-moi.txt").resolve()
+    assert save_upload(corpus, "bai moi.txt", b"noi dung 1") == first  # same content: reused
+    second = save_upload(corpus, "bai moi.txt", b"noi dung 2")  # never overwrites
+    assert second.name == "bai-moi-2.txt" and first.read_bytes() == b"noi dung 1"
+    third = save_upload(corpus, "bai moi.md", b"noi dung 3")  # same article id otherwise
+    assert third.name == "bai-moi-3.md"
+    assert not list((corpus / "uploads").glob(".upload-*"))
+    outside = tmp_path / "elsewhere"
+    outside.mkdir()
+    (corpus / "uploads").rename(tmp_path / "old-uploads")
+    (corpus / "uploads").symlink_to(outside)
+    with pytest.raises(UploadRejected):
+        save_upload(corpus, "x.txt", b"data")
+    assert not list(outside.iterdir())
+
+
+def test_unusable_upload_is_removed(tmp_path):
+    corpus = tmp_path / "corpus"
+    path = save_upload(corpus, "rong.txt", b"   ")
+    report = BuildReport(skipped=[SkippedFile("uploads/rong.txt", "empty file")])
+    assert discard_if_skipped(corpus, path, report) == "empty file"
+    assert not path.exists()
+    kept = save_upload(corpus, "tot.txt", b"noi dung")
+    assert discard_if_skipped(corpus, kept, report) is None and kept.exists()
+
+
+# ---------------------------------------------------------------- telegram helpers
+
+def test_file_url_follows_base_url():
+    assert file_url_for("http://127.0.0.1:8081/bot") == "http://127.0.0.1:8081/file/bot"
+    assert file_url_for("https://api.telegram.org/bot") == "https://api.telegram.org/file/bot"
+    assert file_url_for("http://h/tg/bot{token}") == "http://h/tg/file/bot{token}"
+    assert file_url_for("http://h:1") == "http://h:1/file/bot"
+
+
+def _group_message(text, entities=(), reply_from=None):
+    data = {"message_id": 5, "date": 0, "chat": {"id": -1, "type": "group", "title": "g"},
+            "from": {"id": 9, "is_bot": False, "first_name": "A"}, "text": text,
+            "entities": list(entities)}
+    if reply_from:
+        data["reply_to_message"] = {"message_id": 4, "date": 0, "text": "x",
+                                    "chat": {"id": -1, "type": "group", "title": "g"},
+                                    "from": {"id": reply_from, "is_bot": True, "first_name": "B"}}
+    return Message.de_json(data, None)
+
+
+def test_addressed_text_in_groups():
+    text = "Hỏi 😀 @Vn_Bot Đầm Hà năm 2024?"
+    offset = utf16_len(text[:text.index("@")])
+    mention = {"type": "mention", "offset": offset, "length": 7}
+    assert addressed_text(_group_message(text, [mention]), 1, "vn_bot") == "Hỏi 😀 Đầm Hà năm 2024?"
+    assert addressed_text(_group_message("@khac hỏi", [{"type": "mention", "offset": 0,
+                                                         "length": 5}]), 1, "vn_bot") is None
+    assert addressed_text(_group_message("Đầm Hà?"), 1, "vn_bot") is None
+    assert addressed_text(_group_message("Đầm Hà?", reply_from=1), 1, "vn_bot") == "Đầm Hà?"
+    assert addressed_text(_group_message("Đầm Hà?", reply_from=2), 1, "vn_bot") is None
+
+
+# ---------------------------------------------------------------- logging
+
+def test_token_never_reaches_log_output():
+    token = "987654321:ZZsecretTokenValue_abcdefghijklmnopqrstu"
+    logsafe.protect(token)
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logging.Formatter("%(name)s %(message)s"))
+    logger = logging.getLogger("telegram.ext.test_logsafe")
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        logger.debug("Set Bot API URL: %s", f"https://api.telegram.org/bot{token}")
+        try:
+            raise RuntimeError(f"POST https://api.telegram.org/bot{token}/getMe failed")
+        except RuntimeError:
+            logger.exception("request failed")
+        logger.info("other 111111:%s", "A" * 35)  # token-shaped, never told
+    finally:
+        logger.removeHandler(handler)
+    out = stream.getvalue()
+    assert "getMe failed" in out and "Traceback" in out
+    assert token not in out and token.split(":")[1] not in out and "A" * 35 not in out
+    assert out.count(logsafe.REDACTED) >= 3
+    assert logging.getLogger("httpx").getEffectiveLevel() >= logging.WARNING
+
+
+# ---------------------------------------------------------------- console
+
+def test_console_conversation_with_prompt_more_and_full(tmp_path):
+    from chat.console import PROMPT, run_console
+
+    class Searcher(StubSearcher):
+        def stats(self):
+            return {"articles": 2, "passages": 5, "date_min": "2022-03-30",
+                    "date_max": "2024-02-21", "built_at": "2024-02-22T01:00:00+00:00"}
+
+        def latest(self, n):
+            return [Article("a0", "Bài mới", ["x"], date="2024-02-21")]
+
+    service = ChatService(Searcher([make_hit(i) for i in range(5)]), FeedbackStore(":memory:"))
+    stdin = io.StringIO("huyện ủy 2024\n/more\n/more\n/full 5\n/full x\n/stats\n/quit\nbỏ qua\n")
+    stdout = io.StringIO()
+    assert run_console(service, stdin, stdout, interactive=True) == 0
+    out = stdout.getvalue()
+    assert out.startswith("👋 Xin chào!") and "/full N" in out  # help first
+    assert out.count(PROMPT) == 7  # one prompt per line read, none after /quit
+    assert "\n1. Bài 0" in out and "\n4. Bài 3" in out and "\n5. Bài 4" in out
+    assert "Không còn kết quả nào khác" in out  # the second /more
+    assert "📄 Bài a4" in out and "Đoạn hai." in out  # /full 5 = the article of result 5
+    assert "Gõ /full kèm số thứ tự" in out
+    assert "Số bài viết: 2" in out and "30/03/2022 – 21/02/2024" in out
+    assert "bỏ qua" not in out
+    assert "\033[" not in out  # no colour codes when stdout is not a terminal
+
+
+def test_run_on_sentence_is_split_into_clauses_for_bold():
+    text = ("MTTQ và các đoàn thể có ít nhất một mô hình cụ thể, mang lại hiệu quả kinh tế và "
+            "hiệu quả xã hội cho người dân trong huyện; quan tâm đến công tác phát triển đảng, "
+            "phát triển hội viên trong năm; triển khai có hiệu quả nguồn vốn từ Ngân hàng CSXH "
+            "huyện cho hộ nghèo; chuẩn bị tổ chức Đại hội MTTQ các cấp nhiệm kỳ 2024 - 2029.")
+    s, e = best_sentence(text, "chuẩn bị đại hội MTTQ nhiệm kỳ 2024")
+    assert text[s:e] == "chuẩn bị tổ chức Đại hội MTTQ các cấp nhiệm kỳ 2024 - 2029."
+    s, e = best_sentence(text, "nguon von ngan hang CSXH")
+    assert text[s:e].startswith("triển khai có hiệu quả nguồn vốn") and text[s:e].endswith(";")
