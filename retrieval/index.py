@@ -297,8 +297,9 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
         cache = EmbeddingCache(index_dir / CACHE_DB)
         try:
             cached = cache.get_many(embedder.identity, hashes)
-            missing = list(dict.fromkeys(h for h in hashes if h not in cached))
             text_of = {h: p.indexed_text() for h, p in zip(hashes, passages)}
+            # Batches of similar length waste less padding in the model.
+            missing = sorted({h for h in hashes if h not in cached}, key=lambda h: len(text_of[h]))
             bar, advance = _progress(len(missing), progress, "embedding")
             batch = max(1, config.embedder.batch_size)
             for start in range(0, len(missing), batch):

@@ -240,19 +240,18 @@ class Searcher:
         return articles[:n]
 
     def example_questions(self, n: int = 3) -> list[str]:
-        """Questions a person could ask, drawn from the newest headlines."""
+        """Questions a person could ask, drawn from the newest headlines.
+
+        ALL-CAPS headlines read badly as examples and are used last.
+        """
+        articles = sorted(self.latest(n * 3), key=lambda a: a.title.isupper())
         examples = []
-        for a in self.latest(n * 2):
-            title = re.sub(r"\s+", " ", a.title).strip()
-            if title.isupper():
-                title = title.capitalize()
-            words = title.split()
-            short = " ".join(words[:12])
-            year = a.date[:4] if a.date else ""
-            place = f" ở {a.place}" if a.place and fold(a.place).lower() not in fold(short).lower() else ""
-            if year and year not in short:
-                short = f"{short} năm {year}"
-            examples.append(f"{short}{place}")
-            if len(examples) == n:
-                break
+        for a in articles[:n]:
+            words = re.split(r"[:;]", a.title)[0].split()
+            short = " ".join(words[:18]).rstrip(".,")
+            if a.date and a.date[:4] not in short:
+                short = f"{short} năm {a.date[:4]}"
+            if a.place and fold(a.place).lower() not in fold(short).lower():
+                short = f"{short} ở {a.place}"
+            examples.append(short[:1].upper() + short[1:].lower() if a.title.isupper() else short)
         return examples
