@@ -119,12 +119,7 @@ def test_bot_process_talks_to_base_url_server(seed_index, fake_api, tmp_path):
             time.sleep(0.1)
         time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        out, err = _interrupt(proc)
     sent = api.sent_to(31337)
     assert sent, err
     assert "Đầm Hà" in sent[0].plain and sent[-1].reply_markup
@@ -133,6 +128,16 @@ def test_bot_process_talks_to_base_url_server(seed_index, fake_api, tmp_path):
     assert db.is_file()  # feedback storage from the config
     assert api.token not in err + out and api.token.split(":")[1] not in err + out
     assert "127.0.0.1" in err  # it did log, at DEBUG, with the URL redacted
+
+
+def _interrupt(proc: subprocess.Popen) -> tuple[str, str]:
+    """Stop the bot as Ctrl-C would (killing it only if it hangs); its (stdout, stderr)."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        return proc.communicate(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        return proc.communicate()
 
 
 def _free_port() -> int:
@@ -189,12 +194,7 @@ def test_bot_process_webhook_mode(seed_index, fake_api, tmp_path):
             time.sleep(0.1)
         time.sleep(0.5)
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            out, err = proc.communicate(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            out, err = proc.communicate()
+        out, err = _interrupt(proc)
     hook = api.calls_to("setWebhook")
     assert hook, err
     assert hook[0].params["url"] == url and hook[0].params["secret_token"] == secret
