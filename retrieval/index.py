@@ -231,7 +231,7 @@ def _parse_corpus(corpus_dir: Path) -> _Parsed:
 
 
 def _write_version(version: Path, articles: list[Article], passages: list[Passage],
-                   vectors: np.ndarray, manifest: dict) -> None:
+                   indexed_texts: list[str], vectors: np.ndarray, manifest: dict) -> None:
     import faiss
 
     bm25s = import_bm25s()
@@ -256,7 +256,7 @@ def _write_version(version: Path, articles: list[Article], passages: list[Passag
 
     lexical = bm25s.BM25()
     # bm25s cannot index an empty corpus; one empty document keeps the format uniform.
-    lexical.index([lexical_tokens(p.indexed_text()) for p in passages] or [[""]], show_progress=False)
+    lexical.index([lexical_tokens(t) for t in indexed_texts] or [[""]], show_progress=False)
     lexical.save(str(version / "bm25"), show_progress=False)
 
     (version / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=1),
@@ -266,6 +266,32 @@ def _write_version(version: Path, articles: list[Article], passages: list[Passag
             with open(path, "rb") as f:
                 os.fsync(f.fileno())
     _fsync_dir(version)
+
+
+def _embed_with_cache(embedder: Embedder, text_of: dict[str, str], cache_path: Path,
+                      batch_size: int, progress: bool) -> tuple[dict[str, np.ndarray], list[str]]:
+    """Vectors for every text (by hash), embedding only what the cache lacks.
+
+    Returns the vectors and the hashes embedded now.  Each batch is committed
+    to the cache as soon as it is done, so a killed build loses at most one.
+    """
+    cache = EmbeddingCache(cache_path)
+    try:
+        vectors = cache.get_many(embedder.identity, list(text_of))
+        # Batches of similar length waste less padding in the model.
+        missing = sorted((h for h in text_of if h not in vectors), key=lambda h: len(text_of[h]))
+        bar, advance = _progress(len(missing), progress, "embedding")
+        batch = max(1, batch_size)
+        for start in range(0, len(missing), batch):
+            chunk = missing[start:start + batch]
+            fresh = dict(zip(chunk, embedder.embed_passages([text_of[h] for h in chunk])))
+            cache.put_many(embedder.identity, fresh)
+            vectors.update(fresh)
+            advance(len(chunk))
+        bar.close()
+    finally:
+        cache.close()
+    return vectors, missing
 
 
 def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | None = None,
@@ -292,29 +318,14 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
 
         parsed = _parse_corpus(corpus_dir)
         passages = [p for a in parsed.articles for p in split_article(a, config.split)]
-        hashes = [text_hash(p.indexed_text()) for p in passages]
-
-        cache = EmbeddingCache(index_dir / CACHE_DB)
-        try:
-            cached = cache.get_many(embedder.identity, hashes)
-            text_of = {h: p.indexed_text() for h, p in zip(hashes, passages)}
-            # Batches of similar length waste less padding in the model.
-            missing = sorted({h for h in hashes if h not in cached}, key=lambda h: len(text_of[h]))
-            bar, advance = _progress(len(missing), progress, "embedding")
-            batch = max(1, config.embedder.batch_size)
-            for start in range(0, len(missing), batch):
-                chunk = missing[start:start + batch]
-                vectors = embedder.embed_passages([text_of[h] for h in chunk])
-                fresh = dict(zip(chunk, vectors))
-                cache.put_many(embedder.identity, fresh)
-                cached.update(fresh)
-                advance(len(chunk))
-            bar.close()
-        finally:
-            cache.close()
+        texts = [p.indexed_text() for p in passages]
+        hashes = [text_hash(t) for t in texts]
+        vectors, missing = _embed_with_cache(embedder, dict(zip(hashes, texts)),
+                                             index_dir / CACHE_DB, config.embedder.batch_size,
+                                             progress)
 
         newly_embedded = set(missing)
-        matrix = (np.stack([cached[h] for h in hashes]) if hashes
+        matrix = (np.stack([vectors[h] for h in hashes]) if hashes
                   else np.zeros((0, embedder.dim), dtype=np.float32))
         old_files = (old_manifest or {}).get("files", {})
         old_ids = set((old_manifest or {}).get("article_ids", []))
@@ -347,7 +358,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
         }
         name = f"v-{built_at.strftime('%Y%m%dT%H%M%S')}-{uuid.uuid4().hex[:6]}"
         staging = index_dir / f".tmp-{name}"
-        _write_version(staging, parsed.articles, passages, matrix, manifest)
+        _write_version(staging, parsed.articles, passages, texts, matrix, manifest)
         os.replace(staging, index_dir / name)
         _fsync_dir(index_dir)
         _write_atomic(index_dir / CURRENT, name + "\n")  # the swap
