@@ -7,11 +7,12 @@ comparison between the question and a passage is made on folded text.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from retrieval.textnorm import FOLDED_STOPWORDS, syllables
 from retrieval.textnorm import fold as strip_diacritics
+from retrieval.types import format_date  # noqa: F401  (re-exported for the renderers)
 
 # A question longer than this is a pasted document; its head is what matters,
 # and the echo of it must leave room for the answer in a 4096-character message.
@@ -124,20 +125,6 @@ def best_sentence(text: str, question: str) -> tuple[int, int] | None:
         if score > best_score:
             best, best_score = (start, end), score
     return best
-
-
-def format_date(iso: str | None) -> str | None:
-    """ISO yyyy-mm-dd -> dd/mm/yyyy (partial dates kept partial, unknown text kept as is)."""
-    if not iso:
-        return None
-    try:
-        return date.fromisoformat(iso[:10]).strftime("%d/%m/%Y")
-    except ValueError:
-        pass
-    m = re.fullmatch(r"(\d{4})-(\d{2})", iso.strip())
-    if m:
-        return f"{m.group(2)}/{m.group(1)}"
-    return iso
 
 
 def format_datetime(iso: str | None) -> str | None:

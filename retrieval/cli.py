@@ -1,8 +1,10 @@
-"""Command line: `python -m retrieval index|search|eval|show`.
+"""Command line: `python -m retrieval index|search|eval`.
 
     python -m retrieval index  --corpus DIR --index DIR [--rebuild]
     python -m retrieval search --index DIR --top K [--json] (QUESTION | --queries FILE)
     python -m retrieval eval   --index DIR --questions FILE [--json] [--misses]
+
+Speed figures come from benchmarks/retrieval_speed.py, not from here.
 
 Works with no config file; `--config FILE` (TOML) overrides the defaults.
 """
@@ -12,20 +14,11 @@ import argparse
 import json
 import logging
 import sys
-import time
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .embedders import make_embedder
 from .index import BuildInProgress, IndexMismatch, IndexNotFound, build_index
-from .types import SearchResponse
-
-
-def _format_date(iso: str | None) -> str:
-    if not iso:
-        return "không rõ ngày"
-    y, m, d = iso.split("-")
-    return f"{d}/{m}/{y}"
+from .types import SearchResponse, format_date
 
 
 def format_response(response: SearchResponse) -> str:
@@ -35,7 +28,7 @@ def format_response(response: SearchResponse) -> str:
         lines.append("  (no passage answers this question well; closest matches below)"
                      if response.hits else "  (nothing found)")
     for rank, hit in enumerate(response.hits, 1):
-        cite = " | ".join(x for x in (hit.place, _format_date(hit.date), hit.source) if x)
+        cite = " | ".join(x for x in (hit.place, format_date(hit.date) or "không rõ ngày", hit.source) if x)
         lines.append(f"\n[{rank}] {hit.title}")
         lines.append(f"    {cite}  (score {hit.score:.3f}, {hit.passage_id})")
         if hit.url:
@@ -93,28 +86,6 @@ def _cmd_eval(args, config) -> int:
     return 0
 
 
-def _cmd_bench(args, config) -> int:
-    """Embedding speed in passages/s on the corpus's own passages."""
-    from .articles import UnusableFile, corpus_files, read_article
-    from .passages import split_article
-
-    corpus = Path(args.corpus or config.corpus_dir)
-    passages = []
-    for path in corpus_files(corpus):
-        try:
-            passages += split_article(read_article(path, corpus), config.split)
-        except UnusableFile:
-            continue
-    texts = [p.indexed_text() for p in passages][: args.limit]
-    embedder = make_embedder(config.embedder)
-    started = time.perf_counter()
-    embedder.embed_passages(texts)
-    elapsed = time.perf_counter() - started
-    print(f"{len(texts)} passages in {elapsed:.1f} s: {len(texts) / elapsed:.1f} passages/s "
-          f"({embedder.identity})")
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m retrieval",
                                      description="Index and search Vietnamese work-programme articles.")
@@ -145,10 +116,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--misses", action="store_true", help="also list questions missed at rank 3")
     p.set_defaults(run=_cmd_eval)
 
-    p = sub.add_parser("bench", help="measure embedding speed on the corpus")
-    p.add_argument("--corpus", help="corpus folder (default: corpus)")
-    p.add_argument("--limit", type=int, default=64, help="passages to embed (default 64)")
-    p.set_defaults(run=_cmd_bench)
     return parser
 
 

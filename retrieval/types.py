@@ -5,7 +5,26 @@ without a framework.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field
+from datetime import date
+
+
+def format_date(iso: str | None) -> str | None:
+    """ISO yyyy-mm-dd -> dd/mm/yyyy, the Vietnamese convention for citations.
+
+    Partial dates stay partial (2024-01 -> 01/2024); unknown text is kept as is.
+    """
+    if not iso:
+        return None
+    try:
+        return date.fromisoformat(iso[:10]).strftime("%d/%m/%Y")
+    except ValueError:
+        pass
+    m = re.fullmatch(r"(\d{4})-(\d{2})", iso.strip())
+    if m:
+        return f"{m.group(2)}/{m.group(1)}"
+    return iso
 
 
 @dataclass
