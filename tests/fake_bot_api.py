@@ -482,17 +482,23 @@ class FakeBotAPI:
                                     f"{count} message(s) to chat {chat_id}"))[:count]
 
     async def wait_reply(self, chat_id: int, after: int = 0, timeout: float = 30.0,
-                         contains: str | None = None, settle: float = 0.3) -> list[Sent]:
-        """Messages sent to the chat beyond the first `after`, once one contains `contains`
-        and no further message came for `settle` seconds (answers may span messages)."""
+                         contains: str | None = None, settle: float = 0.3,
+                         until=None) -> list[Sent]:
+        """Messages sent to the chat beyond the first `after`, once one contains `contains`,
+        `until(messages)` holds, and no further message came for `settle` seconds.
+
+        Answers may span messages; on a loaded machine the gap between two parts can
+        outlast `settle`, so tests that need the whole reply say what completes it."""
 
         def ready():
             new = self.sent_to(chat_id)[after:]
             if not new:
                 return None
-            if contains is None or any(contains in s.plain for s in new):
-                return new
-            return None
+            if contains is not None and not any(contains in s.plain for s in new):
+                return None
+            if until is not None and not until(new):
+                return None
+            return new
 
         await self.wait_for(ready, timeout, f"reply in chat {chat_id}"
                             + (f" containing {contains!r}" if contains else ""))

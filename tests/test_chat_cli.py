@@ -115,7 +115,8 @@ def test_bot_process_talks_to_base_url_server(seed_index, fake_api, tmp_path):
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 120
-        while not api.sent_to(31337) and time.monotonic() < deadline and proc.poll() is None:
+        while not any(m.reply_markup for m in api.sent_to(31337)) \
+                and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.1)
         time.sleep(0.5)
     finally:

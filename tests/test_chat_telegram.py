@@ -40,6 +40,11 @@ def answer_of(messages):
     return with_buttons[-1]
 
 
+def has_buttons(messages) -> bool:
+    """An answer is complete once its last part, the one with the buttons, has come."""
+    return any(m.reply_markup for m in messages)
+
+
 def ranks(messages) -> list[int]:
     """Result numbers as shown at the start of each passage's title line."""
     return [int(n) for m in messages for n in re.findall(r"^(\d+)\. ", m.plain, re.M)]
@@ -62,7 +67,7 @@ def test_seed_question_gets_cited_passages_and_buttons(bot_env):
     async def scenario():
         async with bot_env.running():
             api.message(SEED_QUESTION, chat_id=USER)
-            return await api.wait_reply(USER)
+            return await api.wait_reply(USER, until=has_buttons)
 
     messages = bot_env.run(scenario())
     text = "\n".join(m.text for m in messages)
@@ -187,11 +192,12 @@ def test_more_full_text_and_feedback_survive_restart(bot_env):
     async def first_run():
         async with bot_env.running():
             api.message(SEED_QUESTION, chat_id=USER)
-            answer = answer_of(await api.wait_reply(USER))
+            answer = answer_of(await api.wait_reply(USER, until=has_buttons))
             # «Xem thêm»: passages 4-6, and the old message loses its «Xem thêm» button.
             n = len(api.sent_to(USER))
             api.press(answer, answer.button("➕ Xem thêm"))
-            more = await api.wait_reply(USER, after=n, contains="Kết quả 4")
+            more = await api.wait_reply(USER, after=n, contains="Kết quả 4",
+                                        until=has_buttons)
             await api.wait_for(lambda: answer.button("➕ Xem thêm") is None, what="edited markup")
             # 👍 on the first page.
             api.press(answer, answer.button("👍"))
@@ -215,7 +221,11 @@ def test_more_full_text_and_feedback_survive_restart(bot_env):
             n = len(api.sent_to(USER))
             api.press(answer, answer.button("📄 Toàn văn"))
             full = await api.wait_reply(USER, after=n)
+            acked = len(api.calls_to("answerCallbackQuery"))
             api.press(answer, answer.button("👎"))
+            # The vote is stored before the press is acknowledged: wait for both.
+            await api.wait_for(lambda: len(api.calls_to("answerCallbackQuery")) > acked,
+                               what="👎 acknowledged")
             await api.wait_for(lambda: len(bot_env.store().feedback_rows()) == 1
                                and bot_env.store().feedback_rows()[0]["value"] == -1,
                                what="vote changed to 👎")
@@ -238,10 +248,13 @@ def test_full_text_of_long_article_is_split_and_complete(bot_env, searcher):
     async def scenario():
         async with bot_env.running():
             api.message("Hội Nông dân huyện Bình Minh nuôi ong lấy mật năm 2023", chat_id=USER)
-            answer = answer_of(await api.wait_reply(USER))
+            answer = answer_of(await api.wait_reply(USER, until=has_buttons))
             n = len(api.sent_to(USER))
             api.press(answer, answer.button("📄 Toàn văn 1"))
-            return answer, await api.wait_reply(USER, after=n, settle=0.6)
+            last = searcher.article(LONG_ARTICLE).paragraphs[-1]
+            return answer, await api.wait_reply(
+                USER, after=n, settle=0.6,
+                until=lambda new: " ".join(last.split()[-5:]) in new[-1].plain)
 
     answer, full = bot_env.run(scenario())
     # The citation carries the link and the escaped source of the article.
@@ -266,7 +279,8 @@ def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
     async def scenario():
         async with bot_env.running():
             api.message("Hội Nông dân huyện Bình Minh nuôi ong lấy mật năm 2023", chat_id=USER)
-            return await api.wait_reply(USER, settle=0.6)
+            return await api.wait_reply(USER, settle=0.6,
+                                        until=has_buttons)
 
     messages = bot_env.run(scenario())
     assert len(messages) >= 2
@@ -480,7 +494,7 @@ def test_reload_job_picks_up_cli_rebuild(own_index_env):
             # What `python -m retrieval index` does from another process.
             await asyncio.to_thread(build_index, env.corpus_dir, env.index_dir, env.config,
                                     progress=False, embedder=env.searcher.embedder)
-            await api.wait_for(lambda: env.searcher.stats()["articles"] == 7, timeout=10,
+            await api.wait_for(lambda: env.searcher.stats()["articles"] == 7, timeout=30,
                                what="reload job")
             api.message(NEW_QUESTION, chat_id=USER)
             return await api.wait_reply(USER)
@@ -502,8 +516,9 @@ def test_blocked_user_and_rate_limit_do_not_break_the_bot(bot_env, caplog):
             await api.wait_for(lambda: any(e[1] == 403 for e in api.errors), what="403")
             for _ in range(3):
                 api.message(SEED_QUESTION, chat_id=USER)
-            replies = await api.wait_reply(USER, contains="hỏi hơi nhanh", settle=0.8)
-            return replies
+            # The refusal can overtake the two answers, so wait for all three replies.
+            await api.wait_for(lambda: len(api.sent_to(USER)) >= 3, what="three replies")
+            return await api.wait_reply(USER, settle=0.8)
 
     with caplog.at_level(logging.DEBUG):
         replies = bot_env.run(scenario())
