@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test setup setup-test index demo clean
+.PHONY: run test lint setup setup-test index demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,6 +37,11 @@ run: setup
 
 test: setup-test
 	$(PY) -m pytest -q
+
+# Rules are in pyproject.toml; kept out of `make test` so a new ruff release cannot fail CI.
+lint: setup
+	$(PIP) install -q ruff
+	$(PY) -m ruff check .
 
 clean:
 	rm -rf $(VENV) index data .pytest_cache

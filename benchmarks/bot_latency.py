@@ -25,9 +25,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
+from fake_bot_api import FakeBotAPI  # noqa: E402
+
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
-from fake_bot_api import FakeBotAPI  # noqa: E402
 from retrieval.config import Config  # noqa: E402
 
 QUESTIONS = [

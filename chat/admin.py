@@ -14,7 +14,13 @@ from pathlib import Path
 
 from retrieval.types import BuildReport
 
-from .answers import ALLOWED_UPLOADS, MAX_UPLOAD_MB, UPLOAD_BAD_TYPE, UPLOAD_TOO_BIG, UPLOAD_UNSAFE
+from .answers import (
+    ALLOWED_UPLOADS,
+    MAX_UPLOAD_MB,
+    UPLOAD_BAD_TYPE,
+    UPLOAD_TOO_BIG,
+    UPLOAD_UNSAFE,
+)
 from .textutil import fold
 
 UPLOAD_DIR = "uploads"

@@ -10,8 +10,19 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from .answers import PLAIN, Ansi, Markup, article_gone, article_messages, help_text, latest_text
-from .answers import QUESTION_ECHO_CHARS, hint, page_messages, stats_text
+from .answers import (
+    PLAIN,
+    QUESTION_ECHO_CHARS,
+    Ansi,
+    Markup,
+    article_gone,
+    article_messages,
+    help_text,
+    hint,
+    latest_text,
+    page_messages,
+    stats_text,
+)
 from .service import ChatService, Page, Status
 from .textutil import cut_words
 

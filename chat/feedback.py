@@ -12,7 +12,7 @@ import json
 import sqlite3
 import threading
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from retrieval.types import Hit
@@ -58,7 +58,7 @@ class StoredQuestion:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 class FeedbackStore:
@@ -140,7 +140,7 @@ class FeedbackStore:
                 " FROM feedback ORDER BY id")
             names = [d[0] for d in cur.description]
             rows = cur.fetchall()
-        out = [dict(zip(names, r)) for r in rows]
+        out = [dict(zip(names, r, strict=True)) for r in rows]
         for r in out:
             r["passage_ids"] = json.loads(r["passage_ids"])
         return out

@@ -8,7 +8,7 @@ Telegram or terminals: rendering lives in answers.py.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 
 from retrieval.types import Article, Hit
 
@@ -16,7 +16,7 @@ from .feedback import FeedbackStore
 from .textutil import clean_question, has_words, searchable
 
 
-class Status(str, Enum):
+class Status(StrEnum):
     ANSWER = "answer"  # hits to show
     NO_ANSWER = "no_answer"  # a real question, but nothing relevant in the corpus
     EMPTY = "empty"  # nothing was asked

@@ -38,7 +38,13 @@ from telegram.ext import (
 )
 
 from . import callbacks, logsafe
-from .admin import Reindexer, UploadRejected, check_upload, discard_if_skipped, save_upload
+from .admin import (
+    Reindexer,
+    UploadRejected,
+    check_upload,
+    discard_if_skipped,
+    save_upload,
+)
 from .answers import (
     ADMIN_ONLY,
     ASK_USAGE,

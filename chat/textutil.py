@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from itertools import pairwise
 from zoneinfo import ZoneInfo
 
 from retrieval.textnorm import FOLDED_STOPWORDS, syllables
@@ -112,7 +113,7 @@ def best_sentence(text: str, question: str) -> tuple[int, int] | None:
         return None
     q_set = set(q_words)
     all_q = words(question)
-    q_pairs = {(a, b) for a, b in zip(all_q, all_q[1:])}
+    q_pairs = {(a, b) for a, b in pairwise(all_q)}
     best, best_score = None, 0.0
     for start, end in sentence_spans(text):
         s_words = words(text[start:end])
@@ -120,7 +121,7 @@ def best_sentence(text: str, question: str) -> tuple[int, int] | None:
             continue
         s_set = set(s_words)
         score = sum(1.5 if w.isdigit() else 1.0 for w in q_set & s_set)
-        score += 0.5 * len(q_pairs & set(zip(s_words, s_words[1:])))
+        score += 0.5 * len(q_pairs & set(pairwise(s_words)))
         score /= 1 + len(s_words) / 80  # a run-on sentence matches everything a little
         if score > best_score:
             best, best_score = (start, end), score

@@ -114,7 +114,10 @@ _GENERIC_CAPTION = re.compile(
 )
 _WEEKDAY = r"(thứ (hai|ba|tư|năm|sáu|bảy|2|3|4|5|6|7)|chủ nhật)"
 _DATELINE = re.compile(
-    rf"^((cập nhật|ngày đăng|đăng ngày|ngày cập nhật|thời gian)\s*:?\s*)?({_WEEKDAY}\s*,?\s*)?(ngày\s*)?\d{{1,2}}[/.-]\d{{1,2}}[/.-]\d{{4}}([\s,|-]+\d{{1,2}}:\d{{2}}(:\d{{2}})?\s*(am|pm|sa|ch)?)?$",
+    r"^((cập nhật|ngày đăng|đăng ngày|ngày cập nhật|thời gian)\s*:?\s*)?"  # label
+    rf"({_WEEKDAY}\s*,?\s*)?(ngày\s*)?"  # weekday
+    r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"  # the date itself
+    r"([\s,|-]+\d{1,2}:\d{2}(:\d{2})?\s*(am|pm|sa|ch)?)?$",  # time of publication
     re.IGNORECASE,
 )
 
@@ -242,7 +245,8 @@ def infer_place(headline: str, banners: list[str], body: str) -> str | None:
     for banner in banners:
         for pattern in (_PLACE, _PLACE_IN_BANNER):
             if m := pattern.search(banner):
-                if place := _clean_place(m[1] if pattern is _PLACE_IN_BANNER else _first_capitalised_run(m[1])):
+                named = m[1] if pattern is _PLACE_IN_BANNER else _first_capitalised_run(m[1])
+                if place := _clean_place(named):
                     return place
     counts: dict[str, int] = {}
     for m in _PLACE.finditer(body):

@@ -32,7 +32,7 @@ import time
 import uuid
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -284,7 +284,7 @@ def _embed_with_cache(embedder: Embedder, text_of: dict[str, str], cache_path: P
         batch = max(1, batch_size)
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
-            fresh = dict(zip(chunk, embedder.embed_passages([text_of[h] for h in chunk])))
+            fresh = dict(zip(chunk, embedder.embed_passages([text_of[h] for h in chunk]), strict=True))
             cache.put_many(embedder.identity, fresh)
             vectors.update(fresh)
             advance(len(chunk))
@@ -320,7 +320,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
         passages = [p for a in parsed.articles for p in split_article(a, config.split)]
         texts = [p.indexed_text() for p in passages]
         hashes = [text_hash(t) for t in texts]
-        vectors, missing = _embed_with_cache(embedder, dict(zip(hashes, texts)),
+        vectors, missing = _embed_with_cache(embedder, dict(zip(hashes, texts, strict=True)),
                                              index_dir / CACHE_DB, config.embedder.batch_size,
                                              progress)
 
@@ -342,7 +342,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
                            if p in old_files and old_files[p] != h and id_by_path[p] in old_ids),
             removed=sorted(old_ids - new_ids),
         )
-        built_at = datetime.now(timezone.utc)
+        built_at = datetime.now(UTC)
         manifest = {
             "format": FORMAT_VERSION,
             "embedder": embedder.identity,

@@ -27,9 +27,21 @@ import numpy as np
 
 from .config import Config
 from .embedders import Embedder, make_embedder
-from .index import IndexNotFound, check_embedder, current_version, import_bm25s, read_manifest
-from .textnorm import (content_syllables, fold, folded_pairs, has_diacritics, lexical_tokens,
-                       syllables)
+from .index import (
+    IndexNotFound,
+    check_embedder,
+    current_version,
+    import_bm25s,
+    read_manifest,
+)
+from .textnorm import (
+    content_syllables,
+    fold,
+    folded_pairs,
+    has_diacritics,
+    lexical_tokens,
+    syllables,
+)
 from .types import Article, Hit, SearchResponse
 
 MAX_QUESTION_CHARS = 1000  # beyond this a "question" is a pasted document; its head is enough
@@ -111,7 +123,7 @@ class Searcher:
 
     @classmethod
     def open(cls, index_dir: str | Path, config: Config | None = None,
-             embedder: Embedder | None = None) -> "Searcher":
+             embedder: Embedder | None = None) -> Searcher:
         """Load the served version; raises IndexNotFound or IndexMismatch."""
         config = config or Config()
         index_dir = Path(index_dir)

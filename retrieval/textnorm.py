@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from itertools import pairwise
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 _SPACES = re.compile(r"\s+")
@@ -26,6 +27,8 @@ STOPWORDS = frozenset(
     theo như bạn muốn xem
     """.split()
 )
+
+
 def nfc(text: str) -> str:
     """Compose characters (cp1258 and some sites emit decomposed tone marks)."""
     return unicodedata.normalize("NFC", text)
@@ -66,17 +69,17 @@ def lexical_tokens(text: str) -> list[str]:
     sylls = syllables(text)
     folded = [fold(s) for s in sylls]
     out: list[str] = []
-    for s, f in zip(sylls, folded):
+    for s, f in zip(sylls, folded, strict=True):
         out.append(s)
         out.append("~" + f)
-    out.extend(f"{a}_{b}" for a, b in zip(folded, folded[1:]))
+    out.extend(f"{a}_{b}" for a, b in pairwise(folded))
     return out
 
 
 def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
     """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
     folded = [fold(s) for s in syllables(text)]
-    return {(a, b) for a, b in zip(folded, folded[1:])
+    return {(a, b) for a, b in pairwise(folded)
             if not (skip_stopwords and (a in FOLDED_STOPWORDS or b in FOLDED_STOPWORDS))}
 
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import pytest
+from fake_bot_api import FakeBotAPI
 
 from chat.feedback import FeedbackStore
 from chat.telegram_bot import ALLOWED_UPDATES, build_application
 from retrieval.config import Config
-from fake_bot_api import FakeBotAPI
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"

@@ -146,7 +146,7 @@ class FakeBotAPI:
 
     # ------------------------------------------------------------ lifecycle
 
-    def start(self) -> "FakeBotAPI":
+    def start(self) -> FakeBotAPI:
         api = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -177,7 +177,7 @@ class FakeBotAPI:
             self._httpd.server_close()
             self._httpd = None
 
-    def __enter__(self) -> "FakeBotAPI":
+    def __enter__(self) -> FakeBotAPI:
         return self.start()
 
     def __exit__(self, *exc) -> None:

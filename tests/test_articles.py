@@ -3,10 +3,9 @@ import unicodedata
 from pathlib import Path
 
 import pytest
+from conftest import SEED_CORPUS
 
 from retrieval.articles import UnusableFile, corpus_files, read_article
-
-from conftest import SEED_CORPUS
 
 
 def seed(name: str):

@@ -14,7 +14,6 @@ import urllib.error
 import urllib.request
 
 import pytest
-
 from chat_fixtures import REPO, SEED_QUESTION
 from fake_bot_api import FakeBotAPI
 

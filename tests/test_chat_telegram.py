@@ -9,14 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import html
-import re
 import logging
+import re
 import threading
 import time
 
 import pytest
-
-from chat import answers
 from chat_fixtures import (
     ADMIN_ID,
     LONG_ARTICLE,
@@ -26,6 +24,8 @@ from chat_fixtures import (
     SEED_QUESTION,
 )
 from fake_bot_api import BOT_USERNAME, check_html, utf16_len
+
+from chat import answers
 
 pytestmark = pytest.mark.slow
 
@@ -47,7 +47,7 @@ def has_buttons(messages) -> bool:
 
 def ranks(messages) -> list[int]:
     """Result numbers as shown at the start of each passage's title line."""
-    return [int(n) for m in messages for n in re.findall(r"^(\d+)\. ", m.plain, re.M)]
+    return [int(n) for m in messages for n in re.findall(r"^(\d+)\. ", m.plain, re.MULTILINE)]
 
 
 def assert_sane(api, allowed=()):

@@ -8,11 +8,19 @@ import logging
 from datetime import datetime
 
 import pytest
+from fake_bot_api import check_html, html_to_text
 from telegram import Message
 
 from chat import answers, callbacks, logsafe
 from chat.admin import UploadRejected, discard_if_skipped, safe_file_name, save_upload
-from chat.answers import HTML, PLAIN, article_messages, chunk_text, hit_block, page_messages
+from chat.answers import (
+    HTML,
+    PLAIN,
+    article_messages,
+    chunk_text,
+    hit_block,
+    page_messages,
+)
 from chat.feedback import FeedbackStore
 from chat.ratelimit import QuestionLimiter
 from chat.service import ChatService, Status
@@ -28,7 +36,6 @@ from chat.textutil import (
     searchable,
     utf16_len,
 )
-from fake_bot_api import check_html, html_to_text
 from retrieval.types import Article, BuildReport, Hit, SearchResponse, SkippedFile
 
 

@@ -9,11 +9,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import ROOT
 
 from retrieval import Config, IndexMismatch, IndexNotFound, Searcher, build_index
 from retrieval import index as index_module
-
-from conftest import ROOT
 
 # Fictional articles written for these tests; places and people are invented.
 ARTICLES = {

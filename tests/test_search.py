@@ -1,8 +1,8 @@
 """Search over the seeds + fictional test articles: ranking, citations, dedup, answerability."""
+from conftest import QUESTIONS
+
 from retrieval.evaluate import evaluate, read_questions
 from retrieval.textnorm import fold
-
-from conftest import QUESTIONS
 
 # Floors for our own test set (tests/data/questions.jsonl). Measured at the time
 # of writing: hit@3 0.98, MRR@10 0.90, 8/8 unanswerable; the floors leave a

@@ -1,4 +1,12 @@
-from retrieval.textnorm import content_syllables, fold, folded_pairs, has_diacritics, lexical_tokens, nfc, syllables
+from retrieval.textnorm import (
+    content_syllables,
+    fold,
+    folded_pairs,
+    has_diacritics,
+    lexical_tokens,
+    nfc,
+    syllables,
+)
 
 
 def test_fold_removes_tones_and_d_bar():
