@@ -169,7 +169,8 @@ _DATE_IN_BODY = re.compile(
     r"\bngày\s+(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{4}))?(?![/.-]?\d)", re.IGNORECASE
 )
 
-_UNIT = r"(?:huyện|thị xã|thành phố|tỉnh|thành ủy|thành uỷ|huyện ủy|huyện uỷ|thị ủy|thị uỷ|tp\.?)"
+# Longest first: "Huyện ủy Đầm Hà" must not read as "huyện" + "Ủy Đầm Hà".
+_UNIT = r"(?:huyện ủy|huyện uỷ|thành ủy|thành uỷ|thị ủy|thị uỷ|thị xã|thành phố|huyện|tỉnh|tp\.?)"
 _NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 _PLACE = re.compile(rf"\b{_UNIT}\s+((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})", re.IGNORECASE)
 # Banners are sometimes all lower case ("trang thông tin điện tử huyện gia viễn").
@@ -230,7 +231,11 @@ def infer_date(headline: str, lines: list[str], body: str) -> str | None:
 
 
 def _clean_place(name: str) -> str | None:
-    words = [w for w in name.split() if w.lower() not in _UNIT_WORDS]
+    """"Ủy Đầm Hà" (from "Huyện ủy Đầm Hà") -> "Đầm Hà".  Only leading unit words go:
+    "Châu Thành" and "Vân Phố" are names."""
+    words = name.split()
+    while words and words[0].lower() in _UNIT_WORDS:
+        words.pop(0)
     if not words:
         return None
     return " ".join(w[:1].upper() + w[1:].lower() for w in words)

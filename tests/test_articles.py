@@ -194,3 +194,15 @@ def test_short_opening_paragraphs_are_kept_as_body(tmp_path):
     article = read_article(write(tmp_path, "von.txt", page), tmp_path)
     assert article.title == "Hội Nông dân huyện Sơn Khê trao vốn cho hội viên"
     assert len(article.paragraphs) == 3
+
+
+@pytest.mark.parametrize("headline, place", [
+    # Fictional headlines; the names end in words that are also unit words.
+    ("Hội Nông dân huyện Châu Thành Tây tổng kết công tác Hội năm 2023", "Châu Thành Tây"),
+    ("Thị đoàn thị xã Vân Phố ra quân chiến dịch tình nguyện hè", "Vân Phố"),
+    ("Huyện ủy Đầm Khê tổ chức hội nghị học tập nghị quyết", "Đầm Khê"),
+    ("Thị ủy Phú Lâm làm việc với Khối dân vận", "Phú Lâm"),
+])
+def test_place_names_keep_syllables_that_are_also_unit_words(tmp_path, headline, place):
+    page = f"{headline}\n\nChiều ngày 12/12, {headline[:1].lower() + headline[1:]}.\n\nAn Nhiên\n"
+    assert read_article(write(tmp_path, "a.txt", page), tmp_path).place == place
