@@ -42,6 +42,9 @@ class SearchConfig:
     # Dense e5 vectors are poor on text typed without diacritics: on our test set
     # any vote of theirs on unaccented questions made the ranking worse.
     dense_weight_unaccented: float = 0.0
+    # Weight of the third vote, for passages whose article is of the place the
+    # question names (search.py, _vote_for_place).  0 turns it off.
+    place_weight: float = 1.0
     # A question counts as answered when one of the top passages holds this share
     # of its two-syllable words, or this share of its IDF-weighted syllables (search.py).
     min_pair_coverage: float = 0.3

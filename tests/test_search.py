@@ -1,11 +1,12 @@
 """Search over the seeds + fictional test articles: ranking, citations, dedup, answerability."""
 from conftest import QUESTIONS
 
+from retrieval import Config, Searcher, build_index
 from retrieval.evaluate import evaluate, read_questions
 from retrieval.textnorm import fold
 
 # Floors for our own test set (tests/data/questions.jsonl). Measured at the time
-# of writing: hit@3 0.98, MRR@10 0.90, 8/8 unanswerable; the floors leave a
+# of writing: hit@3 0.96, MRR@10 0.88, 9/10 unanswerable; the floors leave a
 # margin for harmless changes but catch any real regression.
 FLOORS = {"hit@1": 0.70, "hit@3": 0.90, "hit@5": 0.93, "mrr@10": 0.80, "article_hit@3": 0.95}
 
@@ -65,7 +66,7 @@ def test_very_long_input_is_handled(eval_searcher):
 
 def test_browsing_helpers(eval_searcher):
     stats = eval_searcher.stats()
-    assert stats["articles"] == 17 and stats["passages"] > 17
+    assert stats["articles"] == 27 and stats["passages"] > 27
     assert stats["date_min"] == "2022-03-30" and stats["date_max"] == "2024-02-21"
     latest = eval_searcher.latest(3)
     assert [a.date for a in latest] == sorted([a.date for a in latest], reverse=True)
@@ -85,3 +86,43 @@ def test_eval_floors_on_our_question_set(eval_searcher):
     assert result.unanswerable["n"] >= 5
     assert result.unanswerable["correct"] >= result.unanswerable["n"] - 1
     assert result.answered_rate >= 0.9
+
+
+# Two fictional districts' Hội Nông dân reports of the same kind.  The bodies say
+# "huyện"; the other district's report names Vĩnh Khê once, as the model it copied.
+_DISTRICT_REPORT = """---
+title: Hội Nông dân huyện {place} tổng kết công tác Hội năm 2023
+date: 2023-12-{day}
+place: {place}
+source: Bài viết hư cấu cho bộ kiểm thử
+---
+{body}
+"""
+_TERSE = ("Trong năm, Hội đã giải ngân 12 tỷ đồng vốn vay cho hội viên phát triển chăn nuôi "
+          "và trồng cây ăn quả.")
+_WORDY = ("Học cách làm của Hội Nông dân huyện Vĩnh Khê, Hội Nông dân các xã giải ngân 31 tỷ "
+          "đồng vốn vay ưu đãi, Hội Nông dân huyện giải ngân thêm vốn vay từ Quỹ Hỗ trợ nông "
+          "dân cho hội viên.")
+
+
+def test_the_district_a_question_names_outranks_a_wordier_passage(tmp_path, e5):
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    corpus.mkdir()
+    (corpus / "vinh_khe.md").write_text(
+        _DISTRICT_REPORT.format(place="Vĩnh Khê", day=20, body=_TERSE), encoding="utf-8")
+    (corpus / "an_lac.md").write_text(
+        _DISTRICT_REPORT.format(place="An Lạc", day=22, body=_WORDY), encoding="utf-8")
+    build_index(corpus, index, progress=False, embedder=e5)
+    question = "Hội Nông dân huyện Vĩnh Khê giải ngân bao nhiêu vốn vay năm 2023?"
+
+    off = Config()
+    off.search.place_weight = 0.0
+    without_vote = Searcher.open(index, off, embedder=e5)
+    with_vote = Searcher.open(index, embedder=e5)
+    # Passage by passage, the other district's report matches the words better ...
+    assert without_vote.search(question, top_k=2).hits[0].article_id == "an_lac"
+    # ... but the question asks about Vĩnh Khê, typed with or without diacritics.
+    for asked in (question, fold(question)):
+        response = with_vote.search(asked, top_k=2)
+        assert [h.article_id for h in response.hits] == ["vinh_khe", "an_lac"], asked
+        assert response.hits[0].score <= 1.0
