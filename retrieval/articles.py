@@ -196,9 +196,14 @@ def _year_for(day_month: tuple[int, int], headline: str, body: str) -> int | Non
     A headline such as "tổng kết năm 2023, nhiệm vụ năm 2024" names two
     years: a meeting early in the year reviews the year before and plans the
     current one, so early months take the later year and late months the
-    earlier one.
+    earlier one.  The same holds for a headline naming only the year under
+    review ("tổng kết công tác năm 2023") when the text plans the next one: a
+    meeting on 5/1 is then in January 2024.
     """
     years = sorted({int(y) for y in _YEAR.findall(headline)})
+    if (len(years) == 1 and day_month[1] <= 2 and "tong ket" in fold(headline).lower()
+            and str(years[0] + 1) in _YEAR.findall(body)):
+        return years[0] + 1
     if not years:
         counts: dict[int, int] = {}
         for y in _YEAR.findall(body):

@@ -206,3 +206,18 @@ def test_short_opening_paragraphs_are_kept_as_body(tmp_path):
 def test_place_names_keep_syllables_that_are_also_unit_words(tmp_path, headline, place):
     page = f"{headline}\n\nChiều ngày 12/12, {headline[:1].lower() + headline[1:]}.\n\nAn Nhiên\n"
     assert read_article(write(tmp_path, "a.txt", page), tmp_path).place == place
+
+
+@pytest.mark.parametrize("opening, plans, date", [
+    # Fictional: a year-end review held in January belongs to the next year ...
+    ("Sáng ngày 5/1", "Năm 2024, Hội phấn đấu kết nạp 300 hội viên mới.", "2024-01-05"),
+    # ... unless the text plans no next year, and never for a review held in December.
+    ("Sáng ngày 5/1", "Hội khen thưởng 12 tập thể.", "2023-01-05"),
+    ("Sáng ngày 27/12", "Năm 2024, Hội phấn đấu kết nạp 300 hội viên mới.", "2023-12-27"),
+])
+def test_review_meeting_in_january_takes_the_next_year(tmp_path, opening, plans, date):
+    page = ("Hội Nông dân huyện Tùng Giang tổng kết công tác Hội năm 2023\n\n"
+            f"{opening}, Hội Nông dân huyện Tùng Giang tổ chức hội nghị tổng kết công tác "
+            "Hội năm 2023.\n\n"
+            f"Năm 2023, các cấp Hội giải ngân 20 tỷ đồng vốn vay. {plans}\n\nAn Nhiên\n")
+    assert read_article(write(tmp_path, "a.txt", page), tmp_path).date == date
