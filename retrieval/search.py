@@ -67,15 +67,16 @@ class _Loaded:
     dedup_keys: list[str]
 
 
-def _dedup_key(text: str) -> str:
-    """Same paragraph in two syndicated copies -> same key, whatever the spacing or accents."""
+def _folded_syllables(text: str) -> str:
+    """"Đầm  Hà" -> "dam ha".  The same paragraph in two syndicated copies gets the same
+    string whatever the spacing or accents, so it also serves as the dedup key."""
     return " ".join(fold(s) for s in syllables(text))
 
 
 def _folded_words(text: str) -> str:
     """" a b c ": folded syllables padded with spaces, so `" dam ha " in ...` matches whole
     syllables only."""
-    return f" {' '.join(fold(s).lower() for s in syllables(text))} "
+    return f" {_folded_syllables(text)} "
 
 
 def _load(version: Path) -> _Loaded:
@@ -120,7 +121,7 @@ def _load(version: Path) -> _Loaded:
         article_scope={a.article_id: _folded_words(f"{a.place or ''} {a.title}")
                        for a in articles.values()},
         places=sorted(p for p in place_names if len(p.split()) >= 2),
-        dedup_keys=[_dedup_key(text) for *_, text in rows],
+        dedup_keys=[_folded_syllables(text) for *_, text in rows],
     )
 
 
