@@ -105,8 +105,9 @@ def _load(version: Path) -> _Loaded:
     doc_freq = Counter(t for terms in doc_terms for t in terms)
     article_years = {a.article_id: set(_YEAR.findall(f"{a.title} {a.date or ''} {a.text}"))
                      for a in articles.values()}
-    # One-syllable "places" are misreadings, and folded they are common words ("van").
     place_names = {_folded_words(a.place) for a in articles.values() if a.place}
+    # One-syllable "places" are misreadings, and folded they are common words ("van").
+    places = sorted(p for p in place_names if len(p.split()) >= 2)
     return _Loaded(
         version=version,
         manifest=manifest,
@@ -120,7 +121,7 @@ def _load(version: Path) -> _Loaded:
         article_years=article_years,
         article_scope={a.article_id: _folded_words(f"{a.place or ''} {a.title}")
                        for a in articles.values()},
-        places=sorted(p for p in place_names if len(p.split()) >= 2),
+        places=places,
         dedup_keys=[_folded_syllables(text) for *_, text in rows],
     )
 
