@@ -1,14 +1,15 @@
 """Retrieval for Vietnamese work-programme articles.
 
 The data's path, one module per step:
-corpus files -> articles.py -> passages.py -> index.py (embedders.py) -> search.py -> chat.
+corpus files -> articles.py -> passages.py -> index.py (embedders.py) -> store.py -> search.py
+-> chat.
 """
 from .config import Config, load_config
-from .index import BuildInProgress, IndexMismatch, IndexNotFound, build_index
+from .index import BuildInProgress, IndexFormatError, IndexMismatch, IndexNotFound, build_index
 from .search import Searcher
 from .types import Article, BuildReport, Hit, Passage, SearchResponse
 
 __all__ = [
-    "Article", "BuildInProgress", "BuildReport", "Config", "Hit", "IndexMismatch",
+    "Article", "BuildInProgress", "BuildReport", "Config", "Hit", "IndexFormatError", "IndexMismatch",
     "IndexNotFound", "Passage", "SearchResponse", "Searcher", "build_index", "load_config",
 ]

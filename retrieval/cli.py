@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from .config import ConfigError, load_config
-from .index import BuildInProgress, IndexMismatch, IndexNotFound, build_index
+from .index import BuildInProgress, IndexFormatError, IndexMismatch, IndexNotFound, build_index
 from .types import SearchResponse, format_date
 
 
@@ -126,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         config = load_config(args.config)
         return args.run(args, config)
-    except (ConfigError, IndexNotFound, IndexMismatch, BuildInProgress,
+    except (ConfigError, IndexNotFound, IndexMismatch, IndexFormatError, BuildInProgress,
             FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -33,6 +33,16 @@ class SplitConfig:
 
 
 @dataclass
+class IndexConfig:
+    # Dense search is exact (FAISS IndexIDMap2 over IndexFlatIP) up to this many
+    # passages; above it `ann` decides: "ivf" (IndexIVFFlat, trained on the
+    # collection, retrained when it grows 4x) or "flat" (always exact, slower).
+    exact_max_passages: int = 200_000
+    ann: str = "ivf"
+    nprobe: int = 32  # IVF lists searched per question: recall against speed
+
+
+@dataclass
 class SearchConfig:
     top_k: int = 5
     candidates: int = 50  # how deep each engine's list goes before fusion
@@ -73,6 +83,7 @@ class Config:
     index_dir: str = "index"
     embedder: EmbedderConfig = field(default_factory=EmbedderConfig)
     split: SplitConfig = field(default_factory=SplitConfig)
+    index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     bot: BotConfig = field(default_factory=BotConfig)
 

@@ -111,8 +111,10 @@ class BuildReport:
 
     articles: int = 0
     passages: int = 0
+    unchanged_files: int = 0  # same size and modification time: not even read
+    parsed_files: int = 0  # added or changed files parsed in this build
     embedded: int = 0  # passages embedded in this build
-    reused: int = 0  # passages whose vectors came from the cache
+    reused: int = 0  # passages written in this build whose vectors came from the cache
     skipped: list[SkippedFile] = field(default_factory=list)
     added: list[str] = field(default_factory=list)  # article ids new in this build
     changed: list[str] = field(default_factory=list)
@@ -123,6 +125,7 @@ class BuildReport:
         lines = [
             f"articles: {self.articles}",
             f"passages: {self.passages}",
+            f"files unchanged (not read): {self.unchanged_files}, parsed: {self.parsed_files}",
             f"embedded now: {self.embedded}",
             f"reused from cache: {self.reused}",
             f"added: {len(self.added)}, changed: {len(self.changed)}, removed: {len(self.removed)}",

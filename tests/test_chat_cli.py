@@ -73,7 +73,7 @@ def test_console_builds_missing_index_with_progress(tmp_path):
     assert "Chưa có chỉ mục" in run.stderr and "embedding:" in run.stderr
     assert "articles: 1" in run.stderr
     assert "Hồng Ngự" in run.stdout and "📍" in run.stdout
-    assert (tmp_path / "index" / "CURRENT").is_file()
+    assert (tmp_path / "index" / "catalog.sqlite").is_file()
 
 
 def test_no_token_explains_and_exits_nonzero(tmp_path):

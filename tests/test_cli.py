@@ -27,7 +27,7 @@ def test_index_prints_a_summary_with_skipped_files(tmp_path):
     assert "embedded now: 1" in out and "reused from cache: 0" in out
     assert "hong.txt: binary" in out
     again = cli("index", "--corpus", corpus, "--index", tmp_path / "index", "-q").stdout
-    assert "embedded now: 0" in again and "reused from cache: 1" in again
+    assert "embedded now: 0" in again and "files unchanged (not read): 2, parsed: 0" in again
 
 
 def test_search_queries_file_gives_one_json_line_per_question_in_order(eval_index, tmp_path):

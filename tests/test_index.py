@@ -1,7 +1,8 @@
-"""Index builds: incremental embedding, removed files, atomic swap, broken files, wrong embedder."""
+"""Index builds: incremental updates, removed files, crash safety, broken files, wrong embedder, format."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,8 +12,8 @@ import numpy as np
 import pytest
 from conftest import ROOT
 
-from retrieval import Config, IndexMismatch, IndexNotFound, Searcher, build_index
-from retrieval import index as index_module
+from retrieval import Config, IndexFormatError, IndexMismatch, IndexNotFound, Searcher, build_index
+from retrieval import store as store_module
 
 # Fictional articles written for these tests; places and people are invented.
 ARTICLES = {
@@ -45,6 +46,28 @@ Sáng ngày 3/3, Huyện đoàn Đông Tràng phát động Tháng Thanh niên n
 
 Phạm Quang (Huyện đoàn Đông Tràng)
 """
+
+
+# Two more fictional articles (invented places and people), distinct in topic so
+# that no two candidates tie in the comparisons below.
+MORE = {
+    "dong_trang_2.txt": """Hội Cựu chiến binh huyện Ngọc Sương sơ kết 6 tháng đầu năm 2024
+
+Chiều ngày 12/7, Hội Cựu chiến binh huyện Ngọc Sương sơ kết công tác 6 tháng đầu năm 2024. Các chi hội đã vận động hội viên hiến 1.200 m2 đất làm đường giao thông nông thôn và sửa chữa 9 nhà tình nghĩa cho hội viên khó khăn.
+
+Sáu tháng cuối năm, Hội tập trung giáo dục truyền thống cho thanh thiếu niên tại 14 trường học và nhân rộng mô hình tổ tự quản an ninh trật tự do cựu chiến binh làm nòng cốt.
+
+Đỗ Minh Khang (Hội CCB huyện Ngọc Sương)
+""",
+    "dong_trang_3.txt": """Ban Dân vận Huyện ủy Lạc Giang triển khai công tác dân vận khéo năm 2024
+
+Sáng ngày 22/2, Ban Dân vận Huyện ủy Lạc Giang triển khai nhiệm vụ công tác dân vận năm 2024. Năm nay, huyện đăng ký 36 mô hình dân vận khéo trên các lĩnh vực chuyển đổi số, bảo vệ môi trường và giảm nghèo bền vững.
+
+Trưởng Ban Dân vận đề nghị các xã, thị trấn tổ chức đối thoại trực tiếp với nhân dân ít nhất 2 lần trong năm và giải quyết dứt điểm các kiến nghị về đất đai.
+
+Vũ Thu Hằng (Ban Dân vận Huyện ủy Lạc Giang)
+""",
+}
 
 
 class CountingEmbedder:
@@ -96,8 +119,14 @@ def test_incremental_rebuild_embeds_only_new_text(tmp_path, corpus, e5):
 
     counting.count = 0
     second = build_index(corpus, index, progress=False, embedder=counting)
-    assert (second.embedded, second.reused, counting.count) == (0, first.passages, 0)
+    assert (second.embedded, counting.count) == (0, 0)
+    assert (second.unchanged_files, second.parsed_files) == (2, 0)  # not even read
     assert second.added == second.changed == second.removed == []
+    assert (second.articles, second.passages) == (first.articles, first.passages)
+
+    os.utime(corpus / "son_khe.txt")  # touched, same bytes: hashed, not parsed
+    touched = build_index(corpus, index, progress=False, embedder=counting)
+    assert (touched.parsed_files, touched.unchanged_files, touched.changed) == (0, 1, [])
 
     (corpus / "more").mkdir()
     (corpus / "more" / "dong_trang.txt").write_text(EXTRA, encoding="utf-8")
@@ -105,7 +134,7 @@ def test_incremental_rebuild_embeds_only_new_text(tmp_path, corpus, e5):
     new_passages = third.passages - first.passages
     assert new_passages >= 1
     assert third.embedded == counting.count == new_passages
-    assert third.added == ["more/dong_trang"]
+    assert third.added == ["more/dong_trang"] and third.parsed_files == 1
 
     searcher = Searcher.open(index, embedder=e5)
     assert article_ids(searcher, "Tháng Thanh niên Đông Tràng 2024")[0] == "more/dong_trang"
@@ -131,40 +160,111 @@ def test_changed_and_removed_files(tmp_path, corpus, e5):
     assert searcher.reload() is False  # nothing newer
 
 
-def test_broken_files_are_reported_and_skipped(tmp_path, corpus, e5):
-    (corpus / "empty.txt").write_bytes(b"")
-    (corpus / "image.txt").write_bytes(b"\x89PNG\r\n\x1a\n\x00\x00" + bytes(range(256)))
-    (corpus / "footer_only.md").write_text("Trả lời\nloading....\n", encoding="utf-8")
-    report = build_index(corpus, tmp_path / "index", progress=False, embedder=e5)
-    assert report.articles == 2
-    reasons = {s.path: s.reason for s in report.skipped}
-    assert set(reasons) == {"empty.txt", "image.txt", "footer_only.md"}
-    assert "empty" in reasons["empty.txt"] and "binary" in reasons["image.txt"]
-    assert "image.txt: binary" in report.summary()
+QUESTIONS = [
+    "Hội Nông dân Sơn Khê năm 2023",
+    "hoi nong dan son khe vay von quy ho tro nong dan",
+    "mô hình Phụ nữ giữ đường hoa",
+    "Tháng Thanh niên Đông Tràng 2024",
+    "kết nạp đoàn viên mới",
+    "cựu chiến binh hiến đất làm đường",
+    "dan van kheo chuyen doi so Lac Giang",
+    "năm 2024 phấn đấu phát triển hội viên mới",
+]
+
+
+def _change_corpus(corpus: Path) -> None:
+    """Add three articles, change one, remove one."""
+    (corpus / "binh_lac.md").unlink()
+    text = (corpus / "son_khe.txt").read_text(encoding="utf-8")
+    (corpus / "son_khe.txt").write_text(text.replace("46 mô hình", "52 mô hình"), encoding="utf-8")
+    (corpus / "dong_trang_1.txt").write_text(EXTRA, encoding="utf-8")
+    for name, text in MORE.items():
+        (corpus / name).write_text(text, encoding="utf-8")
+
+
+def _answers(searcher: Searcher) -> list[list[str]]:
+    return [article_ids(searcher, q) for q in QUESTIONS]
+
+
+def test_incremental_update_equals_a_fresh_build(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    _change_corpus(corpus)
+    build_index(corpus, index, progress=False, embedder=e5)
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)  # same vectors, no embedding
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    # tantivy counts deleted passages in its statistics until segments merge, so BM25
+    # scores may differ slightly; on this corpus the top 5 articles stay the same.
+    assert _answers(Searcher.open(index, embedder=e5)) == _answers(Searcher.open(fresh, embedder=e5))
+    assert Searcher.open(index, embedder=e5).stats()["articles"] == 4
+
+
+# A real kill -9 inside the store's update, after the step named (or, for the
+# publish, before it): the engines may hold an unpublished generation.
+KILLER = """
+import os, signal, sys
+from retrieval import build_index
+from retrieval.store import IndexStore
+step = sys.argv[3]
+original = getattr(IndexStore, step)
+def die(self, *args, **kwargs):
+    if step != "_publish":
+        original(self, *args, **kwargs)
+    os.kill(os.getpid(), signal.SIGKILL)
+setattr(IndexStore, step, die)
+build_index(sys.argv[1], sys.argv[2], progress=False)
+"""
+
+
+@pytest.mark.parametrize("step", ["_prepare", "_apply_vectors", "_apply_lexical", "_publish"])
+def test_kill_during_an_update_leaves_previous_index_serving(tmp_path, corpus, e5, step):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    serving = Searcher.open(index, embedder=e5)
+    before = _answers(serving)
+    before_stats = serving.stats()
+    _change_corpus(corpus)
+    killed = subprocess.run([sys.executable, "-c", KILLER, str(corpus), str(index), step], cwd=ROOT)
+    assert killed.returncode == -signal.SIGKILL
+
+    assert serving.reload() is False
+    assert _answers(serving) == before  # the serving process answers exactly as before
+    reopened = Searcher.open(index, embedder=e5)
+    assert reopened.stats() == before_stats
+    assert reopened.article("binh_lac") is not None and reopened.article("dong_trang_1") is None
+
+    report = build_index(corpus, index, progress=False, embedder=e5)  # repairs, then updates
+    assert report.embedded == 0  # the killed build had cached every vector
+    assert sorted(report.added) == ["dong_trang_1", "dong_trang_2", "dong_trang_3"]
+    assert serving.reload() is True
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    assert _answers(serving) == _answers(Searcher.open(fresh, embedder=e5))
 
 
 def test_failed_build_leaves_previous_index_serving(tmp_path, corpus, e5, monkeypatch):
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)
-    before = (index / "CURRENT").read_text()
     (corpus / "dong_trang.txt").write_text(EXTRA, encoding="utf-8")
 
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(index_module, "_write_atomic", crash)  # dies right before the swap
+    monkeypatch.setattr(store_module, "write_vectors_atomic", crash)
     with pytest.raises(OSError):
         build_index(corpus, index, progress=False, embedder=e5)
-    assert (index / "CURRENT").read_text() == before
     searcher = Searcher.open(index, embedder=e5)
-    assert "dong_trang" not in {a.article_id for a in searcher.latest(10)}
+    assert searcher.article("dong_trang") is None
 
     monkeypatch.undo()
     report = build_index(corpus, index, progress=False, embedder=e5)
-    assert report.embedded == 0  # the crashed build's vectors were cached
+    assert report.embedded == 0 and report.added == ["dong_trang"]  # vectors were cached
     assert searcher.reload() and searcher.article("dong_trang") is not None
-    leftovers = [p.name for p in index.iterdir() if p.name.startswith(".tmp-")]
-    assert leftovers == []
+    assert not list((index / "vectors").glob(".*.tmp"))
 
 
 def test_build_killed_mid_embedding_leaves_previous_index(tmp_path, corpus, e5):
@@ -208,3 +308,36 @@ def test_other_embedder_is_refused(tmp_path, corpus, e5):
 def test_missing_index_is_a_clear_error(tmp_path):
     with pytest.raises(IndexNotFound, match="python -m retrieval index"):
         Searcher.open(tmp_path / "nothing", Config())
+
+
+def test_old_format_index_gets_a_clear_message_and_is_migrated(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    old = tmp_path / "old"
+    (old / "v-20240101T000000-abcdef").mkdir(parents=True)  # how format 1 looked
+    (old / "v-20240101T000000-abcdef" / "manifest.json").write_text("{}")
+    (old / "CURRENT").write_text("v-20240101T000000-abcdef\n")
+    shutil.copy(index / "embeddings.sqlite", old)  # format 1 had the same cache
+    with pytest.raises(IndexFormatError, match=r"older format.*python -m retrieval index"):
+        Searcher.open(old, embedder=e5)
+    report = build_index(corpus, old, progress=False, embedder=e5)
+    assert report.embedded == 0 and report.articles == 2  # the cache carried over
+    assert not (old / "CURRENT").exists()
+    assert article_ids(Searcher.open(old, embedder=e5), "mô hình Phụ nữ giữ đường hoa")[0] == "binh_lac"
+
+
+def test_approximate_dense_index_above_the_exact_limit(tmp_path, corpus, e5):
+    config = Config()
+    config.index.exact_max_passages = 2  # tiny, so the test corpus is "large"
+    config.index.nprobe = 64
+    index = tmp_path / "index"
+    build_index(corpus, index, config, progress=False, embedder=e5)
+    searcher = Searcher.open(index, config, embedder=e5)
+    assert store_module.is_ivf(searcher.reader.current.vectors)
+    assert article_ids(searcher, "mô hình Phụ nữ giữ đường hoa")[0] == "binh_lac"
+    queries = np.stack([e5.embed_query(q) for q in QUESTIONS])
+    assert store_module.dense_recall(index, queries, k=3) == 1.0  # every list probed
+    (corpus / "dong_trang.txt").write_text(EXTRA, encoding="utf-8")
+    build_index(corpus, index, config, progress=False, embedder=e5)
+    assert searcher.reload()
+    assert article_ids(searcher, "Tháng Thanh niên Đông Tràng 2024")[0] == "dong_trang"

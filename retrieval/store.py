@@ -1,0 +1,892 @@
+"""The index folder on disk: its one writer and its readers, side by side.
+
+Layout (format 2)::
+
+    index/
+      catalog.sqlite     the source of truth (WAL): files, articles, passages, generation
+      embeddings.sqlite  vector cache keyed by (embedder, sha256 of the text)
+      lexical/           tantivy index of the passages' lexical tokens
+      vectors/           vectors-<generation>.faiss, one file per published generation
+      write.lock         held while an update runs
+
+Why this shape (issue 7): a province's archive holds 100k-1M passages, so an
+update must cost what changed, and opening must map files rather than load
+them.  SQLite and tantivy both update in place, transactionally, and let
+readers carry on while a writer works; FAISS keeps stable ids
+(``IndexIDMap2`` / IVF ids = passage row ids), so a removal touches only the
+removed passages.
+
+An update is a generation, done in three steps:
+
+1. prepare: new article and passage rows are inserted with ``added = G+1``
+   and the replaced ones are marked ``removed = G+1``; readers still see
+   generation G, because visibility is ``added <= published < removed``;
+2. apply: FAISS and tantivy get the deletions and additions and record G+1
+   (FAISS in the name of a new ``vectors-<G+1>.faiss`` written beside the old
+   one and renamed, tantivy in a small meta document of the same commit);
+3. publish: ``published`` becomes G+1 in one SQLite transaction, together
+   with the file records; rows removed a generation ago are deleted for good.
+
+Killed between 1 and 3, the previous generation is still what readers see,
+and the next writer rolls the unfinished generation back (undoing whatever
+the engines had applied) before doing its own work.  A serving process keeps
+the tantivy snapshot it opened, so it answers exactly as before; only a process
+that opens the index after the lexical commit and before the publish (a
+moment, or until the next build after a crash there) finds the passages
+being replaced through the dense engine alone.  Engines that lag or are
+missing are rebuilt from the catalog and the embedding cache, so a crash
+costs time, never correctness.
+
+Readers (``IndexReader``) look things up for a few dozen candidates per
+question, in SQLite; nothing per passage is built in Python at open.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import sqlite3
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .textnorm import fold, lexical_tokens, syllables
+from .types import Article
+
+log = logging.getLogger(__name__)
+
+FORMAT_VERSION = 2
+CATALOG = "catalog.sqlite"
+CACHE_DB = "embeddings.sqlite"
+LEXICAL_DIR = "lexical"
+VECTORS_DIR = "vectors"
+LOCK_FILE = "write.lock"
+META_PID = 0  # tantivy doc holding the generation; passage row ids start at 1
+YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
+
+
+class IndexNotFound(FileNotFoundError):
+    """There is no built index in the folder yet."""
+
+
+class IndexMismatch(RuntimeError):
+    """The index was built with another embedder; mixing vectors would give nonsense."""
+
+
+class IndexFormatError(RuntimeError):
+    """The folder holds an index in a format this version cannot read."""
+
+
+class BuildInProgress(RuntimeError):
+    """Another build holds the lock on this index folder."""
+
+
+def text_hash(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def folded_syllables(text: str) -> str:
+    """"Đầm  Hà" -> "dam ha": the same paragraph in two syndicated copies gets the
+    same string whatever the spacing or accents."""
+    return " ".join(fold(s) for s in syllables(text))
+
+
+def folded_words(text: str) -> str:
+    """" a b c ": folded syllables padded with spaces, so `" dam ha " in ...` matches
+    whole syllables only."""
+    return f" {folded_syllables(text)} "
+
+
+def dedup_key(text: str) -> str:
+    return hashlib.blake2b(folded_syllables(text).encode(), digest_size=8).hexdigest()
+
+
+def article_years(article: Article) -> str:
+    """Every year an article mentions (title, date, body), for the answerability test."""
+    years = set(YEAR.findall(f"{article.title} {article.date or ''} {article.text}"))
+    return " ".join(sorted(years))
+
+
+def header_text(title: str, place: str | None, date: str | None) -> str:
+    """What gives a paragraph its context in the engines; see Passage.indexed_text."""
+    return " · ".join(x for x in (title, place, date) if x)
+
+
+# ---------------------------------------------------------------- small file helpers
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+@contextmanager
+def write_lock(index_dir: Path):
+    """One writer per index folder; a second one fails at once with BuildInProgress."""
+    with open(index_dir / LOCK_FILE, "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise BuildInProgress(f"another build is running on {index_dir}") from None
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def check_format(index_dir: Path) -> None:
+    """Raise IndexFormatError for a folder written by an older version of the project."""
+    if (index_dir / "CURRENT").exists() and not (index_dir / CATALOG).exists():
+        raise IndexFormatError(
+            f"the index in {index_dir} has an older format (1). Update it with "
+            f"`python -m retrieval index --index {index_dir}`: vectors already embedded are "
+            f"reused, so only the index files are rewritten.")
+
+
+def remove_old_format(index_dir: Path) -> None:
+    """Delete a format-1 index's files, keeping its embedding cache (same schema)."""
+    for path in index_dir.iterdir():
+        if path.name.startswith(("v-", ".tmp-v-")) and path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+    for name in ("CURRENT", "build.lock"):
+        (index_dir / name).unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- embedding cache
+
+class EmbeddingCache:
+    """Vectors by (embedder identity, content hash) in SQLite, so rebuilds reuse them."""
+
+    def __init__(self, path: Path) -> None:
+        self.db = sqlite3.connect(path)
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS embeddings ("
+            " embedder TEXT NOT NULL, hash TEXT NOT NULL, vector BLOB NOT NULL,"
+            " PRIMARY KEY (embedder, hash))"
+        )
+
+    def get_many(self, embedder: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
+        found: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            rows = self.db.execute(
+                f"SELECT hash, vector FROM embeddings WHERE embedder = ? AND hash IN "
+                f"({','.join('?' * len(chunk))})", [embedder, *chunk])
+            found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
+        return found
+
+    def put_many(self, embedder: str, items: dict[str, np.ndarray]) -> None:
+        with self.db:  # one transaction per batch: a killed build keeps finished batches
+            self.db.executemany(
+                "INSERT OR REPLACE INTO embeddings (embedder, hash, vector) VALUES (?, ?, ?)",
+                [(embedder, h, np.asarray(v, dtype=np.float32).tobytes()) for h, v in items.items()])
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# ---------------------------------------------------------------- catalog (SQLite)
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS files (
+    path TEXT PRIMARY KEY, size INTEGER, mtime_ns INTEGER, sha256 TEXT,
+    article_id TEXT, skipped TEXT);
+CREATE TABLE IF NOT EXISTS articles (
+    id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, path TEXT, title TEXT, date TEXT,
+    place TEXT, source TEXT, url TEXT, paragraphs TEXT, years TEXT, scope TEXT,
+    added INTEGER NOT NULL, removed INTEGER);
+CREATE INDEX IF NOT EXISTS articles_by_id ON articles (article_id);
+CREATE INDEX IF NOT EXISTS articles_by_date ON articles (date);
+CREATE INDEX IF NOT EXISTS articles_by_place ON articles (place);
+CREATE TABLE IF NOT EXISTS passages (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, article INTEGER NOT NULL, position INTEGER,
+    text TEXT, hash TEXT, dedup TEXT, added INTEGER NOT NULL, removed INTEGER);
+CREATE INDEX IF NOT EXISTS passages_by_article ON passages (article);
+CREATE INDEX IF NOT EXISTS passages_added ON passages (added);
+CREATE INDEX IF NOT EXISTS passages_removed ON passages (removed);
+"""
+# A row is visible at generation g when added <= g and (removed is null or removed > g).
+VISIBLE = "added <= :g AND (removed IS NULL OR removed > :g)"
+VISIBLE_P = "p.added <= :g AND (p.removed IS NULL OR p.removed > :g)"
+VISIBLE_A = "a.added <= :g AND (a.removed IS NULL OR a.removed > :g)"
+
+
+def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
+    if readonly:
+        db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    else:
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode=WAL")  # readers go on while the writer commits
+        db.execute("PRAGMA synchronous=FULL")
+    db.execute("PRAGMA busy_timeout=10000")
+    return db
+
+
+def get_meta(db: sqlite3.Connection) -> dict[str, str]:
+    return dict(db.execute("SELECT key, value FROM meta"))
+
+
+# ---------------------------------------------------------------- lexical (tantivy)
+
+def _lexical_schema():
+    import tantivy
+
+    builder = tantivy.SchemaBuilder()
+    builder.add_unsigned_field("pid", stored=True, indexed=True, fast=True)
+    # Tokens are made by textnorm.lexical_tokens (syllables, folded twins, folded
+    # pairs) and joined by spaces; tantivy only splits them again.  Term
+    # frequencies but no positions: BM25 needs no more.
+    builder.add_text_field("tokens", stored=False, tokenizer_name="whitespace", index_option="freq")
+    builder.add_unsigned_field("generation", stored=True, indexed=False)
+    return builder.build()
+
+
+def open_lexical(index_dir: Path):
+    import tantivy
+
+    folder = index_dir / LEXICAL_DIR
+    folder.mkdir(exist_ok=True)
+    return tantivy.Index(_lexical_schema(), path=str(folder), reuse=True)
+
+
+def lexical_generation(searcher) -> int | None:
+    """The generation the lexical index's last commit reflects (None: never committed)."""
+    import tantivy
+
+    index_schema = _lexical_schema()
+    hits = searcher.search(tantivy.Query.term_query(index_schema, "pid", META_PID), 1, count=False).hits
+    if not hits:
+        return None
+    return int(searcher.doc(hits[0][1]).to_dict()["generation"][0])
+
+
+def delete_lexical(writer, pids: Iterable[int]) -> None:
+    """Delete passages from the lexical index by id.
+
+    By query, not `delete_documents_by_term`: tantivy-py turns a Python int into
+    an i64 term there, which never matches the u64 id field.
+    """
+    import tantivy
+
+    schema = _lexical_schema()
+    ids = [int(p) for p in pids]
+    for start in range(0, len(ids), 1000):
+        writer.delete_documents_by_query(tantivy.Query.term_set_query(schema, "pid", ids[start:start + 1000]))
+
+
+def _lexical_doc(pid: int, tokens: str | None = None, generation: int | None = None):
+    import tantivy
+
+    doc = tantivy.Document()
+    doc.add_unsigned("pid", pid)
+    if tokens is not None:
+        doc.add_text("tokens", tokens)
+    if generation is not None:
+        doc.add_unsigned("generation", generation)
+    return doc
+
+
+# ---------------------------------------------------------------- vectors (FAISS)
+
+@dataclass
+class VectorSettings:
+    """How the dense index is kept; see IndexConfig in config.py."""
+
+    exact_max: int = 200_000
+    ann: str = "ivf"  # above exact_max: "ivf" (IndexIVFFlat) or "flat" (always exact)
+    nprobe: int = 32
+
+
+def vectors_path(index_dir: Path, generation: int) -> Path:
+    return index_dir / VECTORS_DIR / f"vectors-{generation}.faiss"
+
+
+def vector_generations(index_dir: Path) -> list[int]:
+    folder = index_dir / VECTORS_DIR
+    if not folder.is_dir():
+        return []
+    found = []
+    for p in folder.glob("vectors-*.faiss"):
+        try:
+            found.append(int(p.stem.split("-", 1)[1]))
+        except ValueError:
+            continue
+    return sorted(found)
+
+
+def read_vectors(path: Path, mmap: bool):
+    """A FAISS index from disk; mapped rather than read when serving, so two
+    generations open during a reload share the page cache instead of doubling RSS."""
+    import faiss
+
+    if mmap:
+        try:
+            return faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_MMAP
+                                    | faiss.IO_FLAG_READ_ONLY)
+        except RuntimeError:  # an index type FAISS cannot map: read it
+            pass
+    return faiss.read_index(str(path))
+
+
+def _new_vector_index(dim: int, settings: VectorSettings, sample: np.ndarray):
+    """Exact IDMap2(FlatIP) up to `exact_max` vectors; above it an IVF index trained on them."""
+    import faiss
+
+    n = len(sample)
+    if settings.ann == "ivf" and n > settings.exact_max:
+        nlist = int(min(65536, 4 * np.sqrt(n), n))  # ~4 sqrt(n) lists, as FAISS advises
+        quantizer = faiss.IndexFlatIP(dim)
+        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        rng = np.random.default_rng(0)
+        train = sample[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
+        index.train(np.ascontiguousarray(train, dtype=np.float32))
+        index.nprobe = settings.nprobe
+        return index
+    return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def is_ivf(index) -> bool:
+    import faiss
+
+    return isinstance(index, faiss.IndexIVF)
+
+
+def set_nprobe(index, nprobe: int) -> None:
+    import faiss
+
+    if is_ivf(index):
+        faiss.extract_index_ivf(index).nprobe = nprobe
+
+
+def write_vectors_atomic(index, path: Path) -> None:
+    import faiss
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    faiss.write_index(index, str(tmp))
+    with open(tmp, "rb") as f:
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    fsync_dir(path.parent)
+
+
+# ---------------------------------------------------------------- the writer
+
+@dataclass
+class NewArticle:
+    """An article and its passages ready to store: texts, content hashes and vectors."""
+
+    article: Article
+    passages: list[tuple[int, str, str]]  # position, text, sha256 of its indexed text
+    tokens: list[str]  # space-joined lexical tokens of each passage's indexed text
+
+
+@dataclass
+class FileRecord:
+    path: str
+    size: int
+    mtime_ns: int
+    sha256: str
+    article_id: str | None
+    skipped: str | None = None
+
+
+class IndexStore:
+    """The single writer of an index folder (hold `write_lock` while using it)."""
+
+    def __init__(self, index_dir: Path, embedder_identity: str, dim: int,
+                 settings: VectorSettings | None = None) -> None:
+        self.index_dir = index_dir
+        self.identity, self.dim = embedder_identity, dim
+        self.settings = settings or VectorSettings()
+        self.db = connect(index_dir / CATALOG)
+        self.db.executescript(SCHEMA)
+        meta = get_meta(self.db)
+        if not meta:
+            with self.db:
+                self.db.executemany("INSERT INTO meta VALUES (?, ?)", [
+                    ("format", str(FORMAT_VERSION)), ("embedder", embedder_identity),
+                    ("dim", str(dim)), ("published", "0")])
+            meta = get_meta(self.db)
+        if int(meta["format"]) != FORMAT_VERSION:
+            raise IndexFormatError(f"{index_dir} holds index format {meta['format']}; this version "
+                                   f"reads {FORMAT_VERSION}: rebuild with `index --rebuild`")
+        if meta["embedder"] != embedder_identity:
+            raise mismatch(index_dir, meta["embedder"], embedder_identity)
+        self.published = int(meta["published"])
+        self.lexical = open_lexical(index_dir)
+        self._writer = None
+
+    # -------------------------------------------------------- reading the catalog
+
+    def files(self) -> dict[str, FileRecord]:
+        return {row[0]: FileRecord(*row) for row in self.db.execute(
+            "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files")}
+
+    def counts(self) -> tuple[int, int]:
+        g = {"g": self.published}
+        articles = self.db.execute(f"SELECT count(*) FROM articles WHERE {VISIBLE}", g).fetchone()[0]
+        passages = self.db.execute(f"SELECT count(*) FROM passages WHERE {VISIBLE}", g).fetchone()[0]
+        return articles, passages
+
+    def passage_hashes(self, article_ids: Iterable[str]) -> set[str]:
+        ids = list(article_ids)
+        found: set[str] = set()
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            found.update(h for (h,) in self.db.execute(
+                f"SELECT p.hash FROM passages p JOIN articles a ON a.id = p.article "
+                f"WHERE a.removed IS NULL AND a.article_id IN ({','.join('?' * len(chunk))})", chunk))
+        return found
+
+    # -------------------------------------------------------- one generation
+
+    def update(self, new: list[NewArticle], removed_ids: Iterable[str], files: list[FileRecord],
+               forget_files: Iterable[str], vectors: dict[str, np.ndarray], meta: dict[str, str]) -> int:
+        """Replace the articles `removed_ids` and add `new` as one generation; returns it.
+
+        `vectors` maps passage hashes to their vectors (all of `new`'s must be there).
+        Articles in `new` whose id is already stored replace the stored one.
+        """
+        gen = self.published + 1
+        removed = set(removed_ids) | {n.article.article_id for n in new}
+        dropped, added = self._prepare(gen, new, removed)
+        # Vectors go to a new file that no reader opens before the publish; the
+        # lexical commit is the one change readers opening now can see, so it comes
+        # last, leaving the shortest window before the publish.
+        self._apply_vectors(gen, dropped, [(pid, vectors[h]) for pid, h, _ in added])
+        self._apply_lexical(gen, dropped, added)
+        self._publish(gen, files, forget_files, meta)
+        return gen
+
+    def _prepare(self, gen: int, new: list[NewArticle], removed: set[str]):
+        """Step 1: rows of generation `gen`, invisible to readers until it is published."""
+        db = self.db
+        dropped: list[int] = []
+        added: list[tuple[int, str, str]] = []  # passage row id, hash, tokens
+        with db:
+            ids = list(removed)
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500]
+                marks = ",".join("?" * len(chunk))
+                rows = db.execute(f"SELECT id FROM articles WHERE removed IS NULL AND article_id IN "
+                                  f"({marks})", chunk).fetchall()
+                aids = [r[0] for r in rows]
+                if not aids:
+                    continue
+                amarks = ",".join("?" * len(aids))
+                dropped += [r[0] for r in db.execute(
+                    f"SELECT id FROM passages WHERE removed IS NULL AND article IN ({amarks})", aids)]
+                db.execute(f"UPDATE articles SET removed = ? WHERE id IN ({amarks})", [gen, *aids])
+                db.execute(f"UPDATE passages SET removed = ? WHERE removed IS NULL AND article IN "
+                           f"({amarks})", [gen, *aids])
+            for item in new:
+                a = item.article
+                cur = db.execute(
+                    "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
+                    " years, scope, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
+                     json.dumps(a.paragraphs, ensure_ascii=False), article_years(a),
+                     folded_words(f"{a.place or ''} {a.title}"), gen))
+                aid = cur.lastrowid
+                for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
+                    cur = db.execute(
+                        "INSERT INTO passages (article, position, text, hash, dedup, added)"
+                        " VALUES (?, ?, ?, ?, ?, ?)", (aid, position, text, h, dedup_key(text), gen))
+                    added.append((cur.lastrowid, h, tokens))
+        return dropped, added
+
+    def _writer_for_lexical(self):
+        if self._writer is None:
+            self._writer = self.lexical.writer(heap_size=128_000_000, num_threads=1)
+        return self._writer
+
+    def _apply_lexical(self, gen: int, dropped: list[int], added: list[tuple[int, str, str]]) -> None:
+        """Step 2a: deletions and additions in tantivy, committed with the generation."""
+        writer = self._writer_for_lexical()
+        # Deleting the added ids too makes a redone step idempotent.
+        delete_lexical(writer, [*dropped, *(pid for pid, _, _ in added), META_PID])
+        for pid, _, tokens in added:
+            writer.add_document(_lexical_doc(pid, tokens))
+        writer.add_document(_lexical_doc(META_PID, generation=gen))
+        writer.commit()
+        self.lexical.reload()
+
+    def _load_vectors(self, generation: int):
+        path = vectors_path(self.index_dir, generation)
+        return read_vectors(path, mmap=False) if path.exists() else None
+
+    def _apply_vectors(self, gen: int, dropped: list[int], added: list[tuple[int, np.ndarray]]) -> None:
+        """Step 2b: a new vectors file for `gen`: the published one minus `dropped` plus `added`.
+
+        An IVF index is retrained (rebuilt from the catalog and cache) when the
+        collection has grown 4x since it was trained, or crosses `exact_max`.
+        """
+        index = self._load_vectors(self.published)
+        _, passages = self.counts()
+        expected = passages - len(dropped) + len(added)
+        if index is None or self._needs_new_vector_index(index, expected):
+            index = self._vectors_from_catalog(gen)
+        else:
+            if dropped:
+                index.remove_ids(np.asarray(dropped, dtype=np.int64))
+            if added:
+                ids = np.asarray([pid for pid, _ in added], dtype=np.int64)
+                index.remove_ids(ids)  # idempotent when redone
+                index.add_with_ids(np.ascontiguousarray(np.stack([v for _, v in added]),
+                                                        dtype=np.float32), ids)
+        write_vectors_atomic(index, vectors_path(self.index_dir, gen))
+
+    def _needs_new_vector_index(self, index, expected: int) -> bool:
+        s = self.settings
+        if s.ann != "ivf":
+            return is_ivf(index)
+        if not is_ivf(index):
+            return expected > s.exact_max
+        import faiss
+
+        trained_for = int(faiss.extract_index_ivf(index).nlist) ** 2 / 16  # nlist = 4 sqrt(n)
+        return expected > 4 * trained_for or expected <= s.exact_max
+
+    def _visible_rows(self, gen: int) -> Iterator[tuple[int, str, str]]:
+        """Passage id, hash and header+text of every passage visible at `gen`."""
+        yield from self.db.execute(
+            f"SELECT p.id, p.hash, a.title, a.place, a.date, p.text FROM passages p "
+            f"JOIN articles a ON a.id = p.article WHERE {VISIBLE_P} "
+            f"ORDER BY p.id", {"g": gen})
+
+    def _vectors_from_catalog(self, gen: int):
+        """A new dense index of every passage visible at `gen`, vectors from the cache."""
+        ids, hashes = [], []
+        for pid, h, *_ in self._visible_rows(gen):
+            ids.append(pid)
+            hashes.append(h)
+        cache = EmbeddingCache(self.index_dir / CACHE_DB)
+        try:
+            found = cache.get_many(self.identity, hashes)
+        finally:
+            cache.close()
+        missing = [h for h in hashes if h not in found]
+        if missing:
+            raise RuntimeError(f"{len(missing)} passage vectors are missing from the embedding "
+                               f"cache; rebuild with `index --rebuild`")
+        matrix = (np.stack([found[h] for h in hashes]).astype(np.float32) if hashes
+                  else np.zeros((0, self.dim), dtype=np.float32))
+        index = _new_vector_index(self.dim, self.settings, matrix)
+        if len(ids):
+            index.add_with_ids(np.ascontiguousarray(matrix), np.asarray(ids, dtype=np.int64))
+        return index
+
+    def _publish(self, gen: int, files: list[FileRecord], forget_files: Iterable[str],
+                 meta: dict[str, str]) -> None:
+        """Step 3: readers move to `gen`; rows removed before the previous generation go."""
+        with self.db:
+            self._write_files(files, forget_files)
+            self.db.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)",
+                                [*meta.items(), ("published", str(gen))])
+            # A reader that has not reloaded yet may still look up generation gen-1's rows.
+            self.db.execute("DELETE FROM passages WHERE removed < ?", (gen,))
+            self.db.execute("DELETE FROM articles WHERE removed < ?", (gen,))
+        self.published = gen
+        for old in vector_generations(self.index_dir):
+            if old < gen - 1:
+                vectors_path(self.index_dir, old).unlink(missing_ok=True)
+        for tmp in (self.index_dir / VECTORS_DIR).glob(".*.tmp"):
+            tmp.unlink(missing_ok=True)
+
+    def record_files(self, files: list[FileRecord], forget_files: Iterable[str]) -> None:
+        """File stats that changed without changing any article (touched, or still broken)."""
+        with self.db:
+            self._write_files(files, forget_files)
+
+    def _write_files(self, files: list[FileRecord], forget_files: Iterable[str]) -> None:
+        self.db.executemany(
+            "INSERT OR REPLACE INTO files (path, size, mtime_ns, sha256, article_id, skipped)"
+            " VALUES (?, ?, ?, ?, ?, ?)",
+            [(f.path, f.size, f.mtime_ns, f.sha256, f.article_id, f.skipped) for f in files])
+        self.db.executemany("DELETE FROM files WHERE path = ?", [(p,) for p in forget_files])
+
+    # -------------------------------------------------------- repair
+
+    def repair(self) -> list[str]:
+        """Roll back an unfinished generation and catch up engines that lag; returns what was done."""
+        done: list[str] = []
+        g = self.published
+        unfinished = self.db.execute(
+            "SELECT (SELECT count(*) FROM articles WHERE added > :g OR removed > :g)"
+            " + (SELECT count(*) FROM passages WHERE added > :g OR removed > :g)", {"g": g}).fetchone()[0]
+        self.lexical.reload()
+        lexical_gen = lexical_generation(self.lexical.searcher())
+        if unfinished:
+            if lexical_gen is not None and lexical_gen > g:
+                self._undo_lexical(g)
+                lexical_gen = g
+            for gen in vector_generations(self.index_dir):
+                if gen > g:
+                    vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+            with self.db:
+                self.db.execute("DELETE FROM passages WHERE added > ?", (g,))
+                self.db.execute("DELETE FROM articles WHERE added > ?", (g,))
+                self.db.execute("UPDATE passages SET removed = NULL WHERE removed > ?", (g,))
+                self.db.execute("UPDATE articles SET removed = NULL WHERE removed > ?", (g,))
+            done.append(f"rolled back an unfinished update (generation {g + 1})")
+        if g > 0 and lexical_gen != g:
+            self._rebuild_lexical(g)
+            done.append("rebuilt the lexical index from the catalog")
+        if g > 0 and not vectors_path(self.index_dir, g).exists():
+            write_vectors_atomic(self._vectors_from_catalog(g), vectors_path(self.index_dir, g))
+            done.append("rebuilt the vector index from the catalog and the embedding cache")
+        for line in done:
+            log.warning("%s: %s", self.index_dir, line)
+        return done
+
+    def _undo_lexical(self, g: int) -> None:
+        writer = self._writer_for_lexical()
+        restore = self.db.execute(
+            "SELECT p.id, a.title, a.place, a.date, p.text FROM passages p "
+            "JOIN articles a ON a.id = p.article WHERE p.removed > ?", (g,)).fetchall()
+        unfinished = [pid for (pid,) in self.db.execute("SELECT id FROM passages WHERE added > ?", (g,))]
+        delete_lexical(writer, [*unfinished, *(r[0] for r in restore), META_PID])
+        for pid, title, place, date, text in restore:
+            writer.add_document(_lexical_doc(pid, passage_tokens(title, place, date, text)))
+        writer.add_document(_lexical_doc(META_PID, generation=g))
+        writer.commit()
+        self.lexical.reload()
+
+    def _rebuild_lexical(self, g: int) -> None:
+        writer = self._writer_for_lexical()
+        writer.delete_all_documents()
+        for pid, _, title, place, date, text in self._visible_rows(g):
+            writer.add_document(_lexical_doc(pid, passage_tokens(title, place, date, text)))
+        writer.add_document(_lexical_doc(META_PID, generation=g))
+        writer.commit()
+        self.lexical.reload()
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.wait_merging_threads()
+            self._writer = None
+        self.db.close()
+
+
+def passage_tokens(title: str, place: str | None, date: str | None, text: str) -> str:
+    """The lexical tokens of a passage with its header, as indexed (see Passage.indexed_text)."""
+    return " ".join(lexical_tokens(f"{header_text(title, place, date)}\n{text}"))
+
+
+def mismatch(index_dir: Path, stored: str, wanted: str) -> IndexMismatch:
+    return IndexMismatch(
+        f"the index in {index_dir} was built with embedder {stored!r}, "
+        f"but the configuration uses {wanted!r}. Vectors of different models "
+        f"cannot be mixed: use the matching configuration, another --index folder, "
+        f"or rebuild from scratch with `index --rebuild`.")
+
+
+def reset(index_dir: Path) -> None:
+    """Remove every derived file and the catalog, keeping the embedding cache (--rebuild)."""
+    remove_old_format(index_dir)
+    for name in (CATALOG, f"{CATALOG}-wal", f"{CATALOG}-shm"):
+        (index_dir / name).unlink(missing_ok=True)
+    for name in (LEXICAL_DIR, VECTORS_DIR):
+        shutil.rmtree(index_dir / name, ignore_errors=True)
+
+
+def dense_recall(index_dir: str | Path, query_vectors: np.ndarray, k: int = 10) -> float | None:
+    """Recall@k of the served dense index against exact search (None when it is exact).
+
+    For IVF, exact search is the same index probing every list.
+    """
+    index_dir = Path(index_dir)
+    db = connect(index_dir / CATALOG, readonly=True)
+    try:
+        gen = int(get_meta(db)["published"])
+    finally:
+        db.close()
+    index = read_vectors(vectors_path(index_dir, gen), mmap=True)
+    if not is_ivf(index):
+        return None
+    import faiss
+
+    queries = np.ascontiguousarray(query_vectors, dtype=np.float32)
+    _, approx = index.search(queries, k)
+    ivf = faiss.extract_index_ivf(index)
+    served_nprobe = ivf.nprobe
+    ivf.nprobe = ivf.nlist
+    _, exact = index.search(queries, k)
+    ivf.nprobe = served_nprobe
+    found = sum(len(set(a[a >= 0]) & set(e[e >= 0])) for a, e in zip(approx, exact, strict=True))
+    total = sum(int((e >= 0).sum()) for e in exact)
+    return found / total if total else None
+
+
+# ---------------------------------------------------------------- the readers
+
+@dataclass
+class Candidate:
+    """What ranking and citing need of one passage, read for the top candidates only."""
+
+    pid: int
+    article_id: str
+    position: int
+    text: str
+    dedup: str
+    title: str
+    date: str | None
+    place: str | None
+    source: str | None
+    url: str | None
+    years: str
+    scope: str
+
+    @property
+    def passage_id(self) -> str:
+        return f"{self.article_id}#{self.position}"
+
+    @property
+    def with_header(self) -> str:
+        return " ".join(x for x in (self.title, self.place, self.date, self.text) if x)
+
+
+@dataclass
+class _Generation:
+    """Everything a reader holds for one published generation; a refresh swaps it whole."""
+
+    number: int
+    vectors: object  # faiss index, memory-mapped
+    lexical: object  # tantivy searcher
+    places: list[str]  # " folded syllables " of the places articles are about
+    passages: int  # visible passages (for IDF)
+
+
+_CANDIDATE_SQL = (
+    "SELECT p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place, a.source,"
+    " a.url, a.years, a.scope FROM passages p JOIN articles a ON a.id = p.article"
+    " WHERE {visible} AND p.id IN ({marks})")
+_ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs FROM articles a"
+                " WHERE {visible} ")
+
+
+class IndexReader:
+    """A serving view of an index folder.
+
+    Opening reads the small `meta` table, maps the vectors file and opens
+    tantivy's segments; per-passage data is read from SQLite for a few dozen
+    candidates per question.  `refresh()` moves to a newer published
+    generation; the old one is dropped as soon as no search holds it.
+    """
+
+    def __init__(self, index_dir: str | Path, embedder_identity: str,
+                 settings: VectorSettings | None = None) -> None:
+        import threading
+
+        self.index_dir = Path(index_dir)
+        check_format(self.index_dir)
+        if not (self.index_dir / CATALOG).is_file():
+            raise IndexNotFound(f"no index in {self.index_dir}: build one with "
+                                f"`python -m retrieval index --corpus DIR --index {self.index_dir}`")
+        self.settings = settings or VectorSettings()
+        self._db = connect(self.index_dir / CATALOG, readonly=True)
+        self._db_lock = threading.Lock()
+        self._refresh_lock = threading.Lock()
+        meta = self.meta()
+        if int(meta.get("format", 0)) != FORMAT_VERSION:
+            raise IndexFormatError(f"{self.index_dir} holds index format {meta.get('format')}; this "
+                                   f"version reads {FORMAT_VERSION}: rebuild with `index --rebuild`")
+        if meta["embedder"] != embedder_identity:
+            raise mismatch(self.index_dir, meta["embedder"], embedder_identity)
+        if int(meta["published"]) == 0:
+            raise IndexNotFound(f"the index in {self.index_dir} has no finished build yet")
+        self._lexical_index = open_lexical(self.index_dir)
+        self.current = self._open_generation(int(meta["published"]))
+
+    # -------------------------------------------------------- generations
+
+    def _query(self, sql: str, params=()) -> list[tuple]:
+        with self._db_lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def meta(self) -> dict[str, str]:
+        return dict(self._query("SELECT key, value FROM meta"))
+
+    def _open_generation(self, number: int) -> _Generation:
+        vectors = read_vectors(vectors_path(self.index_dir, number), mmap=True)
+        set_nprobe(vectors, self.settings.nprobe)
+        self._lexical_index.reload()
+        g = {"g": number}
+        places = {folded_words(p) for (p,) in self._query(
+            f"SELECT DISTINCT place FROM articles WHERE place IS NOT NULL AND {VISIBLE}", g)}
+        passages = self._query(f"SELECT count(*) FROM passages WHERE {VISIBLE}", g)[0][0]
+        # One-syllable "places" are misreadings, and folded they are common words ("van").
+        return _Generation(number, vectors, self._lexical_index.searcher(),
+                           sorted(p for p in places if len(p.split()) >= 2), passages)
+
+    def refresh(self) -> bool:
+        """Move to the newest published generation; False when already there."""
+        with self._refresh_lock:
+            published = int(self.meta()["published"])
+            if published == self.current.number:
+                return False
+            try:
+                self.current = self._open_generation(published)
+            except (FileNotFoundError, RuntimeError) as e:  # a writer replaced it meanwhile
+                log.warning("could not open generation %s yet: %s", published, e)
+                return False
+            return True
+
+    # -------------------------------------------------------- lookups
+
+    def candidates(self, gen: _Generation, pids: Iterable[int]) -> dict[int, Candidate]:
+        """The visible passages among `pids`, with their articles' citation data."""
+        ids = list(dict.fromkeys(int(p) for p in pids))
+        found: dict[int, Candidate] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start:start + 500]
+            sql = _CANDIDATE_SQL.format(visible=VISIBLE_P.replace(":g", "?"),
+                                        marks=",".join("?" * len(chunk)))
+            for row in self._query(sql, [gen.number, gen.number, *chunk]):
+                found[row[0]] = Candidate(*row)
+        return found
+
+    def article(self, article_id: str, gen: _Generation | None = None) -> Article | None:
+        gen = gen or self.current
+        rows = self._query(_ARTICLE_SQL.format(visible=VISIBLE_A) + "AND article_id = :id",
+                           {"g": gen.number, "id": article_id})
+        return _article(rows[0]) if rows else None
+
+    def latest(self, n: int) -> list[Article]:
+        """Newest articles first (undated ones last)."""
+        rows = self._query(_ARTICLE_SQL.format(visible=VISIBLE_A)
+                           + "ORDER BY coalesce(date, '') DESC, article_id DESC LIMIT :n",
+                           {"g": self.current.number, "n": n})
+        return [_article(r) for r in rows]
+
+    def stats(self) -> dict:
+        g = {"g": self.current.number}
+        articles, date_min, date_max = self._query(
+            f"SELECT count(*), min(date), max(date) FROM articles WHERE {VISIBLE}", g)[0]
+        meta = self.meta()
+        return {"articles": articles, "passages": self.current.passages,
+                "date_min": date_min, "date_max": date_max,
+                "built_at": meta.get("built_at"), "embedder": meta.get("embedder"),
+                "generation": self.current.number}
+
+    def close(self) -> None:
+        with self._db_lock:
+            self._db.close()
+
+
+def _article(row) -> Article:
+    return Article(article_id=row[0], title=row[1], date=row[2], place=row[3], source=row[4],
+                   url=row[5], path=row[6] or "", paragraphs=json.loads(row[7]))
