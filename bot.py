@@ -54,7 +54,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def open_searcher(config, rebuild: bool = False):
     """Open the index, building it from the corpus first when there is none (progress on stderr)."""
-    from retrieval.index import IndexNotFound, build_index
+    from retrieval.index import IndexFormatError, IndexNotFound, build_index
     from retrieval.search import Searcher
 
     if not rebuild:
@@ -62,6 +62,9 @@ def open_searcher(config, rebuild: bool = False):
             return Searcher.open(config.index_dir, config)
         except IndexNotFound:
             print(f"Chưa có chỉ mục trong {config.index_dir}: đang xây dựng từ {config.corpus_dir}…",
+                  file=sys.stderr, flush=True)
+        except IndexFormatError:  # an index of an older version: converted, cached vectors reused
+            print(f"Chỉ mục trong {config.index_dir} ở định dạng cũ: đang chuyển đổi…",
                   file=sys.stderr, flush=True)
     report = build_index(config.corpus_dir, config.index_dir, config, progress=True)
     print(report.summary(), file=sys.stderr, flush=True)

@@ -378,6 +378,7 @@ def report_text(m: Markup, report: BuildReport, uploaded: str | None = None) -> 
     lines = [
         f"✅ {m.b('Đã cập nhật chỉ mục')} trong {seconds} giây.",
         f"• Bài viết: {report.articles} (đoạn văn: {report.passages})",
+        f"• Tệp không đổi (không đọc lại): {report.unchanged_files}, đã đọc: {report.parsed_files}",
         f"• Thêm mới: {ids(report.added)}",
         f"• Thay đổi: {ids(report.changed)}",
         f"• Đã xoá: {ids(report.removed)}",
