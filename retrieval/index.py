@@ -12,16 +12,21 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import multiprocessing
+import os
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from functools import partial
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
 
 from .articles import UnusableFile, article_id_for, corpus_files, read_article
-from .config import Config
+from .config import Config, SplitConfig
 from .embedders import Embedder, make_embedder
 from .passages import split_article
 from .store import (
@@ -42,9 +47,11 @@ from .store import (
     text_hash,
     write_lock,
 )
-from .types import BuildReport, SkippedFile
+from .types import Article, BuildReport, SkippedFile
 
 log = logging.getLogger(__name__)
+
+PARALLEL_FROM = 200  # changed files from which parsing is spread over processes
 
 __all__ = ["BuildInProgress", "IndexFormatError", "IndexMismatch", "IndexNotFound", "build_index",
            "vector_settings"]
@@ -86,7 +93,7 @@ def _progress(total: int, enabled: bool, desc: str):
 class _Changes:
     """What a scan found: articles to (re)write, ids to drop, file records to store."""
 
-    new: list = field(default_factory=list)  # parsed Articles of added or changed files
+    new: list[_Parsed] = field(default_factory=list)  # added or changed articles
     removed_ids: set[str] = field(default_factory=set)
     files: list[FileRecord] = field(default_factory=list)  # records to insert or replace
     forget: list[str] = field(default_factory=list)  # paths no longer in the corpus
@@ -95,17 +102,59 @@ class _Changes:
     parsed: int = 0
 
 
-def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Changes:
+@dataclass
+class _Parsed:
+    """One file read, parsed, split and tokenised (in a worker process for big batches)."""
+
+    digest: str
+    article: Article | None = None
+    error: str | None = None
+    passages: list[tuple[int, str, str]] = field(default_factory=list)  # position, text, hash
+    indexed: list[str] = field(default_factory=list)  # what the embedder sees, per passage
+    tokens: list[str] = field(default_factory=list)  # what tantivy indexes, per passage
+
+
+def _parse_file(path: Path, corpus_dir: Path, split: SplitConfig) -> _Parsed:
+    try:
+        digest = file_hash(path)
+    except OSError as e:
+        return _Parsed("", error=f"cannot read: {e.strerror or e}")
+    try:
+        article = read_article(path, corpus_dir)
+    except UnusableFile as e:
+        return _Parsed(digest, error=str(e))
+    parsed = _Parsed(digest, article)
+    for p in split_article(article, split):
+        indexed = p.indexed_text()
+        parsed.passages.append((p.position, p.text, text_hash(indexed)))
+        parsed.indexed.append(indexed)
+        parsed.tokens.append(passage_tokens(p.title, p.place, p.date, p.text))
+    return parsed
+
+
+def _parse_files(paths: list[Path], corpus_dir: Path, split: SplitConfig) -> list[_Parsed]:
+    """Parse in worker processes when there are many files (a first build, a new archive).
+
+    Spawned rather than forked: the bot runs builds in a thread of a process
+    with other threads, which a fork would copy mid-flight.
+    """
+    workers = min(os.cpu_count() or 1, 8)
+    if len(paths) < PARALLEL_FROM or workers < 2:
+        return [_parse_file(p, corpus_dir, split) for p in paths]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        return list(pool.map(_parse_file, paths, repeat(corpus_dir), repeat(split),
+                             chunksize=max(1, min(64, len(paths) // (4 * workers)))))
+
+
+def _scan(corpus_dir: Path, known: dict[str, FileRecord], split: SplitConfig) -> _Changes:
     """Compare the corpus with the catalog's file records; parse only what changed."""
     changes = _Changes()
     present = {path.relative_to(corpus_dir).as_posix(): path for path in corpus_files(corpus_dir)}
-    # Which file provides each article id ("a.txt" and "a.md" would share "a"): the
-    # one already indexed keeps it; among new files, the first in path order.
-    owner = {rec.article_id: p for p, rec in known.items() if rec.article_id and p in present}
     for rel in sorted(set(known) - set(present)):
         changes.forget.append(rel)
         if known[rel].article_id:
             changes.removed_ids.add(known[rel].article_id)
+    moved = []  # files whose size or modification time changed: (rel, stat)
     for rel, path in present.items():
         try:
             st = path.stat()
@@ -114,38 +163,42 @@ def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Changes:
             continue
         rec = known.get(rel)
         if rec and (rec.size, rec.mtime_ns) == (st.st_size, st.st_mtime_ns):
-            changes.unchanged += 1
-            continue  # the fast check: same size and time, not even read
-        try:
-            digest = file_hash(path)
-        except OSError as e:
-            changes.skipped.append(SkippedFile(rel, f"cannot read: {e.strerror or e}"))
+            changes.unchanged += 1  # the fast check: same size and time, not even read
+        else:
+            moved.append((rel, st))
+    results = _parse_files([present[rel] for rel, _ in moved], corpus_dir, split)
+
+    # Which file provides each article id ("a.txt" and "a.md" would share "a"): the
+    # one already indexed keeps it; among new files, the first in path order.
+    owner = {rec.article_id: p for p, rec in known.items() if rec.article_id and p in present}
+    for (rel, st), result in zip(moved, results, strict=True):
+        rec = known.get(rel)
+        record = partial(FileRecord, rel, st.st_size, st.st_mtime_ns, result.digest)
+        if not result.digest:
+            changes.skipped.append(SkippedFile(rel, result.error or "cannot read"))
             continue
-        if rec and rec.sha256 == digest:  # touched, same bytes: remember the new stats only
-            changes.files.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest,
-                                            rec.article_id, rec.skipped))
+        if rec and rec.sha256 == result.digest:  # touched, same bytes: new stats only
+            changes.files.append(record(rec.article_id, rec.skipped))
             continue
-        article_id = article_id_for(path, corpus_dir)
+        article_id = article_id_for(present[rel], corpus_dir)
         if owner.get(article_id, rel) != rel:
             reason = f"same article id as {owner[article_id]}"
-            changes.files.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest, None, reason))
+            changes.files.append(record(None, reason))
             changes.skipped.append(SkippedFile(rel, reason))
             continue
         changes.parsed += 1
-        try:
-            article = read_article(path, corpus_dir)
-        except UnusableFile as e:
-            log.warning("skipped %s: %s", rel, e)
-            changes.files.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest, None, str(e)))
-            changes.skipped.append(SkippedFile(rel, str(e)))
+        if result.article is None:
+            log.warning("skipped %s: %s", rel, result.error)
+            changes.files.append(record(None, result.error))
+            changes.skipped.append(SkippedFile(rel, result.error or "unusable"))
             if rec and rec.article_id:  # it was an article and is broken now
                 changes.removed_ids.add(rec.article_id)
                 owner.pop(rec.article_id, None)
             continue
-        owner[article.article_id] = rel
-        changes.new.append(article)
-        changes.files.append(FileRecord(rel, st.st_size, st.st_mtime_ns, digest, article.article_id))
-    changes.removed_ids -= {a.article_id for a in changes.new}
+        owner[article_id] = rel
+        changes.new.append(result)
+        changes.files.append(record(article_id))
+    changes.removed_ids -= {p.article.article_id for p in changes.new}
     return changes
 
 
@@ -211,7 +264,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
                     None, (split,)):
                 # Other passage sizes: every article is parsed and split again.
                 known = {p: replace(r, size=-1, sha256="") for p, r in known.items()}
-            changes = _scan(corpus_dir, known)
+            changes = _scan(corpus_dir, known, config.split)
             report = _write_changes(store, changes, known, embedder, config, index_dir, progress,
                                     corpus_dir, split)
             previous_skips = [SkippedFile(r.path, r.skipped) for r in store.files().values()
@@ -229,22 +282,13 @@ def _write_changes(store: IndexStore, changes: _Changes, known: dict[str, FileRe
                    embedder: Embedder, config: Config,
                    index_dir: Path, progress: bool, corpus_dir: Path, split: str) -> BuildReport:
     """Split and embed the changed articles and write them as one generation."""
-    new: list[NewArticle] = []
-    text_of: dict[str, str] = {}
-    for article in changes.new:
-        passages = split_article(article, config.split)
-        items = []
-        for p in passages:
-            text = p.indexed_text()
-            h = text_hash(text)
-            text_of[h] = text
-            items.append((p.position, p.text, h))
-        tokens = [passage_tokens(p.title, p.place, p.date, p.text) for p in passages]
-        new.append(NewArticle(article, items, tokens))
+    new = [NewArticle(p.article, p.passages, p.tokens) for p in changes.new]
+    text_of = {h: text for p in changes.new
+               for (_, _, h), text in zip(p.passages, p.indexed, strict=True)}
     vectors, missing = _embed_with_cache(embedder, text_of, index_dir / CACHE_DB,
                                          config.embedder.batch_size, progress)
     stored_before = {rec.article_id for rec in known.values() if rec.article_id}
-    new_ids = {a.article_id for a in changes.new}
+    new_ids = {p.article.article_id for p in changes.new}
     report = BuildReport(
         unchanged_files=changes.unchanged,
         parsed_files=changes.parsed,

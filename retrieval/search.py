@@ -28,6 +28,7 @@ from .store import YEAR, Candidate, IndexReader, folded_words
 from .textnorm import (
     content_syllables,
     fold,
+    fold_syllable,
     folded_pairs,
     has_diacritics,
     lexical_tokens,
@@ -189,7 +190,7 @@ class Searcher:
         pairs = folded_pairs(question, skip_stopwords=True)
         s = self.config.search
         for c in rows:
-            doc_terms = {fold(x) for x in syllables(c.with_header)}
+            doc_terms = {fold_syllable(x) for x in syllables(c.with_header)}
             covered = sum(w for t, w in weights.items() if t in doc_terms) / total
             pair_share = len(pairs & folded_pairs(c.with_header)) / len(pairs) if pairs else covered
             if pair_share >= s.min_pair_coverage or covered >= s.min_coverage:

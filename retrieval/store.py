@@ -58,7 +58,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .textnorm import fold, lexical_tokens, syllables
+from .textnorm import fold_syllable, lexical_tokens, syllables
 from .types import Article
 
 log = logging.getLogger(__name__)
@@ -96,7 +96,7 @@ def text_hash(text: str) -> str:
 def folded_syllables(text: str) -> str:
     """"Đầm  Hà" -> "dam ha": the same paragraph in two syndicated copies gets the
     same string whatever the spacing or accents."""
-    return " ".join(fold(s) for s in syllables(text))
+    return " ".join(fold_syllable(s) for s in syllables(text))
 
 
 def folded_words(text: str) -> str:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from itertools import pairwise
 
 _WORD = re.compile(r"\w+", re.UNICODE)
@@ -40,6 +41,10 @@ def fold(text: str) -> str:
     return "".join(c for c in decomposed if unicodedata.category(c) != "Mn")
 
 
+# Folding is most of the cost of tokenising (unicodedata per character); a
+# language has a few thousand distinct syllables, so each is folded once.
+fold_syllable = lru_cache(maxsize=1 << 17)(fold)
+
 FOLDED_STOPWORDS = frozenset(fold(w) for w in STOPWORDS)
 
 
@@ -67,7 +72,7 @@ def lexical_tokens(text: str) -> list[str]:
     "đoàn kết"), so folded pairs reward the right words in the right order.
     """
     sylls = syllables(text)
-    folded = [fold(s) for s in sylls]
+    folded = [fold_syllable(s) for s in sylls]
     out: list[str] = []
     for s, f in zip(sylls, folded, strict=True):
         out.append(s)
@@ -78,11 +83,11 @@ def lexical_tokens(text: str) -> list[str]:
 
 def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
     """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
-    folded = [fold(s) for s in syllables(text)]
+    folded = [fold_syllable(s) for s in syllables(text)]
     return {(a, b) for a, b in pairwise(folded)
             if not (skip_stopwords and (a in FOLDED_STOPWORDS or b in FOLDED_STOPWORDS))}
 
 
 def content_syllables(text: str) -> list[str]:
     """Folded syllables of a question without stopwords, for answerability."""
-    return [f for f in (fold(s) for s in syllables(text)) if f not in FOLDED_STOPWORDS]
+    return [f for f in (fold_syllable(s) for s in syllables(text)) if f not in FOLDED_STOPWORDS]

@@ -341,3 +341,17 @@ def test_approximate_dense_index_above_the_exact_limit(tmp_path, corpus, e5):
     build_index(corpus, index, config, progress=False, embedder=e5)
     assert searcher.reload()
     assert article_ids(searcher, "Tháng Thanh niên Đông Tràng 2024")[0] == "dong_trang"
+
+
+def test_parsing_in_worker_processes_gives_the_same_index(tmp_path, corpus, e5, monkeypatch):
+    from retrieval import index as index_module
+
+    _change_corpus(corpus)
+    serial = build_index(corpus, tmp_path / "serial", progress=False, embedder=e5)
+    monkeypatch.setattr(index_module, "PARALLEL_FROM", 1)  # as for a big first build
+    shutil.copytree(tmp_path / "serial", tmp_path / "parallel", ignore=shutil.ignore_patterns(
+        "catalog.sqlite*", "lexical", "vectors", "write.lock"))
+    parallel = build_index(corpus, tmp_path / "parallel", progress=False, embedder=e5)
+    assert (parallel.articles, parallel.passages, parallel.embedded) == (serial.articles, serial.passages, 0)
+    assert _answers(Searcher.open(tmp_path / "parallel", embedder=e5)) == \
+        _answers(Searcher.open(tmp_path / "serial", embedder=e5))
