@@ -17,13 +17,12 @@ import os
 import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from functools import partial
 from itertools import repeat
 from pathlib import Path
-
-import numpy as np
 
 from .articles import UnusableFile, article_id_for, corpus_files, read_article
 from .config import Config, SplitConfig
@@ -52,6 +51,7 @@ from .types import Article, BuildReport, SkippedFile
 log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 200  # changed files from which parsing is spread over processes
+BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k passages)
 
 __all__ = ["BuildInProgress", "IndexFormatError", "IndexMismatch", "IndexNotFound", "build_index",
            "vector_settings"]
@@ -90,19 +90,6 @@ def _progress(total: int, enabled: bool, desc: str):
 # ---------------------------------------------------------------- scanning the corpus
 
 @dataclass
-class _Changes:
-    """What a scan found: articles to (re)write, ids to drop, file records to store."""
-
-    new: list[_Parsed] = field(default_factory=list)  # added or changed articles
-    removed_ids: set[str] = field(default_factory=set)
-    files: list[FileRecord] = field(default_factory=list)  # records to insert or replace
-    forget: list[str] = field(default_factory=list)  # paths no longer in the corpus
-    skipped: list[SkippedFile] = field(default_factory=list)  # new reasons found this run
-    unchanged: int = 0  # files whose size and modification time did not move
-    parsed: int = 0
-
-
-@dataclass
 class _Parsed:
     """One file read, parsed, split and tokenised (in a worker process for big batches)."""
 
@@ -132,102 +119,77 @@ def _parse_file(path: Path, corpus_dir: Path, split: SplitConfig) -> _Parsed:
     return parsed
 
 
-def _parse_files(paths: list[Path], corpus_dir: Path, split: SplitConfig) -> list[_Parsed]:
-    """Parse in worker processes when there are many files (a first build, a new archive).
+@contextmanager
+def _parser(n_files: int, corpus_dir: Path, split: SplitConfig):
+    """A function parsing a list of files; in worker processes when there are many
+    (a first build, a new archive), one per core.
 
     Spawned rather than forked: the bot runs builds in a thread of a process
     with other threads, which a fork would copy mid-flight.
     """
     workers = min(os.cpu_count() or 1, 8)
-    if len(paths) < PARALLEL_FROM or workers < 2:
-        return [_parse_file(p, corpus_dir, split) for p in paths]
+    if n_files < PARALLEL_FROM or workers < 2:
+        yield lambda paths: [_parse_file(p, corpus_dir, split) for p in paths]
+        return
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-        return list(pool.map(_parse_file, paths, repeat(corpus_dir), repeat(split),
-                             chunksize=max(1, min(64, len(paths) // (4 * workers)))))
+        yield lambda paths: list(pool.map(_parse_file, paths, repeat(corpus_dir), repeat(split),
+                                          chunksize=max(1, min(64, len(paths) // (4 * workers)))))
 
 
-def _scan(corpus_dir: Path, known: dict[str, FileRecord], split: SplitConfig) -> _Changes:
-    """Compare the corpus with the catalog's file records; parse only what changed."""
-    changes = _Changes()
+@dataclass
+class _Scan:
+    """The cheap first pass: which files moved since the catalog recorded them."""
+
+    present: dict[str, Path]
+    moved: list[tuple[str, os.stat_result]]  # size or modification time changed, or new
+    forget: list[str]  # recorded but no longer in the corpus
+    unchanged: int
+    unreadable: list[SkippedFile]
+
+
+def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Scan:
+    """Stat every corpus file; the unchanged ones (same size and time) are not even read."""
     present = {path.relative_to(corpus_dir).as_posix(): path for path in corpus_files(corpus_dir)}
-    for rel in sorted(set(known) - set(present)):
-        changes.forget.append(rel)
-        if known[rel].article_id:
-            changes.removed_ids.add(known[rel].article_id)
-    moved = []  # files whose size or modification time changed: (rel, stat)
+    scan = _Scan(present, [], sorted(set(known) - set(present)), 0, [])
     for rel, path in present.items():
         try:
             st = path.stat()
         except OSError as e:
-            changes.skipped.append(SkippedFile(rel, f"cannot read: {e.strerror or e}"))
+            scan.unreadable.append(SkippedFile(rel, f"cannot read: {e.strerror or e}"))
             continue
         rec = known.get(rel)
         if rec and (rec.size, rec.mtime_ns) == (st.st_size, st.st_mtime_ns):
-            changes.unchanged += 1  # the fast check: same size and time, not even read
+            scan.unchanged += 1
         else:
-            moved.append((rel, st))
-    results = _parse_files([present[rel] for rel, _ in moved], corpus_dir, split)
-
-    # Which file provides each article id ("a.txt" and "a.md" would share "a"): the
-    # one already indexed keeps it; among new files, the first in path order.
-    owner = {rec.article_id: p for p, rec in known.items() if rec.article_id and p in present}
-    for (rel, st), result in zip(moved, results, strict=True):
-        rec = known.get(rel)
-        record = partial(FileRecord, rel, st.st_size, st.st_mtime_ns, result.digest)
-        if not result.digest:
-            changes.skipped.append(SkippedFile(rel, result.error or "cannot read"))
-            continue
-        if rec and rec.sha256 == result.digest:  # touched, same bytes: new stats only
-            changes.files.append(record(rec.article_id, rec.skipped))
-            continue
-        article_id = article_id_for(present[rel], corpus_dir)
-        if owner.get(article_id, rel) != rel:
-            reason = f"same article id as {owner[article_id]}"
-            changes.files.append(record(None, reason))
-            changes.skipped.append(SkippedFile(rel, reason))
-            continue
-        changes.parsed += 1
-        if result.article is None:
-            log.warning("skipped %s: %s", rel, result.error)
-            changes.files.append(record(None, result.error))
-            changes.skipped.append(SkippedFile(rel, result.error or "unusable"))
-            if rec and rec.article_id:  # it was an article and is broken now
-                changes.removed_ids.add(rec.article_id)
-                owner.pop(rec.article_id, None)
-            continue
-        owner[article_id] = rel
-        changes.new.append(result)
-        changes.files.append(record(article_id))
-    changes.removed_ids -= {p.article.article_id for p in changes.new}
-    return changes
+            scan.moved.append((rel, st))
+    return scan
 
 
 # ---------------------------------------------------------------- embedding
 
-def _embed_with_cache(embedder: Embedder, text_of: dict[str, str], cache_path: Path,
-                      batch_size: int, progress: bool) -> tuple[dict[str, np.ndarray], list[str]]:
-    """Vectors for every text (by hash), embedding only what the cache lacks.
+def _embed_missing(embedder: Embedder, text_of: dict[str, str], cache_path: Path,
+                   batch_size: int, progress: bool, label: str = "embedding") -> list[str]:
+    """Embed the texts (keyed by hash) that the cache lacks; returns their hashes.
 
-    Returns the vectors and the hashes embedded now.  Each batch is committed
-    to the cache as soon as it is done, so a killed build loses at most one.
+    Each batch is committed to the cache as soon as it is done, so a killed
+    build loses at most one; the store reads vectors from the cache later.
     """
     cache = EmbeddingCache(cache_path)
     try:
-        vectors = cache.get_many(embedder.identity, list(text_of))
+        cached = cache.cached(embedder.identity, text_of)
         # Batches of similar length waste less padding in the model.
-        missing = sorted((h for h in text_of if h not in vectors), key=lambda h: len(text_of[h]))
-        bar, advance = _progress(len(missing), progress, "embedding")
+        missing = sorted((h for h in text_of if h not in cached), key=lambda h: len(text_of[h]))
+        bar, advance = _progress(len(missing), progress, label)
         batch = max(1, batch_size)
         for start in range(0, len(missing), batch):
             chunk = missing[start:start + batch]
             fresh = dict(zip(chunk, embedder.embed_passages([text_of[h] for h in chunk]), strict=True))
             cache.put_many(embedder.identity, fresh)
-            vectors.update(fresh)
             advance(len(chunk))
         bar.close()
     finally:
         cache.close()
-    return vectors, missing
+    return missing
 
 
 # ---------------------------------------------------------------- build
@@ -264,13 +226,10 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
                     None, (split,)):
                 # Other passage sizes: every article is parsed and split again.
                 known = {p: replace(r, size=-1, sha256="") for p, r in known.items()}
-            changes = _scan(corpus_dir, known, config.split)
-            report = _write_changes(store, changes, known, embedder, config, index_dir, progress,
-                                    corpus_dir, split)
-            previous_skips = [SkippedFile(r.path, r.skipped) for r in store.files().values()
-                              if r.skipped]
-            fresh = {s.path for s in changes.skipped}
-            report.skipped = changes.skipped + [s for s in previous_skips if s.path not in fresh]
+            report = _update(store, corpus_dir, known, embedder, config, progress, split)
+            fresh = {s.path for s in report.skipped}  # broken files not read again are still listed
+            report.skipped += [SkippedFile(r.path, r.skipped) for r in store.files().values()
+                               if r.skipped and r.path not in fresh]
             report.articles, report.passages = store.counts()
         finally:
             store.close()
@@ -278,30 +237,73 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
     return report
 
 
-def _write_changes(store: IndexStore, changes: _Changes, known: dict[str, FileRecord],
-                   embedder: Embedder, config: Config,
-                   index_dir: Path, progress: bool, corpus_dir: Path, split: str) -> BuildReport:
-    """Split and embed the changed articles and write them as one generation."""
-    new = [NewArticle(p.article, p.passages, p.tokens) for p in changes.new]
-    text_of = {h: text for p in changes.new
-               for (_, _, h), text in zip(p.passages, p.indexed, strict=True)}
-    vectors, missing = _embed_with_cache(embedder, text_of, index_dir / CACHE_DB,
-                                         config.embedder.batch_size, progress)
-    stored_before = {rec.article_id for rec in known.values() if rec.article_id}
-    new_ids = {p.article.article_id for p in changes.new}
-    report = BuildReport(
-        unchanged_files=changes.unchanged,
-        parsed_files=changes.parsed,
-        embedded=len(missing),
-        reused=sum(len(n.passages) for n in new) - len(missing),
-        added=sorted(new_ids - stored_before - changes.removed_ids),
-        changed=sorted(new_ids & stored_before),
-        removed=sorted(changes.removed_ids),
-    )
-    if new or changes.removed_ids or store.published == 0:
+def _update(store: IndexStore, corpus_dir: Path, known: dict[str, FileRecord], embedder: Embedder,
+            config: Config, progress: bool, split: str) -> BuildReport:
+    """Write what changed in the corpus as one generation, in batches of files.
+
+    Batches keep a first build of a whole archive within a bounded memory: each
+    batch is parsed, embedded into the cache and written to the store, then
+    dropped.
+    """
+    scan = _scan(corpus_dir, known)
+    report = BuildReport(unchanged_files=scan.unchanged, skipped=list(scan.unreadable))
+    files: list[FileRecord] = []
+    removed = {known[rel].article_id for rel in scan.forget if known[rel].article_id}
+    stored = {rec.article_id for rec in known.values() if rec.article_id}
+    written: set[str] = set()
+    # Which file provides each article id ("a.txt" and "a.md" would share "a"): the
+    # one already indexed keeps it; among new files, the first in path order.
+    owner = {rec.article_id: p for p, rec in known.items() if rec.article_id and p in scan.present}
+    store.begin()
+    with _parser(len(scan.moved), corpus_dir, config.split) as parse:
+        for start in range(0, len(scan.moved), BATCH_FILES):
+            batch = scan.moved[start:start + BATCH_FILES]
+            new: list[_Parsed] = []
+            for (rel, st), result in zip(batch, parse([scan.present[r] for r, _ in batch]), strict=True):
+                rec = known.get(rel)
+                record = partial(FileRecord, rel, st.st_size, st.st_mtime_ns, result.digest)
+                if not result.digest:
+                    report.skipped.append(SkippedFile(rel, result.error or "cannot read"))
+                    continue
+                if rec and rec.sha256 == result.digest:  # touched, same bytes: new stats only
+                    files.append(record(rec.article_id, rec.skipped))
+                    continue
+                article_id = article_id_for(scan.present[rel], corpus_dir)
+                if owner.get(article_id, rel) != rel:
+                    reason = f"same article id as {owner[article_id]}"
+                    files.append(record(None, reason))
+                    report.skipped.append(SkippedFile(rel, reason))
+                    continue
+                report.parsed_files += 1
+                if result.article is None:
+                    log.warning("skipped %s: %s", rel, result.error)
+                    files.append(record(None, result.error))
+                    report.skipped.append(SkippedFile(rel, result.error or "unusable"))
+                    if rec and rec.article_id:  # it was an article and is broken now
+                        removed.add(rec.article_id)
+                        owner.pop(rec.article_id, None)
+                    continue
+                owner[article_id] = rel
+                new.append(result)
+                files.append(record(article_id))
+            text_of = {h: text for p in new for (_, _, h), text in zip(p.passages, p.indexed, strict=True)}
+            label = ("embedding" if len(scan.moved) <= BATCH_FILES else
+                     f"embedding (files {start + 1}-{start + len(batch)} of {len(scan.moved)})")
+            missing = _embed_missing(embedder, text_of, store.index_dir / CACHE_DB,
+                                     config.embedder.batch_size, progress, label)
+            report.embedded += len(missing)
+            report.reused += sum(len(p.passages) for p in new) - len(missing)
+            store.add([NewArticle(p.article, p.passages, p.tokens) for p in new])
+            written.update(p.article.article_id for p in new)
+    removed -= written
+    store.remove(removed)
+    report.added = sorted(written - stored)
+    report.changed = sorted(written & stored)
+    report.removed = sorted(removed)
+    if store.changed or store.published == 0:
         meta = {"built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "corpus_dir": str(corpus_dir.resolve()), "split": split}
-        store.update(new, changes.removed_ids, changes.files, changes.forget, vectors, meta)
-    elif changes.files or changes.forget:
-        store.record_files(changes.files, changes.forget)
+        store.commit(files, scan.forget, meta)
+    elif files or scan.forget:
+        store.record_files(files, scan.forget)
     return report

@@ -24,7 +24,7 @@ import numpy as np
 from .config import Config
 from .embedders import Embedder, make_embedder
 from .index import vector_settings
-from .store import YEAR, Candidate, IndexReader, folded_words
+from .store import YEAR, Candidate, IndexReader, folded_words, lexical_schema
 from .textnorm import (
     content_syllables,
     fold,
@@ -43,9 +43,7 @@ def lexical_query(question: str):
     """tantivy query: every lexical token of the question, repeated ones weighing more."""
     import tantivy
 
-    from .store import _lexical_schema
-
-    schema = _lexical_schema()
+    schema = lexical_schema()
     clauses = []
     for token, count in Counter(lexical_tokens(question)).items():
         term = tantivy.Query.term_query(schema, "tokens", token)

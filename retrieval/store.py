@@ -18,12 +18,15 @@ removed passages.
 
 An update is a generation, done in three steps:
 
-1. prepare: new article and passage rows are inserted with ``added = G+1``
-   and the replaced ones are marked ``removed = G+1``; readers still see
-   generation G, because visibility is ``added <= published < removed``;
-2. apply: FAISS and tantivy get the deletions and additions and record G+1
-   (FAISS in the name of a new ``vectors-<G+1>.faiss`` written beside the old
-   one and renamed, tantivy in a small meta document of the same commit);
+1. write (``begin``, ``remove``, ``add``, in batches): new article and passage
+   rows are inserted with ``added = G+1`` and the replaced ones are marked
+   ``removed = G+1``; readers still see generation G, because visibility is
+   ``added <= published < removed``; the lexical documents are buffered in
+   tantivy's writer, uncommitted;
+2. apply (``commit``): a new ``vectors-<G+1>.faiss`` is written beside the old
+   one (the published index minus the removed ids plus the added ones, vectors
+   read from the embedding cache) and renamed into place; then tantivy commits,
+   with a small meta document recording G+1;
 3. publish: ``published`` becomes G+1 in one SQLite transaction, together
    with the file records; rows removed a generation ago are deleted for good.
 
@@ -54,6 +57,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -186,6 +190,17 @@ class EmbeddingCache:
             found.update((h, np.frombuffer(v, dtype=np.float32)) for h, v in rows)
         return found
 
+    def cached(self, embedder: str, hashes: Iterable[str]) -> set[str]:
+        """Which of `hashes` have a vector already (without reading the vectors)."""
+        found: set[str] = set()
+        unique = list(dict.fromkeys(hashes))
+        for start in range(0, len(unique), 500):
+            chunk = unique[start:start + 500]
+            found.update(h for (h,) in self.db.execute(
+                f"SELECT hash FROM embeddings WHERE embedder = ? AND hash IN "
+                f"({','.join('?' * len(chunk))})", [embedder, *chunk]))
+        return found
+
     def put_many(self, embedder: str, items: dict[str, np.ndarray]) -> None:
         with self.db:  # one transaction per batch: a killed build keeps finished batches
             self.db.executemany(
@@ -240,7 +255,9 @@ def get_meta(db: sqlite3.Connection) -> dict[str, str]:
 
 # ---------------------------------------------------------------- lexical (tantivy)
 
-def _lexical_schema():
+@cache
+def lexical_schema():
+    """The one schema of the lexical index (built once: queries need it too)."""
     import tantivy
 
     builder = tantivy.SchemaBuilder()
@@ -258,14 +275,14 @@ def open_lexical(index_dir: Path):
 
     folder = index_dir / LEXICAL_DIR
     folder.mkdir(exist_ok=True)
-    return tantivy.Index(_lexical_schema(), path=str(folder), reuse=True)
+    return tantivy.Index(lexical_schema(), path=str(folder), reuse=True)
 
 
 def lexical_generation(searcher) -> int | None:
     """The generation the lexical index's last commit reflects (None: never committed)."""
     import tantivy
 
-    index_schema = _lexical_schema()
+    index_schema = lexical_schema()
     hits = searcher.search(tantivy.Query.term_query(index_schema, "pid", META_PID), 1, count=False).hits
     if not hits:
         return None
@@ -280,7 +297,7 @@ def delete_lexical(writer, pids: Iterable[int]) -> None:
     """
     import tantivy
 
-    schema = _lexical_schema()
+    schema = lexical_schema()
     ids = [int(p) for p in pids]
     for start in range(0, len(ids), 1000):
         writer.delete_documents_by_query(tantivy.Query.term_set_query(schema, "pid", ids[start:start + 1000]))
@@ -341,21 +358,28 @@ def read_vectors(path: Path, mmap: bool):
     return faiss.read_index(str(path))
 
 
-def _new_vector_index(dim: int, settings: VectorSettings, sample: np.ndarray):
-    """Exact IDMap2(FlatIP) up to `exact_max` vectors; above it an IVF index trained on them."""
+def ivf_lists(n: int) -> int:
+    """About 4 sqrt(n) lists, as FAISS advises, never more than the vectors."""
+    return int(min(65536, 4 * np.sqrt(n), n))
+
+
+def _new_flat_index(dim: int):
+    """Exact search with passage ids: the default up to `exact_max` passages."""
     import faiss
 
-    n = len(sample)
-    if settings.ann == "ivf" and n > settings.exact_max:
-        nlist = int(min(65536, 4 * np.sqrt(n), n))  # ~4 sqrt(n) lists, as FAISS advises
-        quantizer = faiss.IndexFlatIP(dim)
-        index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        train = sample[rng.choice(n, size=min(n, 64 * nlist), replace=False)]
-        index.train(np.ascontiguousarray(train, dtype=np.float32))
-        index.nprobe = settings.nprobe
-        return index
     return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
+
+
+def _new_ivf_index(dim: int, nlist: int, sample: np.ndarray, nprobe: int):
+    """An inverted-file index trained on `sample` (the collection or 40 vectors a list of it)."""
+    import faiss
+
+    quantizer = faiss.IndexFlatIP(dim)
+    index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+    index.cp.niter = 10  # instead of 25: training at 1M passages stays near a minute on 2 cores
+    index.train(np.ascontiguousarray(sample, dtype=np.float32))
+    index.nprobe = nprobe
+    return index
 
 
 def is_ivf(index) -> bool:
@@ -454,45 +478,52 @@ class IndexStore:
 
     # -------------------------------------------------------- one generation
 
-    def update(self, new: list[NewArticle], removed_ids: Iterable[str], files: list[FileRecord],
-               forget_files: Iterable[str], vectors: dict[str, np.ndarray], meta: dict[str, str]) -> int:
-        """Replace the articles `removed_ids` and add `new` as one generation; returns it.
+    def begin(self) -> int:
+        """Start generation published+1; `remove`/`add` it in batches, then `commit` it.
 
-        `vectors` maps passage hashes to their vectors (all of `new`'s must be there).
-        Articles in `new` whose id is already stored replace the stored one.
+        Nothing of it is visible to readers before `commit`; a writer killed
+        before that leaves rows that the next `repair` rolls back.
         """
-        gen = self.published + 1
-        removed = set(removed_ids) | {n.article.article_id for n in new}
-        dropped, added = self._prepare(gen, new, removed)
-        # Vectors go to a new file that no reader opens before the publish; the
-        # lexical commit is the one change readers opening now can see, so it comes
-        # last, leaving the shortest window before the publish.
-        self._apply_vectors(gen, dropped, [(pid, vectors[h]) for pid, h, _ in added])
-        self._apply_lexical(gen, dropped, added)
-        self._publish(gen, files, forget_files, meta)
-        return gen
+        self._gen = self.published + 1
+        self._dropped: list[int] = []  # passage ids the generation removes
+        self._added: list[tuple[int, str]] = []  # passage ids and hashes it adds
+        return self._gen
 
-    def _prepare(self, gen: int, new: list[NewArticle], removed: set[str]):
-        """Step 1: rows of generation `gen`, invisible to readers until it is published."""
-        db = self.db
-        dropped: list[int] = []
-        added: list[tuple[int, str, str]] = []  # passage row id, hash, tokens
+    @property
+    def changed(self) -> bool:
+        return bool(self._dropped or self._added)
+
+    def remove(self, article_ids: Iterable[str]) -> None:
+        """Mark the stored articles `article_ids` (and their passages) removed in this generation."""
+        db, gen = self.db, self._gen
+        ids = list(article_ids)
         with db:
-            ids = list(removed)
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500]
-                marks = ",".join("?" * len(chunk))
                 rows = db.execute(f"SELECT id FROM articles WHERE removed IS NULL AND article_id IN "
-                                  f"({marks})", chunk).fetchall()
+                                  f"({','.join('?' * len(chunk))})", chunk).fetchall()
                 aids = [r[0] for r in rows]
                 if not aids:
                     continue
-                amarks = ",".join("?" * len(aids))
-                dropped += [r[0] for r in db.execute(
-                    f"SELECT id FROM passages WHERE removed IS NULL AND article IN ({amarks})", aids)]
-                db.execute(f"UPDATE articles SET removed = ? WHERE id IN ({amarks})", [gen, *aids])
+                marks = ",".join("?" * len(aids))
+                dropped = [r[0] for r in db.execute(
+                    f"SELECT id FROM passages WHERE removed IS NULL AND article IN ({marks})", aids)]
+                db.execute(f"UPDATE articles SET removed = ? WHERE id IN ({marks})", [gen, *aids])
                 db.execute(f"UPDATE passages SET removed = ? WHERE removed IS NULL AND article IN "
-                           f"({amarks})", [gen, *aids])
+                           f"({marks})", [gen, *aids])
+                delete_lexical(self._writer_for_lexical(), dropped)  # applied at the lexical commit
+                self._dropped += dropped
+
+    def add(self, new: list[NewArticle]) -> None:
+        """Write a batch of articles into this generation: catalog rows and lexical documents.
+
+        An article whose id is stored already replaces it.  Vectors are not
+        held here: `commit` reads them from the embedding cache by hash.
+        """
+        self.remove(n.article.article_id for n in new)
+        db, gen = self.db, self._gen
+        writer = self._writer_for_lexical()
+        with db:
             for item in new:
                 a = item.article
                 cur = db.execute(
@@ -506,21 +537,29 @@ class IndexStore:
                     cur = db.execute(
                         "INSERT INTO passages (article, position, text, hash, dedup, added)"
                         " VALUES (?, ?, ?, ?, ?, ?)", (aid, position, text, h, dedup_key(text), gen))
-                    added.append((cur.lastrowid, h, tokens))
-        return dropped, added
+                    self._added.append((cur.lastrowid, h))
+                    writer.add_document(_lexical_doc(cur.lastrowid, tokens))
+
+    def commit(self, files: list[FileRecord], forget_files: Iterable[str], meta: dict[str, str]) -> int:
+        """Apply this generation to the vectors, commit the lexical index, publish; returns it."""
+        gen = self._gen
+        # Vectors go to a new file that no reader opens before the publish; the
+        # lexical commit is the one change readers opening now can see, so it comes
+        # last, leaving the shortest window before the publish.
+        self._apply_vectors(gen, self._dropped, self._added)
+        self._commit_lexical(gen)
+        self._publish(gen, files, forget_files, meta)
+        return gen
 
     def _writer_for_lexical(self):
         if self._writer is None:
             self._writer = self.lexical.writer(heap_size=128_000_000, num_threads=1)
         return self._writer
 
-    def _apply_lexical(self, gen: int, dropped: list[int], added: list[tuple[int, str, str]]) -> None:
-        """Step 2a: deletions and additions in tantivy, committed with the generation."""
+    def _commit_lexical(self, gen: int) -> None:
+        """Step 2b: the generation's lexical deletions and additions, committed with its number."""
         writer = self._writer_for_lexical()
-        # Deleting the added ids too makes a redone step idempotent.
-        delete_lexical(writer, [*dropped, *(pid for pid, _, _ in added), META_PID])
-        for pid, _, tokens in added:
-            writer.add_document(_lexical_doc(pid, tokens))
+        delete_lexical(writer, [META_PID])
         writer.add_document(_lexical_doc(META_PID, generation=gen))
         writer.commit()
         self.lexical.reload()
@@ -529,11 +568,13 @@ class IndexStore:
         path = vectors_path(self.index_dir, generation)
         return read_vectors(path, mmap=False) if path.exists() else None
 
-    def _apply_vectors(self, gen: int, dropped: list[int], added: list[tuple[int, np.ndarray]]) -> None:
-        """Step 2b: a new vectors file for `gen`: the published one minus `dropped` plus `added`.
+    def _apply_vectors(self, gen: int, dropped: list[int], added: list[tuple[int, str]]) -> None:
+        """Step 2a: a new vectors file for `gen`: the published one minus `dropped` plus `added`.
 
-        An IVF index is retrained (rebuilt from the catalog and cache) when the
-        collection has grown 4x since it was trained, or crosses `exact_max`.
+        Vectors come from the embedding cache in chunks, so a big build never
+        holds them twice.  A dense index is made anew from the catalog when there
+        is none yet, when the collection crosses `exact_max`, or when an IVF index
+        has grown 4x since it was trained.
         """
         index = self._load_vectors(self.published)
         _, passages = self.counts()
@@ -543,12 +584,24 @@ class IndexStore:
         else:
             if dropped:
                 index.remove_ids(np.asarray(dropped, dtype=np.int64))
-            if added:
-                ids = np.asarray([pid for pid, _ in added], dtype=np.int64)
-                index.remove_ids(ids)  # idempotent when redone
-                index.add_with_ids(np.ascontiguousarray(np.stack([v for _, v in added]),
-                                                        dtype=np.float32), ids)
+            self._add_vectors(index, added)
         write_vectors_atomic(index, vectors_path(self.index_dir, gen))
+
+    def _add_vectors(self, index, rows: list[tuple[int, str]], chunk: int = 20_000) -> None:
+        """Add (passage id, hash) rows to a FAISS index, vectors read from the cache."""
+        cache = EmbeddingCache(self.index_dir / CACHE_DB)
+        try:
+            for start in range(0, len(rows), chunk):
+                part = rows[start:start + chunk]
+                found = cache.get_many(self.identity, (h for _, h in part))
+                missing = sum(1 for _, h in part if h not in found)
+                if missing:
+                    raise RuntimeError(f"{missing} passage vectors are missing from the embedding "
+                                       f"cache; rebuild with `index --rebuild`")
+                matrix = np.stack([found[h] for _, h in part]).astype(np.float32)
+                index.add_with_ids(matrix, np.asarray([pid for pid, _ in part], dtype=np.int64))
+        finally:
+            cache.close()
 
     def _needs_new_vector_index(self, index, expected: int) -> bool:
         s = self.settings
@@ -558,7 +611,7 @@ class IndexStore:
             return expected > s.exact_max
         import faiss
 
-        trained_for = int(faiss.extract_index_ivf(index).nlist) ** 2 / 16  # nlist = 4 sqrt(n)
+        trained_for = int(faiss.extract_index_ivf(index).nlist) ** 2 / 16  # see ivf_lists
         return expected > 4 * trained_for or expected <= s.exact_max
 
     def _visible_rows(self, gen: int) -> Iterator[tuple[int, str, str]]:
@@ -570,25 +623,27 @@ class IndexStore:
 
     def _vectors_from_catalog(self, gen: int):
         """A new dense index of every passage visible at `gen`, vectors from the cache."""
-        ids, hashes = [], []
-        for pid, h, *_ in self._visible_rows(gen):
-            ids.append(pid)
-            hashes.append(h)
+        rows = [(pid, h) for pid, h, *_ in self._visible_rows(gen)]
+        settings = self.settings
+        if settings.ann == "ivf" and len(rows) > settings.exact_max:
+            rng = np.random.default_rng(0)
+            nlist = ivf_lists(len(rows))
+            picked = sorted(rng.choice(len(rows), size=min(len(rows), 40 * nlist), replace=False))
+            sample = self._cached_matrix([rows[i][1] for i in picked])
+            index = _new_ivf_index(self.dim, nlist, sample, settings.nprobe)
+            del sample
+        else:
+            index = _new_flat_index(self.dim)
+        self._add_vectors(index, rows)
+        return index
+
+    def _cached_matrix(self, hashes: list[str]) -> np.ndarray:
         cache = EmbeddingCache(self.index_dir / CACHE_DB)
         try:
             found = cache.get_many(self.identity, hashes)
         finally:
             cache.close()
-        missing = [h for h in hashes if h not in found]
-        if missing:
-            raise RuntimeError(f"{len(missing)} passage vectors are missing from the embedding "
-                               f"cache; rebuild with `index --rebuild`")
-        matrix = (np.stack([found[h] for h in hashes]).astype(np.float32) if hashes
-                  else np.zeros((0, self.dim), dtype=np.float32))
-        index = _new_vector_index(self.dim, self.settings, matrix)
-        if len(ids):
-            index.add_with_ids(np.ascontiguousarray(matrix), np.asarray(ids, dtype=np.int64))
-        return index
+        return np.stack([found[h] for h in hashes]).astype(np.float32)
 
     def _publish(self, gen: int, files: list[FileRecord], forget_files: Iterable[str],
                  meta: dict[str, str]) -> None:
@@ -811,6 +866,12 @@ class IndexReader:
             raise IndexNotFound(f"the index in {self.index_dir} has no finished build yet")
         self._lexical_index = open_lexical(self.index_dir)
         self.current = self._open_generation(int(meta["published"]))
+        # One question is one query vector: FAISS's OpenMP threads cost more to wake
+        # than they save (3 ms against 1 ms a question on the test corpus, 2 cores),
+        # and a serving process answers several chats at once on its own threads.
+        import faiss
+
+        faiss.omp_set_num_threads(1)
 
     # -------------------------------------------------------- generations
 

@@ -202,7 +202,8 @@ def test_incremental_update_equals_a_fresh_build(tmp_path, corpus, e5):
 
 
 # A real kill -9 inside the store's update, after the step named (or, for the
-# publish, before it): the engines may hold an unpublished generation.
+# publish, before it): rows of an unpublished generation in the catalog, a
+# vectors file and a lexical commit of it.
 KILLER = """
 import os, signal, sys
 from retrieval import build_index
@@ -218,7 +219,7 @@ build_index(sys.argv[1], sys.argv[2], progress=False)
 """
 
 
-@pytest.mark.parametrize("step", ["_prepare", "_apply_vectors", "_apply_lexical", "_publish"])
+@pytest.mark.parametrize("step", ["add", "_apply_vectors", "_commit_lexical", "_publish"])
 def test_kill_during_an_update_leaves_previous_index_serving(tmp_path, corpus, e5, step):
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)
