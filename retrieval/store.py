@@ -623,7 +623,8 @@ class IndexStore:
 
     def _vectors_from_catalog(self, gen: int):
         """A new dense index of every passage visible at `gen`, vectors from the cache."""
-        rows = [(pid, h) for pid, h, *_ in self._visible_rows(gen)]
+        rows = self.db.execute(f"SELECT id, hash FROM passages WHERE {VISIBLE} ORDER BY id",
+                               {"g": gen}).fetchall()
         settings = self.settings
         if settings.ann == "ivf" and len(rows) > settings.exact_max:
             rng = np.random.default_rng(0)
