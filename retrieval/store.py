@@ -270,10 +270,13 @@ def lexical_schema():
     return builder.build()
 
 
-def open_lexical(index_dir: Path):
+def open_lexical(index_dir: Path, create: bool = True):
+    """The tantivy index; only the writer creates it (a reader never writes)."""
     import tantivy
 
     folder = index_dir / LEXICAL_DIR
+    if not create:
+        return tantivy.Index.open(str(folder))
     folder.mkdir(exist_ok=True)
     return tantivy.Index(lexical_schema(), path=str(folder), reuse=True)
 
@@ -865,8 +868,13 @@ class IndexReader:
             raise mismatch(self.index_dir, meta["embedder"], embedder_identity)
         if int(meta["published"]) == 0:
             raise IndexNotFound(f"the index in {self.index_dir} has no finished build yet")
-        self._lexical_index = open_lexical(self.index_dir)
-        self.current = self._open_generation(int(meta["published"]))
+        try:
+            self._lexical_index = open_lexical(self.index_dir, create=False)
+            self.current = self._open_generation(int(meta["published"]))
+        except (OSError, RuntimeError, ValueError) as e:  # a file deleted or damaged by hand
+            raise IndexNotFound(
+                f"the index in {self.index_dir} is incomplete ({e}); run `python -m retrieval "
+                f"index --index {self.index_dir}` to repair it from its catalog") from None
         # One question is one query vector: FAISS's OpenMP threads cost more to wake
         # than they save (3 ms against 1 ms a question on the test corpus, 2 cores),
         # and a serving process answers several chats at once on its own threads.

@@ -78,3 +78,12 @@ def test_missing_index_and_corpus_are_clear_errors(tmp_path):
     assert result.returncode == 2 and "no index in" in result.stderr
     result = cli("index", "--corpus", tmp_path / "nope", "--index", tmp_path / "i", check=False)
     assert result.returncode == 2 and "corpus folder not found" in result.stderr
+
+
+def test_bad_index_settings_are_refused_with_the_key(tmp_path):
+    config = tmp_path / "bad.toml"
+    config.write_text('[index]\nann = "hnsw"\n', encoding="utf-8")
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    run = cli("--config", config, "index", "--corpus", corpus, "--index", tmp_path / "index", check=False)
+    assert run.returncode == 2 and "index.ann" in run.stderr and "Traceback" not in run.stderr

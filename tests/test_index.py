@@ -356,3 +356,16 @@ def test_parsing_in_worker_processes_gives_the_same_index(tmp_path, corpus, e5, 
     assert (parallel.articles, parallel.passages, parallel.embedded) == (serial.articles, serial.passages, 0)
     assert _answers(Searcher.open(tmp_path / "parallel", embedder=e5)) == \
         _answers(Searcher.open(tmp_path / "serial", embedder=e5))
+
+
+def test_damaged_engines_get_a_clear_message_and_are_rebuilt(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    before = _answers(Searcher.open(index, embedder=e5))
+    shutil.rmtree(index / "vectors")
+    shutil.rmtree(index / "lexical")
+    with pytest.raises(IndexNotFound, match="incomplete.*to repair"):
+        Searcher.open(index, embedder=e5)
+    report = build_index(corpus, index, progress=False, embedder=e5)
+    assert report.embedded == 0 and report.parsed_files == 0  # rebuilt from catalog and cache
+    assert _answers(Searcher.open(index, embedder=e5)) == before
