@@ -414,7 +414,7 @@ def write_vectors_atomic(index, path: Path) -> None:
 
 @dataclass
 class NewArticle:
-    """An article and its passages ready to store: texts, content hashes and vectors."""
+    """An article and its passages ready to store (their vectors are in the embedding cache)."""
 
     article: Article
     passages: list[tuple[int, str, str]]  # position, text, sha256 of its indexed text
@@ -468,16 +468,6 @@ class IndexStore:
         articles = self.db.execute(f"SELECT count(*) FROM articles WHERE {VISIBLE}", g).fetchone()[0]
         passages = self.db.execute(f"SELECT count(*) FROM passages WHERE {VISIBLE}", g).fetchone()[0]
         return articles, passages
-
-    def passage_hashes(self, article_ids: Iterable[str]) -> set[str]:
-        ids = list(article_ids)
-        found: set[str] = set()
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            found.update(h for (h,) in self.db.execute(
-                f"SELECT p.hash FROM passages p JOIN articles a ON a.id = p.article "
-                f"WHERE a.removed IS NULL AND a.article_id IN ({','.join('?' * len(chunk))})", chunk))
-        return found
 
     # -------------------------------------------------------- one generation
 
@@ -617,10 +607,10 @@ class IndexStore:
         trained_for = int(faiss.extract_index_ivf(index).nlist) ** 2 / 16  # see ivf_lists
         return expected > 4 * trained_for or expected <= s.exact_max
 
-    def _visible_rows(self, gen: int) -> Iterator[tuple[int, str, str]]:
-        """Passage id, hash and header+text of every passage visible at `gen`."""
+    def _visible_rows(self, gen: int) -> Iterator[tuple[int, str, str | None, str | None, str]]:
+        """Passage id, headline, place, date and text of every passage visible at `gen`."""
         yield from self.db.execute(
-            f"SELECT p.id, p.hash, a.title, a.place, a.date, p.text FROM passages p "
+            f"SELECT p.id, a.title, a.place, a.date, p.text FROM passages p "
             f"JOIN articles a ON a.id = p.article WHERE {VISIBLE_P} "
             f"ORDER BY p.id", {"g": gen})
 
@@ -728,7 +718,7 @@ class IndexStore:
     def _rebuild_lexical(self, g: int) -> None:
         writer = self._writer_for_lexical()
         writer.delete_all_documents()
-        for pid, _, title, place, date, text in self._visible_rows(g):
+        for pid, title, place, date, text in self._visible_rows(g):
             writer.add_document(_lexical_doc(pid, passage_tokens(title, place, date, text)))
         writer.add_document(_lexical_doc(META_PID, generation=g))
         writer.commit()
