@@ -74,6 +74,9 @@ LEXICAL_DIR = "lexical"
 VECTORS_DIR = "vectors"
 LOCK_FILE = "write.lock"
 META_PID = 0  # tantivy doc holding the generation; passage row ids start at 1
+# Above this share of deleted-but-counted passages the lexical index is rebuilt
+# from the catalog, so BM25 statistics stay those of the passages served.
+MAX_DELETED_SHARE = 0.2
 YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
@@ -267,6 +270,9 @@ def lexical_schema():
     # frequencies but no positions: BM25 needs no more.
     builder.add_text_field("tokens", stored=False, tokenizer_name="whitespace", index_option="freq")
     builder.add_unsigned_field("generation", stored=True, indexed=False)
+    # Every passage has kind "p": its document frequency counts deleted passages
+    # that no merge has purged yet, which is how much BM25's statistics are off.
+    builder.add_text_field("kind", stored=False, tokenizer_name="raw", index_option="basic")
     return builder.build()
 
 
@@ -306,6 +312,18 @@ def delete_lexical(writer, pids: Iterable[int]) -> None:
         writer.delete_documents_by_query(tantivy.Query.term_set_query(schema, "pid", ids[start:start + 1000]))
 
 
+def deleted_share(searcher) -> float:
+    """Share of the lexical index's passages that are deleted but still counted by BM25.
+
+    tantivy purges a deleted document only when its segment is merged, and the
+    Python binding cannot ask for a merge; until then document frequencies
+    include it.
+    """
+    counted = searcher.doc_freq("kind", "p")
+    live = searcher.num_docs - 1  # less the meta document
+    return (counted - live) / counted if counted else 0.0
+
+
 def _lexical_doc(pid: int, tokens: str | None = None, generation: int | None = None):
     import tantivy
 
@@ -313,6 +331,7 @@ def _lexical_doc(pid: int, tokens: str | None = None, generation: int | None = N
     doc.add_unsigned("pid", pid)
     if tokens is not None:
         doc.add_text("tokens", tokens)
+        doc.add_text("kind", "p")
     if generation is not None:
         doc.add_unsigned("generation", generation)
     return doc
@@ -556,6 +575,9 @@ class IndexStore:
         writer.add_document(_lexical_doc(META_PID, generation=gen))
         writer.commit()
         self.lexical.reload()
+        if deleted_share(self.lexical.searcher()) > MAX_DELETED_SHARE:
+            self._rebuild_lexical(gen)
+
 
     def _load_vectors(self, generation: int):
         path = vectors_path(self.index_dir, generation)

@@ -369,3 +369,35 @@ def test_damaged_engines_get_a_clear_message_and_are_rebuilt(tmp_path, corpus, e
     report = build_index(corpus, index, progress=False, embedder=e5)
     assert report.embedded == 0 and report.parsed_files == 0  # rebuilt from catalog and cache
     assert _answers(Searcher.open(index, embedder=e5)) == before
+
+
+def test_bulk_removal_leaves_exact_lexical_statistics(tmp_path, corpus, e5):
+    """tantivy counts deleted passages in BM25 statistics until a merge; past a share
+    of them the lexical index is rebuilt, so scores are those of a fresh build."""
+    index = tmp_path / "index"
+    _change_corpus(corpus)
+    build_index(corpus, index, progress=False, embedder=e5)
+    for name in ("son_khe.txt", "dong_trang_1.txt", "dong_trang_2.txt"):
+        (corpus / name).unlink()
+    build_index(corpus, index, progress=False, embedder=e5)
+    searcher = Searcher.open(index, embedder=e5)
+    assert store_module.deleted_share(searcher.reader.current.lexical) == 0.0
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    question = "dân vận khéo Lạc Giang"
+    assert [h.score for h in searcher.search(question).hits] == \
+        [h.score for h in Searcher.open(fresh, embedder=e5).search(question).hits]
+
+
+def test_a_few_removals_do_not_rebuild_the_lexical_index(tmp_path, corpus, e5, monkeypatch):
+    index = tmp_path / "index"
+    _change_corpus(corpus)
+    build_index(corpus, index, progress=False, embedder=e5)
+    rebuilt = []
+    monkeypatch.setattr(store_module.IndexStore, "_rebuild_lexical", lambda self, g: rebuilt.append(g))
+    monkeypatch.setattr(store_module, "MAX_DELETED_SHARE", 0.5)
+    (corpus / "dong_trang_2.txt").unlink()  # one article of four
+    build_index(corpus, index, progress=False, embedder=e5)
+    assert rebuilt == []
