@@ -345,7 +345,7 @@ class VectorSettings:
 
     exact_max: int = 200_000
     ann: str = "ivf"  # above exact_max: "ivf" (IndexIVFFlat) or "flat" (always exact)
-    nprobe: int = 32
+    nprobe: int = 384
 
 
 def vectors_path(index_dir: Path, generation: int) -> Path:
