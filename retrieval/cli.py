@@ -63,7 +63,7 @@ def _cmd_search(args, config) -> int:
         print("give a QUESTION or --queries FILE", file=sys.stderr)
         return 2
     for question in questions:
-        response = searcher.search(question, top_k=args.top)
+        response = searcher.search(question, top_k=args.top)  # None: search.top_k of the config
         if args.json:
             print(json.dumps(response.to_json(), ensure_ascii=False), flush=True)
         else:
@@ -87,13 +87,16 @@ def _cmd_eval(args, config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m retrieval",
+    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+    common.add_argument("--config", default=argparse.SUPPRESS,
+                        help="TOML file overriding the defaults (see config.example.toml)")
+    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="log details")
+    parser = argparse.ArgumentParser(prog="python -m retrieval", parents=[common],
                                      description="Index and search Vietnamese work-programme articles.")
-    parser.add_argument("--config", help="TOML file overriding the defaults (see config.example.toml)")
-    parser.add_argument("-v", "--verbose", action="store_true", help="log details")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("index", help="build or update the index of a corpus folder")
+    p = sub.add_parser("index", parents=[common], help="build or update the index of a corpus folder")
     p.add_argument("--corpus", help="corpus folder (default: corpus)")
     p.add_argument("--index", help="index folder (default: index)")
     p.add_argument("--rebuild", action="store_true",
@@ -101,15 +104,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=_cmd_index)
 
-    p = sub.add_parser("search", help="ask questions")
+    p = sub.add_parser("search", parents=[common], help="ask questions")
     p.add_argument("question", nargs="*", help="the question")
     p.add_argument("--index", help="index folder (default: index)")
-    p.add_argument("--top", type=int, default=5, help="passages per question (default 5)")
+    p.add_argument("--top", type=int, help="passages per question (default: search.top_k, 5)")
     p.add_argument("--json", action="store_true", help="one JSON object per question")
     p.add_argument("--queries", help="file with one question per line")
     p.set_defaults(run=_cmd_search)
 
-    p = sub.add_parser("eval", help="hit@k and MRR on a JSON-lines question set")
+    p = sub.add_parser("eval", parents=[common], help="hit@k and MRR on a JSON-lines question set")
     p.add_argument("--index", help="index folder (default: index)")
     p.add_argument("--questions", required=True, help="JSON lines: question, gold_ids, gold_snippet")
     p.add_argument("--json", action="store_true", help="metrics as JSON")
@@ -121,6 +124,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.config = getattr(args, "config", None)
+    args.verbose = getattr(args, "verbose", False)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")
     try:

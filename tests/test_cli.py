@@ -87,3 +87,22 @@ def test_bad_index_settings_are_refused_with_the_key(tmp_path):
     corpus.mkdir()
     run = cli("--config", config, "index", "--corpus", corpus, "--index", tmp_path / "index", check=False)
     assert run.returncode == 2 and "index.ann" in run.stderr and "Traceback" not in run.stderr
+
+
+def test_search_takes_top_k_and_config_after_the_command(tmp_path):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for n in range(4):  # fictional
+        (corpus / f"tin_{n}.txt").write_text(
+            f"Hội CCB xã Tân Hòa {n} tổng kết năm 2023\n\nNgày 20/12/2023, Hội Cựu chiến binh xã Tân Hòa {n} "
+            f"tổng kết công tác năm, biểu dương {10 + n} mô hình kinh tế tiêu biểu của hội viên.\n",
+            encoding="utf-8")
+    cli("index", "--corpus", corpus, "--index", tmp_path / "index", "-q")
+    config = tmp_path / "two.toml"
+    config.write_text("[search]\ntop_k = 2\n", encoding="utf-8")
+    out = cli("search", "--config", config, "--index", tmp_path / "index", "--json",
+              "hội cựu chiến binh tổng kết").stdout
+    assert len(json.loads(out)["results"]) == 2
+    out = cli("--config", config, "search", "--top", "3", "--index", tmp_path / "index", "--json",
+              "hội cựu chiến binh tổng kết").stdout
+    assert len(json.loads(out)["results"]) == 3

