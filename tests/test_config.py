@@ -1,0 +1,55 @@
+"""Config files: every wrong type, unknown key and bad value is refused with its key and file."""
+import pytest
+
+from retrieval.config import ConfigError, load_config
+
+CASES = [
+    ('[bot]\nadmins = "123"\n', "bot.admins must be a list of whole numbers, found '123' (str)"),
+    ('[bot]\nadmins = [1, "2"]\n', "bot.admins must be a list of whole numbers"),
+    ("[bot]\nadmins = 123\n", "bot.admins must be a list of whole numbers, found 123 (int)"),
+    ('[bot]\nmode = "pull"\n', "bot.mode must be one of 'polling', 'webhook', found 'pull'"),
+    ("[bot]\nwebhook_port = 70000\n", "bot.webhook_port must be between 1 and 65535, found 70000"),
+    ("[bot]\nquestions_per_minute = 0\n", "bot.questions_per_minute must be between 1"),
+    ("[bot]\nreload_seconds = -5\n", "bot.reload_seconds must be between 0"),
+    ("[search]\ntop_k = 0\n", "search.top_k must be between 1 and 100, found 0"),
+    ("[search]\ntop_k = true\n", "search.top_k must be a whole number, found True (bool)"),
+    ('[search]\ntop_k = "5"\n', "search.top_k must be a whole number, found '5' (str)"),
+    ("[search]\ntop_k = 2.5\n", "search.top_k must be a whole number, found 2.5 (float)"),
+    ("[search]\nmin_coverage = 1.5\n", "search.min_coverage must be between 0 and 1, found 1.5"),
+    ('[search]\nbm25_weight = "high"\n', "search.bm25_weight must be a number, found 'high' (str)"),
+    ("[split]\nmin_chars = 500\nmax_chars = 200\n", "split.max_chars (200) must not be below"),
+    ('[embedder]\nbackend = "word2vec"\n', "embedder.backend must be one of"),
+    ("[embedder]\nquery_prefix = 1\n", "embedder.query_prefix must be a text or absent, found 1 (int)"),
+    ('[index]\nann = "hnsw"\n', "index.ann must be one of 'ivf', 'flat', found 'hnsw'"),
+    ("corpus_dir = 5\n", "corpus_dir must be a text, found 5 (int)"),
+    ("[bot]\nadmin = [1]\n", "unknown setting bot.'admin'"),
+    ("colour = 1\n", "unknown setting 'colour'"),
+    ('bot = "x"\n', "bot must be a table like [bot]"),
+    ("[search\n", "is not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), CASES)
+def test_bad_settings_are_refused_with_file_and_key(tmp_path, text, message):
+    path = tmp_path / "bad.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    assert message in str(error.value).replace(f"{path}: ", "")
+    assert str(path) in str(error.value)
+
+
+def test_good_settings_are_taken(tmp_path):
+    path = tmp_path / "good.toml"
+    path.write_text('[bot]\nadmins = [123, 456]\nmode = "webhook"\n[search]\ntop_k = 3\n'
+                    'min_coverage = 1\n[embedder]\nquery_prefix = "q: "\n', encoding="utf-8")
+    config = load_config(path)
+    assert config.bot.admins == [123, 456] and config.bot.mode == "webhook"
+    assert config.search.top_k == 3 and config.search.min_coverage == 1
+    assert config.embedder.query_prefix == "q: "
+
+
+def test_the_example_config_is_valid():
+    from conftest import ROOT
+
+    load_config(ROOT / "config.example.toml")
