@@ -11,7 +11,7 @@ from datetime import datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from retrieval.textnorm import FOLDED_STOPWORDS, syllables
+from retrieval.textnorm import FOLDED_STOPWORDS, clean_text, syllables
 from retrieval.textnorm import fold as strip_diacritics
 from retrieval.types import format_date  # noqa: F401  (re-exported for the renderers)
 
@@ -50,7 +50,7 @@ def utf16_len(text: str) -> int:
 
 def clean_question(text: str | None) -> tuple[str, bool]:
     """Whitespace-normalised question, cut at a word boundary; (question, was_truncated)."""
-    text = _CONTROL.sub(" ", _INVISIBLE.sub("", text or ""))
+    text = _CONTROL.sub(" ", _INVISIBLE.sub("", clean_text(text or "")))
     text = " ".join(text.split())
     if len(text) <= MAX_QUESTION_CHARS:
         return text, False

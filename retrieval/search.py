@@ -26,6 +26,7 @@ from .embedders import Embedder, make_embedder
 from .index import vector_settings
 from .store import YEAR, Candidate, IndexReader, folded_words, lexical_schema
 from .textnorm import (
+    clean_text,
     content_syllables,
     fold,
     fold_syllable,
@@ -85,7 +86,7 @@ class Searcher:
     def search(self, question: str, top_k: int | None = None, offset: int = 0) -> SearchResponse:
         """Ranked passages offset..offset+top_k, one per distinct paragraph text."""
         top_k = self.config.search.top_k if top_k is None else top_k
-        question = question.strip()[:MAX_QUESTION_CHARS]
+        question = clean_text(question).strip()[:MAX_QUESTION_CHARS]
         gen = self.reader.current  # one generation for the whole question
         if not question or not syllables(question) or not gen.passages:
             return SearchResponse(query=question, answered=False)

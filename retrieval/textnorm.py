@@ -30,6 +30,21 @@ STOPWORDS = frozenset(
 )
 
 
+# Lone UTF-16 surrogates (which Bot API JSON can carry) cannot be encoded and made
+# the model raise; C0/C1 controls other than tab and newline have no place in text.
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(text: str) -> str:
+    """Text any later step can encode: lone surrogates removed, control characters
+    turned into spaces (they often stood between words).
+
+    Applied first to whatever a user typed, before anything else touches it.
+    """
+    return _CONTROL.sub(" ", _SURROGATE.sub("", text))
+
+
 def nfc(text: str) -> str:
     """Compose characters (cp1258 and some sites emit decomposed tone marks)."""
     return unicodedata.normalize("NFC", text)

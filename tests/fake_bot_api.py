@@ -246,7 +246,9 @@ class FakeBotAPI:
 
     @staticmethod
     def _json(req, status: int, payload: dict) -> None:
-        FakeBotAPI._reply(req, status, json.dumps(payload, ensure_ascii=False).encode(),
+        # ASCII escapes, as the real Bot API may send them: a lone surrogate in a user's
+        # text then arrives as "\ud800", which UTF-8 could not carry.
+        FakeBotAPI._reply(req, status, json.dumps(payload, ensure_ascii=True).encode(),
                           "application/json")
 
     @staticmethod

@@ -160,6 +160,8 @@ def test_strange_input_gets_polite_answers(bot_env):
                 (9006, {"text": "/ask"}),
                 (9007, {"text": "/khongcolenhnay"}),
                 (9008, {"text": "   ***   "}),
+                # A lone surrogate, as Bot API JSON can carry, and control characters.
+                (9010, {"text": SEED_QUESTION.replace(" ", " \ud800", 2) + "\x00\x1b"}),
             ]:
                 text = kwargs.pop("text", None)
                 api.message(text, chat_id=chat, **kwargs)
@@ -180,6 +182,7 @@ def test_strange_input_gets_polite_answers(bot_env):
     assert replies[9007][0].plain == answers.UNKNOWN_COMMAND
     assert "chỉ đọc được câu hỏi bằng chữ" in replies[9008][0].plain
     assert "Đầm Hà" in replies[9009][0].plain  # an edited question is answered anew
+    assert "Đầm Hà" in replies[9010][0].plain  # answered, not the error reply
     for chat, messages in replies.items():
         assert all(answers.ERROR not in m.plain for m in messages), chat
     assert_sane(api)

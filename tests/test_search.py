@@ -126,3 +126,11 @@ def test_the_district_a_question_names_outranks_a_wordier_passage(tmp_path, e5):
         response = with_vote.search(asked, top_k=2)
         assert [h.article_id for h in response.hits] == ["vinh_khe", "an_lac"], asked
         assert response.hits[0].score <= 1.0
+
+
+def test_unencodable_characters_are_dropped_before_searching(eval_searcher):
+    clean = eval_searcher.search("Hồng Ngự trao bao nhiêu điện thoại thông minh cho học sinh", top_k=3)
+    dirty = eval_searcher.search("Hồng Ngự \ud800trao bao nhiêu\x00 điện thoại \udfffthông minh cho học sinh",
+                                 top_k=3)
+    assert dirty.answered and dirty.hits[0].passage_id == clean.hits[0].passage_id
+    dirty.query.encode("utf-8")  # what is echoed back can be sent
