@@ -8,7 +8,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-MAX_BYTES = 64  # Telegram's limit for callback_data
+from telegram.constants import InlineKeyboardButtonLimit
+
+MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64
 
 _PATTERN = re.compile(r"^(more|full|fb):(\d{1,18}):(\d{1,6})(?::([01]))?$")
 

@@ -50,6 +50,13 @@ class ChatService:
         self.store = store
         self.per_page = max(1, per_page)
 
+    def close(self) -> None:
+        """Close the question store and the index (at shutdown)."""
+        self.store.close()
+        close = getattr(self.searcher, "close", None)
+        if close:
+            close()
+
     def ask(self, text: str | None, chat_id: int = 0, user_id: int | None = None) -> Page:
         """First page of answers for a question typed by a person."""
         question, truncated = clean_question(text)

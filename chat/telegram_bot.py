@@ -446,6 +446,11 @@ async def _post_init(application: Application) -> None:
         log.warning("could not set the command menu: %s", e)
 
 
+async def _post_shutdown(application: Application) -> None:
+    """Close the question store and the index once no handler can use them."""
+    application.bot_data[STATE].service.close()
+
+
 # ---------------------------------------------------------------- wiring
 
 def build_application(config, searcher, *, token: str, base_url: str | None = None,
@@ -472,6 +477,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         .defaults(Defaults(parse_mode=ParseMode.HTML,
                            link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
+        .post_shutdown(_post_shutdown)
     )
     if base_url:
         builder = builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))

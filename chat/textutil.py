@@ -11,16 +11,14 @@ from datetime import datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from retrieval.textnorm import FOLDED_STOPWORDS, clean_text, syllables
+from telegram.constants import MessageLimit
+
+from retrieval.textnorm import FOLDED_STOPWORDS, MAX_QUESTION_CHARS, clean_text, syllables
 from retrieval.textnorm import fold as strip_diacritics
 from retrieval.types import format_date  # noqa: F401  (re-exported for the renderers)
 
-# A question longer than this is a pasted document; its head is what matters,
-# and the echo of it must leave room for the answer in a 4096-character message.
-MAX_QUESTION_CHARS = 500
-
 # Telegram measures message length in UTF-16 code units (emoji count twice).
-TELEGRAM_LIMIT = 4096
+TELEGRAM_LIMIT = MessageLimit.MAX_TEXT_LENGTH
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -26,6 +26,7 @@ from .embedders import Embedder, make_embedder
 from .index import vector_settings
 from .store import YEAR, Candidate, IndexReader, folded_words, lexical_schema
 from .textnorm import (
+    MAX_QUESTION_CHARS,
     clean_text,
     content_syllables,
     fold,
@@ -36,8 +37,6 @@ from .textnorm import (
     syllables,
 )
 from .types import Article, Hit, SearchResponse
-
-MAX_QUESTION_CHARS = 1000  # beyond this a "question" is a pasted document; its head is enough
 
 
 def lexical_query(question: str):

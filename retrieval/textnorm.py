@@ -30,6 +30,10 @@ STOPWORDS = frozenset(
 )
 
 
+# A longer "question" is a pasted document: its head is what matters, and the chat's
+# echo of it must leave room for the answer in one 4096-character Telegram message.
+MAX_QUESTION_CHARS = 500
+
 # Lone UTF-16 surrogates (which Bot API JSON can carry) cannot be encoded and made
 # the model raise; C0/C1 controls other than tab and newline have no place in text.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")

@@ -407,3 +407,25 @@ def test_run_on_sentence_is_split_into_clauses_for_bold():
     assert text[s:e] == "chuẩn bị tổ chức Đại hội MTTQ các cấp nhiệm kỳ 2024 - 2029."
     s, e = best_sentence(text, "nguon von ngan hang CSXH")
     assert text[s:e].startswith("triển khai có hiệu quả nguồn vốn") and text[s:e].endswith(";")
+
+
+def test_shutdown_closes_the_question_store_and_the_index(tmp_path):
+    import asyncio
+    import sqlite3
+
+    from chat.telegram_bot import build_application
+    from retrieval import Config
+
+    class Index:
+        closed = False
+
+        def close(self):
+            self.closed = True
+
+    store, index = FeedbackStore(tmp_path / "fb.sqlite"), Index()
+    app = build_application(Config(), index, token="1:x", base_url="http://127.0.0.1:9/bot",
+                            store=store)
+    asyncio.run(app.post_shutdown(app))  # what run_polling/run_webhook call last
+    assert index.closed
+    with pytest.raises(sqlite3.ProgrammingError):
+        store.add_question(1, 1, "câu hỏi", True)
