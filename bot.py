@@ -63,7 +63,7 @@ def open_searcher(config, rebuild: bool = False):
         except IndexNotFound:
             print(f"Chưa có chỉ mục trong {config.index_dir}: đang xây dựng từ {config.corpus_dir}…",
                   file=sys.stderr, flush=True)
-        except IndexFormatError:  # an index of an older version: converted, cached vectors reused
+        except IndexFormatError:  # an index of an older version: converted, cache kept
             print(f"Chỉ mục trong {config.index_dir} ở định dạng cũ: đang chuyển đổi…",
                   file=sys.stderr, flush=True)
     report = build_index(config.corpus_dir, config.index_dir, config, progress=True)

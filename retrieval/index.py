@@ -217,7 +217,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
         if rebuild:
             reset(index_dir)
         elif not (index_dir / CATALOG).exists():
-            remove_old_format(index_dir)  # format 1: its embedding cache is reused as is
+            remove_old_format(index_dir)  # format 1: its embedding cache (same schema) is kept
         store = IndexStore(index_dir, embedder.identity, embedder.dim, vector_settings(config))
         try:
             store.repair()

@@ -156,8 +156,8 @@ def check_format(index_dir: Path) -> None:
     if (index_dir / "CURRENT").exists() and not (index_dir / CATALOG).exists():
         raise IndexFormatError(
             f"the index in {index_dir} has an older format (1). Update it with "
-            f"`python -m retrieval index --index {index_dir}`: vectors already embedded are "
-            f"reused, so only the index files are rewritten.")
+            f"`python -m retrieval index --index {index_dir}`: its embedding cache is kept, "
+            f"and vectors of the same embedder identity are reused.")
 
 
 def remove_old_format(index_dir: Path) -> None:
