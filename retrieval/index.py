@@ -116,7 +116,7 @@ def _parse_file(path: Path, corpus_dir: Path, split: SplitConfig) -> _Parsed:
         indexed = p.indexed_text()
         parsed.passages.append((p.position, p.text, text_hash(indexed)))
         parsed.indexed.append(indexed)
-        parsed.tokens.append(passage_tokens(p.title, p.place, p.date, p.text))
+        parsed.tokens.append(passage_tokens(indexed))
     return parsed
 
 

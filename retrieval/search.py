@@ -188,9 +188,9 @@ class Searcher:
         pairs = folded_pairs(question, skip_stopwords=True)
         s = self.config.search
         for c in rows:
-            doc_terms = {fold_syllable(x) for x in syllables(c.with_header)}
+            doc_terms = {fold_syllable(x) for x in syllables(c.indexed)}
             covered = sum(w for t, w in weights.items() if t in doc_terms) / total
-            pair_share = len(pairs & folded_pairs(c.with_header)) / len(pairs) if pairs else covered
+            pair_share = len(pairs & folded_pairs(c.indexed)) / len(pairs) if pairs else covered
             if pair_share >= s.min_pair_coverage or covered >= s.min_coverage:
                 return True
         return False

@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from .textnorm import fold_syllable, lexical_tokens, syllables
-from .types import Article
+from .types import Article, indexed_text
 
 log = logging.getLogger(__name__)
 
@@ -120,11 +120,6 @@ def article_years(article: Article) -> str:
     """Every year an article mentions (title, date, body), for the answerability test."""
     years = set(YEAR.findall(f"{article.title} {article.date or ''} {article.text}"))
     return " ".join(sorted(years))
-
-
-def header_text(title: str, place: str | None, date: str | None) -> str:
-    """What gives a paragraph its context in the engines; see Passage.indexed_text."""
-    return " · ".join(x for x in (title, place, date) if x)
 
 
 # ---------------------------------------------------------------- small file helpers
@@ -732,7 +727,7 @@ class IndexStore:
         unfinished = [pid for (pid,) in self.db.execute("SELECT id FROM passages WHERE added > ?", (g,))]
         delete_lexical(writer, [*unfinished, *(r[0] for r in restore), META_PID])
         for pid, title, place, date, text in restore:
-            writer.add_document(_lexical_doc(pid, passage_tokens(title, place, date, text)))
+            writer.add_document(_lexical_doc(pid, passage_tokens(indexed_text(title, place, date, text))))
         writer.add_document(_lexical_doc(META_PID, generation=g))
         writer.commit()
         self.lexical.reload()
@@ -741,7 +736,7 @@ class IndexStore:
         writer = self._writer_for_lexical()
         writer.delete_all_documents()
         for pid, title, place, date, text in self._visible_rows(g):
-            writer.add_document(_lexical_doc(pid, passage_tokens(title, place, date, text)))
+            writer.add_document(_lexical_doc(pid, passage_tokens(indexed_text(title, place, date, text))))
         writer.add_document(_lexical_doc(META_PID, generation=g))
         writer.commit()
         self.lexical.reload()
@@ -753,9 +748,9 @@ class IndexStore:
         self.db.close()
 
 
-def passage_tokens(title: str, place: str | None, date: str | None, text: str) -> str:
-    """The lexical tokens of a passage with its header, as indexed (see Passage.indexed_text)."""
-    return " ".join(lexical_tokens(f"{header_text(title, place, date)}\n{text}"))
+def passage_tokens(indexed: str) -> str:
+    """What tantivy indexes for a passage: the lexical tokens of its indexed text."""
+    return " ".join(lexical_tokens(indexed))
 
 
 def mismatch(index_dir: Path, stored: str, wanted: str) -> IndexMismatch:
@@ -827,8 +822,8 @@ class Candidate:
         return f"{self.article_id}#{self.position}"
 
     @property
-    def with_header(self) -> str:
-        return " ".join(x for x in (self.title, self.place, self.date, self.text) if x)
+    def indexed(self) -> str:
+        return indexed_text(self.title, self.place, self.date, self.text)
 
 
 @dataclass

@@ -45,6 +45,13 @@ class Article:
         return "\n\n".join(self.paragraphs)
 
 
+def indexed_text(title: str, place: str | None, date: str | None, text: str) -> str:
+    """A paragraph as the engines see it, its headline, place and date first: the one
+    definition for building the index and for checking a stored passage at query time."""
+    header = " · ".join(x for x in (title, place, date) if x)
+    return f"{header}\n{text}"
+
+
 @dataclass
 class Passage:
     """A paragraph-sized piece of an article; it carries its article's metadata."""
@@ -61,8 +68,7 @@ class Passage:
 
     def indexed_text(self) -> str:
         """What the engines see: headline, place and date give the paragraph its context."""
-        header = " · ".join(x for x in (self.title, self.place, self.date) if x)
-        return f"{header}\n{self.text}"
+        return indexed_text(self.title, self.place, self.date, self.text)
 
 
 @dataclass
