@@ -92,8 +92,9 @@ class Searcher:
 
         scores = self._rank(gen, question)
         found = self.reader.candidates(gen, scores)  # those visible in this generation
-        self._vote_for_place(gen, question, found, scores)
-        best = self._best_possible(gen, question)
+        named = self._named_places(gen, question) if self.config.search.place_weight > 0 else []
+        self._vote_for_place(named, found, scores)
+        best = self._best_possible(question, bool(named))
         ranked: list[Candidate] = []
         seen: set[str] = set()
         for pid in sorted(found, key=lambda p: -scores[p]):
@@ -135,16 +136,16 @@ class Searcher:
         named = [p for p in gen.places if p in asked]
         return [p for p in named if not any(p != q and p in q for q in named)]  # "Hà" in "Đầm Hà"
 
-    def _best_possible(self, gen, question: str) -> float:
+    def _best_possible(self, question: str, place_voted: bool) -> float:
         """The score of a passage first in every vote cast: scores are divided by it, so
         1.0 means first everywhere."""
         s = self.config.search
         cast = s.bm25_weight + self._dense_weight(question)
-        if s.place_weight > 0 and self._named_places(gen, question):
+        if place_voted:
             cast += s.place_weight
         return max(cast, 1e-9) / (s.rrf_k + 1)
 
-    def _vote_for_place(self, gen, question: str, found: dict[int, Candidate],
+    def _vote_for_place(self, named: list[str], found: dict[int, Candidate],
                         scores: dict[int, float]) -> None:
         """Third vote, by article: candidates from an article of the place the question
         names count as if a third engine had ranked them first.
@@ -155,11 +156,9 @@ class Searcher:
         are recognised, so an ordinary word cannot vote.  Years get no such vote: a
         report dated 2024 is where the question about 2023's results is answered.
         """
-        weight = self.config.search.place_weight
-        named = self._named_places(gen, question) if weight > 0 else []
         if not named:
             return
-        bonus = weight / (self.config.search.rrf_k + 1)
+        bonus = self.config.search.place_weight / (self.config.search.rrf_k + 1)
         for pid, c in found.items():
             if any(p in c.scope for p in named):
                 scores[pid] += bonus
