@@ -53,6 +53,7 @@ import os
 import re
 import shutil
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -179,9 +180,7 @@ class EmbeddingCache:
 
     def get_many(self, embedder: str, hashes: Iterable[str]) -> dict[str, np.ndarray]:
         found: dict[str, np.ndarray] = {}
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+        for chunk in chunks(list(dict.fromkeys(hashes))):
             rows = self.db.execute(
                 f"SELECT hash, vector FROM embeddings WHERE embedder = ? AND hash IN "
                 f"({','.join('?' * len(chunk))})", [embedder, *chunk])
@@ -191,9 +190,7 @@ class EmbeddingCache:
     def cached(self, embedder: str, hashes: Iterable[str]) -> set[str]:
         """Which of `hashes` have a vector already (without reading the vectors)."""
         found: set[str] = set()
-        unique = list(dict.fromkeys(hashes))
-        for start in range(0, len(unique), 500):
-            chunk = unique[start:start + 500]
+        for chunk in chunks(list(dict.fromkeys(hashes))):
             found.update(h for (h,) in self.db.execute(
                 f"SELECT hash FROM embeddings WHERE embedder = ? AND hash IN "
                 f"({','.join('?' * len(chunk))})", [embedder, *chunk]))
@@ -230,10 +227,17 @@ CREATE INDEX IF NOT EXISTS passages_by_article ON passages (article);
 CREATE INDEX IF NOT EXISTS passages_added ON passages (added);
 CREATE INDEX IF NOT EXISTS passages_removed ON passages (removed);
 """
-# A row is visible at generation g when added <= g and (removed is null or removed > g).
-VISIBLE = "added <= :g AND (removed IS NULL OR removed > :g)"
-VISIBLE_P = "p.added <= :g AND (p.removed IS NULL OR p.removed > :g)"
-VISIBLE_A = "a.added <= :g AND (a.removed IS NULL OR a.removed > :g)"
+def visible(table: str = "") -> str:
+    """SQL: the row (of the table aliased `table`, if given) is visible at generation :g,
+    that is added <= g and (removed is null or removed > g)."""
+    t = f"{table}." if table else ""
+    return f"{t}added <= :g AND ({t}removed IS NULL OR {t}removed > :g)"
+
+
+def chunks(items: list, size: int = 500) -> Iterator[list]:
+    """Slices of `items`: SQLite and tantivy take long id lists in parts."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
 
 
 def connect(path: Path, readonly: bool = False) -> sqlite3.Connection:
@@ -302,9 +306,8 @@ def delete_lexical(writer, pids: Iterable[int]) -> None:
     import tantivy
 
     schema = lexical_schema()
-    ids = [int(p) for p in pids]
-    for start in range(0, len(ids), 1000):
-        writer.delete_documents_by_query(tantivy.Query.term_set_query(schema, "pid", ids[start:start + 1000]))
+    for chunk in chunks([int(p) for p in pids], 1000):
+        writer.delete_documents_by_query(tantivy.Query.term_set_query(schema, "pid", chunk))
 
 
 def deleted_share(searcher) -> float:
@@ -478,10 +481,12 @@ class IndexStore:
             "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files")}
 
     def counts(self) -> tuple[int, int]:
-        g = {"g": self.published}
-        articles = self.db.execute(f"SELECT count(*) FROM articles WHERE {VISIBLE}", g).fetchone()[0]
-        passages = self.db.execute(f"SELECT count(*) FROM passages WHERE {VISIBLE}", g).fetchone()[0]
-        return articles, passages
+        """Articles and passages of the published generation."""
+        return self._count("articles"), self._count("passages")
+
+    def _count(self, table: str) -> int:
+        return self.db.execute(f"SELECT count(*) FROM {table} WHERE {visible()}",
+                               {"g": self.published}).fetchone()[0]
 
     # -------------------------------------------------------- one generation
 
@@ -505,8 +510,7 @@ class IndexStore:
         db, gen = self.db, self._gen
         ids = list(article_ids)
         with db:
-            for start in range(0, len(ids), 500):
-                chunk = ids[start:start + 500]
+            for chunk in chunks(ids):
                 rows = db.execute(f"SELECT id FROM articles WHERE removed IS NULL AND article_id IN "
                                   f"({','.join('?' * len(chunk))})", chunk).fetchall()
                 aids = [r[0] for r in rows]
@@ -587,8 +591,7 @@ class IndexStore:
         has grown 4x since it was trained.
         """
         index = self._load_vectors(self.published)
-        _, passages = self.counts()
-        expected = passages - len(dropped) + len(added)
+        expected = self._count("passages") - len(dropped) + len(added)
         if index is None or self._needs_new_vector_index(index, expected):
             index = self._vectors_from_catalog(gen)
         else:
@@ -597,12 +600,11 @@ class IndexStore:
             self._add_vectors(index, added)
         write_vectors_atomic(index, vectors_path(self.index_dir, gen))
 
-    def _add_vectors(self, index, rows: list[tuple[int, str]], chunk: int = 20_000) -> None:
+    def _add_vectors(self, index, rows: list[tuple[int, str]], batch: int = 20_000) -> None:
         """Add (passage id, hash) rows to a FAISS index, vectors read from the cache."""
         cache = EmbeddingCache(self.index_dir / CACHE_DB)
         try:
-            for start in range(0, len(rows), chunk):
-                part = rows[start:start + chunk]
+            for part in chunks(rows, batch):
                 found = cache.get_many(self.identity, (h for _, h in part))
                 missing = sum(1 for _, h in part if h not in found)
                 if missing:
@@ -628,12 +630,12 @@ class IndexStore:
         """Passage id, headline, place, date and text of every passage visible at `gen`."""
         yield from self.db.execute(
             f"SELECT p.id, a.title, a.place, a.date, p.text FROM passages p "
-            f"JOIN articles a ON a.id = p.article WHERE {VISIBLE_P} "
+            f"JOIN articles a ON a.id = p.article WHERE {visible('p')} "
             f"ORDER BY p.id", {"g": gen})
 
     def _vectors_from_catalog(self, gen: int):
         """A new dense index of every passage visible at `gen`, vectors from the cache."""
-        rows = self.db.execute(f"SELECT id, hash FROM passages WHERE {VISIBLE} ORDER BY id",
+        rows = self.db.execute(f"SELECT id, hash FROM passages WHERE {visible()} ORDER BY id",
                                {"g": gen}).fetchall()
         settings = self.settings
         if settings.ann == "ivf" and len(rows) > settings.exact_max:
@@ -856,8 +858,6 @@ class IndexReader:
 
     def __init__(self, index_dir: str | Path, embedder_identity: str,
                  settings: VectorSettings | None = None) -> None:
-        import threading
-
         self.index_dir = Path(index_dir)
         check_format(self.index_dir)
         if not (self.index_dir / CATALOG).is_file():
@@ -904,8 +904,8 @@ class IndexReader:
         self._lexical_index.reload()
         g = {"g": number}
         places = {folded_words(p) for (p,) in self._query(
-            f"SELECT DISTINCT place FROM articles WHERE place IS NOT NULL AND {VISIBLE}", g)}
-        passages = self._query(f"SELECT count(*) FROM passages WHERE {VISIBLE}", g)[0][0]
+            f"SELECT DISTINCT place FROM articles WHERE place IS NOT NULL AND {visible()}", g)}
+        passages = self._query(f"SELECT count(*) FROM passages WHERE {visible()}", g)[0][0]
         # One-syllable "places" are misreadings, and folded they are common words ("van").
         return _Generation(number, vectors, self._lexical_index.searcher(),
                            sorted(p for p in places if len(p.split()) >= 2), passages)
@@ -929,23 +929,23 @@ class IndexReader:
         """The visible passages among `pids`, with their articles' citation data."""
         ids = list(dict.fromkeys(int(p) for p in pids))
         found: dict[int, Candidate] = {}
-        for start in range(0, len(ids), 500):
-            chunk = ids[start:start + 500]
-            sql = _CANDIDATE_SQL.format(visible=VISIBLE_P.replace(":g", "?"),
-                                        marks=",".join("?" * len(chunk)))
-            for row in self._query(sql, [gen.number, gen.number, *chunk]):
+        for chunk in chunks(ids):
+            params = {"g": gen.number, **{f"i{k}": pid for k, pid in enumerate(chunk)}}
+            sql = _CANDIDATE_SQL.format(visible=visible("p"),
+                                        marks=",".join(f":i{k}" for k in range(len(chunk))))
+            for row in self._query(sql, params):
                 found[row[0]] = Candidate(*row)
         return found
 
     def article(self, article_id: str, gen: _Generation | None = None) -> Article | None:
         gen = gen or self.current
-        rows = self._query(_ARTICLE_SQL.format(visible=VISIBLE_A) + "AND article_id = :id",
+        rows = self._query(_ARTICLE_SQL.format(visible=visible('a')) + "AND article_id = :id",
                            {"g": gen.number, "id": article_id})
         return _article(rows[0]) if rows else None
 
     def latest(self, n: int) -> list[Article]:
         """Newest articles first (undated ones last)."""
-        rows = self._query(_ARTICLE_SQL.format(visible=VISIBLE_A)
+        rows = self._query(_ARTICLE_SQL.format(visible=visible('a'))
                            + "ORDER BY coalesce(date, '') DESC, article_id DESC LIMIT :n",
                            {"g": self.current.number, "n": n})
         return [_article(r) for r in rows]
@@ -953,7 +953,7 @@ class IndexReader:
     def stats(self) -> dict:
         g = {"g": self.current.number}
         articles, date_min, date_max = self._query(
-            f"SELECT count(*), min(date), max(date) FROM articles WHERE {VISIBLE}", g)[0]
+            f"SELECT count(*), min(date), max(date) FROM articles WHERE {visible()}", g)[0]
         meta = self.meta()
         return {"articles": articles, "passages": self.current.passages,
                 "date_min": date_min, "date_max": date_max,
