@@ -23,7 +23,6 @@ TELEGRAM_LIMIT = MessageLimit.MAX_TEXT_LENGTH
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _MARKDOWN = re.compile(r"(\*\*|__|~~|`+|\|\||(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w))")
 # Sentence ends: terminal punctuation (plus closing quotes) followed by space, or a line break.
@@ -48,7 +47,7 @@ def utf16_len(text: str) -> int:
 
 def clean_question(text: str | None) -> tuple[str, bool]:
     """Whitespace-normalised question, cut at a word boundary; (question, was_truncated)."""
-    text = _CONTROL.sub(" ", _INVISIBLE.sub("", clean_text(text or "")))
+    text = _INVISIBLE.sub("", clean_text(text or ""))  # controls became spaces there
     text = " ".join(text.split())
     if len(text) <= MAX_QUESTION_CHARS:
         return text, False
