@@ -12,6 +12,7 @@ import re
 import uuid
 from pathlib import Path
 
+from retrieval.textnorm import fold
 from retrieval.types import BuildReport
 
 from .answers import (
@@ -21,7 +22,6 @@ from .answers import (
     UPLOAD_TOO_BIG,
     UPLOAD_UNSAFE,
 )
-from .textutil import fold
 
 UPLOAD_DIR = "uploads"
 
@@ -37,7 +37,7 @@ def safe_file_name(name: str | None) -> str:
     ext = ext.lower()
     if not dot or f".{ext}" not in ALLOWED_UPLOADS:
         raise UploadRejected(UPLOAD_BAD_TYPE)
-    stem = re.sub(r"[^a-z0-9_-]+", "-", fold(stem)).strip("-_")[:80] or "tai-lieu"
+    stem = re.sub(r"[^a-z0-9_-]+", "-", fold(stem).lower()).strip("-_")[:80] or "tai-lieu"
     if stem == "readme":  # the corpus reader ignores README.md files
         stem = "readme-upload"
     return f"{stem}.{ext}"

@@ -13,8 +13,14 @@ from zoneinfo import ZoneInfo
 
 from telegram.constants import MessageLimit
 
-from retrieval.textnorm import FOLDED_STOPWORDS, MAX_QUESTION_CHARS, clean_text, syllables
-from retrieval.textnorm import fold as strip_diacritics
+from retrieval.textnorm import (
+    FOLDED_STOPWORDS,
+    MAX_QUESTION_CHARS,
+    clean_text,
+    fold_syllable,
+    sentence_spans,
+    syllables,
+)
 from retrieval.types import format_date  # noqa: F401  (re-exported for the renderers)
 
 # Telegram measures message length in UTF-16 code units (emoji count twice).
@@ -25,19 +31,10 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _MARKDOWN = re.compile(r"(\*\*|__|~~|`+|\|\||(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w))")
-# Sentence ends: terminal punctuation (plus closing quotes) followed by space, or a line break.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’»)]*\s+|\n+")
-_CLAUSE_END = re.compile(r";\s+")
-LONG_SENTENCE = 300  # characters; longer sentences are split into their ";" clauses
-
-def fold(text: str) -> str:
-    """Lower-case and strip Vietnamese diacritics ("Đầm Hà" -> "dam ha")."""
-    return strip_diacritics(text).lower()
-
 
 def words(text: str) -> list[str]:
     """Folded word tokens."""
-    return [strip_diacritics(s) for s in syllables(text)]
+    return [fold_syllable(s) for s in syllables(text)]
 
 
 def utf16_len(text: str) -> int:
@@ -68,34 +65,6 @@ def searchable(question: str) -> str:
     text = _HTML_TAG.sub(" ", question)
     text = _MARKDOWN.sub(" ", text)
     return " ".join(text.split())
-
-
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """(start, end) of each sentence in `text`, whitespace excluded.
-
-    Official prose strings clauses together with semicolons into sentences of
-    many lines; such a sentence is split at its semicolons so that the bold
-    part stays a readable answer rather than the whole paragraph.
-    """
-    spans, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
-        if m.start() > start:
-            spans.append((start, m.start()))
-        start = m.end()
-    if start < len(text.rstrip()):
-        spans.append((start, len(text.rstrip())))
-    out = []
-    for s, e in spans:
-        if e - s <= LONG_SENTENCE:
-            out.append((s, e))
-            continue
-        for m in _CLAUSE_END.finditer(text, s, e):
-            if m.start() > s:
-                out.append((s, m.start() + 1))  # keep the semicolon with its clause
-            s = m.end()
-        if s < e:
-            out.append((s, e))
-    return out
 
 
 def best_sentence(text: str, question: str) -> tuple[int, int] | None:

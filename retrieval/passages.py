@@ -11,10 +11,11 @@ import math
 import re
 
 from .config import SplitConfig
+from .textnorm import sentences
 from .types import Article, Passage
 
-_SENTENCE_END = re.compile(r"(?<=[.!?…;])\s+(?=[\"“'(]?[A-ZÀ-ỸĐ0-9])")
-_CLAUSE_END = re.compile(r"(?<=[,;:])\s+")
+# A sentence longer than a passage is cut after its commas, semicolons and colons.
+_PHRASE_END = re.compile(r"(?<=[,;:])\s+")
 
 
 def _merge_fragments(paragraphs: list[str], min_chars: int) -> list[str]:
@@ -44,9 +45,9 @@ def _split_long(text: str, max_chars: int) -> list[str]:
     """Cut a long paragraph into about-equal chunks of whole sentences."""
     if len(text) <= max_chars:
         return [text]
-    units = _pieces(text, _SENTENCE_END)
+    units = sentences(text)
     if len(units) == 1:
-        units = _pieces(text, _CLAUSE_END)
+        units = _pieces(text, _PHRASE_END)
     if len(units) == 1:  # one enormous run-on: fall back to words
         units = text.split()
     target = len(text) / math.ceil(len(text) / max_chars)

@@ -50,7 +50,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import shutil
 import sqlite3
 import threading
@@ -63,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .textnorm import fold_syllable, lexical_tokens, syllables
+from .textnorm import LEXICAL_TOKENS_VERSION, YEAR, fold_syllable, lexical_tokens, syllables
 from .types import Article, indexed_text
 
 log = logging.getLogger(__name__)
@@ -78,7 +77,6 @@ META_PID = 0  # tantivy doc holding the generation; passage row ids start at 1
 # Above this share of deleted-but-counted passages the lexical index is rebuilt
 # from the catalog, so BM25 statistics stay those of the passages served.
 MAX_DELETED_SHARE = 0.2
-YEAR = re.compile(r"(?<!\d)(?:19|20)\d\d(?!\d)")
 
 
 class IndexNotFound(FileNotFoundError):
@@ -463,7 +461,7 @@ class IndexStore:
             with self.db:
                 self.db.executemany("INSERT INTO meta VALUES (?, ?)", [
                     ("format", str(FORMAT_VERSION)), ("embedder", embedder_identity),
-                    ("dim", str(dim)), ("published", "0")])
+                    ("dim", str(dim)), ("published", "0"), ("tokens", LEXICAL_TOKENS_VERSION)])
             meta = get_meta(self.db)
         if int(meta["format"]) != FORMAT_VERSION:
             raise IndexFormatError(f"{index_dir} holds index format {meta['format']}; this version "
@@ -711,9 +709,15 @@ class IndexStore:
                 self.db.execute("UPDATE passages SET removed = NULL WHERE removed > ?", (g,))
                 self.db.execute("UPDATE articles SET removed = NULL WHERE removed > ?", (g,))
             done.append(f"rolled back an unfinished update (generation {g + 1})")
-        if g > 0 and lexical_gen != g:
+        tokens = get_meta(self.db).get("tokens")
+        if g > 0 and (lexical_gen != g or tokens != LEXICAL_TOKENS_VERSION):
             self._rebuild_lexical(g)
-            done.append("rebuilt the lexical index from the catalog")
+            done.append("rebuilt the lexical index from the catalog"
+                        + ("" if tokens == LEXICAL_TOKENS_VERSION else " (new tokenisation)"))
+        if tokens != LEXICAL_TOKENS_VERSION:
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('tokens', ?)",
+                                (LEXICAL_TOKENS_VERSION,))
         if g > 0 and not vectors_path(self.index_dir, g).exists():
             write_vectors_atomic(self._vectors_from_catalog(g), vectors_path(self.index_dir, g))
             done.append("rebuilt the vector index from the catalog and the embedding cache")
@@ -818,6 +822,7 @@ class Candidate:
     url: str | None
     years: str
     scope: str
+    lead: str  # the article's first paragraph: with the headline, what the article is about
 
     @property
     def passage_id(self) -> str:
@@ -835,13 +840,14 @@ class _Generation:
     number: int
     vectors: object  # faiss index, memory-mapped
     lexical: object  # tantivy searcher
-    places: list[str]  # " folded syllables " of the places articles are about
+    places: dict[str, str]  # the places articles are about: folded syllables -> name as written
     passages: int  # visible passages (for IDF)
 
 
 _CANDIDATE_SQL = (
     "SELECT p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place, a.source,"
-    " a.url, a.years, a.scope FROM passages p JOIN articles a ON a.id = p.article"
+    " a.url, a.years, a.scope, json_extract(a.paragraphs, '$[0]')"
+    " FROM passages p JOIN articles a ON a.id = p.article"
     " WHERE {visible} AND p.id IN ({marks})")
 _ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs FROM articles a"
                 " WHERE {visible} ")
@@ -873,6 +879,10 @@ class IndexReader:
                                    f"version reads {FORMAT_VERSION}: rebuild with `index --rebuild`")
         if meta["embedder"] != embedder_identity:
             raise mismatch(self.index_dir, meta["embedder"], embedder_identity)
+        if meta.get("tokens") != LEXICAL_TOKENS_VERSION:
+            raise IndexFormatError(
+                f"the lexical index in {self.index_dir} was built by an older version: run "
+                f"`python -m retrieval index --index {self.index_dir}` to update it (nothing is re-embedded)")
         if int(meta["published"]) == 0:
             raise IndexNotFound(f"the index in {self.index_dir} has no finished build yet")
         try:
@@ -903,12 +913,12 @@ class IndexReader:
         set_nprobe(vectors, self.settings.nprobe)
         self._lexical_index.reload()
         g = {"g": number}
-        places = {folded_words(p) for (p,) in self._query(
+        places = {folded_syllables(p): p for (p,) in self._query(
             f"SELECT DISTINCT place FROM articles WHERE place IS NOT NULL AND {visible()}", g)}
         passages = self._query(f"SELECT count(*) FROM passages WHERE {visible()}", g)[0][0]
         # One-syllable "places" are misreadings, and folded they are common words ("van").
         return _Generation(number, vectors, self._lexical_index.searcher(),
-                           sorted(p for p in places if len(p.split()) >= 2), passages)
+                           {k: v for k, v in sorted(places.items()) if len(k.split()) >= 2}, passages)
 
     def refresh(self) -> bool:
         """Move to the newest published generation; False when already there."""

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections import Counter
+from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
 
 _WORD = re.compile(r"\w+", re.UNICODE)
+# A year as articles and questions write it: 1950-2099, not part of a longer number.
+YEAR = re.compile(r"(?<!\d)(?:19[5-9]\d|20\d\d)(?!\d)")
 _SPACES = re.compile(r"\s+")
 # đ/Đ are letters of their own, not a d with a combining mark, so NFD keeps them.
 _FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "D"})
@@ -81,23 +85,119 @@ def syllables(text: str) -> list[str]:
     return _WORD.findall(nfc(text).lower())
 
 
+# Tone marks.  Old and new orthography put them on different vowels of the same
+# syllable (hoà/hòa, uỷ/ủy, thuý/thúy), and portals mix both; the tone itself and
+# the vowel marks (â ă ê ô ơ ư) are what distinguish words.
+_TONE_DIGITS = {"\u0300": "2", "\u0301": "1", "\u0309": "3", "\u0303": "4", "\u0323": "5"}
+
+
+@lru_cache(maxsize=1 << 17)
+def tone_key(syllable: str) -> str:
+    """A syllable with its tone mark moved to the end as a digit, wherever it was
+    written: "hoà" and "hòa" -> "hoa2", "uỷ" and "ủy" -> "uy3"; "hà" -> "ha2"."""
+    decomposed = unicodedata.normalize("NFD", syllable)
+    tone = "".join(_TONE_DIGITS.get(c, "") for c in decomposed)
+    if not tone:
+        return syllable
+    base = "".join(c for c in decomposed if c not in _TONE_DIGITS)
+    return unicodedata.normalize("NFC", base) + tone[-1]
+
+
+def same_word(typed: str, spelled: str) -> bool:
+    """Could `typed` be the syllable `spelled`?  Typed without accents, any syllable
+    folding alike could be; typed with them, it must have the same tone ("tình"
+    is not "tỉnh"), wherever the tone mark sits."""
+    folded = fold_syllable(typed)
+    if folded != fold_syllable(spelled):
+        return False
+    return typed == folded or tone_key(typed) == tone_key(spelled)
+
+
+class Spellings:
+    """Multi-syllable names to find in text, each standing for a value; built once."""
+
+    def __init__(self, spellings: dict[str, str]) -> None:
+        self._by_folded: dict[tuple[str, ...], list[tuple[tuple[str, ...], str]]] = {}
+        for spelling, value in spellings.items():
+            words = tuple(spelling.split())
+            self._by_folded.setdefault(tuple(fold_syllable(w) for w in words), []).append((words, value))
+        self._lengths = sorted({len(k) for k in self._by_folded}, reverse=True)
+
+    def find(self, words: list[str]) -> list[tuple[int, int, str]]:
+        """(start, end, value) of each spelling in a list of lower-case syllables, the
+        longest first at each position; syllables are matched with `same_word`."""
+        folded = [fold_syllable(w) for w in words]
+        found, i = [], 0
+        while i < len(words):
+            for n in self._lengths:
+                match = next((value for spelling, value in self._by_folded.get(tuple(folded[i:i + n]), ())
+                              if all(same_word(t, w) for t, w in zip(words[i:i + n], spelling, strict=True))),
+                             None)
+                if match is not None:
+                    found.append((i, i + n, match))
+                    i += n
+                    break
+            else:
+                i += 1
+        return found
+
+
+# Names that users and portals write in several ways; every spelling of a group
+# adds the group's term (`@` + key) to the lexical tokens of both passages and
+# questions, so "HND" finds "Hội Nông dân" and the reverse.  Spellings are whole
+# syllables and keep their tones ("Ấm tình đoàn kết" is no "tỉnh đoàn").
+ALIASES: dict[str, tuple[str, ...]] = {
+    "hoi_nong_dan": ("hội nông dân", "hnd", "hội nd"),
+    "hoi_phu_nu": ("hội liên hiệp phụ nữ", "liên hiệp phụ nữ", "hội lhpn", "lhpn", "hội phụ nữ"),
+    "hoi_ccb": ("hội cựu chiến binh", "cựu chiến binh", "ccb", "hội ccb"),
+    "mttq": ("mặt trận tổ quốc", "mttq", "mặt trận"),
+    "doan_tn": ("đoàn thanh niên", "đoàn tn", "đtn", "đoàn tncs", "huyện đoàn", "tỉnh đoàn",
+                "thành đoàn", "thị đoàn"),
+    "cong_doan": ("liên đoàn lao động", "lđlđ", "công đoàn"),
+    "dan_van": ("ban dân vận", "dân vận"),
+    "cap_uy": ("huyện ủy", "tỉnh ủy", "thành ủy", "thị ủy", "đảng ủy", "ban thường vụ"),
+    "ubnd": ("ủy ban nhân dân", "ubnd"),
+    "hdnd": ("hội đồng nhân dân", "hđnd"),
+    "hoi_nct": ("hội người cao tuổi", "người cao tuổi"),
+    "chu_thap_do": ("hội chữ thập đỏ", "chữ thập đỏ"),
+    "khuyen_hoc": ("hội khuyến học", "khuyến học"),
+    "bch": ("ban chấp hành", "bch"),
+    "thanh_pho": ("thành phố", "tp"),
+    "thi_xa": ("thị xã", "tx"),
+}
+_ALIAS_SPELLINGS = Spellings({spelling: key for key, spellings in ALIASES.items() for spelling in spellings})
+
+
+def alias_keys(words: list[str]) -> list[str]:
+    """Keys of the alias groups spelled in a list of lower-case syllables, in order."""
+    return [key for _, _, key in _ALIAS_SPELLINGS.find(words)]
+
+
 def lexical_tokens(text: str) -> list[str]:
-    """BM25 tokens: each syllable, its folded twin, and folded syllable pairs.
+    """BM25 tokens: each syllable, its folded twin, folded syllable pairs, aliases.
 
     The folded twin is prefixed so "hà" and "ha" stay different terms while
     every syllable still gets a folded term that an unaccented query can hit;
     accented queries match on both forms (stronger), unaccented ones on the
-    folded form.  Most Vietnamese words have two syllables ("nông dân",
-    "đoàn kết"), so folded pairs reward the right words in the right order.
+    folded form.  The accented form is `tone_key`'s, so old and new tone
+    placement are one term.  Most Vietnamese words have two syllables ("nông
+    dân", "đoàn kết"), so folded pairs reward the right words in the right
+    order.  Organisations and units get one `@` term per spelling (ALIASES).
     """
     sylls = syllables(text)
     folded = [fold_syllable(s) for s in sylls]
     out: list[str] = []
     for s, f in zip(sylls, folded, strict=True):
-        out.append(s)
+        out.append(tone_key(s))
         out.append("~" + f)
     out.extend(f"{a}_{b}" for a, b in pairwise(folded))
+    out.extend("@" + key for key in alias_keys(sylls))
     return out
+
+
+# Bump when lexical_tokens changes: an index built with other tokens is rebuilt
+# from its catalog (no re-embedding) before it is searched again.
+LEXICAL_TOKENS_VERSION = "2"
 
 
 def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
@@ -110,3 +210,86 @@ def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]
 def content_syllables(text: str) -> list[str]:
     """Folded syllables of a question without stopwords, for answerability."""
     return [f for f in (fold_syllable(s) for s in syllables(text)) if f not in FOLDED_STOPWORDS]
+
+
+def respell(text: str, vocabulary: Iterable[str]) -> str:
+    """`text` with each word spelled as the `vocabulary` texts spell it.
+
+    A syllable typed without accents takes the accents most common for it in
+    the vocabulary ("nong dan" -> "nông dân"), pairs of syllables first, so each
+    word is read in context; an accented one keeps its tone and takes the
+    vocabulary's tone-mark placement ("hoà" -> "hòa" where the index writes
+    hòa).  Case and punctuation stay as typed; words the vocabulary lacks stay as
+    typed.  The dense model reads the result: it was trained on accented text in
+    one placement per word, and does not know that "hoa" may be "hòa".
+    """
+    pairs: dict[tuple[str, str], Counter] = {}
+    singles: dict[str, Counter] = {}
+    for written in vocabulary:
+        sylls = syllables(written)
+        folded = [fold_syllable(x) for x in sylls]
+        for k, f in enumerate(folded):
+            singles.setdefault(f, Counter())[sylls[k]] += 1
+            if k + 1 < len(folded):
+                pairs.setdefault((f, folded[k + 1]), Counter())[(sylls[k], sylls[k + 1])] += 1
+
+    words = syllables(text)
+    folded = [fold_syllable(w) for w in words]
+
+    def fits(typed: str, spelled: str) -> bool:  # an accented syllable keeps its tone
+        return typed == fold_syllable(typed) or tone_key(typed) == tone_key(spelled)
+
+    out: list[str | None] = [None] * len(words)
+    for k in range(len(words) - 1):
+        for (a, b), _ in pairs.get((folded[k], folded[k + 1]), Counter()).most_common():
+            if out[k] is None and fits(words[k], a) and fits(words[k + 1], b):
+                out[k], out[k + 1] = a, b
+                break
+    for k, f in enumerate(folded):
+        if out[k] is None:
+            out[k] = next((w for w, _ in singles.get(f, Counter()).most_common() if fits(words[k], w)),
+                          words[k])
+    spelled = iter(out)
+
+    def replace(m: re.Match) -> str:
+        word = next(spelled)
+        return word[:1].upper() + word[1:] if m.group(0)[:1].isupper() else word
+
+    return _WORD.sub(replace, nfc(text))
+
+
+# Where a sentence ends: terminal punctuation (and closing quotes) before anything
+# but a lower-case letter ("v.v. và", "TP. Hạ Long" is the rare false cut), or a
+# line break.  Official prose strings clauses together with semicolons into
+# sentences of many lines; those are cut at their semicolons.
+_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’»)]*\s+(?![a-zà-ỹđ])|\n+")
+_CLAUSE_END = re.compile(r";\s+")
+LONG_SENTENCE = 300  # characters
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence in `text`, whitespace excluded; a sentence of
+    more than LONG_SENTENCE characters is split into its ";" clauses."""
+    spans, start = [], 0
+    for m in _SENTENCE_END.finditer(text):
+        if m.start() > start:
+            spans.append((start, m.start()))
+        start = m.end()
+    if start < len(text.rstrip()):
+        spans.append((start, len(text.rstrip())))
+    out = []
+    for s, e in spans:
+        if e - s <= LONG_SENTENCE:
+            out.append((s, e))
+            continue
+        for m in _CLAUSE_END.finditer(text, s, e):
+            if m.start() > s:
+                out.append((s, m.start() + 1))  # keep the semicolon with its clause
+            s = m.end()
+        if s < e:
+            out.append((s, e))
+    return out
+
+
+def sentences(text: str) -> list[str]:
+    return [text[s:e] for s, e in sentence_spans(text)]

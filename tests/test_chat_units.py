@@ -29,7 +29,6 @@ from chat.textutil import (
     MAX_QUESTION_CHARS,
     best_sentence,
     clean_question,
-    fold,
     format_date,
     format_datetime,
     has_words,
@@ -51,7 +50,6 @@ def make_hit(n: int = 0, text: str | None = None, **kw) -> Hit:
 # ---------------------------------------------------------------- text helpers
 
 def test_fold_and_question_cleaning():
-    assert fold("Đầm Hà HUYỆN ỦY") == "dam ha huyen uy"
     question, truncated = clean_question("  hỏi\u200b về\n\nĐầm   Hà\x00 ")
     assert (question, truncated) == ("hỏi về Đầm Hà", False)
     original = "chương trình công tác " * 1000
@@ -429,3 +427,29 @@ def test_shutdown_closes_the_question_store_and_the_index(tmp_path):
     assert index.closed
     with pytest.raises(sqlite3.ProgrammingError):
         store.add_question(1, 1, "câu hỏi", True)
+
+
+def test_partial_answer_says_what_is_missing_before_the_results():
+    from chat.service import Page
+
+    hit = make_hit(place="Đào Nguyên", date="2021-12-15", title="Hội LHPN huyện Đào Nguyên tổng kết năm 2021")
+    page = Page(Status.ANSWER, question="hội lhpn huyện đào nguyên năm 2023", qid=1, hits=[hit],
+                match="partial", missing=["year"], understood="Hội LHPN huyện Đào Nguyên, năm 2023")
+    (text,) = page_messages(HTML, page)
+    check_html(text)
+    assert "Chưa có bài về <b>Hội LHPN huyện Đào Nguyên, năm 2023</b>; gần nhất là năm 2021:" in text
+    assert text.index("gần nhất") < text.index("Hội LHPN huyện Đào Nguyên tổng kết năm 2021")
+    exact = Page(Status.ANSWER, question=page.question, qid=1, hits=[hit], match="exact")
+    assert "Chưa có bài" not in page_messages(HTML, exact)[0]
+
+
+def test_service_passes_the_grade_to_the_page(tmp_path):
+    class Partial(StubSearcher):
+        def search(self, question, top_k=5, offset=0):
+            response = super().search(question, top_k, offset)
+            response.match, response.missing, response.understood = "partial", ["place"], "huyện X"
+            return response
+
+    service = ChatService(Partial([make_hit()]), FeedbackStore(":memory:"))
+    page = service.ask("Hội Nông dân huyện X")
+    assert (page.match, page.missing, page.understood) == ("partial", ["place"], "huyện X")

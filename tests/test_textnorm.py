@@ -1,4 +1,7 @@
+import pytest
+
 from retrieval.textnorm import (
+    alias_keys,
     content_syllables,
     fold,
     folded_pairs,
@@ -6,6 +9,7 @@ from retrieval.textnorm import (
     lexical_tokens,
     nfc,
     syllables,
+    tone_key,
 )
 
 
@@ -31,8 +35,9 @@ def test_unaccented_query_shares_folded_tokens_with_accented_text():
     text_tokens = set(lexical_tokens("Hội Nông dân huyện Đầm Hà"))
     query_tokens = set(lexical_tokens("hoi nong dan huyen dam ha"))
     assert {"~hoi", "~nong", "~dan", "~huyen", "~dam", "~ha"} <= text_tokens & query_tokens
-    # accented tokens are kept too, so an accented query matches on both forms
-    assert {"hội", "đầm"} <= text_tokens
+    # accented tokens are kept too (tone as a digit), so an accented query matches on both forms
+    assert {tone_key("hội"), tone_key("đầm")} <= text_tokens
+    assert tone_key("hội") != "~hoi" and tone_key("hội") != tone_key("hồi")
     # and folded syllable pairs stand for two-syllable words
     assert {"nong_dan", "dam_ha"} <= text_tokens & query_tokens
     assert "dan_nong" not in text_tokens
@@ -49,3 +54,29 @@ def test_folded_pairs_skip_question_words_on_request():
                          ("bao", "nhieu")}
     assert folded_pairs("Hội Nông dân được bao nhiêu", skip_stopwords=True) == {
         ("hoi", "nong"), ("nong", "dan")}
+
+
+def test_old_and_new_tone_placement_are_one_term():
+    for old, new in (("hoà", "hòa"), ("uỷ ban", "ủy ban"), ("thuý", "thúy"), ("Khoẻ", "Khỏe")):
+        assert set(lexical_tokens(old)) == set(lexical_tokens(new)), (old, new)
+    # the tone itself still tells words apart
+    assert set(lexical_tokens("hòa")) != set(lexical_tokens("hóa"))
+
+
+@pytest.mark.parametrize("short, long", [
+    ("HND", "Hội Nông dân"), ("Hội ND", "Hội Nông dân"), ("LHPN", "Hội Liên hiệp Phụ nữ"),
+    ("Hội Phụ nữ", "Hội LHPN"), ("CCB", "Cựu chiến binh"), ("MTTQ", "Mặt trận Tổ quốc"),
+    ("Mặt trận", "MTTQ"), ("ĐTN", "Đoàn Thanh niên"), ("Đoàn TN", "Huyện đoàn"), ("Tỉnh đoàn", "Đoàn TN"),
+    ("LĐLĐ", "Công đoàn"), ("UBND", "Ủy ban nhân dân"), ("HĐND", "Hội đồng nhân dân"),
+    ("BCH", "Ban Chấp hành"), ("TP", "thành phố"), ("TX", "thị xã"),
+])
+def test_abbreviations_share_a_term_with_the_full_name(short, long):
+    shared = {t for t in set(lexical_tokens(short)) & set(lexical_tokens(long)) if t.startswith("@")}
+    assert shared, (short, long)
+
+
+def test_alias_terms_need_whole_syllables_and_the_longest_spelling_wins():
+    assert alias_keys("hoi nong dan".split()) == ["hoi_nong_dan"]
+    assert alias_keys("mat tran to quoc".split()) == ["mttq"]  # one group, not "mat tran" + rest
+    assert alias_keys("hndx".split()) == []
+    assert "@hoi_ccb" not in lexical_tokens("Hội Nông dân")
