@@ -236,12 +236,32 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
               else f"🔎 Kết quả {first}–{last} cho: {echo}")
     if page.truncated:
         header += "\n" + m.i("(Câu hỏi quá dài nên mình chỉ dùng phần đầu.)")
+    if page.offset == 0 and page.match == "partial" and page.hits:
+        header += "\n" + close_but(m, page)
     blocks = [header]
     blocks += [hit_block(m, h, page.offset + i + 1, page.question, limit)
                for i, h in enumerate(page.hits)]
     if hint:
         blocks.append(hint)
     return pack(blocks, limit)
+
+
+def close_but(m: Markup, page: Page) -> str:
+    """"Chưa có bài về Hội LHPN huyện X, năm 2023; gần nhất là năm 2021:" — said
+    before results that miss part of what was asked, so nobody takes them for it."""
+    best = page.hits[0]
+    nearest = []
+    if "organisation" in page.missing:
+        nearest.append(f"«{cut_words(best.title, 90)}»")
+    if "place" in page.missing and best.place:
+        nearest.append(best.place)
+    if "year" in page.missing and best.date:
+        nearest.append(f"năm {best.date[:4]}")
+    about = page.understood or page.question
+    text = f"⚠️ Chưa có bài về {m.b(m.esc(about))}"
+    if nearest:
+        text += f"; gần nhất là {m.esc(', '.join(nearest))}"
+    return text + ":"
 
 
 def no_answer(m: Markup, echo: str, examples: list[str] | None) -> str:

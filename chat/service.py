@@ -34,6 +34,9 @@ class Page:
     hits: list[Hit] = field(default_factory=list)
     has_more: bool = False
     truncated: bool = False  # the question was cut to MAX_QUESTION_CHARS
+    match: str = "exact"  # "partial": the best article misses what `missing` lists
+    missing: list[str] = field(default_factory=list)
+    understood: str = ""  # the question's constraints: "Hội Nông dân huyện X, năm 2024"
 
 
 @dataclass
@@ -74,7 +77,8 @@ class ChatService:
         hits = response.hits[:self.per_page]
         self.store.add_shown(qid, 0, hits)
         return Page(Status.ANSWER, question=question, qid=qid, hits=hits,
-                    has_more=len(response.hits) > self.per_page, truncated=truncated)
+                    has_more=len(response.hits) > self.per_page, truncated=truncated,
+                    match=response.match, missing=response.missing, understood=response.understood)
 
     def more(self, qid: int, offset: int, chat_id: int | None = None) -> Page:
         """The page of answers starting at `offset` for a stored question."""

@@ -24,7 +24,12 @@ from .types import SearchResponse, format_date
 def format_response(response: SearchResponse) -> str:
     """A readable listing with citations, for people at a terminal."""
     lines = [f"? {response.query}"]
-    if not response.answered:
+    if response.understood:
+        lines.append(f"  understood: {response.understood}")
+    if response.match == "partial":
+        lines.append(f"  (partial match: no article satisfies the {' and '.join(response.missing)}"
+                     " asked; the nearest are below)")
+    elif not response.answered:
         lines.append("  (no passage answers this question well; closest matches below)"
                      if response.hits else "  (nothing found)")
     for rank, hit in enumerate(response.hits, 1):

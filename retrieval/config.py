@@ -57,9 +57,19 @@ class SearchConfig:
     # Dense e5 vectors are poor on text typed without diacritics: on our test set
     # any vote of theirs on unaccented questions made the ranking worse.
     dense_weight_unaccented: float = 0.0
+    # ...unless spelled first as the `respell_from` best lexical matches spell the
+    # same syllables (accents, tone-mark placement): then the dense vote counts fully.
+    respell_questions: bool = True
+    respell_from: int = 10
     # Weight of the third vote, for passages whose article is of the place the
     # question names (search.py, _vote_for_place).  0 turns it off.
     place_weight: float = 1.0
+    # The same vote for the year (or term), the organisation and the kind of event
+    # (đại hội, tổng kết...) the question names, judged on the article's date,
+    # headline and lead (query.py).  0 turns one off.
+    year_weight: float = 1.0
+    organisation_weight: float = 1.0
+    event_weight: float = 0.5
     # A question counts as answered when one of the top passages holds this share
     # of its two-syllable words, or this share of its IDF-weighted syllables (search.py).
     min_pair_coverage: float = 0.3
@@ -108,7 +118,11 @@ LIMITS: dict[str, tuple] = {
     "search.bm25_weight": (0, 100),
     "search.dense_weight": (0, 100),
     "search.dense_weight_unaccented": (0, 100),
+    "search.respell_from": (1, 1000),
     "search.place_weight": (0, 100),
+    "search.year_weight": (0, 100),
+    "search.organisation_weight": (0, 100),
+    "search.event_weight": (0, 100),
     "search.min_pair_coverage": (0, 1),
     "search.min_coverage": (0, 1),
     "bot.answers_per_page": (1, 10),

@@ -3,7 +3,9 @@
 A question's hit at rank k is a passage at rank <= k from a gold article whose
 text contains the gold snippet (whitespace-normalised, NFC) or at least the
 snippet's first 40 characters.  Questions with empty `gold_ids` are
-unanswerable: they score when the engine reports them as not answered.
+unanswerable: they score when the engine does not grade them `exact` (they are
+`partial`, with what is missing, or `none`).  Answerable questions should be
+`exact`; one graded `none` is a wrong "not found".
 """
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ class Question:
     gold_ids: list[str]
     gold_snippet: str = ""
     type: str | None = None
+    # Near misses: constraints the corpus cannot meet together.  A `partial` answer
+    # should name one of them ("organisation" or "place" when the district has other
+    # bodies' reports and the body has other districts').
+    expect_missing: list[str] = field(default_factory=list)
 
 
 def read_questions(path: str | Path) -> list[Question]:
@@ -35,7 +41,8 @@ def read_questions(path: str | Path) -> list[Question]:
         try:
             obj = json.loads(line)
             questions.append(Question(obj["question"], list(obj.get("gold_ids") or []),
-                                      obj.get("gold_snippet") or "", obj.get("type")))
+                                      obj.get("gold_snippet") or "", obj.get("type"),
+                                      list(obj.get("expect_missing") or [])))
         except (json.JSONDecodeError, KeyError, TypeError) as e:
             raise ValueError(f"{path}:{n}: not a question object ({e})") from None
     return questions
@@ -89,14 +96,16 @@ class _Tally:
 class EvalResult:
     overall: dict
     by_type: dict[str, dict]
-    unanswerable: dict  # n, correctly_unanswered
-    answered_rate: float  # share of answerable questions reported as answered
+    unanswerable: dict  # n, correct (graded partial or none), partial, none
+    answered_rate: float  # share of answerable questions reported as answered (match != none)
+    graded: dict  # answerable questions by match: exact, partial, none
     ms_per_query: float
     misses: list[dict] = field(default_factory=list)
 
     def to_json(self) -> dict:
         return {"overall": self.overall, "by_type": self.by_type,
                 "unanswerable": self.unanswerable, "answered_rate": self.answered_rate,
+                "answerable_graded": self.graded,
                 "ms_per_query": self.ms_per_query}
 
     def report(self) -> str:
@@ -108,9 +117,12 @@ class EvalResult:
         lines = [row("all", self.overall)]
         lines += [row(t, m) for t, m in sorted(self.by_type.items())]
         u = self.unanswerable
-        lines.append(f"unanswerable   n={u['n']:<4} correctly reported not answered: "
-                     f"{u['correct']}/{u['n']}")
-        lines.append(f"answerable questions reported as answered: {self.answered_rate:.3f}")
+        lines.append(f"unanswerable   n={u['n']:<4} graded partial or none: {u['correct']}/{u['n']}"
+                     f" (partial {u['partial']}, none {u['none']});"
+                     f" partial naming what is missing: {u['said_missing']}")
+        g = self.graded
+        lines.append(f"answerable     exact {g['exact']}, partial {g['partial']}, none {g['none']};"
+                     f" reported as answered: {self.answered_rate:.3f}")
         lines.append(f"speed: {self.ms_per_query:.1f} ms per query")
         return "\n".join(lines)
 
@@ -118,7 +130,9 @@ class EvalResult:
 def evaluate(searcher: Searcher, questions: list[Question], depth: int = 10) -> EvalResult:
     overall = _Tally()
     by_type: dict[str, _Tally] = defaultdict(_Tally)
-    unanswerable = {"n": 0, "correct": 0}
+    # said_missing: partial answers that name what the question's `expect_missing` lists
+    unanswerable = {"n": 0, "correct": 0, "partial": 0, "none": 0, "said_missing": 0}
+    graded = {"exact": 0, "partial": 0, "none": 0}
     answered_count = answerable = 0
     misses = []
     started = time.perf_counter()
@@ -126,10 +140,23 @@ def evaluate(searcher: Searcher, questions: list[Question], depth: int = 10) -> 
         response = searcher.search(q.question, top_k=depth)
         if not q.gold_ids:
             unanswerable["n"] += 1
-            unanswerable["correct"] += not response.answered
+            unanswerable["correct"] += response.match != "exact"
+            if response.match != "exact":
+                unanswerable[response.match] += 1
+                said = bool(set(q.expect_missing) & set(response.missing))
+                unanswerable["said_missing"] += said
+                if q.expect_missing and response.match == "partial" and not said:
+                    misses.append({"question": q.question, "missing": response.missing,
+                                   "expected": q.expect_missing})
+            else:
+                misses.append({"question": q.question, "graded": "exact", "expected": "partial or none"})
             continue
         answerable += 1
         answered_count += response.answered
+        graded[response.match] += 1
+        if response.match != "exact":
+            misses.append({"question": q.question, "graded": response.match,
+                           "missing": response.missing})
         passage_rank, article_rank = first_hit_rank(response.hits, q)
         overall.add(passage_rank, article_rank)
         if q.type:
@@ -143,6 +170,7 @@ def evaluate(searcher: Searcher, questions: list[Question], depth: int = 10) -> 
         by_type={t: tally.metrics() for t, tally in by_type.items()},
         unanswerable=unanswerable,
         answered_rate=answered_count / max(answerable, 1),
+        graded=graded,
         ms_per_query=1000 * elapsed / max(len(questions), 1),
         misses=misses,
     )

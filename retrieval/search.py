@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,8 @@ import numpy as np
 from .config import Config
 from .embedders import Embedder, make_embedder
 from .index import vector_settings
-from .store import YEAR, Candidate, IndexReader, folded_words, lexical_schema
+from .query import Intent, Subject, article_subject, missing, understand
+from .store import Candidate, IndexReader, lexical_schema
 from .textnorm import (
     MAX_QUESTION_CHARS,
     clean_text,
@@ -34,6 +36,7 @@ from .textnorm import (
     folded_pairs,
     has_diacritics,
     lexical_tokens,
+    respell,
     syllables,
 )
 from .types import Article, Hit, SearchResponse
@@ -82,35 +85,45 @@ class Searcher:
 
     # ------------------------------------------------------------ search
 
-    def search(self, question: str, top_k: int | None = None, offset: int = 0) -> SearchResponse:
-        """Ranked passages offset..offset+top_k, one per distinct paragraph text."""
+    def search(self, question: str, top_k: int | None = None, offset: int = 0,
+               today: date | None = None) -> SearchResponse:
+        """Ranked passages offset..offset+top_k, one per distinct paragraph text, graded
+        `exact`, `partial` (with what is `missing`) or `none`."""
         top_k = self.config.search.top_k if top_k is None else top_k
         question = clean_text(question).strip()[:MAX_QUESTION_CHARS]
         gen = self.reader.current  # one generation for the whole question
         if not question or not syllables(question) or not gen.passages:
             return SearchResponse(query=question, answered=False)
 
-        scores = self._rank(gen, question)
+        intent = understand(question, gen.places, today)
+        scores, cast = self._rank(gen, question)
         found = self.reader.candidates(gen, scores)  # those visible in this generation
-        named = self._named_places(gen, question) if self.config.search.place_weight > 0 else []
-        self._vote_for_place(named, found, scores)
-        best = self._best_possible(question, bool(named))
+        subjects = {c.article_id: article_subject(c.title, c.place, c.date, c.lead or "")
+                    for c in found.values()}
+        cast += self._vote_for_constraints(intent, found, subjects, scores)
+        # A passage first in every vote cast scores 1.0.
+        best = max(cast, 1e-9) / (self.config.search.rrf_k + 1)
         ranked: list[Candidate] = []
         seen: set[str] = set()
         for pid in sorted(found, key=lambda p: -scores[p]):
             if found[pid].dedup not in seen:
                 seen.add(found[pid].dedup)
                 ranked.append(found[pid])
-        answered = self._is_answered(gen, question, ranked[:3])
+        match, gaps = "none", []
+        if self._is_relevant(gen, question, intent, ranked[:3], subjects):
+            gaps = missing(intent, subjects[ranked[0].article_id], ranked[0].text)
+            match = "partial" if gaps else "exact"
         hits = [self._hit(c, scores[c.pid] / best) for c in ranked[offset:offset + top_k]]
-        return SearchResponse(query=question, answered=answered, hits=hits)
+        return SearchResponse(query=question, answered=match != "none", hits=hits, match=match,
+                              missing=gaps, understood=intent.describe())
 
     def _dense_weight(self, question: str) -> float:
         s = self.config.search
         return s.dense_weight if has_diacritics(question) else s.dense_weight_unaccented
 
-    def _rank(self, gen, question: str) -> dict[int, float]:
-        """Reciprocal-rank fusion of the BM25 and dense rankings, by passage row id."""
+    def _rank(self, gen, question: str) -> tuple[dict[int, float], float]:
+        """Reciprocal-rank fusion of the BM25 and dense rankings, by passage row id;
+        and the weight of the votes cast."""
         s = self.config.search
         depth = min(s.candidates, gen.passages)
         result = gen.lexical.search(lexical_query(question), depth + 1, count=False)
@@ -120,6 +133,14 @@ class Searcher:
 
         dense: list[int] = []
         dense_weight = self._dense_weight(question)
+        if s.respell_questions and lexical:
+            # The dense model reads words as written: unaccented ones poorly, and a
+            # tone mark placed the other way (hoà/hòa) as another word.  Spelled
+            # as the best lexical matches spell the same syllables, an unaccented
+            # question is worth a dense vote too.
+            found = self.reader.candidates(gen, lexical[:s.respell_from])
+            question = respell(question, (c.indexed for c in found.values()))
+            dense_weight = self._dense_weight(question)
         if dense_weight > 0:  # unaccented questions skip the model: its vote would be 0
             query_vector = self.embedder.embed_query(question).reshape(1, -1)
             _, ids = gen.vectors.search(np.ascontiguousarray(query_vector, dtype=np.float32), depth)
@@ -129,66 +150,76 @@ class Searcher:
         for weight, ranking in ((s.bm25_weight, lexical), (dense_weight, dense)):
             for rank, pid in enumerate(ranking):
                 scores[pid] = scores.get(pid, 0.0) + weight / (s.rrf_k + rank + 1)
-        return scores
+        return scores, s.bm25_weight + dense_weight
 
-    def _named_places(self, gen, question: str) -> list[str]:
-        asked = folded_words(question)
-        named = [p for p in gen.places if p in asked]
-        return [p for p in named if not any(p != q and p in q for q in named)]  # "Hà" in "Đầm Hà"
-
-    def _best_possible(self, question: str, place_voted: bool) -> float:
-        """The score of a passage first in every vote cast: scores are divided by it, so
-        1.0 means first everywhere."""
-        s = self.config.search
-        cast = s.bm25_weight + self._dense_weight(question)
-        if place_voted:
-            cast += s.place_weight
-        return max(cast, 1e-9) / (s.rrf_k + 1)
-
-    def _vote_for_place(self, named: list[str], found: dict[int, Candidate],
-                        scores: dict[int, float]) -> None:
-        """Third vote, by article: candidates from an article of the place the question
-        names count as if a third engine had ranked them first.
+    def _vote_for_constraints(self, intent: Intent, found: dict[int, Candidate],
+                              subjects: dict[str, Subject], scores: dict[int, float]) -> float:
+        """More votes: a candidate whose article is of the place, the year, the
+        organisation or the kind of event the question names counts as if one more
+        engine had ranked it first, for each.  Returns the weight of the votes cast.
 
         Why: BM25 and the dense model see one passage at a time, but a passage rarely
-        repeats the district's name (the body says "huyện"), while a portal holds the
-        same kind of article for many districts.  Only names that some article is of
-        are recognised, so an ordinary word cannot vote.  Years get no such vote: a
-        report dated 2024 is where the question about 2023's results is answered.
+        repeats the district's name or the year (the body says "huyện", "năm nay"),
+        while a portal holds the same kind of report for many districts and years.
+        The article's own date, place, headline and lead decide (query.missing, where
+        the passage itself can add next year's targets and a commune), so a 2024
+        report that mentions 2021 in passing gets no vote for 2021.
         """
-        if not named:
-            return
-        bonus = self.config.search.place_weight / (self.config.search.rrf_k + 1)
-        for pid, c in found.items():
-            if any(p in c.scope for p in named):
-                scores[pid] += bonus
+        s = self.config.search
+        only = {"place": Intent(places=intent.places),
+                "year": Intent(years=intent.years, terms=intent.terms),
+                "organisation": Intent(organisations=intent.organisations)}
+        cast = 0.0
+        for name, weight in (("place", s.place_weight), ("year", s.year_weight),
+                             ("organisation", s.organisation_weight)):
+            if weight > 0 and not only[name].is_empty():
+                cast += weight
+                for pid, c in found.items():
+                    if not missing(only[name], subjects[c.article_id], c.text):
+                        scores[pid] += weight / (s.rrf_k + 1)
+        if s.event_weight > 0 and intent.events:
+            cast += s.event_weight
+            for pid, c in found.items():
+                if intent.events & subjects[c.article_id].events:
+                    scores[pid] += s.event_weight / (s.rrf_k + 1)
+        return cast
 
-    def _is_answered(self, gen, question: str, best: list[Candidate]) -> bool:
+    def _is_relevant(self, gen, question: str, intent: Intent, best: list[Candidate],
+                     subjects: dict[str, Subject]) -> bool:
         """Does one of the best passages contain what the question is about?
 
-        Syllables weigh their IDF, so rare ones (names, numbers, specific
-        programmes) decide, and a syllable the corpus never uses weighs most.
-        Document frequencies come from the lexical index (folded twins).
+        Syllables weigh their IDF, so rare ones (names, numbers, programmes)
+        decide, and a syllable the corpus never uses weighs most; two-syllable
+        words (folded pairs) count on their own.  The place and year the question
+        states count only where the passage's article satisfies them: where it
+        does not, they are a constraint graded on the article (`partial`, with
+        what is missing), so "Hội Nông dân of a district we have no article of"
+        finds the other districts' reports and says so instead of "nothing
+        found".  Document frequencies come from the lexical index (folded twins).
         """
-        terms = set(content_syllables(question))
-        if not terms or not best:
-            return False
-        years = set(YEAR.findall(question))
-        rows = [c for c in best if years <= set(c.years.split())]
-        if not rows:  # the question asks about a year none of these articles mentions
+        all_terms = set(content_syllables(question))
+        all_pairs = folded_pairs(question, skip_stopwords=True)
+        if not best or not all_terms:
             return False
         n = gen.passages
 
         def idf(term: str) -> float:
             return math.log((n + 1) / (gen.lexical.doc_freq("tokens", "~" + term) + 0.5))
 
-        weights = {t: idf(t) for t in terms}
-        total = sum(weights.values())
-        pairs = folded_pairs(question, skip_stopwords=True)
+        weights = {t: idf(t) for t in all_terms}
         s = self.config.search
-        for c in rows:
+        for c in best:
+            gaps = missing(Intent(places=intent.places, years=intent.years, terms=intent.terms),
+                           subjects[c.article_id], c.text)
+            unmet = ({w for p in intent.places for w in p.name.split()} if "place" in gaps else set())
+            if "year" in gaps:
+                unmet |= {str(y) for y in intent.years} | {str(y) for t in intent.terms for y in t}
+            terms = all_terms - unmet
+            pairs = {p for p in all_pairs if not unmet & set(p)}
+            if not terms:
+                return True  # the question is nothing but the constraints it misses
             doc_terms = {fold_syllable(x) for x in syllables(c.indexed)}
-            covered = sum(w for t, w in weights.items() if t in doc_terms) / total
+            covered = sum(weights[t] for t in terms if t in doc_terms) / sum(weights[t] for t in terms)
             pair_share = len(pairs & folded_pairs(c.indexed)) / len(pairs) if pairs else covered
             if pair_share >= s.min_pair_coverage or covered >= s.min_coverage:
                 return True

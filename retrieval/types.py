@@ -97,11 +97,18 @@ class SearchResponse:
     """The ranked hits for one question and whether anything relevant was found at all."""
 
     query: str
-    answered: bool
+    answered: bool  # something relevant was found: match is "exact" or "partial"
     hits: list[Hit] = field(default_factory=list)
+    # "exact": the best article satisfies every constraint the question states (place,
+    # year or term, organisation); "partial": it is relevant but misses the constraints
+    # in `missing`; "none": nothing relevant.
+    match: str = "none"
+    missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation"
+    understood: str = ""  # the constraints as a reply states them: "Hội Nông dân huyện X, năm 2024"
 
     def to_json(self) -> dict:
-        return {"query": self.query, "answered": self.answered,
+        return {"query": self.query, "answered": self.answered, "match": self.match,
+                "missing": self.missing, "understood": self.understood,
                 "results": [h.to_json() for h in self.hits]}
 
 

@@ -58,7 +58,7 @@ def test_search_without_json_is_a_readable_listing(eval_index):
 def test_eval_prints_the_metrics(eval_index):
     out = cli("eval", "--index", eval_index, "--questions", QUESTIONS).stdout
     for label in ("hit@1=", "hit@3=", "hit@5=", "MRR@10=", "article_hit@3=", "unaccented",
-                  "paraphrase", "correctly reported not answered"):
+                  "paraphrase", "graded partial or none", "answerable     exact"):
         assert label in out
 
 

@@ -6,8 +6,9 @@ from retrieval.evaluate import evaluate, read_questions
 from retrieval.textnorm import fold
 
 # Floors for our own test set (tests/data/questions.jsonl). Measured at the time
-# of writing: hit@3 0.96, MRR@10 0.88, 9/10 unanswerable; the floors leave a
-# margin for harmless changes but catch any real regression.
+# of writing: hit@1 0.86, hit@3 0.98, MRR@10 0.92; 39/40 unanswerable graded partial
+# or none; 3 of 90 answerable graded none.  The floors leave a margin for harmless
+# changes but catch any real regression.
 FLOORS = {"hit@1": 0.70, "hit@3": 0.90, "hit@5": 0.93, "mrr@10": 0.80, "article_hit@3": 0.95}
 
 
@@ -38,11 +39,43 @@ def test_syndicated_copy_appears_once(eval_searcher):
     assert {"lac_giang_mua_he_xanh_2023", "lac_giang_ban_sao"} & {h.article_id for h in hits}
 
 
-def test_year_the_corpus_does_not_cover_is_not_answered(eval_searcher):
-    assert eval_searcher.search("Hội Nông dân huyện Sơn Khê năm 2023 có bao nhiêu hộ sản xuất "
-                                "kinh doanh giỏi?").answered
-    assert not eval_searcher.search("Hội Nông dân huyện Sơn Khê năm 2017 có bao nhiêu hộ sản xuất "
-                                    "kinh doanh giỏi?").answered
+def test_a_year_place_or_body_the_corpus_lacks_is_a_partial_answer(eval_searcher):
+    asked = "Hội Nông dân huyện Sơn Khê năm {} có bao nhiêu hộ sản xuất kinh doanh giỏi?"
+    exact = eval_searcher.search(asked.format(2023))
+    assert (exact.match, exact.missing, exact.answered) == ("exact", [], True)
+    assert exact.hits[0].article_id == "son_khe_hoi_nong_dan_2023"
+    assert exact.understood == "Hội Nông dân huyện Sơn Khê, năm 2023"
+    # the same report, but the question asks for a year no article is about
+    other_year = eval_searcher.search(asked.format(2017))
+    assert (other_year.match, other_year.missing) == ("partial", ["year"])
+    assert other_year.hits[0].article_id == "son_khe_hoi_nong_dan_2023"
+    # a district the corpus has no article of: the nearest report, said to be another place's
+    other_place = eval_searcher.search("Hội Nông dân huyện Tiên Phong tổng kết công tác Hội năm 2023")
+    assert (other_place.match, other_place.missing) == ("partial", ["place"])
+    assert "Hội Nông dân" in other_place.hits[0].title
+    # another body of a district we have
+    other_body = eval_searcher.search("Hội LHPN huyện Kỳ Lương tổng kết công tác Hội năm 2023")
+    assert other_body.match == "partial" and other_body.missing in (["organisation"], ["place"])
+
+
+def test_the_year_asked_decides_between_two_reports_of_one_body(eval_searcher):
+    for year in (2022, 2023):
+        response = eval_searcher.search(f"Hội LHPN huyện Đào Nguyên năm {year} kết nạp bao nhiêu hội viên mới",
+                                        top_k=1)
+        assert response.hits[0].article_id == f"conf_dao_nguyen_hoi_lhpn_{year}"
+        assert response.match == "exact"
+
+
+def test_abbreviations_and_old_tone_marks_find_the_full_spelling(eval_searcher):
+    full = eval_searcher.search("Hội Nông dân huyện Kỳ Lương năm 2024 phấn đấu bao nhiêu hộ sản xuất giỏi",
+                                top_k=3)
+    short = eval_searcher.search("HND H. Kỳ Lương năm 2024 phấn đấu bao nhiêu hộ sản xuất giỏi", top_k=3)
+    assert short.match == "exact"
+    assert short.hits[0].passage_id == full.hits[0].passage_id
+    new = eval_searcher.search("Cựu chiến binh Ngọc Sương tham gia hòa giải bao nhiêu vụ việc", top_k=3)
+    old = eval_searcher.search("Cựu chiến binh Ngọc Sương tham gia hoà giải bao nhiêu vụ việc", top_k=3)
+    assert [h.passage_id for h in old.hits] == [h.passage_id for h in new.hits]
+    assert "41 vụ việc" in old.hits[0].text
 
 
 def test_off_topic_and_empty_questions_are_not_answered(eval_searcher):
@@ -83,9 +116,13 @@ def test_eval_floors_on_our_question_set(eval_searcher):
     # unaccented questions are answered about as well as accented ones
     assert result.by_type["unaccented"]["hit@3"] >= 0.85
     assert result.by_type["unaccented"]["mrr@10"] >= result.by_type["accented"]["mrr@10"] - 0.12
-    assert result.unanswerable["n"] >= 5
-    assert result.unanswerable["correct"] >= result.unanswerable["n"] - 1
-    assert result.answered_rate >= 0.9
+    # near misses and off-topic questions are graded partial or none, not exact ...
+    u = result.unanswerable
+    assert u["n"] >= 30 and u["correct"] >= 0.9 * u["n"], u
+    assert u["said_missing"] >= 0.7 * (u["n"] - 10), u  # 10 off-topic ones have nothing to name
+    # ... while answerable ones are seldom graded "not found"
+    answerable = sum(result.graded.values())
+    assert result.graded["none"] <= 0.05 * answerable, result.graded
 
 
 # Two fictional districts' Hội Nông dân reports of the same kind.  The bodies say

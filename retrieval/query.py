@@ -1,0 +1,270 @@
+"""What a question asks about: place, year or term, organisation and kind of event.
+
+These are the question's constraints.  Search uses them twice: to prefer the
+articles that satisfy them (a portal holds the same report for many districts
+and many years, and the words alone barely tell them apart), and to grade the
+answer: `exact` when the best article satisfies every constraint, `partial`
+when it misses some, said in the reply ("no article about X in 2023; the
+nearest is 2021").
+
+An article satisfies a constraint by its own metadata and subject, that is its
+date, place, headline and lead paragraph, never by a passing mention deep in the
+body: a 2024 report that recalls "giai đoạn 2021-2025" is not an article about
+2021.
+"""
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date
+
+from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, nfc, syllables
+
+# Organisations a question can be about (keys of textnorm.ALIASES), with the
+# name a reply uses for them.
+ORGANISATIONS = {
+    "hoi_nong_dan": "Hội Nông dân",
+    "hoi_phu_nu": "Hội LHPN",
+    "hoi_ccb": "Hội Cựu chiến binh",
+    "mttq": "MTTQ",
+    "doan_tn": "Đoàn Thanh niên",
+    "cong_doan": "Công đoàn",
+    "dan_van": "Ban Dân vận",
+    "cap_uy": "cấp ủy",
+    "ubnd": "UBND",
+    "hdnd": "HĐND",
+    "hoi_nct": "Hội Người cao tuổi",
+    "chu_thap_do": "Hội Chữ thập đỏ",
+    "khuyen_hoc": "Hội Khuyến học",
+}
+# Governing bodies chair or attend most meetings of the others ("Thường trực
+# Huyện ủy duyệt chương trình của MTTQ"): when a question also names another
+# organisation, that one is what it is about.
+_GOVERNING = {"cap_uy", "ubnd", "hdnd"}
+
+# Kinds of event.  Used for ranking only: a report
+# of a "hội nghị tổng kết" answers a question about the "tổng kết".
+EVENTS = Spellings({
+    "đại hội": "dai_hoi", "tổng kết": "tong_ket", "sơ kết": "so_ket", "hội nghị": "hoi_nghi",
+    "kỷ niệm": "ky_niem", "ra quân": "ra_quan", "phát động": "phat_dong", "hội thi": "hoi_thi",
+    "tập huấn": "tap_huan",
+})
+
+# Administrative units and the level a reply names.  "tỉnh", "xã" and "phường"
+# typed without accents are also "tình", "xa" and "phương" (tình nguyện, phương
+# hướng): unaccented, they introduce only a place the index knows.
+_UNITS = Spellings({
+    "thị trấn": "thị trấn", "thành phố": "thành phố", "thị xã": "thị xã",
+    "huyện ủy": "huyện", "thành ủy": "thành phố", "thị ủy": "thị xã", "tỉnh ủy": "tỉnh",
+    "huyện đoàn": "huyện", "thành đoàn": "thành phố", "thị đoàn": "thị xã", "tỉnh đoàn": "tỉnh",
+    "phường": "phường", "huyện": "huyện", "tỉnh": "tỉnh", "xã": "xã", "tp": "thành phố", "tx": "thị xã",
+})
+_AMBIGUOUS_UNACCENTED = {"tinh", "xa", "phuong"}
+# Units below a district: an article is seldom about one, the paragraph is.
+_LOCAL_LEVELS = {"xã", "phường", "thị trấn", None}
+# Words that end a place name typed in lower case ("huyen dam ha nam 2023").
+_NAME_STOP = frozenset("""
+    nam to tong trong co da ve thi the nao gi hoi doan dai duoc la cua va voi tai o nhu bao
+    nhieu khi sau truoc hop so ket phat nhiem ky ngay thang tuan dang dan chuc tinh huyen xa
+    ban uy cac nhung mot hai ba trien khai thuc hien giai doan lan thu
+""".split())
+_RANGE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*[-–—/]\s*((?:19|20)\d\d)(?!\d)")
+_RELATIVE_YEARS = {("nam", "nay"): 0, ("nam", "ngoai"): -1, ("nam", "truoc"): -1,
+                   ("nam", "qua"): -1, ("nam", "toi"): 1, ("nam", "sau"): 1}
+_SUBJECT_YEAR = re.compile(r"\bnăm\s+((?:19|20)\d\d)\b", re.IGNORECASE)
+
+
+@dataclass(frozen=True)
+class Place:
+    """A place a question names: folded name ("dam ha") and, when stated, its level."""
+
+    name: str  # folded, lower case, syllables separated by one space
+    level: str | None = None  # "huyện", "xã", ... as a reply writes it
+    label: str = ""  # as the user wrote it, for replies
+
+    def in_text(self, folded_text: str) -> bool:
+        """Is the place named in this folded, space-padded text?  A name typed in
+        lower case may run one word long ("dam ha nam"), so its first two
+        syllables are enough."""
+        words = self.name.split()
+        return any(f" {' '.join(words[:n])} " in folded_text for n in {len(words), min(2, len(words))})
+
+
+@dataclass
+class Intent:
+    """The constraints a question states."""
+
+    places: list[Place] = field(default_factory=list)
+    years: set[int] = field(default_factory=set)  # single years: "năm 2024", "năm nay"
+    terms: list[tuple[int, int]] = field(default_factory=list)  # "nhiệm kỳ 2020-2025"
+    organisations: list[str] = field(default_factory=list)  # keys of ORGANISATIONS
+    events: set[str] = field(default_factory=set)
+
+    @property
+    def deciding_organisations(self) -> list[str]:
+        named = [o for o in self.organisations if o not in _GOVERNING]
+        return named or self.organisations
+
+    def is_empty(self) -> bool:
+        return not (self.places or self.years or self.terms or self.organisations)
+
+    def describe(self) -> str:
+        """"Hội Nông dân huyện Đầm Hà, năm 2024": how a reply says what it understood."""
+        parts = [" ".join(ORGANISATIONS[o] for o in self.deciding_organisations)]
+        parts.append(", ".join(f"{p.level} {p.label}" if p.level else p.label for p in self.places))
+        who = " ".join(x for x in parts if x)
+        when = ", ".join([f"năm {y}" for y in sorted(self.years)]
+                         + [f"nhiệm kỳ {a}-{b}" for a, b in self.terms])
+        return ", ".join(x for x in (who, when) if x)
+
+
+def understand(question: str, known_places: Mapping[str, str] | None = None,
+               today: date | None = None) -> Intent:
+    """The constraints of a question.  `known_places` maps the folded names of the
+    places the index has articles of ("dam ha") to their names as written; they are
+    recognised without a unit word ("Đầm Hà") and delimit names typed in lower case."""
+    today = today or date.today()
+    question = nfc(question)
+    words = syllables(question)
+    folded = [fold_syllable(w) for w in words]
+    original = re.findall(r"\w+", question)  # same tokens as syllables(), case kept
+    cased = any(c.isupper() for c in question[1:]) and not question.isupper()
+    intent = Intent()
+
+    for a, b in _RANGE.findall(question):
+        if int(a) < int(b):
+            intent.terms.append((int(a), int(b)))
+    in_terms = {str(y) for t in intent.terms for y in t}
+    intent.years = {int(y) for y in YEAR.findall(question) if y not in in_terms}
+    for i in range(len(folded) - 1):
+        shift = _RELATIVE_YEARS.get((folded[i], folded[i + 1]))
+        if shift is not None and not (i + 2 < len(folded) and YEAR.fullmatch(folded[i + 2])):
+            intent.years.add(today.year + shift)
+
+    intent.organisations = list(dict.fromkeys(k for k in alias_keys(words) if k in ORGANISATIONS))
+    intent.events = {k for _, _, k in EVENTS.find(words)}
+    intent.places = _places(words, original if len(original) == len(words) else words,
+                            cased, known_places or {})
+    return intent
+
+
+def _places(words: list[str], original: list[str], cased: bool, known: Mapping[str, str]) -> list[Place]:
+    folded = [fold_syllable(w) for w in words]
+    found: dict[str, Place] = {}
+    known_names = sorted(known, key=lambda k: -len(k.split()))
+    for _, start, level in _UNITS.find(words):
+        if start - 1 >= 0 and words[start - 1] in _AMBIGUOUS_UNACCENTED:
+            name = next((k for k in known_names if folded[start:start + len(k.split())] == k.split()), None)
+        else:
+            name = _name_after(folded, original, start, cased, known_names)
+        if name:
+            label = known.get(name) or " ".join(original[start:start + len(name.split())])
+            label = label if cased or name in known else label.title()
+            found.setdefault(name, Place(name, level, label))
+    # Known places named without a unit word.
+    joined = f" {' '.join(folded)} "
+    for k in known_names:
+        if f" {k} " in joined and not any(k in p.name or p.name in k for p in found.values()):
+            found[k] = Place(k, None, known[k])
+    return list(found.values())
+
+
+def _name_after(folded: list[str], original: list[str], start: int, cased: bool,
+                known: list[str]) -> str | None:
+    """The place name that follows a unit word at `start`, folded."""
+    for k in known:
+        n = len(k.split())
+        if folded[start:start + n] == k.split():
+            return k
+    run = []
+    for j in range(start, min(start + 4, len(folded))):
+        word = original[j] if j < len(original) else folded[j]
+        if word.isdigit():
+            break
+        if cased:
+            if not word[:1].isupper():
+                break
+        elif folded[j] in _NAME_STOP or len(run) == 2:  # most names have two syllables
+            break
+        run.append(folded[j])
+    return " ".join(run).lower() or None
+
+
+# ---------------------------------------------------------------- the article side
+
+@dataclass
+class Subject:
+    """What an article is about, from its date, place, headline and lead."""
+
+    years: set[int]
+    folded: str  # " folded syllables " of place, headline and lead
+    places: str  # " folded syllables " where the article's place is stated
+    organisations: set[str]
+    events: set[str]
+
+
+def _folded(text: str) -> list[str]:
+    return [fold_syllable(w) for w in syllables(text)]
+
+
+def article_subject(title: str, place: str | None, date_iso: str | None, lead: str) -> Subject:
+    """The article's own year(s), place, organisations and events.
+
+    The headline and the metadata come first; the lead paragraph counts only for
+    what they leave unsaid, because a lead also names the guests, the model other
+    districts copied and the documents implemented:
+    - years: the headline's (a range such as "giai đoạn 2021-2025" is not a year)
+      and the date's; the lead's "năm YYYY" only when the headline names no year
+      (a year-end review's lead adds "triển khai nhiệm vụ năm 2024");
+    - place: the article's place and the headline; the lead only for an article
+      with no place;
+    - organisations: the headline's; the lead's when the headline names none.
+    """
+    years = {int(y) for y in YEAR.findall(title) if not _in_range(title, y)}
+    if not years:
+        years = {int(y) for y in _SUBJECT_YEAR.findall(lead)}
+    if date_iso and YEAR.fullmatch(date_iso[:4]):
+        years.add(int(date_iso[:4]))
+    head, lead_words = _folded(f"{place or ''} {title}"), _folded(lead)
+    organisations = set(alias_keys(syllables(title))) & set(ORGANISATIONS)
+    if not organisations:
+        organisations = set(alias_keys(syllables(lead))) & set(ORGANISATIONS)
+    joined = f" {' '.join(head + lead_words)} "
+    return Subject(
+        years=years,
+        folded=joined,
+        places=joined if not place else f" {' '.join(head)} ",
+        organisations=organisations,
+        events={k for _, _, k in EVENTS.find(syllables(f"{title} {lead}"))},
+    )
+
+
+def _in_range(text: str, year: str) -> bool:
+    return any(year in m.group(0) for m in _RANGE.finditer(text))
+
+
+def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
+    """The constraints of `intent` that the article does not satisfy: "year", "place",
+    "organisation" (in that order).
+
+    Two things the answering `passage` itself can settle: next year's targets,
+    which a report states ("trong năm 2024 phấn đấu...") in an article dated the
+    year before; and a commune (xã, phường, thị trấn), which a district's article
+    names in the paragraph about it rather than in its headline.
+    """
+    out = []
+    said = {int(y) for y in _SUBJECT_YEAR.findall(passage)}
+    if intent.years and not intent.years & (subject.years | {y for y in said if y - 1 in subject.years}):
+        out.append("year")
+    elif intent.terms and not any(f" {a} " in subject.folded and f" {b} " in subject.folded
+                                  for a, b in intent.terms):
+        out.append("year")
+    if intent.places:
+        in_passage = f" {' '.join(fold_syllable(w) for w in syllables(passage))} "
+        if not any(p.in_text(subject.places)
+                   or (p.level in _LOCAL_LEVELS and p.in_text(in_passage)) for p in intent.places):
+            out.append("place")
+    if intent.organisations and not set(intent.deciding_organisations) <= subject.organisations:
+        out.append("organisation")
+    return out

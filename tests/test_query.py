@@ -1,0 +1,91 @@
+"""Question understanding and grading against an article's subject (query.py).
+
+Places and people are fictional (see tests/data/fictional/README.md).
+"""
+from datetime import date
+
+import pytest
+
+from retrieval.query import Intent, Place, article_subject, missing, understand
+
+KNOWN = {"dao nguyen": "Đào Nguyên", "ky luong": "Kỳ Lương", "my lam dong": "Mỹ Lâm Đông"}
+TODAY = date(2026, 12, 2)
+
+
+@pytest.mark.parametrize("question, places, years, terms, organisations", [
+    ("Hội LHPN huyện Đào Nguyên năm 2023 kết nạp bao nhiêu hội viên?",
+     [("dao nguyen", "huyện")], {2023}, [], ["hoi_phu_nu"]),
+    # unaccented, lower case: the known name delimits the place
+    ("hoi nong dan huyen ky luong nam 2023 tong ket the nao",
+     [("ky luong", "huyện")], {2023}, [], ["hoi_nong_dan"]),
+    # a place the index has no article of is still a constraint
+    ("hoi nong dan huyen tien phong nam 2023", [("tien phong", "huyện")], {2023}, [], ["hoi_nong_dan"]),
+    ("Hội Cựu chiến binh huyện Bắc Sơn Hà tổng kết", [("bac son ha", "huyện")], set(), [], ["hoi_ccb"]),
+    # abbreviations
+    ("HND TX Vân Phố ra quân", [("van pho", "thị xã")], set(), [], ["hoi_nong_dan"]),
+    ("CCB TP Lạc Giang năm nay", [("lac giang", "thành phố")], {2026}, [], ["hoi_ccb"]),
+    # a youth union named by its level names the place too
+    ("Huyện đoàn Phú Lộc ra quân hè 2023", [("phu loc", "huyện")], {2023}, [], ["doan_tn"]),
+    # a term is not two separate years
+    ("Đại hội Hội Nông dân xã Lạc Thượng nhiệm kỳ 2023-2028", [("lac thuong", "xã")], set(),
+     [(2023, 2028)], ["hoi_nong_dan"]),
+    # a known place needs no unit word
+    ("nông dân Mỹ Lâm Đông nuôi tôm năm ngoái", [("my lam dong", None)], {2025}, [], []),
+    ("Giá vàng hôm nay bao nhiêu?", [], set(), [], []),
+])
+def test_understand(question, places, years, terms, organisations):
+    intent = understand(question, KNOWN, TODAY)
+    assert [(p.name, p.level) for p in intent.places] == places
+    assert intent.years == years
+    assert intent.terms == terms
+    assert intent.organisations == organisations
+
+
+def test_describe_uses_the_indexed_spelling_of_known_places():
+    intent = understand("hoi lhpn huyen dao nguyen nam 2022", KNOWN, TODAY)
+    assert intent.describe() == "Hội LHPN huyện Đào Nguyên, năm 2022"
+
+
+def test_governing_bodies_give_way_to_the_organisation_asked_about():
+    intent = understand("Thường trực Huyện ủy duyệt chương trình công tác của MTTQ năm 2024", KNOWN, TODAY)
+    assert intent.organisations == ["cap_uy", "mttq"]
+    assert intent.deciding_organisations == ["mttq"]
+
+
+REVIEW_2023 = article_subject(
+    "Hội LHPN huyện Đào Nguyên tổng kết công tác Hội năm 2023", "Đào Nguyên", "2024-01-11",
+    "Sáng ngày 10/1, Hội LHPN huyện Đào Nguyên tổ chức hội nghị tổng kết công tác Hội năm 2023, "
+    "thực hiện Kế hoạch số 12-KH/HPN ngày 5/3/2021 của Tỉnh hội.")
+
+
+@pytest.mark.parametrize("question, passage, expected", [
+    ("Hội LHPN huyện Đào Nguyên năm 2023", "", []),
+    ("Hội LHPN huyện Đào Nguyên năm 2024", "", []),  # the date: a January review
+    # a year only cited in the lead (a plan's date) is not what the article is about
+    ("Hội LHPN huyện Đào Nguyên năm 2021", "", ["year"]),
+    ("Hội LHPN huyện Kỳ Lương năm 2023", "", ["place"]),
+    ("Hội Nông dân huyện Đào Nguyên năm 2023", "", ["organisation"]),
+    ("Hội Nông dân huyện Kỳ Lương năm 2020", "", ["year", "place", "organisation"]),
+    # next year's targets are stated in the passage of a report dated the year before
+    ("Hội LHPN huyện Đào Nguyên năm 2025", "Năm 2025, Hội phấn đấu kết nạp 300 hội viên.", []),
+    ("Hội LHPN huyện Đào Nguyên năm 2026", "Năm 2026, Hội phấn đấu kết nạp 300 hội viên.", ["year"]),
+    # a commune is settled by the passage that names it; a district is not
+    ("Hội LHPN xã Cổ Vân năm 2023", "Hội LHPN xã Cổ Vân có 40 tổ hội.", []),
+    ("Hội LHPN huyện Kỳ Lương năm 2023", "Hội LHPN huyện Kỳ Lương sang thăm.", ["place"]),
+])
+def test_missing_is_judged_on_the_articles_own_subject(question, passage, expected):
+    assert missing(understand(question, KNOWN, TODAY), REVIEW_2023, passage) == expected
+
+
+def test_term_needs_both_years_in_the_subject():
+    congress = article_subject("Đại hội Hội Nông dân huyện Kỳ Lương nhiệm kỳ 2023 - 2028",
+                               "Kỳ Lương", "2023-05-04", "")
+    assert missing(Intent(terms=[(2023, 2028)]), congress) == []
+    assert missing(Intent(terms=[(2018, 2023)]), congress) == ["year"]
+
+
+def test_lower_case_place_may_run_one_word_long():
+    # "huyen tien phong nam" parsed with a stray syllable still matches on its first two
+    place = Place("tien phong ha")
+    assert place.in_text(" hoi nong dan huyen tien phong tong ket ")
+    assert not place.in_text(" hoi nong dan huyen tien yen ")
