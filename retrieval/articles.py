@@ -118,18 +118,21 @@ _RELATED_HEADING = re.compile(
 )
 # Site footers: legal and contact lines, long or not.
 _FOOTER = re.compile(
-    r"^(bản quyền|©|copyright|cơ quan chủ quản|chịu trách nhiệm|giấy phép|ghi rõ nguồn"
+    r"^(bản quyền|©|copyright|cơ quan chủ quản|chịu trách nhiệm (chính|nội dung|xuất bản)"
+    r"|giấy phép (số|xuất bản|thiết lập|hoạt động)|ghi rõ nguồn"
     r"|địa chỉ\s*:|điện thoại\s*:|fax\s*:|e-?mail\s*:|website\s*:|(tổng )?số lượt truy cập|đang truy cập"
     r"|đang trực tuyến)",
     re.IGNORECASE,
 )
 # A site banner names the portal and usually its district; "Chủ đề năm" lines are slogans.
 _BANNER = re.compile(
-    r"^((trang|cổng) (thông )?tin điện tử|báo .{2,40} điện tử|chào mừng đến|chủ đề (công tác )?năm)",
+    r"^((trang|cổng) (thông )?tin điện tử|báo (?!cáo\b).{2,40} điện tử|chào mừng đến|chủ đề (công tác )?năm)",
     re.IGNORECASE,
 )
 # "Tin tức > Đoàn thể", "Trang chủ | Giới thiệu": a breadcrumb or menu trail, not text.
-_BREADCRUMB = re.compile(r"^[^.]{2,40}( [>»›|/] [^.]{2,40})+$")
+# A breadcrumb may end in the page's own (long) headline: "Trang chủ > Tin tức > Headline".
+_BREADCRUMB = re.compile(r"^[^.]{2,40}( [>»›|/] [^.]{2,40})+$"
+                         r"|^[^.]{2,40}( [>»›] [^.>»›]{2,40})* [>»›] .{2,300}$")
 
 # A byline names who wrote the page or took the photo: "• Tác giả: X", "Tin, ảnh: X".
 _BYLINE = re.compile(
@@ -178,13 +181,16 @@ def _is_prose(line: str) -> bool:
     return len(line) >= 100 or _is_sentence(line) or bool(_LEAD_OPENING.match(line))
 
 
+def _is_banner(line: str) -> bool:
+    """The site's name or yearly slogan (a sentence that opens the same way is text)."""
+    return bool(_BANNER.match(line)) and not _is_sentence(line)
+
+
 def _is_furniture(line: str) -> bool:
     """Page furniture recognised by its own text (not by its position)."""
-    if _FOOTER.match(line) or _BANNER.match(line):
+    if _FOOTER.match(line) or _is_banner(line) or _BREADCRUMB.match(line):
         return True
-    if _is_prose(line) and len(line) >= 100:
-        return False
-    return bool(_FURNITURE.match(line) or _RELATED_HEADING.match(line) or _BREADCRUMB.match(line))
+    return not _is_prose(line) and bool(_FURNITURE.match(line) or _RELATED_HEADING.match(line))
 
 
 def _is_caption(line: str) -> bool:
@@ -280,6 +286,16 @@ def _publication_date(line: str) -> str | None:
     if t := _TIMESTAMP.search(line):
         return next(_full_date_iso(d) for d in _FULL_DATE.finditer(t[0]))
     return None
+
+
+def _beside_timestamp(line: str) -> str:
+    """The words a date line carries besides its date ("Headline 12/05/2024 08:30" ->
+    "Headline"), or "" when it is all metadata (a label, weekday, date and time)."""
+    if _PUBLISHED.search(line):
+        return ""
+    rest = re.sub(_WEEKDAY, "", _FULL_DATE.sub("", _TIMESTAMP.sub("", line)), flags=re.IGNORECASE)
+    rest = rest.strip(" -–|,:()")
+    return rest if len(re.findall(r"[^\W\d_]+", rest)) >= 5 else ""
 
 
 def _url_date(url: str | None) -> str | None:
@@ -553,9 +569,14 @@ def _sort_lines(lines: list[str]) -> tuple[list[str], list[str], list[str]]:
             datelines.append(line)
             if author := _byline_author(line.split("|")[0]):
                 authors.append(author)  # "Tác giả: X | Cập nhật: 10:25 12/05/2024"
+                continue
+            line = _beside_timestamp(line)
+            if not line:
+                continue
         elif author := _byline_author(line):
             authors.append(author)
-        elif not (_is_furniture(line) or (in_related_list and not _is_prose(line))):
+            continue
+        if not (_is_furniture(line) or (in_related_list and not _is_prose(line))):
             texts.append(line)
     return texts, datelines, authors
 
@@ -565,7 +586,7 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -
     meta = meta or {}
     # "null Headline" is a scraping artefact of one portal: the headline behind a null.
     lines = [re.sub(r"^null\s+", "", line) for line in map(normalize_space, text.split("\n")) if line]
-    banners = [line for line in lines if _BANNER.match(line)]
+    banners = [line for line in lines if _is_banner(line)]
     texts, datelines, authors = _sort_lines(lines)
 
     if "title" in meta:

@@ -416,6 +416,20 @@ def test_place_is_an_administrative_unit_never_a_person(headline, banner, body, 
      "Sáng ngày 8/5/2024, Hội Cựu chiến binh xã Tân Mai tổ chức đại hội.\n\n"
      "Các đại biểu đã thống nhất thông qua nghị quyết đại hội.\n\nQuang cảnh đại hội\n",
      "Đại hội Hội Cựu chiến binh xã Tân Mai nhiệm kỳ 2024 - 2029", 2),
+    # A date+time stamp on the headline's own line: the stamp is the date, the words the headline.
+    ("Hội Nông dân xã Tân Mai ra quân làm đường nội đồng 15/03/2024 08:30\n"
+     "Sáng ngày 14/3, Hội Nông dân xã Tân Mai ra quân làm 1,2 km đường nội đồng.\n",
+     "Hội Nông dân xã Tân Mai ra quân làm đường nội đồng", 1),
+    # A breadcrumb that ends in the headline is furniture, not the title.
+    ("Trang chủ > Tin tức > Hội Nông dân xã Tân Mai ra quân làm đường nội đồng\n"
+     "Sáng ngày 14/3/2024, Hội Nông dân xã Tân Mai ra quân làm 1,2 km đường nội đồng.\n",
+     "Sáng ngày 14/3/2024, Hội Nông dân xã Tân Mai ra quân làm 1,2 km đường nội đồng.", 1),
+    # Sentences that open like a banner ("Báo ... điện tử") or a share widget ("Chia sẻ") are text.
+    ("Hội Nông dân xã Tân Mai bàn cách bán nông sản trên mạng\n"
+     "Sáng ngày 14/3/2024, Hội Nông dân xã Tân Mai tổ chức hội thảo về bán nông sản.\n"
+     "Báo cáo về thương mại điện tử cho thấy 40 hộ đã bán hàng qua mạng.\n"
+     "Chia sẻ tại hội thảo, nhiều hội viên mong được tập huấn.\n",
+     "Hội Nông dân xã Tân Mai bàn cách bán nông sản trên mạng", 3),
 ])
 def test_headline_or_lead_sentence_and_nothing_lost(text, title, paragraphs):
     article = parse_text(text, "a")
