@@ -152,10 +152,14 @@ _GENERIC_CAPTION = re.compile(
     r"^(toàn cảnh|quang cảnh|các đại biểu|đại biểu|các đồng chí lãnh đạo|ảnh)\b.{0,70}$",
     re.IGNORECASE,
 )
+# A caption opens on the picture ("Quang cảnh ...", "Các đại biểu dự ...") or shows a
+# ceremony ("... tặng hoa ...", "... phát biểu tại ...").  "Đại biểu HĐND tỉnh tiếp xúc
+# cử tri" and "Lãnh đạo huyện thăm, tặng quà ..." are headlines, so those stay out.
 _CAPTION = re.compile(
-    r"^(toàn cảnh|quang cảnh|các đại biểu|đại biểu|các đồng chí|ảnh|hình ảnh)\b"
-    r"|^.{0,120}\b(tặng hoa|chụp ảnh lưu niệm|phát biểu (tại|chỉ đạo|khai mạc|bế mạc|kết luận)"
-    r"|tặng quà|trao quà|trao (giấy|bằng) khen)"
+    r"^(toàn cảnh|quang cảnh|ảnh|hình ảnh)\b"
+    r"|^(các )?(đại biểu|đồng chí)\b.{0,80}?\b(dự|về dự|tham dự|phát biểu|biểu quyết|tham quan|thảo luận"
+    r"|chứng kiến|chụp ảnh)\b"
+    r"|^.{0,120}\b(tặng hoa|chụp ảnh lưu niệm|phát biểu (tại|chỉ đạo|khai mạc|bế mạc|kết luận))"
     r"|\((ảnh|ảnh minh họa|ảnh minh hoạ)\b[^)]*\)$",
     re.IGNORECASE,
 )
@@ -486,13 +490,15 @@ def _find_headline(texts: list[str]) -> int | None:
     The headline comes before the lead: among the headline-shaped lines there,
     it is the one whose words the body repeats most.  A headline written as a
     sentence (some portals end it with a full stop) counts only when the lead
-    follows it directly; elsewhere such a line is text.  Rarely the lead comes
+    follows it directly and no line without a full stop is there to choose;
+    elsewhere such a line is text (a summary, a lead).  Rarely the lead comes
     first and the headline right after it: that line has no full stop and the
     body repeats most of its words.
     """
     lead = next((i for i, line in enumerate(texts) if _opens_body(line)), len(texts))
     zone = [i for i in range(min(lead, 6)) if _headline_shaped(texts[i])
             and (not texts[i].endswith(_TERMINAL) or i + 1 == lead < len(texts))]
+    zone = [i for i in zone if not texts[i].endswith(_TERMINAL)] or zone
     after_lead = not zone
     if after_lead:
         zone = [i for i in range(lead + 1, min(lead + 3, len(texts)))

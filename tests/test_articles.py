@@ -253,6 +253,9 @@ def page(name: str):
     # An undated lead sentence stands first, then the headline: the lead is text, not the title.
     ("lead_sentence_then_headline.txt", "Đoàn viên thanh niên Hòa Lĩnh ra quân Chủ nhật xanh",
      None, "Hòa Lĩnh", "Đinh Khánh Vy · Trang thông tin điện tử huyện Hòa Lĩnh"),
+    # A one-sentence summary (sapo) between headline and lead is text, not the title.
+    ("summary_under_headline.txt", "Hòa Lĩnh nâng cao hiệu quả đối thoại với Nhân dân",
+     "2024-05-15", "Hòa Lĩnh", None),
     # A photo caption above the headline; "Cập nhật lúc 08:30 ngày 12/5/2024" is the date.
     ("caption_before_headline.txt",
      "Đại hội đại biểu Hội Cựu chiến binh huyện Hòa Lĩnh lần thứ VIII, nhiệm kỳ 2024 - 2029",
@@ -430,6 +433,10 @@ def test_place_is_an_administrative_unit_never_a_person(headline, banner, body, 
      "Báo cáo về thương mại điện tử cho thấy 40 hộ đã bán hàng qua mạng.\n"
      "Chia sẻ tại hội thảo, nhiều hội viên mong được tập huấn.\n",
      "Hội Nông dân xã Tân Mai bàn cách bán nông sản trên mạng", 3),
+    # Headlines that open like captions but are not ones.
+    ("Đại biểu HĐND tỉnh tiếp xúc cử tri xã Tân Mai\n"
+     "Sáng ngày 3/7/2024, Tổ đại biểu HĐND tỉnh tiếp xúc cử tri xã Tân Mai trước kỳ họp.\n",
+     "Đại biểu HĐND tỉnh tiếp xúc cử tri xã Tân Mai", 1),
 ])
 def test_headline_or_lead_sentence_and_nothing_lost(text, title, paragraphs):
     article = parse_text(text, "a")
