@@ -140,8 +140,10 @@ _BYLINE = re.compile(
     r"|phóng viên|ảnh)\s*[:-]\s*(?P<who>[^|]+)",
     re.IGNORECASE,
 )
+# "Mai Thắm (Trung tâm TT&VH)", "Thu Hà - Hội LHPN huyện", "(BBT)", "(Theo Báo Lam Hạ)".
 _AUTHOR_LINE = re.compile(
-    r"^[A-ZÀ-ỸĐ][\w.]*(?:\s+[A-ZÀ-ỸĐ][\w.]*){0,4}\s*(\([^()]{2,80}\))?\s*$"
+    r"^[A-ZÀ-ỸĐ][\w.]*(?:\s+[A-ZÀ-ỸĐ][\w.]*){0,4}\s*(\([^()]{2,80}\)|[-–]\s+[^.()]{2,60})?\s*$"
+    r"|^\((?!(?i:còn nữa|còn tiếp|tiếp theo|hết))[^()]{2,80}\)$"
 )
 _SOURCE_HINT = re.compile(r"^(nguồn|theo|tác giả)\s*:?\s+", re.IGNORECASE)
 
@@ -186,7 +188,11 @@ def _is_prose(line: str) -> bool:
 
 
 def _is_banner(line: str) -> bool:
-    """The site's name or yearly slogan (a sentence that opens the same way is text)."""
+    """The site's name or yearly slogan (a sentence that opens the same way is text),
+    or an organisation's name alone on its line ("HUYỆN ỦY HÒA LĨNH", "UBND huyện Hòa Lĩnh")."""
+    if len(line) <= 60 and (m := _ORG_NAME.match(line)):
+        words = m["name"].split()
+        return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
     return bool(_BANNER.match(line)) and not _is_sentence(line)
 
 
@@ -212,6 +218,13 @@ def _looks_like_author(line: str) -> bool:
     if len(line) > 90 or line.endswith((".", ":", ";", "!", "?")):
         return False
     return bool(_AUTHOR_LINE.match(line) or _SOURCE_HINT.match(line))
+
+
+def _author_of(line: str) -> str:
+    """"(Theo Báo Lam Hạ)" -> "Báo Lam Hạ"; "Nguồn: X" -> "X"."""
+    if line.startswith("(") and line.endswith(")"):
+        line = line[1:-1]
+    return _SOURCE_HINT.sub("", line)
 
 
 # ---------------------------------------------------------------- dates
@@ -377,6 +390,10 @@ _UNIT_LEVELS = (
     r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
 )
 _NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
+_ORG_NAME = re.compile(
+    r"^((ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|[uủ][ỷy] ban mttq|mttq)\s+)?"
+    rf"(?:{'|'.join(_UNIT_LEVELS)})(?P<name>.+)$",
+    re.IGNORECASE)
 _NAMED = rf"((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})"
 _PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit}){_NAMED}", re.IGNORECASE) for unit in _UNIT_LEVELS)
 # Banners are sometimes all lower case ("trang thông tin điện tử huyện gia viễn").
@@ -473,8 +490,10 @@ def infer_place(headline: str, banners: list[str], body: str) -> str | None:
 # ---------------------------------------------------------------- headline
 
 def _headline_shaped(line: str) -> bool:
-    """One sentence at most that does not open like a lead; a long one has no full stop."""
-    return (not _LEAD_OPENING.match(line) and not _is_caption(line) and len(line) <= 400
+    """Four words or more, one sentence at most, not opening like a lead; a long one
+    has no full stop."""
+    return (not _LEAD_OPENING.match(line) and not _is_caption(line) and len(line.split()) >= 4
+            and len(line) <= 400
             and not _SENTENCE_BREAK.search(line)
             and (len(line) <= 200 or not line.endswith(_TERMINAL)))
 
@@ -533,21 +552,21 @@ def _choose_title(texts: list[str]) -> tuple[str, str | None, list[str]]:
     """(title, the headline line it is or None, furniture lines above the headline).
 
     The headline when the page has one; else the lead sentence, shortened; a
-    photo caption only when the page has nothing else.
+    photo caption only when the page has nothing else.  Short non-sentences
+    above the headline (or, with none, above the lead) are the site's furniture:
+    slogans, section names, menu items.  Sentences there are content.
     """
     captions = [line for line in texts if _is_caption(line)]
     candidates = [line for line in texts if not _is_caption(line)]
+    if not candidates:
+        return (captions[0] if captions else ""), None, []
     best = _find_headline(candidates)
-    if best is not None:
-        headline = candidates[best]
-        # Short non-sentences above the headline are the site's furniture (slogans,
-        # menu items); sentences there are content (a lead standing first).
-        furniture = [line for line in texts[:texts.index(headline)] if not _is_prose(line)]
-        return headline, headline, furniture
-    if candidates:
-        return _lead_title(candidates[0]), None, []
-    return (captions[0] if captions else ""), None, []
-
+    top = candidates[best] if best is not None else next(
+        (line for line in candidates if _opens_body(line) or _is_prose(line)), candidates[0])
+    furniture = [line for line in texts[:texts.index(top)] if not _is_prose(line)]
+    if best is None:
+        return _lead_title(top), None, furniture
+    return top, top, furniture
 
 
 def _site_name(banner: str) -> str:
@@ -607,7 +626,7 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -
                   and not (_GENERIC_CAPTION.match(line) and not _is_sentence(line))]
 
     if body_lines and _looks_like_author(body_lines[-1]):
-        authors.append(_SOURCE_HINT.sub("", body_lines.pop()))
+        authors.append(_author_of(body_lines.pop()))
     if not body_lines:
         raise UnusableFile("no usable text after removing banners and footers")
     body = "\n".join(body_lines)

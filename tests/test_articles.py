@@ -289,6 +289,17 @@ def page(name: str):
      "2024-05-12", "Hòa Lĩnh", "Đài Truyền thanh huyện Hòa Lĩnh"),
     ("url_stamp.md", "Thị xã Bến Sương ra quân tổng vệ sinh môi trường biển",
      "2024-06-02", "Bến Sương", None),
+    # An organisation's name and a department stand above an undated-year lead; no headline.
+    ("org_header_no_headline.txt",
+     "Sáng 9/9, Ban Thường vụ Huyện ủy Hòa Lĩnh tổ chức hội nghị quán triệt Chỉ thị số 35-CT/TW",
+     "2024-09-09", "Hòa Lĩnh", "Vi Thanh Hà · HUYỆN ỦY HÒA LĨNH"),
+    # Menu items, "Đăng ngày: ... - 10:15", "Lượt xem", an author line "Name - unit", "Các tin khác".
+    ("menu_and_author_dash.txt",
+     "Hội LHPN huyện Hòa Lĩnh: Nhiều mô hình hay hỗ trợ phụ nữ phát triển kinh tế",
+     "2024-08-20", "Hòa Lĩnh", "Thu Hà - Hội LHPN huyện"),
+    # A section label, a bare "Ngày 02/10/2024" date line and "(BBT)" as the author.
+    ("section_label_and_bbt.txt", "Thị xã Bến Sương: Hội nghị giao ban công tác dân vận quý III",
+     "2024-10-02", "Bến Sương", "BBT"),
     # Nothing but captions: a caption is the title as a last resort; no date is shown.
     ("captions_only.txt", "Lãnh đạo huyện Hòa Lĩnh tặng hoa chúc mừng các đội văn nghệ đạt giải",
      None, "Hòa Lĩnh", None),
@@ -309,7 +320,8 @@ def test_page_furniture_is_not_text():
     text = "\n".join(page(p.name).text for p in corpus_files(PAGES))
     for junk in ("Trang chủ", "Chia sẻ", "Thích 0", "Lượt xem", "Font size", "In bài", "Tác giả",
                  "Cập nhật", "Ngày đăng", "12/05/2024 08:30", "Tin liên quan", "Nà Phai ra mắt tổ hội",
-                 "Quang cảnh", "Bản quyền", "Thứ Hai, ngày 13 tháng 5"):
+                 "Quang cảnh", "Bản quyền", "Thứ Hai, ngày 13 tháng 5", "Ban Tuyên giáo", "Tin hoạt động",
+                 "Hỏi đáp", "BBT", "Các tin khác"):
         assert junk not in text, junk
 
 
