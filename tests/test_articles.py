@@ -253,6 +253,9 @@ def page(name: str):
     # An undated lead sentence stands first, then the headline: the lead is text, not the title.
     ("lead_sentence_then_headline.txt", "Đoàn viên thanh niên Hòa Lĩnh ra quân Chủ nhật xanh",
      None, "Hòa Lĩnh", "Đinh Khánh Vy · Trang thông tin điện tử huyện Hòa Lĩnh"),
+    # A summary sentence above the headline: once dropped as chrome above it, now text.
+    ("summary_above_headline.txt", "Xã Nà Phai về đích nông thôn mới",
+     "2024-09-21", "Bắc Sơn Hà", "Lục Văn Thắng · Trang thông tin điện tử huyện Bắc Sơn Hà"),
     # A one-sentence summary (sapo) between headline and lead is text, not the title.
     ("summary_under_headline.txt", "Hòa Lĩnh nâng cao hiệu quả đối thoại với Nhân dân",
      "2024-05-15", "Hòa Lĩnh", None),
@@ -326,9 +329,10 @@ def test_page_furniture_is_not_text():
 
 
 def test_lead_standing_first_is_kept_whole():
-    for name in ("lead_first_no_headline.txt", "lead_then_headline.txt", "lead_sentence_then_headline.txt"):
+    for name in ("lead_first_no_headline.txt", "lead_then_headline.txt", "lead_sentence_then_headline.txt",
+                 "summary_above_headline.txt"):
         lines = (PAGES / name).read_text(encoding="utf-8").splitlines()
-        assert page(name).paragraphs[0] == next(line for line in lines if line.startswith(("Sáng", "(", "Hơn")))
+        assert page(name).paragraphs[0] == next(line for line in lines if line.startswith(("Sáng", "(", "Hơn", "Từ")))
 
 
 def _source_lines(path: Path) -> list[str]:
