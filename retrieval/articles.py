@@ -356,13 +356,20 @@ def _is_cited(text: str, start: int) -> bool:
     return bool(_CITED_BEFORE.search(text[max(0, start - 80):start]))
 
 
+def _without_cited_dates(body: str) -> str:
+    """The text with cited documents' dates blanked, so their years cannot complete
+    the event's date ("Sáng nay 12/5, ... Nghị quyết ... ngày 27/11/2023")."""
+    return _FULL_DATE.sub(lambda m: " " * len(m[0]) if _is_cited(body, m.start()) else m[0], body)
+
+
 def _event_date(headline: str, body: str) -> str | None:
     """The date of what the lead reports, its year completed; never a cited document's."""
+    uncited = _without_cited_dates(body)
     for m in _EVENT_DATE.finditer(body[:1500]):
         if _is_cited(body, m.start()):
             continue
         d, mo = int(m[1]), int(m[2])
-        y = int(m[3]) if m[3] else _year_for((d, mo), headline, body)
+        y = int(m[3]) if m[3] else _year_for((d, mo), headline, uncited)
         if y and (iso := _valid_date(y, mo, d)):
             return iso
     for m in _FULL_DATE.finditer(body):

@@ -377,18 +377,26 @@ def test_publication_date_lines(line, date):
     assert infer_date("", [line], "") == date
 
 
-@pytest.mark.parametrize("body, date", [
-    # Fictional leads; the headline gives the year 2024.
-    ("Sáng nay 12/5, Hội Nông dân huyện tổ chức hội nghị.", "2024-05-12"),
-    ("Ngày 3/4 vừa qua, Hội họp.", "2024-04-03"),
-    ("Thực hiện Kế hoạch số 12-KH/HND, ngày 5/3/2024 của Huyện Hội, chiều 14/3, xã ra quân.", "2024-03-14"),
-    ("Theo Quyết định 123/QĐ-UBND ngày 2/1/2024 của UBND tỉnh, tối ngày 9/2, lễ hội khai mạc.",
+_WITH_YEAR = "Hội Nông dân huyện Hòa Lĩnh năm 2024"  # fictional headlines
+_NO_YEAR = "Hội Nông dân huyện Hòa Lĩnh ra quân"
+
+
+@pytest.mark.parametrize("headline, body, date", [
+    # Fictional leads.
+    (_WITH_YEAR, "Sáng nay 12/5, Hội Nông dân huyện tổ chức hội nghị.", "2024-05-12"),
+    (_WITH_YEAR, "Ngày 3/4 vừa qua, Hội họp.", "2024-04-03"),
+    (_WITH_YEAR, "Thực hiện Kế hoạch số 12-KH/HND, ngày 5/3/2024 của Huyện Hội, chiều 14/3, xã ra quân.",
+     "2024-03-14"),
+    (_WITH_YEAR, "Theo Quyết định 123/QĐ-UBND ngày 2/1/2024 của UBND tỉnh, tối ngày 9/2, lễ hội khai mạc.",
      "2024-02-09"),
+    # Cited documents' years do not complete the event's date either.
+    (_NO_YEAR, "Sáng nay 12/5, Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 và Nghị quyết số "
+     "21-NQ/TU, ngày 1/12/2023 của Tỉnh ủy. Năm 2024, Hội phấn đấu kết nạp 300 hội viên.", "2024-05-12"),
     # Only a cited document is dated: no article date at all rather than the wrong one.
-    ("Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 của Tỉnh ủy.", None),
+    (_WITH_YEAR, "Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 của Tỉnh ủy.", None),
 ])
-def test_event_date_of_the_lead_never_a_cited_document(body, date):
-    assert infer_date("Hội Nông dân huyện Hòa Lĩnh năm 2024", [], body) == date
+def test_event_date_of_the_lead_never_a_cited_document(headline, body, date):
+    assert infer_date(headline, [], body) == date
 
 
 @pytest.mark.parametrize("url, date", [
