@@ -88,10 +88,11 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
 # ---------------------------------------------------------------- what a line is
 #
 # A scraped page is a list of lines.  Each line is recognised by what it is,
-# never by where it stands: page furniture (menus, breadcrumbs, banners,
+# not by where it stands: page furniture (menus, breadcrumbs, banners,
 # share/like counters, footers), a publication-date line, a byline, a photo
 # caption, or text.  Only text can be the headline; a sentence-like line is
-# always kept as content, wherever it stands.
+# always kept as content, wherever it stands.  Position is used once, for
+# short non-sentences above the headline (see _choose_title).
 
 _TERMINAL = (".", "!", "?", "…", '."', ".”", ".)", "!”", '!"', "?”", '?"')
 
