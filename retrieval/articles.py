@@ -2,7 +2,9 @@
 
 Three kinds of file are read:
 - raw scraped `.txt` pages (banner, headline, body, author line, footer); the
-  title, date, place and source are inferred from the text;
+  title, date, place and source are inferred from the text.  Each line is
+  recognised by what it is (furniture, date line, byline, caption, text), so
+  prose is never lost for standing before a guessed headline;
 - `.md`/`.txt` starting with a front-matter block (`---`, `key: value` lines,
   `---`); what it states wins over inference;
 - `.html` pages, whose main text and metadata come from trafilatura.
@@ -83,104 +85,187 @@ def split_front_matter(text: str) -> tuple[dict[str, str], str]:
     return meta, "\n".join(lines[end + 1:])
 
 
-# ---------------------------------------------------------------- boilerplate
+# ---------------------------------------------------------------- what a line is
+#
+# A scraped page is a list of lines.  Each line is recognised by what it is,
+# not by where it stands: page furniture (menus, breadcrumbs, banners,
+# share/like counters, footers), a publication-date line, a byline, a photo
+# caption, or text.  Only text can be the headline; a sentence-like line is
+# always kept as content, wherever it stands.  Position is used once, for
+# short non-sentences above the headline (see _choose_title).
 
-_BOILERPLATE = re.compile(
+_TERMINAL = (".", "!", "?", "…", '."', ".”", ".)", "!”", '!"', "?”", '?"')
+
+# Menus, share/like/print widgets, counters, comment prompts and the headings of
+# "related articles" lists: short lines whose whole text is the widget.
+_FURNITURE = re.compile(
     r"""^(
-        trả\ lời | loading\.*\ *|bài\ viết\ khác | xuất\ bản\ thông\ tin | null
-      | chi\ tiết\ bài\ viết.* | tin\ tức | in\ bài\ viết | chia\ sẻ.* | bình\ luận
-      | ý\ kiến\ bạn\ đọc | tin\ liên\ quan | các\ tin\ khác | xem\ thêm | quay\ lại
-      | \d+\ lượt\ xem | lượt\ xem.* | \W*
+        trả\ lời | loading\.* | xuất\ bản\ thông\ tin | null | chi\ tiết\ bài\ viết.{0,30}
+      | trang\ chủ | giới\ thiệu | liên\ hệ | tin\ tức | sự\ kiện | english | đăng\ nhập | tìm\ kiếm
+      | sơ\ đồ\ (site|trang|cổng) | quay\ lại | trở\ về | về\ đầu\ trang | ý\ kiến\ bạn\ đọc
+      | in\ bài(\ viết)? | bản\ in | print | chia\ sẻ.{0,30} | share.{0,20} | bình\ luận.{0,30}
+      | (\d+\ )?lượt\ (xem|đọc|thích|truy\ cập).{0,20} | thích\ ?\d* | like\ ?\d* | tweet | facebook | zalo
+      | e-?mail | font\ size.{0,20} | cỡ\ chữ.{0,20} | (a\ ?){2,3} | [-+]?a[-+]
+      | gửi\ (email|bài|cho\ bạn\ bè|góp\ ý).{0,20} | lưu\ bài.{0,20} | đánh\ giá\ bài\ viết.{0,20}
+      | \W*
     )$""",
     re.IGNORECASE | re.VERBOSE,
 )
-# A site banner names the portal and usually its district.
-_BANNER = re.compile(
-    r"^((trang|cổng) (thông )?tin điện tử|báo .{2,40} điện tử|chào mừng đến|chủ đề (công tác )?năm)",
+# A "related articles" list follows these headings: its items are other pages' titles.
+_RELATED_HEADING = re.compile(
+    r"""^(bài\ viết\ khác|các\ bài\ (viết\ )?khác|tin\ liên\ quan|bài\ viết\ liên\ quan|các\ tin\ khác
+       |tin\ khác|tin\ cùng\ chuyên\ mục|xem\ thêm|tin\ mới(\ nhất)?|tin\ đọc\ nhiều(\ nhất)?)\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# Site footers: legal and contact lines, long or not.
+_FOOTER = re.compile(
+    r"^(bản quyền|©|copyright|cơ quan chủ quản|chịu trách nhiệm (chính|nội dung|xuất bản)"
+    r"|giấy phép (số|xuất bản|thiết lập|hoạt động)|ghi rõ nguồn"
+    r"|địa chỉ\s*:|điện thoại\s*:|fax\s*:|e-?mail\s*:|website\s*:|(tổng )?số lượt truy cập|đang truy cập"
+    r"|đang trực tuyến)",
     re.IGNORECASE,
 )
-# "Tin tức > Đoàn thể": a breadcrumb trail, not text.
-_BREADCRUMB = re.compile(r"^[^.]{2,40}( [>»›] [^.]{2,40})+$")
-# The first body paragraph of a news item usually opens with when it happened,
-# sometimes behind a "(Đầm Hà) –" place tag.
-_BODY_OPENING = re.compile(
-    r"^(\([^)]{1,40}\)\s*[-–—:]?\s*)?"
-    r"((sáng|chiều|tối|trưa|đêm)\s+(ngày\s+|nay\s+)?\d|ngày\s+\d|hôm\s+(nay|qua)|vừa qua|mới đây)",
-    re.IGNORECASE)
-# Generic photo captions say nothing a reader would search for.
+# A site banner names the portal and usually its district; "Chủ đề năm" lines are slogans.
+_BANNER = re.compile(
+    r"^((trang|cổng) (thông )?tin điện tử|báo (?!cáo\b).{2,40} điện tử|chào mừng đến|chủ đề (công tác )?năm)",
+    re.IGNORECASE,
+)
+# "Tin tức > Đoàn thể", "Trang chủ | Giới thiệu": a breadcrumb or menu trail, not text.
+# A breadcrumb may end in the page's own (long) headline: "Trang chủ > Tin tức > Headline".
+_BREADCRUMB = re.compile(r"^[^.]{2,40}( [>»›|/] [^.]{2,40})+$"
+                         r"|^[^.]{2,40}( [>»›] [^.>»›]{2,40})* [>»›] .{2,300}$")
+
+# A byline names who wrote the page or took the photo: "• Tác giả: X", "Tin, ảnh: X".
+_BYLINE = re.compile(
+    r"^[•·*-]?\s*(tác giả|nguồn|tin\W{0,3}ảnh|bài\W{0,3}ảnh|tin và ảnh|bài và ảnh|người viết"
+    r"|phóng viên|ảnh)\s*[:-]\s*(?P<who>[^|]+)",
+    re.IGNORECASE,
+)
+# "Mai Thắm (Trung tâm TT&VH)", "Thu Hà - Hội LHPN huyện", "(BBT)", "(Theo Báo Lam Hạ)".
+_AUTHOR_LINE = re.compile(
+    r"^[A-ZÀ-ỸĐ][\w.]*(?:\s+[A-ZÀ-ỸĐ][\w.]*){0,4}\s*(\([^()]{2,80}\)|[-–]\s+[^.()]{2,60})?\s*$"
+    r"|^\((?!(?i:còn nữa|còn tiếp|tiếp theo|hết))[^()]{2,80}\)$"
+)
+_SOURCE_HINT = re.compile(r"^(nguồn|theo|tác giả)\s*:?\s+", re.IGNORECASE)
+
+# Photo captions describe a picture: never a headline.  Generic ones ("Quang cảnh
+# hội nghị") say nothing a reader would search for and are dropped; informative
+# ones ("Lãnh đạo Đoàn Thanh niên huyện báo cáo ...") stay as text.
 _GENERIC_CAPTION = re.compile(
     r"^(toàn cảnh|quang cảnh|các đại biểu|đại biểu|các đồng chí lãnh đạo|ảnh)\b.{0,70}$",
     re.IGNORECASE,
 )
-_WEEKDAY = r"(thứ (hai|ba|tư|năm|sáu|bảy|2|3|4|5|6|7)|chủ nhật)"
-_DATELINE = re.compile(
-    r"^((cập nhật|ngày đăng|đăng ngày|ngày cập nhật|thời gian)\s*:?\s*)?"  # label
-    rf"({_WEEKDAY}\s*,?\s*)?(ngày\s*)?"  # weekday
-    r"\d{1,2}[/.-]\d{1,2}[/.-]\d{4}"  # the date itself
-    r"([\s,|-]+\d{1,2}:\d{2}(:\d{2})?\s*(am|pm|sa|ch)?)?$",  # time of publication
+# A caption opens on the picture ("Quang cảnh ...", "Các đại biểu dự ...") or shows a
+# ceremony ("... tặng hoa ...", "... phát biểu tại ...").  "Đại biểu HĐND tỉnh tiếp xúc
+# cử tri" and "Lãnh đạo huyện thăm, tặng quà ..." are headlines, so those stay out.
+_CAPTION = re.compile(
+    r"^(toàn cảnh|quang cảnh|ảnh|hình ảnh)\b"
+    r"|^(các )?(đại biểu|đồng chí)\b.{0,80}?\b(dự|về dự|tham dự|phát biểu|biểu quyết|tham quan|thảo luận"
+    r"|chứng kiến|chụp ảnh)\b"
+    r"|^.{0,120}\b(tặng hoa|chụp ảnh lưu niệm|phát biểu (tại|chỉ đạo|khai mạc|bế mạc|kết luận))"
+    r"|\((ảnh|ảnh minh họa|ảnh minh hoạ)\b[^)]*\)$",
     re.IGNORECASE,
 )
 
-
-def _is_boilerplate(line: str) -> bool:
-    return bool(_BOILERPLATE.match(line) or _BREADCRUMB.match(line))
-
-
-def _is_body_like(line: str) -> bool:
-    return (len(line) > 300 or bool(_BODY_OPENING.match(line))
-            or (len(line) > 200 and line.endswith((".", "!", "?", "…"))))
-
-
-def _split_header(lines: list[str]) -> tuple[str, list[str], list[str]]:
-    """(headline, page chrome, remaining lines) of a raw scraped page.
-
-    A page opens with chrome (site banner, slogan, breadcrumb), the headline
-    and perhaps a dateline, then the body.  Among the first lines before the
-    first body-like paragraph, the headline is the one whose words the body
-    repeats most, a long sentence ending in a full stop counting as less
-    headline-like.  Lines above the headline are chrome (kept to infer the
-    place and the site name); lines below it stay in the body.
-    """
-    end = min(next((i for i, line in enumerate(lines) if _is_body_like(line)), len(lines)), 6)
-    zone = [i for i in range(end) if not _DATELINE.match(lines[i])]
-    if not zone:
-        return "", [], lines
-    body_words = {fold(w) for w in syllables(" ".join(lines[end:]))}
-
-    def headline_score(i: int) -> float:
-        words = [fold(w) for w in syllables(lines[i])]
-        overlap = sum(w in body_words for w in words) / max(len(words), 1)
-        sentence_like = len(lines[i]) > 160 and lines[i].endswith(".")
-        return overlap - (0.3 if sentence_like else 0.0)
-
-    best = max(zone, key=headline_score)  # max keeps the earliest of equals
-    title = lines[best]
-    chrome = [lines[i] for i in zone if i < best]
-    datelines_above = [line for line in lines[:best] if _DATELINE.match(line)]
-    return title, chrome, datelines_above + lines[best + 1:]
+# The first paragraph of a news item usually opens with when it happened,
+# sometimes behind a "(Đầm Hà) –" place tag.
+_LEAD_OPENING = re.compile(
+    r"^(\([^)]{1,40}\)\s*[-–—:]?\s*)?"
+    r"((sáng|chiều|tối|trưa|đêm)\s+(ngày\s+|nay\s+|qua\s+|hôm\s+nay\s+)?\d|ngày\s+\d|hôm\s+(nay|qua)"
+    r"|vừa qua|mới đây|thực hiện\s)",
+    re.IGNORECASE)
+# A full stop after a capital ("TP. Lam Hạ", "H. Hòa Lĩnh", "ThS.") ends an abbreviation, not a sentence.
+_SENTENCE_BREAK = re.compile(r"(?<![A-ZĐ])(?<!\bTh)[.!?…][\"”)]?\s+(?=[\"“(]?[A-ZÀ-ỸĐ])")
 
 
-# ---------------------------------------------------------------- metadata inference
+def _is_sentence(line: str) -> bool:
+    """A full sentence: ends like one and is long enough to say something."""
+    return line.endswith(_TERMINAL) and len(line.split()) >= 8
 
-_FULL_DATE = re.compile(r"(?<!\d)(\d{1,2})[/.-](\d{1,2})[/.-](\d{4})(?!\d)")
-_DAY_MONTH = re.compile(r"\bngày\s+(\d{1,2})[/.-](\d{1,2})(?![/.-]?\d)", re.IGNORECASE)
+
+def _is_prose(line: str) -> bool:
+    """Content wherever it stands: a long line, a sentence, or a dated lead."""
+    return len(line) >= 100 or _is_sentence(line) or bool(_LEAD_OPENING.match(line))
+
+
+def _is_banner(line: str) -> bool:
+    """The site's name or yearly slogan (a sentence that opens the same way is text),
+    or an organisation's name alone on its line ("HUYỆN ỦY HÒA LĨNH", "UBND huyện Hòa Lĩnh")."""
+    if len(line) <= 60 and (m := _ORG_NAME.match(line)):
+        words = m["name"].split()
+        return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
+    return bool(_BANNER.match(line)) and not _is_sentence(line)
+
+
+def _is_furniture(line: str) -> bool:
+    """Page furniture recognised by its own text (not by its position)."""
+    if _FOOTER.match(line) or _is_banner(line) or _BREADCRUMB.match(line):
+        return True
+    return not _is_prose(line) and bool(_FURNITURE.match(line) or _RELATED_HEADING.match(line))
+
+
+def _is_caption(line: str) -> bool:
+    return not _is_sentence(line) and bool(_CAPTION.search(line))
+
+
+def _byline_author(line: str) -> str | None:
+    """The person a byline names ("• Tác giả: Lê Hưng | Cập nhật ..." -> "Lê Hưng")."""
+    if len(line) > 120 or not (m := _BYLINE.match(line)):
+        return None
+    return m["who"].strip(" .") or None
+
+
+def _looks_like_author(line: str) -> bool:
+    if len(line) > 90 or line.endswith((".", ":", ";", "!", "?")):
+        return False
+    return bool(_AUTHOR_LINE.match(line) or _SOURCE_HINT.match(line))
+
+
+def _author_of(line: str) -> str:
+    """"(Theo Báo Lam Hạ)" -> "Báo Lam Hạ"; "Nguồn: X" -> "X"."""
+    if line.startswith("(") and line.endswith(")"):
+        line = line[1:-1]
+    return _SOURCE_HINT.sub("", line)
+
+
+# ---------------------------------------------------------------- dates
+
+_NUMERIC_DATE = r"(?<!\d)(\d{1,2})\s*[/.-]\s*(\d{1,2})\s*[/.-]\s*(\d{4})(?!\d)"
+_WORDED_DATE = r"(?<!\d)(\d{1,2})\s+tháng\s+(\d{1,2})\s*(?:năm|,|/)\s*(\d{4})(?!\d)"
+_ISO_DATE = r"(?<!\d)(\d{4})-(\d{2})-(\d{2})(?!\d)"
+_FULL_DATE = re.compile(rf"{_NUMERIC_DATE}|{_WORDED_DATE}|{_ISO_DATE}", re.IGNORECASE)
+_TIME = r"\d{1,2}\s*[:h]\s*\d{2}(?::\d{2})?\s*(?:am|pm|sa|ch|gmt\s*\+\s*7)?"
+_WEEKDAY = r"(thứ\s+(hai|ba|tư|năm|sáu|bảy|2|3|4|5|6|7)|chủ\s+nhật)"
+# Words that announce a publication date: "Cập nhật", "Ngày đăng", "Đăng lúc" ...
+_PUBLISHED = re.compile(
+    r"\b(cập nhật|ngày đăng|đăng ngày|đăng lúc|ngày cập nhật|ngày xuất bản|xuất bản|thời gian đăng"
+    r"|posted|published|updated)\b",
+    re.IGNORECASE,
+)
+# What may surround a date on a line that is nothing but a date(+time).
+_DATE_DRESSING = re.compile(rf"{_TIME}|{_WEEKDAY}|\bngày\b|\blúc\b|\bgmt\b|[\W\d_]", re.IGNORECASE)
+_TIMESTAMP = re.compile(rf"({_NUMERIC_DATE})\s*[-,|]?\s*(lúc\s*)?{_TIME}|{_TIME}\s*[-,|]?\s*(ngày\s*)?"
+                        rf"({_NUMERIC_DATE})", re.IGNORECASE)
+
+# A date of the event in the lead: "Sáng nay 12/5", "Chiều ngày 30/3/2022", "Ngày 3/4 vừa qua".
+_EVENT_DATE = re.compile(
+    r"\b(?:(?:sáng|chiều|tối|trưa|đêm)(?:\s+(?:nay|qua|hôm\s+nay|hôm\s+qua|ngày))?|ngày|hôm\s+nay)"
+    r"\s*\(?\s*(\d{1,2})\s*(?:[/.-]|\s+tháng\s+)(\d{1,2})(?:\s*(?:[/.-]|,?\s*năm\s+)(\d{4}))?(?![/.-]?\d)",
+    re.IGNORECASE,
+)
+# A document cited in the body ("Kế hoạch số 12-KH/HND, ngày 5/3/2024", "Quyết định
+# 123/QĐ-UBND ngày ...") carries its own date, which is never the article's.
+_DOC_CODE = r"\d+(?:/\d+)*\s*[-–/]\s*(?-i:[A-ZĐ]{1,8}(?:\s*[-/]\s*[A-ZĐ]{1,10})*)"
+_DOC_KIND = (r"kế hoạch|nghị quyết|quyết định|chỉ thị|công văn|thông báo|hướng dẫn|kết luận|thông tư"
+             r"|nghị định|quy định|tờ trình|luật|văn bản|quy chế|đề án")
+_CITED_BEFORE = re.compile(
+    rf"(?:{_DOC_CODE}|\bsố\s+\S+|\b(?:{_DOC_KIND}))\s*[,:;]?\s*"
+    r"(?:(?:được\s+)?(?:ban hành|ký|phê duyệt)\s*)?(?:ngày\s*)?$",
+    re.IGNORECASE,
+)
+_URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](\d{1,2})[/-](\d{1,2})(?=[/_.-]|$)"
+                       r"|(?<!\d)(20\d\d)(\d\d)(\d\d)(?:\d{4}|\d{6})?(?!\d)")
 _YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
-_DATE_IN_BODY = re.compile(
-    r"\bngày\s+(\d{1,2})[/.-](\d{1,2})(?:[/.-](\d{4}))?(?![/.-]?\d)", re.IGNORECASE
-)
-
-# Longest first: "Huyện ủy Đầm Hà" must not read as "huyện" + "Ủy Đầm Hà".
-_UNIT = r"(?:huyện ủy|huyện uỷ|thành ủy|thành uỷ|thị ủy|thị uỷ|thị xã|thành phố|huyện|tỉnh|tp\.?)"
-_NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
-_PLACE = re.compile(rf"\b{_UNIT}\s+((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})", re.IGNORECASE)
-# Banners are sometimes all lower case ("trang thông tin điện tử huyện gia viễn").
-_PLACE_IN_BANNER = re.compile(rf"\b{_UNIT}\s+([^\d\W]+(?:\s+[^\d\W]+){{0,2}})\s*$", re.IGNORECASE)
-_UNIT_WORDS = {"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp"}
-
-_AUTHOR_LINE = re.compile(
-    r"^[A-ZÀ-ỸĐ][\w.]*(?:\s+[A-ZÀ-ỸĐ][\w.]*){0,4}\s*(\([^()]{2,80}\))?\s*$"
-)
-_SOURCE_HINT = re.compile(r"^(nguồn|theo|tác giả)\s*:?\s+", re.IGNORECASE)
 
 
 def _valid_date(y: int, m: int, d: int) -> str | None:
@@ -188,6 +273,56 @@ def _valid_date(y: int, m: int, d: int) -> str | None:
         return date(y, m, d).isoformat()
     except ValueError:
         return None
+
+
+def _full_date_iso(m: re.Match) -> str | None:
+    """An ISO date from a _FULL_DATE match (day-month-year or year-month-day)."""
+    g = m.groups()
+    if g[0]:
+        return _valid_date(int(g[2]), int(g[1]), int(g[0]))
+    if g[3]:
+        return _valid_date(int(g[5]), int(g[4]), int(g[3]))
+    return _valid_date(int(g[6]), int(g[7]), int(g[8]))
+
+
+def _publication_date(line: str) -> str | None:
+    """The date a metadata line states, or None when the line is not one.
+
+    Three shapes say "this page was published on": a labelled date ("Cập nhật
+    lúc 08:30 ngày 12/5/2024", "Tác giả: X | Ngày đăng: 12/05/2024"), a line
+    that is nothing but a date ("Thứ tư, 10/01/2024"), and a date with its
+    clock time ("12/05/2024 08:30"), which body text never writes.
+    """
+    if len(line) > 120 or _is_sentence(line):
+        return None
+    m = _FULL_DATE.search(line)
+    if not m:
+        return None
+    only_a_date = not _DATE_DRESSING.sub("", _FULL_DATE.sub("", line))
+    if _PUBLISHED.search(line) or only_a_date:
+        return _full_date_iso(m)
+    if t := _TIMESTAMP.search(line):
+        return next(_full_date_iso(d) for d in _FULL_DATE.finditer(t[0]))
+    return None
+
+
+def _beside_timestamp(line: str) -> str:
+    """The words a date line carries besides its date ("Headline 12/05/2024 08:30" ->
+    "Headline"), or "" when it is all metadata (a label, weekday, date and time)."""
+    if _PUBLISHED.search(line):
+        return ""
+    rest = re.sub(_WEEKDAY, "", _FULL_DATE.sub("", _TIMESTAMP.sub("", line)), flags=re.IGNORECASE)
+    rest = rest.strip(" -–|,:()")
+    return rest if len(re.findall(r"[^\W\d_]+", rest)) >= 5 else ""
+
+
+def _url_date(url: str | None) -> str | None:
+    """/2024/05/12/ or a yyyymmdd stamp in a page address."""
+    for m in _URL_DATE.finditer(url or ""):
+        y, mo, d = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
+        if iso := _valid_date(int(y), int(mo), int(d)):
+            return iso
+    return None
 
 
 def _year_for(day_month: tuple[int, int], headline: str, body: str) -> int | None:
@@ -217,22 +352,87 @@ def _year_for(day_month: tuple[int, int], headline: str, body: str) -> int | Non
     return years[-1] if day_month[1] <= 6 else years[0]
 
 
-def infer_date(headline: str, lines: list[str], body: str) -> str | None:
-    """The article's date: a dateline first, then the first dated event in the text."""
-    for line in lines[:4]:
-        if _DATELINE.match(line):
-            m = _FULL_DATE.search(line)
-            if m and (iso := _valid_date(int(m[3]), int(m[2]), int(m[1]))):
-                return iso
-    for m in _DATE_IN_BODY.finditer(body[:1500]):
+def _is_cited(text: str, start: int) -> bool:
+    """Does the date at `start` belong to a document the text cites?"""
+    return bool(_CITED_BEFORE.search(text[max(0, start - 80):start]))
+
+
+def _without_cited_dates(body: str) -> str:
+    """The text with cited documents' dates blanked, so their years cannot complete
+    the event's date ("Sáng nay 12/5, ... Nghị quyết ... ngày 27/11/2023")."""
+    return _FULL_DATE.sub(lambda m: " " * len(m[0]) if _is_cited(body, m.start()) else m[0], body)
+
+
+def _event_date(headline: str, body: str) -> str | None:
+    """The date of what the lead reports, its year completed; never a cited document's."""
+    uncited = _without_cited_dates(body)
+    for m in _EVENT_DATE.finditer(body[:1500]):
+        if _is_cited(body, m.start()):
+            continue
         d, mo = int(m[1]), int(m[2])
-        y = int(m[3]) if m[3] else _year_for((d, mo), headline, body)
+        y = int(m[3]) if m[3] else _year_for((d, mo), headline, uncited)
         if y and (iso := _valid_date(y, mo, d)):
             return iso
-    m = _FULL_DATE.search(body)
-    if m:
-        return _valid_date(int(m[3]), int(m[2]), int(m[1]))
+    for m in _FULL_DATE.finditer(body):
+        if not _is_cited(body, m.start()) and (iso := _full_date_iso(m)):
+            return iso
     return None
+
+
+def infer_date(headline: str, lines: list[str], body: str, url: str | None = None) -> str | None:
+    """The article's date: the page's own publication date (a metadata line, else
+    a date in its URL), then the event date of the lead."""
+    for line in lines:
+        if iso := _publication_date(line):
+            return iso
+    return _url_date(url) or _event_date(headline, body)
+
+
+# ---------------------------------------------------------------- places
+
+# Administrative units from the level a citation wants most (the district or town)
+# to the least.  Longest first: "Huyện ủy Đầm Hà" must not read as "huyện" + "Ủy Đầm Hà".
+_UNIT_LEVELS = (
+    r"(?:(?:huyện|thành|thị|quận)\s+(?:ủy|uỷ)|thị\s+xã|thành\s+phố|huyện|quận)\s+|tp\.\s*|tp\s+",
+    r"tỉnh\s+(?:ủy|uỷ)\s+|tỉnh\s+",
+    r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
+)
+_NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
+_ORG_NAME = re.compile(
+    r"^((ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|[uủ][ỷy] ban mttq|mttq)\s+)?"
+    rf"(?:{'|'.join(_UNIT_LEVELS)})(?P<name>.+)$",
+    re.IGNORECASE)
+_NAMED = rf"((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})"
+_PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit}){_NAMED}", re.IGNORECASE) for unit in _UNIT_LEVELS)
+# Banners are sometimes all lower case ("trang thông tin điện tử huyện gia viễn").
+_BANNER_PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit})([^\d\W]+(?:\s+[^\d\W]+){{0,2}})\s*$", re.IGNORECASE)
+                             for unit in _UNIT_LEVELS)
+_UNIT_WORDS = {"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp", "quận"}
+
+# A person is named after these words ("đồng chí Lê Văn A", "bà Trần Thị B") ...
+_PERSON_WORD = re.compile(
+    r"\b(?:đồng chí|đ/c|ông|bà|anh|chị|cụ|cháu|em|thầy|cô|nhà báo|nghệ nhân|bác sĩ)\s+(\w+(?:\s+\w+){1,3})",
+    re.IGNORECASE)
+# ... and often right after an office and its unit: "Bí thư Huyện ủy Nguyễn Văn A".
+_OFFICE_BEFORE = re.compile(
+    r"\b(bí thư|chủ tịch|giám đốc|trưởng ban|trưởng phòng|ủy viên|uỷ viên|uvbtv|tuv|huv|chánh văn phòng)"
+    r"(\s+(ubnd|hđnd|ủy ban nhân dân|uỷ ban nhân dân|hội đồng nhân dân|ubmttq|ủy ban mttq|mttq))?\s*$",
+    re.IGNORECASE)
+_MIDDLE_NAMES = {"Văn", "Thị"}
+_SURNAMES = set(
+    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh "
+    "Trương Lâm Phùng Mai Tô Hà Tạ Lưu Cao Đinh Kiều Lương Chu Quách Triệu Thái Từ Tăng Hứa Lại Mạc "
+    "Nông Lò Hầu Thân Diệp La Bạch Tống Lục Giang Âu Doãn Khổng Quan".split())
+
+
+def _first_capitalised_run(words: str) -> str:
+    """Keep the leading words that start with a capital: "Đầm Hà tự hào" -> "Đầm Hà"."""
+    run = []
+    for w in words.split():
+        if not w[:1].isupper():
+            break
+        run.append(w)
+    return " ".join(run)
 
 
 def _clean_place(name: str) -> str | None:
@@ -246,88 +446,207 @@ def _clean_place(name: str) -> str | None:
     return " ".join(w[:1].upper() + w[1:].lower() for w in words)
 
 
+def _people(text: str) -> set[str]:
+    """Names that follow a person word anywhere in the page."""
+    return {run for m in _PERSON_WORD.finditer(text)
+            if len((run := _first_capitalised_run(m[1])).split()) >= 2}
+
+
+def _is_person(name: str, text: str, at: int, people: set[str]) -> bool:
+    """Is the name after a unit word in fact a person (the place can never be one)?"""
+    words = name.split()
+    if any(p == name or p.startswith(name + " ") or name.startswith(p + " ") for p in people):
+        return True
+    if len(words) >= 3 and words[1] in _MIDDLE_NAMES:
+        return True
+    return words[0] in _SURNAMES and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at]))
+
+
+def _places_in(pattern: re.Pattern, text: str, people: set[str]) -> list[str]:
+    """Every administrative unit name the pattern finds in the text, persons left out."""
+    found = []
+    for m in pattern.finditer(text):
+        run = _first_capitalised_run(m[1])
+        if run and not _is_person(run, text, m.start(), people) and (place := _clean_place(run)):
+            found.append(place)
+    return found
+
+
 def infer_place(headline: str, banners: list[str], body: str) -> str | None:
-    """The district/town/province the article is about: headline, then banner, then text."""
+    """The unit the article is about: at the first level any source names (district or
+    town, then province, then commune), the headline's, else a banner's, else the one the
+    text names most.  A name after a unit word that belongs to a person never counts."""
+    people = _people(f"{headline}\n{body}")
     # In an ALL-CAPS headline every word looks like a name, so it cannot say where a name ends.
-    if not headline.isupper() and (m := _PLACE.search(headline)):
-        if place := _clean_place(_first_capitalised_run(m[1])):
-            return place
-    for banner in banners:
-        for pattern in (_PLACE, _PLACE_IN_BANNER):
-            if m := pattern.search(banner):
-                named = m[1] if pattern is _PLACE_IN_BANNER else _first_capitalised_run(m[1])
-                if place := _clean_place(named):
-                    return place
-    counts: dict[str, int] = {}
-    for m in _PLACE.finditer(body):
-        if place := _clean_place(_first_capitalised_run(m[1])):
+    head = "" if headline.isupper() else headline
+    for pattern, in_banner in zip(_PLACE_LEVELS, _BANNER_PLACE_LEVELS, strict=True):
+        if found := _places_in(pattern, head, people):
+            return found[0]
+        for banner in banners:
+            if found := _places_in(pattern, banner, people):
+                return found[0]
+            if (m := in_banner.search(banner)) and (place := _clean_place(m[1])):
+                return place
+        counts: dict[str, int] = {}
+        for place in _places_in(pattern, body, people):
             counts[place] = counts.get(place, 0) + 1
-    return max(counts, key=counts.get) if counts else None
+        if counts:
+            return max(counts, key=counts.get)
+    return None
 
 
-def _first_capitalised_run(words: str) -> str:
-    """Keep the leading words that start with a capital: "Đầm Hà tự hào" -> "Đầm Hà"."""
-    run = []
-    for w in words.split():
-        if not w[:1].isupper():
-            break
-        run.append(w)
-    return " ".join(run)
+# ---------------------------------------------------------------- headline
+
+def _headline_shaped(line: str) -> bool:
+    """Four words or more, one sentence at most, not opening like a lead; a long one
+    has no full stop."""
+    return (not _LEAD_OPENING.match(line) and not _is_caption(line) and len(line.split()) >= 4
+            and len(line) <= 400
+            and not _SENTENCE_BREAK.search(line)
+            and (len(line) <= 200 or not line.endswith(_TERMINAL)))
 
 
-def _looks_like_author(line: str) -> bool:
-    if len(line) > 90 or line.endswith((".", ":", ";", "!", "?")):
-        return False
-    return bool(_AUTHOR_LINE.match(line) or _SOURCE_HINT.match(line))
+def _opens_body(line: str) -> bool:
+    """The lead paragraph: opens with when it happened, or is more than one sentence."""
+    return bool(_LEAD_OPENING.match(line)) or len(line) > 400 or bool(_SENTENCE_BREAK.search(line))
+
+
+def _find_headline(texts: list[str]) -> int | None:
+    """Index of the headline among a page's text lines, or None when it has none.
+
+    The headline comes before the lead: among the headline-shaped lines there,
+    it is the one whose words the body repeats most.  A headline written as a
+    sentence (some portals end it with a full stop) counts only when the lead
+    follows it directly and no line without a full stop is there to choose;
+    elsewhere such a line is text (a summary, a lead).  Rarely the lead comes
+    first and the headline right after it: that line has no full stop and the
+    body repeats most of its words.
+    """
+    lead = next((i for i, line in enumerate(texts) if _opens_body(line)), len(texts))
+    zone = [i for i in range(min(lead, 6)) if _headline_shaped(texts[i])
+            and (not texts[i].endswith(_TERMINAL) or i + 1 == lead < len(texts))]
+    zone = [i for i in zone if not texts[i].endswith(_TERMINAL)] or zone
+    after_lead = not zone
+    if after_lead:
+        zone = [i for i in range(lead + 1, min(lead + 3, len(texts)))
+                if _headline_shaped(texts[i]) and not texts[i].endswith(_TERMINAL)]
+    if not zone:
+        return None
+
+    def overlap(i: int) -> float:
+        rest = texts[lead:] if i < lead < len(texts) else texts[:i] + texts[i + 1:]
+        body_words = {fold(w) for w in syllables(" ".join(rest))}
+        words = [fold(w) for w in syllables(texts[i])]
+        return sum(w in body_words for w in words) / max(len(words), 1)
+
+    best = max(zone, key=overlap)  # max keeps the earliest of equals
+    if after_lead and overlap(best) < 0.6:
+        return None
+    return best
+
+
+def _lead_title(lead: str, limit: int = 150) -> str:
+    """A title made from the lead: its first sentence, shortened at a word boundary."""
+    lead = re.sub(r"^\([^)]{1,40}\)\s*[-–—:]\s*", "", lead)
+    sentence = _SENTENCE_BREAK.split(lead, maxsplit=1)[0]
+    if len(sentence) <= limit:
+        return sentence
+    return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"
+
+
+# ---------------------------------------------------------------- raw text
+
+def _choose_title(texts: list[str]) -> tuple[str, str | None, list[str]]:
+    """(title, the headline line it is or None, furniture lines above the headline).
+
+    The headline when the page has one; else the lead sentence, shortened; a
+    photo caption only when the page has nothing else.  Short non-sentences
+    above the headline (or, with none, above the lead) are the site's furniture:
+    slogans, section names, menu items.  Sentences there are content.
+    """
+    captions = [line for line in texts if _is_caption(line)]
+    candidates = [line for line in texts if not _is_caption(line)]
+    if not candidates:
+        return (captions[0] if captions else ""), None, []
+    best = _find_headline(candidates)
+    top = candidates[best] if best is not None else next(
+        (line for line in candidates if _opens_body(line) or _is_prose(line)), candidates[0])
+    furniture = [line for line in texts[:texts.index(top)] if not _is_prose(line)]
+    if best is None:
+        return _lead_title(top), None, furniture
+    return top, top, furniture
 
 
 def _site_name(banner: str) -> str:
     """"Trang thông tin điện tử huyện gia viễn" -> "Trang thông tin điện tử huyện Gia Viễn"."""
-    m = _PLACE_IN_BANNER.search(banner)
+    m = next(filter(None, (p.search(banner) for p in _BANNER_PLACE_LEVELS)), None)
     if m and m[1].islower():
         return banner[: m.start(1)] + " ".join(w.capitalize() for w in m[1].split())
     return banner
 
 
-# ---------------------------------------------------------------- raw text
+def _sort_lines(lines: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """(text lines, publication-date lines, authors named in bylines), in page order.
+
+    Furniture goes; so do the items of a "related articles" list, which are
+    other pages' titles and dates, unless one is a sentence.
+    """
+    texts: list[str] = []
+    datelines: list[str] = []
+    authors: list[str] = []
+    in_related_list = False
+    for line in lines:
+        if _RELATED_HEADING.match(line):
+            in_related_list = True
+        if _publication_date(line) and not in_related_list:
+            datelines.append(line)
+            if author := _byline_author(line.split("|")[0]):
+                authors.append(author)  # "Tác giả: X | Cập nhật: 10:25 12/05/2024"
+                continue
+            line = _beside_timestamp(line)
+            if not line:
+                continue
+        elif author := _byline_author(line):
+            authors.append(author)
+            continue
+        if not (_is_furniture(line) or (in_related_list and not _is_prose(line))):
+            texts.append(line)
+    return texts, datelines, authors
+
 
 def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -> Article:
     """A raw scraped page (or a front-matter body) -> Article."""
     meta = meta or {}
-    raw_lines = [normalize_space(line) for line in text.split("\n")]
-    lines = [line for line in raw_lines if line]
-    banners = [line for line in lines if _BANNER.match(line)]
     # "null Headline" is a scraping artefact of one portal: the headline behind a null.
-    lines = [re.sub(r"^null\s+", "", line) for line in lines
-             if not _is_boilerplate(line) and not _BANNER.match(line)]
+    lines = [re.sub(r"^null\s+", "", line) for line in map(normalize_space, text.split("\n")) if line]
+    banners = [line for line in lines if _is_banner(line)]
+    texts, datelines, authors = _sort_lines(lines)
 
-    title = meta.get("title")
-    if title is None:
-        title, chrome, lines = _split_header(lines)
-        banners += [line for line in chrome if line not in banners]
-    # Drop the headline (and copies of it) and datelines from the body.
-    head_key = fold(title).lower()
-    body_lines = [line for line in lines if fold(line).lower() != head_key]
-    datelines = [line for line in body_lines[:3] if _DATELINE.match(line)]
-    body_lines = [line for line in body_lines if line not in datelines]
+    if "title" in meta:
+        title = headline = meta["title"]
+        chrome: list[str] = []
+    else:
+        title, headline, chrome = _choose_title(texts)
+    # Only a headline found in the page is taken out of the text; a title made
+    # from the lead (or a caption) leaves that line where it was.
+    head_key = fold(headline).lower() if headline else None
+    body_lines = [line for line in texts if line not in chrome and fold(line).lower() != head_key
+                  and not (_GENERIC_CAPTION.match(line) and not _is_sentence(line))]
 
-    author = None
     if body_lines and _looks_like_author(body_lines[-1]):
-        author = _SOURCE_HINT.sub("", body_lines.pop())
-
-    paragraphs = [line for line in body_lines if not _GENERIC_CAPTION.match(line)]
-    if not paragraphs:
+        authors.append(_author_of(body_lines.pop()))
+    if not body_lines:
         raise UnusableFile("no usable text after removing banners and footers")
-    body = "\n".join(paragraphs)
+    body = "\n".join(body_lines)
 
     site = _site_name(next((b for b in banners if not b.lower().startswith("chủ đề")), "")) or None
-    source = meta.get("source") or " · ".join(x for x in (author, site) if x) or None
+    source = meta.get("source") or " · ".join(x for x in (authors[:1] + [site]) if x) or None
     return Article(
         article_id=article_id,
-        title=title or paragraphs[0][:120],
-        paragraphs=paragraphs,
-        date=_meta_date(meta.get("date")) or infer_date(title, datelines + lines[:4], body),
-        place=meta.get("place") or infer_place(title, banners, body),
+        title=title or body_lines[0][:120],
+        paragraphs=body_lines,
+        date=_meta_date(meta.get("date")) or infer_date(title or "", datelines, body, meta.get("url")),
+        place=meta.get("place") or infer_place(title or "", banners + chrome, body),
         source=source,
         url=meta.get("url"),
     )
@@ -340,7 +659,7 @@ def _meta_date(value: str | None) -> str | None:
     if m := re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})", value):
         return _valid_date(int(m[1]), int(m[2]), int(m[3]))
     if m := _FULL_DATE.search(value):
-        return _valid_date(int(m[3]), int(m[2]), int(m[1]))
+        return _full_date_iso(m)
     return None
 
 
