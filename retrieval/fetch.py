@@ -634,6 +634,7 @@ class FetchRun:
         self.report = FetchReport()
         self._seen: set[str] = set()
         self._paths: dict[str, str] = {}  # corpus-relative path -> URL, within this run
+        self._texts: dict[str, str] = {}  # text hash -> URL, within this run
         self._lock = asyncio.Lock()  # serialises choosing paths and writing state
 
     def _too_old(self, link: Link) -> bool:
@@ -706,9 +707,11 @@ class FetchRun:
         text = render_markdown(article, url, host, link.date)
         body_hash = hashlib.sha256("\n".join(article.paragraphs).encode("utf-8")).hexdigest()
         async with self._lock:
-            twin = await asyncio.to_thread(self.state.url_with_hash, body_hash, url)
-            if twin:
+            twin = self._texts.get(body_hash) or await asyncio.to_thread(
+                self.state.url_with_hash, body_hash, url)
+            if twin and twin != url:
                 raise Skip(f"same article text as {twin}")
+            self._texts[body_hash] = url
             rel = rel_known or self._choose_path(url)
             self._paths[rel] = url
         written = await asyncio.to_thread(_write_if_changed, self.corpus_dir / rel, text)
