@@ -64,6 +64,7 @@ FETCHED_DIR = "fetched"
 STATE_DB = "fetch.sqlite"
 HTML_TYPES = ("text/html", "application/xhtml+xml")
 MAX_SITEMAP_DEPTH = 3  # sitemap index -> sitemap -> ...: deeper nesting is a loop or a trap
+LIST_MAX_KB = 50 * 1024  # sitemaps and feeds: the sitemap protocol's 50 MB, whatever max_page_kb says
 
 
 # ---------------------------------------------------------------- report
@@ -90,8 +91,9 @@ class FetchReport:
     seconds: float = 0.0
 
     def summary(self) -> str:
-        lines = [f"fetched: {len(self.fetched)}", f"unchanged: {len(self.unchanged)}",
-                 f"skipped: {len(self.skipped)}"]
+        lines = [f"fetched (new or changed): {len(self.fetched)}"]
+        lines += [f"  + {o.path}: {o.title} ({o.date or 'no date'})" for o in self.fetched]
+        lines += [f"unchanged: {len(self.unchanged)}", f"skipped: {len(self.skipped)}"]
         lines += [f"  - {o.url}: {o.reason}" for o in self.skipped]
         lines.append(f"failed: {len(self.failed)}")
         lines += [f"  - {o.url}: {o.reason}" for o in self.failed]
@@ -279,14 +281,15 @@ class Fetcher:
         self.limiter = HostLimiter(cfg.concurrency_per_host, cfg.requests_per_second)
         self.guard = AddressGuard(allow_private or cfg.allow_private)
         self._robots: dict[str, asyncio.Task] = {}
-        self.max_bytes = cfg.max_page_kb * 1024
 
     async def close(self) -> None:
         await self.client.aclose()
 
-    async def get(self, url: str, *, validators: dict | None = None, check_robots: bool = True
-                  ) -> Response:
-        """The final response after redirects (304 included); raises Skip or Failure."""
+    async def get(self, url: str, *, validators: dict | None = None, check_robots: bool = True,
+                  limit_kb: int | None = None) -> Response:
+        """The final response after redirects (304 included), at most `limit_kb`
+        (default fetch.max_page_kb) long; raises Skip or Failure."""
+        limit_kb = limit_kb or self.cfg.max_page_kb
         seen = {url}
         start_host = urlsplit(url).hostname
         allowed_hosts = {start_host, *self.cfg.redirect_hosts}
@@ -294,7 +297,7 @@ class Fetcher:
             await self.guard.check(url)
             if check_robots:
                 await self._check_robots(url)
-            response = await self._get_once(url, validators)
+            response = await self._get_once(url, validators, limit_kb)
             location = response.headers.get("location")
             if response.status not in (301, 302, 303, 307, 308) or not location:
                 return response
@@ -313,7 +316,7 @@ class Fetcher:
             validators = None
         raise Failure(f"more than {self.cfg.max_redirects} redirects")
 
-    async def _get_once(self, url: str, validators: dict | None) -> Response:
+    async def _get_once(self, url: str, validators: dict | None, limit_kb: int) -> Response:
         """One request with retries on timeouts, connection errors and 5xx."""
         headers = {}
         if validators and validators.get("etag"):
@@ -326,7 +329,7 @@ class Fetcher:
                 await asyncio.sleep(self.cfg.backoff_seconds * 2 ** (attempt - 1))
             try:
                 async with self.limiter.slot(_host_key(url)):
-                    response = await asyncio.wait_for(self._read(url, headers),
+                    response = await asyncio.wait_for(self._read(url, headers, limit_kb),
                                                       self.cfg.timeout_seconds * 2)
             except (httpx.TimeoutException, TimeoutError):
                 problem = f"timed out after {self.cfg.timeout_seconds:g} s"
@@ -343,19 +346,19 @@ class Fetcher:
         tries = self.cfg.retries + 1
         raise Failure(f"{problem} ({tries} {'try' if tries == 1 else 'tries'})")
 
-    async def _read(self, url: str, headers: dict) -> Response:
+    async def _read(self, url: str, headers: dict, limit_kb: int) -> Response:
+        """Stream the body, giving up as soon as it exceeds the limit."""
         async with self.client.stream("GET", url, headers=headers) as r:
             size = r.headers.get("content-length")
-            if size and size.isdigit() and int(size) > self.max_bytes:
-                raise Skip(f"larger than {self.cfg.max_page_kb} KB ({int(size) // 1024} KB)")
+            if size and size.isdigit() and int(size) > limit_kb * 1024:
+                raise Skip(f"larger than {limit_kb} KB ({int(size) // 1024} KB)")
             chunks, total = [], 0
             async for chunk in r.aiter_raw():
                 total += len(chunk)
-                if total > self.max_bytes:
-                    raise Skip(f"larger than {self.cfg.max_page_kb} KB")
+                if total > limit_kb * 1024:
+                    raise Skip(f"larger than {limit_kb} KB")
                 chunks.append(chunk)
-            body = _decompress(b"".join(chunks), r.headers.get("content-encoding", ""),
-                               self.max_bytes, self.cfg.max_page_kb)
+            body = _decompress(b"".join(chunks), r.headers.get("content-encoding", ""), limit_kb)
             return Response(str(r.url), r.status_code, r.headers, body)
 
     async def _check_robots(self, url: str) -> None:
@@ -390,18 +393,18 @@ class Fetcher:
         return robots
 
 
-def _decompress(body: bytes, encoding: str, max_bytes: int, max_kb: int) -> bytes:
+def _decompress(body: bytes, encoding: str, limit_kb: int) -> bytes:
     """Undo Content-Encoding gzip/deflate with the size limit applied to the result."""
     encoding = encoding.lower().strip()
     if encoding not in ("gzip", "x-gzip", "deflate"):
         return body
     wbits = 16 + zlib.MAX_WBITS if "gzip" in encoding else zlib.MAX_WBITS
     try:
-        out = zlib.decompressobj(wbits).decompress(body, max_bytes + 1)
+        out = zlib.decompressobj(wbits).decompress(body, limit_kb * 1024 + 1)
     except zlib.error as e:
         raise Failure(f"broken {encoding} compression: {e}") from None
-    if len(out) > max_bytes:
-        raise Skip(f"larger than {max_kb} KB once decompressed")
+    if len(out) > limit_kb * 1024:
+        raise Skip(f"larger than {limit_kb} KB once decompressed")
     return out
 
 
@@ -413,18 +416,18 @@ class Link:
     date: str | None = None  # ISO date from the feed or the sitemap's lastmod
 
 
-def _xml_root(body: bytes, max_bytes: int):
+def _xml_root(body: bytes):
     """Parse XML safely (no entities, no network); gzip bodies are unpacked first."""
     from lxml import etree
 
     if body[:2] == b"\x1f\x8b":
         try:
             with gzip.GzipFile(fileobj=io.BytesIO(body)) as f:
-                body = f.read(max_bytes + 1)
+                body = f.read(LIST_MAX_KB * 1024 + 1)
         except (OSError, EOFError) as e:
             raise Failure(f"broken gzip file: {e}") from None
-        if len(body) > max_bytes:
-            raise Skip("sitemap too large once decompressed")
+        if len(body) > LIST_MAX_KB * 1024:
+            raise Skip(f"larger than {LIST_MAX_KB} KB once decompressed")
     parser = etree.XMLParser(resolve_entities=False, no_network=True, recover=True, huge_tree=False)
     try:
         root = etree.fromstring(body, parser)
@@ -459,9 +462,9 @@ def _child_text(element, *names: str) -> str | None:
     return None
 
 
-def feed_links(body: bytes, base_url: str, max_bytes: int) -> list[Link]:
+def feed_links(body: bytes, base_url: str) -> list[Link]:
     """Article links of an RSS 2.0, RSS 1.0 (RDF) or Atom feed, with their dates."""
-    root = _xml_root(body, max_bytes)
+    root = _xml_root(body)
     links = []
     for element in root.iter():
         name = _local(element.tag)
@@ -482,9 +485,9 @@ def feed_links(body: bytes, base_url: str, max_bytes: int) -> list[Link]:
     return links
 
 
-def sitemap_entries(body: bytes, max_bytes: int) -> tuple[list[str], list[Link]]:
+def sitemap_entries(body: bytes) -> tuple[list[str], list[Link]]:
     """(child sitemaps, pages) of a sitemap or sitemap index (gzip or not)."""
-    root = _xml_root(body, max_bytes)
+    root = _xml_root(body)
     kind = _local(root.tag)
     if kind not in ("urlset", "sitemapindex"):
         raise Failure("not a sitemap (no urlset or sitemapindex)")
@@ -641,8 +644,8 @@ class FetchRun:
         return bool(self.since and link.date and link.date < self.since.isoformat())
 
     async def links_of_feed(self, url: str) -> list[Link]:
-        response = await self.fetcher.get(canonical_url(url))
-        return feed_links(response.body, response.url, self.fetcher.max_bytes)
+        response = await self.fetcher.get(canonical_url(url), limit_kb=LIST_MAX_KB)
+        return feed_links(response.body, response.url)
 
     async def links_of_sitemap(self, url: str, depth: int = 0, seen: set | None = None) -> list[Link]:
         seen = seen if seen is not None else set()
@@ -650,8 +653,8 @@ class FetchRun:
         if url in seen or depth > MAX_SITEMAP_DEPTH:
             return []
         seen.add(url)
-        response = await self.fetcher.get(url)
-        children, pages = sitemap_entries(response.body, self.fetcher.max_bytes)
+        response = await self.fetcher.get(url, limit_kb=LIST_MAX_KB)
+        children, pages = sitemap_entries(response.body)
         for child in children:
             try:
                 pages += await self.links_of_sitemap(urljoin(response.url, child), depth + 1, seen)

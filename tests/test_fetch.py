@@ -172,21 +172,26 @@ def test_private_addresses_are_refused_unless_allowed(portal, tmp_path):
     assert not (tmp_path / "corpus" / "fetched").exists()
 
 
-def test_rate_limit_spaces_requests_to_one_host(tmp_path):
+@pytest.mark.parametrize(("per_second", "robots", "gap"), [
+    (10, b"User-agent: *\nDisallow: /noi-bo/\n", 0.09),  # fetch.requests_per_second
+    (0, b"User-agent: *\nCrawl-delay: 1\n", 0.99),  # the site's Crawl-delay (whole seconds), limit off
+])
+def test_requests_to_one_host_are_spaced(tmp_path, per_second, robots, gap):
     pages = [FakeArticle(f"/tin/{n}.html", f"Xã Phú Khê họp dân lần thứ {n} về đường giao thông",
                          [f"Ngày {n}/4/2024, Ủy ban nhân dân xã Phú Khê, huyện Tân Khê họp dân lần thứ "
                           f"{n} để bàn cách góp công, góp đất mở rộng tuyến đường liên thôn dài "
                           f"{n + 2} km, dự kiến khởi công trong quý hai."] * 2, f"2024-04-0{n}")
-             for n in range(1, 5)]
+             for n in range(1, 5 if gap < 0.5 else 3)]
     with PortalServer() as server:
         for page in pages:
             server.set_page(page.path, Route(article_html(page)))
-        cfg = replace(FAST, requests_per_second=10, concurrency_per_host=4, timeout_seconds=5)
+        server.set_page("/robots.txt", Route(robots, "text/plain"))
+        cfg = replace(FAST, requests_per_second=per_second, concurrency_per_host=4, timeout_seconds=5)
         report = fetch(tmp_path / "c", cfg, tmp_path / "s.sqlite",
                        urls=[server.base + p.path for p in pages], allow_private=True)
         times = sorted(t for t, path in server.times if path.startswith("/tin/"))
-    assert len(report.fetched) == 4
-    assert all(b - a >= 0.09 for a, b in zip(times, times[1:], strict=False))
+    assert len(report.fetched) == len(pages) == len(times)
+    assert all(b - a >= gap for a, b in zip(times, times[1:], strict=False))
 
 
 def test_canonical_url_drops_fragments_tracking_and_default_port():
@@ -203,7 +208,8 @@ def test_cli_fetch_prints_the_summary_and_exits_0_despite_failures(portal, tmp_p
     result = cli("fetch", "--corpus", tmp_path / "corpus", "--index", tmp_path / "index", "-q",
                  "--allow-private", portal.base + ARTICLES[3].path, portal.base + "/loi.html")
     assert result.returncode == 0, result.stderr
-    assert "fetched: 1" in result.stdout and "failed: 1" in result.stdout
+    assert "fetched (new or changed): 1" in result.stdout and "failed: 1" in result.stdout
+    assert f"{ADMIN_PAGE.title} (2024-03-05)" in result.stdout
     assert "loi.html: HTTP 500" in result.stdout
     assert "articles: 1" in result.stdout  # --index indexed it in the same command
     assert (tmp_path / "index" / "fetch.sqlite").exists()
