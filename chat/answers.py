@@ -328,7 +328,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
                 m.b("Quản trị"),
                 "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
                 "Gửi tệp .txt, .md hoặc .html để thêm bài viết vào kho dữ liệu.",
-                "/add <đường dẫn> (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web về kho dữ liệu",
+                f"/add {m.esc('<đường dẫn>')} (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web "
+                "về kho dữ liệu",
             ]
     return "\n".join(lines)
 

@@ -39,6 +39,7 @@ import os
 import re
 import socket
 import sqlite3
+import threading
 import time
 import uuid
 import zlib
@@ -144,11 +145,15 @@ def _slug(url: str) -> tuple[str, str]:
 # ---------------------------------------------------------------- state
 
 class FetchState:
-    """SQLite record of every page fetched: validators, hashes and the file holding it."""
+    """SQLite record of every page fetched: validators, hashes and the file holding it.
+
+    Called from worker threads (asyncio.to_thread), one at a time through a lock.
+    """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.db = sqlite3.connect(path, check_same_thread=False)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False, timeout=30)
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute(
             "CREATE TABLE IF NOT EXISTS pages ("
@@ -157,26 +162,30 @@ class FetchState:
         self.db.execute("CREATE INDEX IF NOT EXISTS pages_hash ON pages(body_hash)")
         self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_path ON pages(path)")
 
+    def _one(self, sql: str, args: tuple) -> tuple | None:
+        with self._lock:
+            return self.db.execute(sql, args).fetchone()
+
     def get(self, url: str) -> dict | None:
-        row = self.db.execute("SELECT path, etag, last_modified, body_hash, title, date FROM pages"
-                              " WHERE url = ?", (url,)).fetchone()
+        row = self._one("SELECT path, etag, last_modified, body_hash, title, date FROM pages"
+                        " WHERE url = ?", (url,))
         if row is None:
             return None
         return dict(zip(("path", "etag", "last_modified", "body_hash", "title", "date"), row,
                         strict=True))
 
     def url_with_hash(self, body_hash: str, other_than: str) -> str | None:
-        row = self.db.execute("SELECT url FROM pages WHERE body_hash = ? AND url != ? LIMIT 1",
-                              (body_hash, other_than)).fetchone()
+        row = self._one("SELECT url FROM pages WHERE body_hash = ? AND url != ? LIMIT 1",
+                        (body_hash, other_than))
         return row[0] if row else None
 
     def path_owner(self, path: str) -> str | None:
-        row = self.db.execute("SELECT url FROM pages WHERE path = ?", (path,)).fetchone()
+        row = self._one("SELECT url FROM pages WHERE path = ?", (path,))
         return row[0] if row else None
 
     def put(self, url: str, path: str, etag: str | None, last_modified: str | None,
             body_hash: str, title: str | None, date: str | None) -> None:
-        with self.db:
+        with self._lock, self.db:
             self.db.execute(
                 "INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET"
                 " path=excluded.path, etag=excluded.etag, last_modified=excluded.last_modified,"

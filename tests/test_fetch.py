@@ -250,16 +250,20 @@ def test_admin_link_is_fetched_indexed_and_answered_with_title_and_date(own_inde
 
     async def scenario():
         async with env.running():
+            api.message("/help", chat_id=ADMIN_ID, user_id=ADMIN_ID)
+            help_reply = await api.wait_reply(ADMIN_ID)
+            n = len(api.sent_to(ADMIN_ID))
             api.message(f"/add {link}", chat_id=ADMIN_ID, user_id=ADMIN_ID)
-            added = await api.wait_reply(ADMIN_ID, contains="Đã cập nhật chỉ mục", timeout=120)
+            added = await api.wait_reply(ADMIN_ID, after=n, contains="Đã cập nhật chỉ mục", timeout=120)
             n = len(api.sent_to(ADMIN_ID))
             api.message(portal.base + "/khong-co.html", chat_id=ADMIN_ID, user_id=ADMIN_ID)
             missing = await api.wait_reply(ADMIN_ID, after=n, contains="Không lấy được")
             api.message(ADMIN_QUESTION, chat_id=USER)
             answer = await api.wait_reply(USER)
-            return added, missing, answer
+            return help_reply, added, missing, answer
 
-    added, missing, answer = env.run(scenario())
+    help_reply, added, missing, answer = env.run(scenario())
+    assert "/add <đường dẫn> (hoặc chỉ gửi đường dẫn)" in help_reply[0].plain
     text = "\n".join(m.plain for m in added)
     assert f"Đã lưu: {ADMIN_PAGE.title}" in text and "🗓 05/03/2024" in text
     assert "Thêm mới: 1 (fetched/127.0.0.1_" in text
