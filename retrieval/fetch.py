@@ -332,10 +332,10 @@ class Fetcher:
             headers["If-None-Match"] = validators["etag"]
         if validators and validators.get("last_modified"):
             headers["If-Modified-Since"] = validators["last_modified"]
-        problem = ""
+        problem, wait = "", 0.0
         for attempt in range(self.cfg.retries + 1):
             if attempt:
-                await asyncio.sleep(self.cfg.backoff_seconds * 2 ** (attempt - 1))
+                await asyncio.sleep(max(wait, self.cfg.backoff_seconds * 2 ** (attempt - 1)))
             try:
                 async with self.limiter.slot(_host_key(url)):
                     response = await asyncio.wait_for(self._read(url, headers, limit_kb),
@@ -346,8 +346,9 @@ class Fetcher:
             except httpx.TransportError as e:
                 problem = f"connection failed: {type(e).__name__} {e}".strip()
                 continue
-            if response.status >= 500:
+            if response.status >= 500 or response.status == 429:  # 429: too many requests
                 problem = f"HTTP {response.status}"
+                wait = _retry_after(response.headers.get("retry-after"))
                 continue
             if response.status >= 400 and response.status != 304:
                 raise Failure(f"HTTP {response.status}")
@@ -400,6 +401,18 @@ class Fetcher:
         if delay:
             self.limiter.set_delay(_host_key(origin), float(delay))
         return robots
+
+
+def _retry_after(value: str | None, cap: float = 120.0) -> float:
+    """Seconds a 429/503 asks us to wait (a number or an HTTP date), at most `cap`."""
+    if not value:
+        return 0.0
+    if value.strip().isdigit():
+        return min(float(value), cap)
+    try:
+        return min(max(0.0, parsedate_to_datetime(value).timestamp() - time.time()), cap)
+    except (TypeError, ValueError, IndexError):
+        return 0.0
 
 
 def _decompress(body: bytes, encoding: str, limit_kb: int) -> bytes:

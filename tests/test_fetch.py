@@ -194,6 +194,23 @@ def test_requests_to_one_host_are_spaced(tmp_path, per_second, robots, gap):
     assert all(b - a >= gap for a, b in zip(times, times[1:], strict=False))
 
 
+def test_redirects_to_listed_hosts_are_followed_and_429_is_retried_after_its_wait(tmp_path):
+    page = ARTICLES[2]
+    with PortalServer() as server:
+        other = server.base.replace("127.0.0.1", "localhost")
+        server.set_page("/bai-cu.html", Route(b"", status=301, etag=False,
+                                              headers={"Location": other + page.path}))
+        server.set_page(page.path, Route(article_html(page)))
+        server.set_page("/ban.html", Route(b"", status=429, etag=False, headers={"Retry-After": "1"}))
+        cfg = replace(FAST, redirect_hosts=["localhost"], timeout_seconds=5)
+        report = fetch(tmp_path / "c", cfg, tmp_path / "s.sqlite", allow_private=True,
+                       urls=[server.base + "/bai-cu.html", server.base + "/ban.html"])
+        waits = [t for t, path in server.times if path == "/ban.html"]
+    assert [o.title for o in report.fetched] == [page.title]
+    assert [(o.url.rsplit("/", 1)[-1], o.reason) for o in report.failed] == [("ban.html", "HTTP 429 (2 tries)")]
+    assert waits[1] - waits[0] >= 0.99  # Retry-After, not the 0.01 s backoff
+
+
 def test_canonical_url_drops_fragments_tracking_and_default_port():
     assert (canonical_url("HTTP://Cong.Example.VN:80/tin/a.html?utm_source=zalo&id=7&fbclid=x#top")
             == "http://cong.example.vn/tin/a.html?id=7")
