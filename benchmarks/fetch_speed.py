@@ -1,6 +1,7 @@
 """Fetch speed and deduplication over a local FICTIONAL portal of N article pages.
 
     python benchmarks/fetch_speed.py [--pages 500] [--runs 3] [--workers 8] [--per-host 8]
+                                     [--no-validators]
 
 The portal runs in a separate process (http.server, threads) so that serving
 does not compete with the fetcher for the GIL.  Articles come from
@@ -8,7 +9,10 @@ benchmarks/synthetic.py (invented places, people and events), rendered in the
 three page layouts of tests/portal_site.py.  A sitemap index (one gzip child)
 lists every page; an RSS feed lists a fifth of them again with tracking
 parameters, and an id address repeats one page in twenty: both must come out
-as the same articles, not new ones.
+as the same articles, not new ones.  Pages carry an ETag, so later runs are
+answered 304; `--no-validators` serves them without one, so every run
+downloads and extracts every page again and only the text hash keeps the files
+untouched.
 
 The rate limit is off (requests_per_second = 0), as the issue asks; a real
 portal is fetched at fetch.requests_per_second (1 by default).
@@ -62,15 +66,16 @@ def fictional_articles(n: int) -> list[FakeArticle]:
     return pages
 
 
-def serve(n: int, ready) -> None:
+def serve(n: int, ready, validators: bool) -> None:
     """Child process: the portal, until the parent terminates it."""
     with PortalServer() as server:
         base = server.base
         articles = fictional_articles(n)
         for a in articles:
-            server.set_page(a.path, Route(article_html(a)))
+            server.set_page(a.path, Route(article_html(a), etag=validators))
         for a in articles[::20]:  # the same page under an id address
-            server.set_page(a.path.replace("/tin-tuc/", "/chi-tiet?id="), Route(article_html(a)))
+            server.set_page(a.path.replace("/tin-tuc/", "/chi-tiet?id="),
+                            Route(article_html(a), etag=validators))
         server.set_page("/robots.txt", Route(b"User-agent: *\nDisallow: /noi-bo/\n", "text/plain"))
         entries = [(a.path, a.date) for a in articles]
         entries += [(a.path.replace("/tin-tuc/", "/chi-tiet?id="), a.date) for a in articles[::20]]
@@ -94,10 +99,12 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--workers", type=int, default=8, help="fetch.workers")
     ap.add_argument("--per-host", type=int, default=8, help="fetch.concurrency_per_host")
+    ap.add_argument("--no-validators", action="store_true", help="serve pages without ETag")
     args = ap.parse_args()
 
     ready = multiprocessing.Queue()
-    server = multiprocessing.Process(target=serve, args=(args.pages, ready), daemon=True)
+    server = multiprocessing.Process(target=serve, args=(args.pages, ready, not args.no_validators),
+                                     daemon=True)
     server.start()
     try:
         base = ready.get(timeout=120)
@@ -106,7 +113,8 @@ def main() -> int:
         work = Path(tempfile.mkdtemp(prefix="fetch-bench-"))
         corpus, state = work / "corpus", work / "index" / "fetch.sqlite"
         print(f"{args.pages} fictional pages at {base}; rate limit off; workers={args.workers}, "
-              f"per host={args.per_host}; cpus={os.cpu_count()}")
+              f"per host={args.per_host}; ETag={'no' if args.no_validators else 'yes'}; "
+              f"cpus={os.cpu_count()}")
         for run in range(1, args.runs + 1):
             started = time.perf_counter()
             report = fetch(corpus, cfg, state, feeds=[base + "/rss.xml"],
