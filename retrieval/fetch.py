@@ -253,14 +253,18 @@ def extract_article(html: str, url: str, min_chars: int = 150) -> Article:
     return article
 
 
+def _front_matter_value(value: str) -> str:
+    """One line, and straight double quotes as “…”: the front-matter reader strips quotes at
+    the ends of a value, which would cut the closing one of 'Hội thi "Dân vận khéo"'."""
+    return re.sub(r'"([^"\n]*)"', "“\\1”", " ".join(str(value).split()))
+
+
 def render_markdown(article, url: str, fallback_source: str, fallback_date: str | None) -> str:
     """The corpus file for a page: front matter the parser honours, then one paragraph a line."""
-    def one_line(value: str) -> str:
-        return " ".join(str(value).split())
 
     meta = {"title": article.title, "date": article.date or fallback_date, "place": article.place,
             "source": article.source or fallback_source, "url": url}
-    head = [f"{k}: {one_line(v)}" for k, v in meta.items() if v]
+    head = [f"{k}: {v if k == 'url' else _front_matter_value(v)}" for k, v in meta.items() if v]
     return "---\n" + "\n".join(head) + "\n---\n\n" + "\n\n".join(article.paragraphs) + "\n"
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import html
 import threading
 import time
 from dataclasses import dataclass, field
@@ -44,7 +45,7 @@ class FakeArticle:
 
 
 def _para(texts: list[str]) -> str:
-    return "\n".join(f"<p>{t}</p>" for t in texts)
+    return "\n".join(f"<p>{html.escape(t)}</p>" for t in texts)
 
 
 def _ddmmyyyy(iso: str) -> str:
@@ -54,16 +55,17 @@ def _ddmmyyyy(iso: str) -> str:
 
 def portal_layout(a: FakeArticle) -> str:
     """A modern portal: Open Graph tags, breadcrumb, dateline with weekday, related links."""
+    title = html.escape(a.title)
     return f"""<!DOCTYPE html><html lang="vi"><head><meta charset="utf-8">
-<title>{a.title} - {SITE_NAME}</title>
-<meta property="og:title" content="{a.title}"><meta property="og:site_name" content="{SITE_NAME}">
+<title>{title} - {SITE_NAME}</title>
+<meta property="og:title" content="{title}"><meta property="og:site_name" content="{SITE_NAME}">
 <meta property="article:published_time" content="{a.date}T08:30:00+07:00">
 </head><body>
 <header><div class="banner">{SITE_NAME}</div><nav><a href="/">Trang chủ</a> <a href="/tin-tuc/">Tin tức</a>
 <a href="/gioi-thieu/">Giới thiệu</a></nav></header>
 <div class="breadcrumb">Tin tức &gt; Mặt trận - Đoàn thể</div>
 <main><article class="detail">
-<h1 class="title">{a.title}</h1>
+<h1 class="title">{title}</h1>
 <div class="dateline">Thứ hai, {_ddmmyyyy(a.date)} 08:30</div>
 <div class="detail-content">
 {_para(a.paragraphs)}
@@ -76,11 +78,12 @@ def portal_layout(a: FakeArticle) -> str:
 
 def blog_layout(a: FakeArticle) -> str:
     """A blog theme: entry-title, <time datetime>, a figure with a generic caption."""
+    title = html.escape(a.title)
     return f"""<!DOCTYPE html><html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">
-<title>{a.title} | Hội Nông dân Tân Khê</title></head><body class="single-post">
+<title>{title} | Hội Nông dân Tân Khê</title></head><body class="single-post">
 <div id="masthead"><span class="site-title">Hội Nông dân huyện Tân Khê</span></div>
 <div id="content"><article class="post type-post">
-<header class="entry-header"><h2 class="entry-title">{a.title}</h2>
+<header class="entry-header"><h2 class="entry-title">{title}</h2>
 <div class="entry-meta">Đăng ngày <time class="entry-date published" datetime="{a.date}T07:00:00+07:00">{_ddmmyyyy(a.date)}</time></div></header>
 <div class="entry-content">
 <figure><img src="/anh/1.jpg" alt=""><figcaption>Toàn cảnh hội nghị</figcaption></figure>
@@ -93,10 +96,11 @@ def blog_layout(a: FakeArticle) -> str:
 def legacy_layout(a: FakeArticle) -> str:
     """An old portal: the site's name as <title>, the headline in a styled span, no date
     metadata; only the body's "ngày 5/3" (no year) dates the article."""
+    title = html.escape(a.title)
     return f"""<html><head><meta http-equiv="Content-Type" content="text/html; charset=utf-8">
 <title>{SITE_NAME}</title></head><body><div id="banner"><img src="/b.gif" alt="{SITE_NAME}"></div>
 <div class="menu"><a href="/">Trang chủ</a> | <a href="/lien-he">Liên hệ</a></div>
-<div id="noidung"><span class="tieude"><font size="4"><b>{a.title}</b></font></span><br>
+<div id="noidung"><span class="tieude"><font size="4"><b>{title}</b></font></span><br>
 <div class="chitiet">{_para(a.paragraphs)}</div></div>
 <div class="footer">Lượt truy cập: 123456</div></body></html>"""
 

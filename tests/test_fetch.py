@@ -211,6 +211,19 @@ def test_redirects_to_listed_hosts_are_followed_and_429_is_retried_after_its_wai
     assert waits[1] - waits[0] >= 0.99  # Retry-After, not the 0.01 s backoff
 
 
+def test_a_headline_ending_in_a_quotation_survives_the_front_matter(tmp_path):
+    from retrieval.articles import read_article
+
+    page = replace(ARTICLES[0], path="/tin/hoi-thi.html",
+                   title='Hội LHPN huyện Tân Khê tổ chức hội thi "Tuyên truyền viên giỏi"')
+    with PortalServer() as server:
+        server.set_page(page.path, Route(article_html(page)))
+        report = fetch(tmp_path / "c", FAST, tmp_path / "s.sqlite", urls=[server.base + page.path],
+                       allow_private=True)
+    article = read_article(tmp_path / "c" / report.fetched[0].path, tmp_path / "c")
+    assert article.title == "Hội LHPN huyện Tân Khê tổ chức hội thi “Tuyên truyền viên giỏi”"
+
+
 def test_canonical_url_drops_fragments_tracking_and_default_port():
     assert (canonical_url("HTTP://Cong.Example.VN:80/tin/a.html?utm_source=zalo&id=7&fbclid=x#top")
             == "http://cong.example.vn/tin/a.html?id=7")
