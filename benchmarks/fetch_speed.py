@@ -19,7 +19,8 @@ portal is fetched at fetch.requests_per_second (1 by default).
 
 Prints, per run: seconds, pages/s (article pages handled / wall time),
 fetched/unchanged/skipped/failed; then files, distinct article texts and
-duplicates over all runs, with the machine's load.
+duplicates over all runs; how many files give the generated title, date and
+place once the index build reads them; the machine's load.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ import gzip
 import hashlib
 import multiprocessing
 import os
+import re
 import sys
 import tempfile
 import time
@@ -47,7 +49,7 @@ from portal_site import (  # noqa: E402
 )
 from synthetic import article_spec, render_article  # noqa: E402
 
-from retrieval.articles import split_front_matter  # noqa: E402
+from retrieval.articles import read_article, split_front_matter  # noqa: E402
 from retrieval.config import FetchConfig  # noqa: E402
 from retrieval.fetch import fetch  # noqa: E402
 
@@ -93,6 +95,19 @@ def serve(n: int, ready, validators: bool) -> None:
             time.sleep(3600)
 
 
+def citations_right(corpus: Path) -> dict[str, int]:
+    """How many fetched files give the generated article's title, date and place when the
+    index build reads them (straight quotes come back as “…”, see fetch.render_markdown)."""
+    right = {"title": 0, "date": 0, "place": 0}
+    for path in corpus.rglob("*.md"):
+        article = read_article(path, corpus)
+        spec = article_spec(SEED, int(path.stem.split("-")[0]))
+        right["title"] += article.title == re.sub(r'"([^"]*)"', "“\\1”", spec.title)
+        right["date"] += article.date == spec.date
+        right["place"] += article.place == spec.place
+    return right
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--pages", type=int, default=500)
@@ -132,6 +147,10 @@ def main() -> int:
                   for p in files}
         print(f"after {args.runs} runs: {len(files)} files, {len(bodies)} distinct article texts, "
               f"{len(files) - len(bodies)} duplicates (expected {args.pages} files, 0 duplicates)")
+        right = citations_right(corpus)
+        print(f"citations as the index reads them, against the generated articles: title "
+              f"{right['title']}/{len(files)}, date {right['date']}/{len(files)}, place "
+              f"{right['place']}/{len(files)}")
         print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f}")
     finally:
         server.terminate()
