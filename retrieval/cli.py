@@ -92,7 +92,10 @@ def _cmd_fetch(args, config) -> int:
     from .fetch import fetch, parse_since
 
     cfg = config.fetch
-    urls, feeds, sitemaps = args.url or cfg.pages, args.feed or cfg.feeds, args.sitemap or cfg.sitemaps
+    if args.url or args.feed or args.sitemap:  # sources on the command line replace the config's
+        urls, feeds, sitemaps = args.url or [], args.feed or [], args.sitemap or []
+    else:
+        urls, feeds, sitemaps = cfg.pages, cfg.feeds, cfg.sitemaps
     if not (urls or feeds or sitemaps):
         print("error: give article URLs, --feed or --sitemap (or [fetch] pages, feeds, sitemaps "
               "in the config)", file=sys.stderr)

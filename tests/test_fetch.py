@@ -245,6 +245,18 @@ def test_cli_fetch_prints_the_summary_and_exits_0_despite_failures(portal, tmp_p
     assert (tmp_path / "index" / "fetch.sqlite").exists()
 
 
+def test_cli_fetch_takes_the_sources_of_the_config_when_none_are_given(portal, tmp_path):
+    config = tmp_path / "config.toml"
+    config.write_text(f'[fetch]\npages = ["{portal.base}{ARTICLES[2].path}"]\nallow_private = true\n'
+                      f'requests_per_second = 0\nstate_db = "{tmp_path / "state.sqlite"}"\n',
+                      encoding="utf-8")
+    result = cli("fetch", "--config", config, "--corpus", tmp_path / "corpus")
+    assert result.returncode == 0, result.stderr
+    assert f"{ARTICLES[2].title} (2024-03-08)" in result.stdout
+    assert "run `python -m retrieval index --corpus" in result.stdout  # no --index: a hint
+    assert (tmp_path / "state.sqlite").exists()
+
+
 @pytest.mark.parametrize(("args", "message"), [
     ((), "give article URLs, --feed or --sitemap"),
     (("--since", "hôm qua", "http://example.org/a"), "--since must be a date"),
