@@ -95,6 +95,23 @@ def discard_if_skipped(corpus_dir: str | Path, path: Path, report: BuildReport) 
     return None
 
 
+def fetch_state_path(config, index_dir: str | Path) -> Path:
+    """Where the fetch state lives: fetch.state_db, or fetch.sqlite in the index folder
+    (the same place the command line uses)."""
+    return Path(config.fetch.state_db) if config.fetch.state_db else Path(index_dir) / "fetch.sqlite"
+
+
+async def fetch_into_corpus(config, corpus_dir: str | Path, index_dir: str | Path,
+                            urls: list[str] | None = None):
+    """Fetch `urls` (an admin's links), or else the feeds, sitemaps and pages of [fetch]."""
+    from retrieval.fetch import fetch_async
+
+    cfg = config.fetch
+    sources = ({"urls": urls} if urls is not None else
+               {"urls": cfg.pages, "feeds": cfg.feeds, "sitemaps": cfg.sitemaps})
+    return await fetch_async(corpus_dir, cfg, fetch_state_path(config, index_dir), **sources)
+
+
 class Reindexer:
     """Runs one index build at a time off the event loop, then reloads the searcher.
 

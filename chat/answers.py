@@ -348,6 +348,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
                 m.b("Quản trị"),
                 "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
                 "Gửi tệp .txt, .md hoặc .html để thêm bài viết vào kho dữ liệu.",
+                f"/add {m.esc('<đường dẫn>')} (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web "
+                "về kho dữ liệu",
             ]
     return "\n".join(lines)
 
@@ -412,6 +414,20 @@ def report_text(m: Markup, report: BuildReport, uploaded: str | None = None) -> 
     return "\n".join(lines)
 
 
+def fetch_text(m: Markup, report) -> str:
+    """What fetching the links an admin sent stored (title and date), or why it could not."""
+    lines = []
+    for o in report.fetched + report.unchanged:
+        state = "Đã lưu" if o in report.fetched else "Đã có, không đổi"
+        lines.append(f"✅ {state}: {m.b(m.esc(cut_words(o.title or o.url, TITLE_CHARS)))}")
+        lines.append(f"   🗓 {m.esc(format_date(o.date) or 'không rõ ngày')} · "
+                     f"{m.code(m.esc(cut_words(o.path or '', 150)))}")
+    for o in report.skipped + report.failed:
+        lines.append(f"⚠️ Không lấy được {m.code(m.esc(cut_words(o.url, 150)))}: "
+                     f"{m.esc(cut_words(o.reason, 300))}")
+    return "\n".join(lines) or FETCH_NOTHING
+
+
 # ---------------------------------------------------------------- short replies (HTML-safe constants)
 
 RATE_LIMITED = "⏳ Bạn hỏi hơi nhanh rồi. Vui lòng đợi khoảng {seconds} giây rồi hỏi tiếp nhé."
@@ -422,6 +438,10 @@ MENTION_EMPTY = "Bạn muốn hỏi gì? Hãy viết câu hỏi ngay sau khi nh�
 UNKNOWN_COMMAND = "Mình không biết lệnh này. Gõ /help để xem hướng dẫn."
 ERROR = "Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Bạn thử lại sau ít phút nhé."
 ADMIN_ONLY = "Xin lỗi, chỉ quản trị viên của bot mới dùng được chức năng này."
+ADD_USAGE = ("Gửi đường dẫn bài viết ngay sau lệnh, ví dụ: "
+             "<code>/add https://congthongtin.example.vn/tin-tuc/bai-viet.html</code>")
+FETCH_STARTED = "🌐 Đang tải bài viết từ đường dẫn…"
+FETCH_NOTHING = "Không có đường dẫn nào để tải."
 UPLOAD_PRIVATE_ONLY = "Để thêm bài viết, hãy gửi tệp cho mình trong cuộc trò chuyện riêng."
 REINDEX_STARTED = ("🔄 Bắt đầu xây dựng lại chỉ mục từ thư mục dữ liệu. Trong lúc chờ, "
                    "mình vẫn trả lời câu hỏi bằng chỉ mục cũ.")

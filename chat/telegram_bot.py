@@ -43,14 +43,17 @@ from .admin import (
     UploadRejected,
     check_upload,
     discard_if_skipped,
+    fetch_into_corpus,
     save_upload,
 )
 from .answers import (
+    ADD_USAGE,
     ADMIN_ONLY,
     ASK_USAGE,
     BUTTON_EXPIRED,
     ERROR,
     FEEDBACK_THANKS,
+    FETCH_STARTED,
     HTML,
     MENTION_EMPTY,
     NOT_TEXT,
@@ -64,6 +67,7 @@ from .answers import (
     UPLOAD_SKIPPED,
     article_gone,
     article_messages,
+    fetch_text,
     help_text,
     hint,
     latest_text,
@@ -81,6 +85,7 @@ log = logging.getLogger(__name__)
 STATE = "chat"  # key of BotState in application.bot_data
 TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 COMMANDS = [
     BotCommand("help", "Hướng dẫn cách hỏi"),
     BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
@@ -307,6 +312,34 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await update.effective_message.reply_html(UNKNOWN_COMMAND)
 
 
+async def _fetch_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE,
+                            urls: list[str]) -> None:
+    """Fetch an admin's links into the corpus, say what was stored, index it if anything changed."""
+    state = _state(context)
+    await update.effective_message.reply_html(FETCH_STARTED)
+    report = await fetch_into_corpus(state.reindexer.config, state.corpus_dir,
+                                     state.reindexer.index_dir, urls)
+    await update.effective_message.reply_html(fetch_text(HTML, report))
+    if report.fetched:
+        await _rebuild_and_report(update, context)
+
+
+async def add_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/add URL (admins): fetch the article page into the corpus and index it."""
+    if not _is_admin(update, context):
+        await update.effective_message.reply_html(ADMIN_ONLY)
+        return
+    if not context.args:
+        await update.effective_message.reply_html(ADD_USAGE)
+        return
+    await _fetch_and_report(update, context, list(context.args))
+
+
+async def admin_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A bare link from an admin in a private chat: the same as /add."""
+    await _fetch_and_report(update, context, [update.effective_message.text.strip()])
+
+
 # ---------------------------------------------------------------- message handlers
 
 async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -419,6 +452,20 @@ async def check_reload(context: ContextTypes.DEFAULT_TYPE) -> None:
         log.info("reloaded a newer index: %s", await asyncio.to_thread(searcher.stats))
 
 
+async def scheduled_fetch(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job: fetch the [fetch] feeds, sitemaps and pages; index what changed, keep serving."""
+    state = _state(context)
+    report = await fetch_into_corpus(state.reindexer.config, state.corpus_dir, state.reindexer.index_dir)
+    log.info("scheduled fetch: %d fetched, %d unchanged, %d skipped, %d failed",
+             len(report.fetched), len(report.unchanged), len(report.skipped), len(report.failed))
+    for outcome in report.failed:
+        log.warning("fetch failed: %s: %s", outcome.url, outcome.reason)
+    if report.fetched:
+        build = await state.reindexer.run()
+        log.info("index updated after fetching: %d added, %d changed", len(build.added),
+                 len(build.changed))
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure (logsafe redacts the token) and tell the user briefly."""
     error = context.error
@@ -499,7 +546,10 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CommandHandler("latest", latest),
         CommandHandler("ask", ask),
         CommandHandler("reindex", reindex),
+        CommandHandler("add", add_link),
         MessageHandler(private & filters.COMMAND, unknown_command),
+        MessageHandler(private & filters.User(user_id=bot_cfg.admins, allow_empty=False)
+                       & filters.Regex(LINK_ONLY), admin_link),
         MessageHandler(private & filters.TEXT, private_question),
         MessageHandler(groups & filters.TEXT & ADDRESSED_TO_BOT, group_question),
         MessageHandler(private & filters.Document.ALL, document),
@@ -514,4 +564,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     if bot_cfg.reload_seconds > 0:
         application.job_queue.run_repeating(check_reload, interval=bot_cfg.reload_seconds,
                                             first=bot_cfg.reload_seconds, name="reload-index")
+    fetch_cfg = config.fetch
+    if fetch_cfg.interval_minutes > 0 and (fetch_cfg.feeds or fetch_cfg.sitemaps or fetch_cfg.pages):
+        application.job_queue.run_repeating(scheduled_fetch, interval=fetch_cfg.interval_minutes * 60,
+                                            first=10, name="fetch-portals")
     return application

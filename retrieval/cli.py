@@ -3,6 +3,8 @@
     python -m retrieval index  --corpus DIR --index DIR [--rebuild]
     python -m retrieval search --index DIR --top K [--json] (QUESTION | --queries FILE)
     python -m retrieval eval   --index DIR --questions FILE [--json] [--misses]
+    python -m retrieval fetch  --corpus DIR [--feed URL]... [--sitemap URL]... [--since DATE]
+                               [--index DIR] [--allow-private] [URL...]
 
 Speed figures come from benchmarks/retrieval_speed.py, not from here.
 
@@ -91,6 +93,34 @@ def _cmd_eval(args, config) -> int:
     return 0
 
 
+def _cmd_fetch(args, config) -> int:
+    from .fetch import fetch, parse_since
+
+    cfg = config.fetch
+    if args.url or args.feed or args.sitemap:  # sources on the command line replace the config's
+        urls, feeds, sitemaps = args.url or [], args.feed or [], args.sitemap or []
+    else:
+        urls, feeds, sitemaps = cfg.pages, cfg.feeds, cfg.sitemaps
+    if not (urls or feeds or sitemaps):
+        print("error: give article URLs, --feed or --sitemap (or [fetch] pages, feeds, sitemaps "
+              "in the config)", file=sys.stderr)
+        return 2
+    since = parse_since(args.since) if args.since else None
+    corpus = Path(args.corpus or config.corpus_dir)
+    index = Path(args.index or config.index_dir)
+    state = Path(cfg.state_db) if cfg.state_db else index / "fetch.sqlite"
+    report = fetch(corpus, cfg, state, urls=urls, feeds=feeds, sitemaps=sitemaps, since=since,
+                   allow_private=args.allow_private)
+    print(report.summary())
+    if args.index:
+        print("\nindex:")
+        print(build_index(corpus, index, config, progress=not args.quiet).summary())
+    elif report.fetched:
+        print(f"\nnew or changed files: run `python -m retrieval index --corpus {corpus}` "
+              "(or pass --index DIR) to index them")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
     common.add_argument("--config", default=argparse.SUPPRESS,
@@ -123,6 +153,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="metrics as JSON")
     p.add_argument("--misses", action="store_true", help="also list questions missed at rank 3")
     p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("fetch", parents=[common],
+                       help="fetch articles from portal URLs, RSS/Atom feeds and sitemaps into the corpus")
+    p.add_argument("url", nargs="*", help="article page URLs")
+    p.add_argument("--corpus", help="corpus folder; pages go to CORPUS/fetched/<host>/ (default: corpus)")
+    p.add_argument("--feed", action="append", help="RSS or Atom feed URL (repeatable)")
+    p.add_argument("--sitemap", action="append", help="sitemap or sitemap index URL, .xml or .xml.gz "
+                                                      "(repeatable)")
+    p.add_argument("--since", help="skip pages whose feed date or sitemap lastmod is older (2024-01-31)")
+    p.add_argument("--index", help="also update this index folder after fetching; the fetch state "
+                                   "(fetch.sqlite) lives in the index folder either way")
+    p.add_argument("--allow-private", action="store_true",
+                   help="allow loopback and private-network addresses (tests against a local server)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output while indexing")
+    p.set_defaults(run=_cmd_fetch)
 
     return parser
 

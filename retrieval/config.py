@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from types import UnionType
 from typing import Union, get_args, get_origin, get_type_hints
+from urllib.parse import urlsplit
 
 
 class ConfigError(ValueError):
@@ -93,6 +94,30 @@ class BotConfig:
 
 
 @dataclass
+class FetchConfig:
+    """Fetching articles from portals (retrieval/fetch.py); see config.example.toml."""
+
+    feeds: list[str] = field(default_factory=list)  # RSS/Atom feed URLs the bot follows
+    sitemaps: list[str] = field(default_factory=list)  # sitemap (or sitemap index) URLs
+    pages: list[str] = field(default_factory=list)  # single article URLs
+    interval_minutes: int = 0  # how often the bot fetches them; 0 = never on its own
+    user_agent: str = "congtac-bot/0.1 (+https://github.com/congtac-bot/congtac-bot)"
+    requests_per_second: float = 1.0  # per host; 0 = no limit (local tests, benchmarks)
+    concurrency_per_host: int = 2
+    workers: int = 8  # pages in flight over all hosts
+    timeout_seconds: float = 20.0
+    retries: int = 2  # after a timeout, connection error or 5xx, with exponential backoff
+    backoff_seconds: float = 1.0
+    max_page_kb: int = 5120
+    max_redirects: int = 5
+    redirect_hosts: list[str] = field(default_factory=list)  # other hosts a redirect may lead to
+    allow_private: bool = False  # loopback and private-network addresses (tests, intranets)
+    max_pages: int = 2000  # per run
+    min_text_chars: int = 150  # a page with less article text than this is skipped
+    state_db: str = ""  # default: fetch.sqlite in the index folder
+
+
+@dataclass
 class Config:
     corpus_dir: str = "corpus"
     index_dir: str = "index"
@@ -101,6 +126,7 @@ class Config:
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
     bot: BotConfig = field(default_factory=BotConfig)
+    fetch: FetchConfig = field(default_factory=FetchConfig)
 
 
 # Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices for text.
@@ -130,6 +156,17 @@ LIMITS: dict[str, tuple] = {
     "bot.mode": ("polling", "webhook"),
     "bot.webhook_port": (1, 65535),
     "bot.reload_seconds": (0, 86_400),
+    "fetch.interval_minutes": (0, 7 * 24 * 60),
+    "fetch.requests_per_second": (0, 1000),
+    "fetch.concurrency_per_host": (1, 64),
+    "fetch.workers": (1, 256),
+    "fetch.timeout_seconds": (0.01, 600),
+    "fetch.retries": (0, 10),
+    "fetch.backoff_seconds": (0, 600),
+    "fetch.max_page_kb": (1, 1024 * 1024),
+    "fetch.max_redirects": (0, 30),
+    "fetch.max_pages": (1, 10**7),
+    "fetch.min_text_chars": (1, 100_000),
 }
 
 
@@ -203,4 +240,10 @@ def load_config(path: str | Path | None = None) -> Config:
     if config.split.max_chars < config.split.min_chars:
         raise ConfigError(f"{path}: split.max_chars ({config.split.max_chars}) must not be below "
                           f"split.min_chars ({config.split.min_chars})")
+    for key in ("feeds", "sitemaps", "pages"):
+        for url in getattr(config.fetch, key):
+            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                raise ConfigError(f"{path}: fetch.{key} must hold http(s) addresses, found {url!r}")
+    if not config.fetch.user_agent.strip():
+        raise ConfigError(f"{path}: fetch.user_agent must name the bot, found an empty text")
     return config

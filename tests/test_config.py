@@ -26,6 +26,12 @@ CASES = [
     ("colour = 1\n", "unknown setting 'colour'"),
     ('bot = "x"\n', "bot must be a table like [bot]"),
     ("[search\n", "is not valid TOML"),
+    ("[fetch]\nrequests_per_second = -1\n", "fetch.requests_per_second must be between 0 and 1000"),
+    ('[fetch]\nfeeds = "https://a.vn/rss"\n', "fetch.feeds must be a list of texts"),
+    ('[fetch]\nsitemaps = ["file:///etc/passwd"]\n', "fetch.sitemaps must hold http(s) addresses"),
+    ('[fetch]\nuser_agent = " "\n', "fetch.user_agent must name the bot"),
+    ("[fetch]\nallow_private = 1\n", "fetch.allow_private must be true or false, found 1 (int)"),
+    ("[fetch]\ninterval = 5\n", "unknown setting fetch.'interval'"),
 ]
 
 

@@ -1,0 +1,459 @@
+"""Portal pages -> corpus files: fetch article URLs, RSS/Atom feeds and sitemaps politely.
+
+Each article page becomes `<corpus>/fetched/<host>/<slug>.md`, a front-matter
+file (title, date, place, source, url) that the ordinary index build reads.
+The page's main text and metadata come from trafilatura, then the rules of
+articles.py, so fetched pages get the same Vietnamese rules
+(headline, place, dates without a year) as files dropped in by hand.
+
+Every request follows the politeness and safety rules of crawl.py (robots.txt,
+per-host limits, retries, size limit, redirects, private addresses); feeds and
+sitemaps are read by listings.py.
+
+Deduplication: pages are keyed by their canonical URL (lower-case host,
+default port, fragment and tracking parameters removed, by courlan); the state
+(validators, content hashes, which file holds which URL) lives in SQLite
+(`fetch.sqlite` in the index folder).  A page whose text is unchanged leaves
+its file untouched, so the incremental index does nothing for it; the same
+text under a second URL is skipped as a duplicate.
+
+Nothing a portal sends can stop a run: each failure is reported with its
+reason and the run goes on.
+"""
+from __future__ import annotations
+
+import asyncio
+import codecs
+import hashlib
+import logging
+import os
+import re
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from urllib.parse import unquote, urljoin, urlsplit
+
+from .articles import _BANNER, UnusableFile, decode, infer_place, parse_text
+from .config import FetchConfig
+from .crawl import Failure, Fetcher, Response, Skip, canonical_url
+from .listings import LIST_MAX_KB, Link, feed_links, sitemap_entries
+from .textnorm import fold, nfc
+from .types import Article
+
+log = logging.getLogger(__name__)
+
+__all__ = ["FetchReport", "Failure", "Outcome", "Skip", "canonical_url", "fetch", "fetch_async",
+           "parse_since"]
+
+FETCHED_DIR = "fetched"
+HTML_TYPES = ("text/html", "application/xhtml+xml")
+MAX_SITEMAP_DEPTH = 3  # sitemap index -> sitemap -> ...: deeper nesting is a loop or a trap
+
+
+# ---------------------------------------------------------------- report
+
+@dataclass
+class Outcome:
+    """What happened to one URL."""
+
+    url: str
+    reason: str = ""  # for skipped and failed pages
+    path: str | None = None  # corpus-relative file, for fetched and unchanged pages
+    title: str | None = None
+    date: str | None = None
+
+
+@dataclass
+class FetchReport:
+    """A run's result, for the CLI summary and the bot's reply."""
+
+    fetched: list[Outcome] = field(default_factory=list)  # new or changed: file written
+    unchanged: list[Outcome] = field(default_factory=list)  # file untouched
+    skipped: list[Outcome] = field(default_factory=list)  # by rule: robots, type, size, duplicate...
+    failed: list[Outcome] = field(default_factory=list)  # the portal or the network failed
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        lines = [f"fetched (new or changed): {len(self.fetched)}"]
+        lines += [f"  + {o.path}: {o.title} ({o.date or 'no date'})" for o in self.fetched]
+        lines += [f"unchanged: {len(self.unchanged)}", f"skipped: {len(self.skipped)}"]
+        lines += [f"  - {o.url}: {o.reason}" for o in self.skipped]
+        lines.append(f"failed: {len(self.failed)}")
+        lines += [f"  - {o.url}: {o.reason}" for o in self.failed]
+        lines.append(f"time: {self.seconds:.1f} s")
+        return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- file names
+
+def _slug(url: str) -> tuple[str, str]:
+    """(folder, file stem) for a page: the host, and its path in plain ASCII."""
+    parts = urlsplit(url)
+    host = re.sub(r"[^a-z0-9.-]+", "_", parts.netloc.lower()).strip("._") or "host"
+    segments = [s for s in parts.path.split("/") if s]
+    stem = re.sub(r"\.(html?|php|aspx?|jsp)$", "", segments[-1], flags=re.I) if segments else "index"
+    if parts.query:
+        stem += "-" + parts.query
+    stem = re.sub(r"[^a-z0-9]+", "-", fold(unquote(stem)).lower()).strip("-")[:80] or "index"
+    return host, stem
+
+
+# ---------------------------------------------------------------- state
+
+class FetchState:
+    """SQLite record of every page fetched: validators, hashes and the file holding it.
+
+    Called from worker threads (asyncio.to_thread), one at a time through a lock.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+        self.db = sqlite3.connect(path, check_same_thread=False, timeout=30)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS pages ("
+            " url TEXT PRIMARY KEY, path TEXT, etag TEXT, last_modified TEXT,"
+            " body_hash TEXT, title TEXT, date TEXT, fetched_at REAL)")
+        self.db.execute("CREATE INDEX IF NOT EXISTS pages_hash ON pages(body_hash)")
+        self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_path ON pages(path)")
+
+    def _one(self, sql: str, args: tuple) -> tuple | None:
+        with self._lock:
+            return self.db.execute(sql, args).fetchone()
+
+    def get(self, url: str) -> dict | None:
+        row = self._one("SELECT path, etag, last_modified, body_hash, title, date FROM pages"
+                        " WHERE url = ?", (url,))
+        if row is None:
+            return None
+        return dict(zip(("path", "etag", "last_modified", "body_hash", "title", "date"), row,
+                        strict=True))
+
+    def url_with_hash(self, body_hash: str, other_than: str) -> str | None:
+        row = self._one("SELECT url FROM pages WHERE body_hash = ? AND url != ? LIMIT 1",
+                        (body_hash, other_than))
+        return row[0] if row else None
+
+    def path_owner(self, path: str) -> str | None:
+        row = self._one("SELECT url FROM pages WHERE path = ?", (path,))
+        return row[0] if row else None
+
+    def put(self, url: str, path: str, etag: str | None, last_modified: str | None,
+            body_hash: str, title: str | None, date: str | None) -> None:
+        with self._lock, self.db:
+            self.db.execute(
+                "INSERT INTO pages VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT(url) DO UPDATE SET"
+                " path=excluded.path, etag=excluded.etag, last_modified=excluded.last_modified,"
+                " body_hash=excluded.body_hash, title=excluded.title, date=excluded.date,"
+                " fetched_at=excluded.fetched_at",
+                (url, path, etag, last_modified, body_hash, title, date, time.time()))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+# ---------------------------------------------------------------- pages -> files
+
+def page_text(response: Response) -> str:
+    """The HTML of a response as text; raises Skip for other types or broken encodings."""
+    ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
+    body = response.body
+    if ctype and ctype not in HTML_TYPES:
+        raise Skip(f"not an HTML page ({ctype})")
+    if not ctype and not re.search(rb"<(html|body|p|article)\b", body[:4096], re.I):
+        raise Skip("not an HTML page (no content type, no HTML tags)")
+    charset = _declared_charset(response.headers.get("content-type", ""), body)
+    if charset:
+        try:
+            return decode_declared(body, charset)
+        except UnusableFile as e:
+            raise Skip(str(e)) from None
+    try:
+        return decode(body)
+    except UnusableFile as e:
+        raise Skip(str(e)) from None
+
+
+def _declared_charset(content_type: str, body: bytes) -> str | None:
+    m = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I)
+    if not m:
+        m = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:4096], re.I)
+    if not m:
+        return None
+    name = m[1].decode("ascii", "replace") if isinstance(m[1], bytes) else m[1]
+    try:
+        return codecs.lookup(name).name
+    except LookupError:
+        return None
+
+
+def decode_declared(body: bytes, charset: str) -> str:
+    """Decode with the page's own charset; a page mostly undecodable in it is refused
+    rather than indexed as garbage, a few bad bytes are replaced."""
+    if b"\x00" in body[:4096]:
+        raise UnusableFile("binary file (contains NUL bytes)")
+    try:
+        return body.decode(charset)
+    except UnicodeDecodeError:
+        pass
+    if charset != "utf-8":
+        try:
+            return body.decode("utf-8")  # a common mislabel
+        except UnicodeDecodeError:
+            pass
+    text = body.decode(charset, "replace")
+    if text.count("\ufffd") > max(10, len(text) // 200):
+        raise UnusableFile(f"broken encoding: many bytes are not valid {charset}")
+    return text
+
+
+def _trusted_title(title: str | None, sitename: str | None) -> bool:
+    """A page title worth keeping: not missing, not the site's name or banner (old portals
+    put the site name in <title> and the headline in a styled span)."""
+    if not title or _BANNER.match(title.strip()):
+        return False
+    return not (sitename and fold(title).lower().strip() == fold(sitename).lower().strip())
+
+
+def extract_article(html: str, url: str, min_chars: int = 150) -> Article:
+    """Main text and metadata by trafilatura, then the project's Vietnamese rules.
+
+    Dates come only from the page's markup (meta tags, <time>, the URL): htmldate's
+    extensive search turns a bare "năm 2024" into 1 January, whereas the text's
+    "ngày 5/3" with the year the headline implies is what the articles.py rules
+    read.  When the page's title is only the site's name, the headline is in the
+    text: a recall-oriented extraction keeps it, and the raw-page rules pick it
+    out from captions and banners.  Raises UnusableFile when there is no article.
+    """
+    import trafilatura  # slow to import; only fetching needs it here
+
+    options = {"url": url, "with_metadata": True, "include_comments": False,
+               "date_extraction_params": {"extensive_search": False, "original_date": True}}
+    doc = trafilatura.bare_extraction(html, favor_precision=True, **options)
+    title = doc.title if doc else None
+    if doc is None or not (doc.text or "").strip() or not _trusted_title(title, doc.sitename):
+        doc = trafilatura.bare_extraction(html, favor_recall=True, **options) or doc
+        title = title if doc and _trusted_title(title, doc.sitename) else None
+    if doc is None or len((doc.text or "").strip()) < min_chars:
+        raise UnusableFile("no article text on the page")
+    meta = {"title": title, "date": doc.date,
+            "source": " · ".join(x for x in (doc.author, doc.sitename) if x) or None}
+    text = nfc(doc.text)
+    article = parse_text(text, url, {k: nfc(v) for k, v in meta.items() if v})
+    if not article.place:
+        article.place = infer_place(article.title, [nfc(doc.sitename)] if doc.sitename else [], text)
+    if sum(len(p) for p in article.paragraphs) < min_chars:
+        raise UnusableFile("no article text on the page")
+    return article
+
+
+def _front_matter_value(value: str) -> str:
+    """One line, and straight double quotes as “…”: the front-matter reader strips quotes at
+    the ends of a value, which would cut the closing one of 'Hội thi "Dân vận khéo"'."""
+    return re.sub(r'"([^"\n]*)"', "“\\1”", " ".join(str(value).split()))
+
+
+def render_markdown(article, url: str, fallback_source: str, fallback_date: str | None) -> str:
+    """The corpus file for a page: front matter the parser honours, then one paragraph a line."""
+
+    meta = {"title": article.title, "date": article.date or fallback_date, "place": article.place,
+            "source": article.source or fallback_source, "url": url}
+    head = [f"{k}: {v if k == 'url' else _front_matter_value(v)}" for k, v in meta.items() if v]
+    return "---\n" + "\n".join(head) + "\n---\n\n" + "\n\n".join(article.paragraphs) + "\n"
+
+
+def _write_if_changed(path: Path, text: str) -> bool:
+    """Write atomically unless the file already holds exactly this text."""
+    data = text.encode("utf-8")
+    if path.exists() and path.read_bytes() == data:
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.parent / f".fetch-{uuid.uuid4().hex}.tmp"  # hidden: an index build skips it
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return True
+
+
+# ---------------------------------------------------------------- a run
+
+class FetchRun:
+    """One pass over URLs, feeds and sitemaps into a corpus folder."""
+
+    def __init__(self, corpus_dir: Path, state: FetchState, fetcher: Fetcher,
+                 since: date | None, max_pages: int, min_chars: int) -> None:
+        self.corpus_dir = corpus_dir
+        self.state = state
+        self.fetcher = fetcher
+        self.since = since
+        self.max_pages = max_pages
+        self.min_chars = min_chars
+        self.report = FetchReport()
+        self._seen: set[str] = set()
+        self._paths: dict[str, str] = {}  # corpus-relative path -> URL, within this run
+        self._texts: dict[str, str] = {}  # text hash -> URL, within this run
+        self._lock = asyncio.Lock()  # serialises choosing paths and writing state
+
+    def _too_old(self, link: Link) -> bool:
+        return bool(self.since and link.date and link.date < self.since.isoformat())
+
+    async def links_of_feed(self, url: str) -> list[Link]:
+        response = await self.fetcher.get(canonical_url(url), limit_kb=LIST_MAX_KB)
+        return feed_links(response.body, response.url)
+
+    async def links_of_sitemap(self, url: str, depth: int = 0, seen: set | None = None) -> list[Link]:
+        seen = seen if seen is not None else set()
+        url = canonical_url(url)
+        if url in seen or depth > MAX_SITEMAP_DEPTH:
+            return []
+        seen.add(url)
+        response = await self.fetcher.get(url, limit_kb=LIST_MAX_KB)
+        children, pages = sitemap_entries(response.body)
+        for child in children:
+            try:
+                pages += await self.links_of_sitemap(urljoin(response.url, child), depth + 1, seen)
+            except (Skip, Failure) as e:
+                self._record_source_problem(child, e)
+        return pages
+
+    def _record_source_problem(self, url: str, problem: Exception) -> None:
+        outcome = Outcome(url, f"feed/sitemap: {problem}")
+        (self.report.skipped if isinstance(problem, Skip) else self.report.failed).append(outcome)
+
+    async def page(self, link: Link) -> None:
+        """Fetch one page into the corpus, recording its outcome."""
+        try:
+            url = canonical_url(link.url)
+        except Skip as e:
+            self.report.skipped.append(Outcome(link.url, str(e)))
+            return
+        if url in self._seen:
+            return
+        self._seen.add(url)
+        if len(self._seen) > self.max_pages:
+            self.report.skipped.append(Outcome(url, f"over fetch.max_pages ({self.max_pages}) this run"))
+            return
+        if self._too_old(link):
+            self.report.skipped.append(Outcome(url, f"older than --since ({link.date})"))
+            return
+        try:
+            outcome, written = await self._page(url, link)
+        except Skip as e:
+            self.report.skipped.append(Outcome(url, str(e)))
+        except Failure as e:
+            self.report.failed.append(Outcome(url, str(e)))
+        except Exception as e:  # a bug or a page no rule foresaw: report it, go on
+            log.exception("fetching %s failed", url)
+            self.report.failed.append(Outcome(url, f"unexpected error: {type(e).__name__}: {e}"))
+        else:
+            (self.report.fetched if written else self.report.unchanged).append(outcome)
+
+    async def _page(self, url: str, link: Link) -> tuple[Outcome, bool]:
+        known = await asyncio.to_thread(self.state.get, url)
+        rel_known = known["path"] if known else None
+        validators = known if known and rel_known and (self.corpus_dir / rel_known).exists() else None
+        response = await self.fetcher.get(url, validators=validators)
+        if response.status == 304:
+            return Outcome(url, path=rel_known, title=known["title"], date=known["date"]), False
+        html = page_text(response)
+        host = urlsplit(url).hostname or ""
+        try:
+            article = await asyncio.to_thread(extract_article, html, url, self.min_chars)
+        except UnusableFile as e:
+            raise Skip(str(e)) from None
+        text = render_markdown(article, url, host, link.date)
+        body_hash = hashlib.sha256("\n".join(article.paragraphs).encode("utf-8")).hexdigest()
+        async with self._lock:
+            twin = self._texts.get(body_hash) or await asyncio.to_thread(
+                self.state.url_with_hash, body_hash, url)
+            if twin and twin != url:
+                raise Skip(f"same article text as {twin}")
+            self._texts[body_hash] = url
+            rel = rel_known or self._choose_path(url)
+            self._paths[rel] = url
+        written = await asyncio.to_thread(_write_if_changed, self.corpus_dir / rel, text)
+        title, when = _front_value(text, "title"), _front_value(text, "date")
+        await asyncio.to_thread(self.state.put, url, rel, response.headers.get("etag"),
+                                response.headers.get("last-modified"), body_hash, title, when)
+        return Outcome(url, path=rel, title=title, date=when), written
+
+    def _choose_path(self, url: str) -> str:
+        """A file for a new URL: host/slug.md, with a hash suffix when another URL holds it."""
+        host, stem = _slug(url)
+        rel = f"{FETCHED_DIR}/{host}/{stem}.md"
+        owner = self._paths.get(rel) or self.state.path_owner(rel) or _file_url(self.corpus_dir / rel)
+        if owner and owner != url:
+            digest = hashlib.sha1(url.encode("utf-8")).hexdigest()[:8]
+            rel = f"{FETCHED_DIR}/{host}/{stem[:70]}-{digest}.md"
+        return rel
+
+
+def _front_value(text: str, key: str) -> str | None:
+    m = re.search(rf"^{key}: (.*)$", text.split("\n---\n", 1)[0], re.M)
+    return m[1] if m else None
+
+
+def _file_url(path: Path) -> str | None:
+    """The url in an existing fetched file's front matter (the state may have been lost)."""
+    try:
+        with path.open(encoding="utf-8", errors="replace") as f:
+            head = f.read(4096)
+    except OSError:
+        return None
+    return _front_value(head, "url")
+
+
+async def fetch_async(corpus_dir: str | Path, cfg: FetchConfig, state_path: str | Path, *,
+                      urls: Iterable[str] = (), feeds: Iterable[str] = (), sitemaps: Iterable[str] = (),
+                      since: date | None = None, allow_private: bool = False) -> FetchReport:
+    """Fetch pages, and the pages listed by feeds and sitemaps, into `corpus_dir`."""
+    started = time.monotonic()
+    corpus_dir = Path(corpus_dir)
+    corpus_dir.mkdir(parents=True, exist_ok=True)
+    state = FetchState(Path(state_path))
+    fetcher = Fetcher(cfg, allow_private=allow_private)
+    run = FetchRun(corpus_dir, state, fetcher, since, cfg.max_pages, cfg.min_text_chars)
+    try:
+        links = [Link(u) for u in urls]
+        for source, lister in [(f, run.links_of_feed) for f in feeds] + \
+                              [(s, run.links_of_sitemap) for s in sitemaps]:
+            try:
+                links += await lister(source)
+            except (Skip, Failure) as e:
+                run._record_source_problem(source, e)
+        queue: asyncio.Queue[Link] = asyncio.Queue()
+        for link in links:
+            queue.put_nowait(link)
+
+        async def worker() -> None:
+            while not queue.empty():
+                await run.page(queue.get_nowait())
+
+        workers = max(1, min(len(links), cfg.workers))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+    finally:
+        await fetcher.close()
+        state.close()
+    run.report.seconds = time.monotonic() - started
+    return run.report
+
+
+def fetch(corpus_dir: str | Path, cfg: FetchConfig, state_path: str | Path, **kwargs) -> FetchReport:
+    """`fetch_async` for synchronous callers (the CLI; the bot calls it in a worker thread)."""
+    return asyncio.run(fetch_async(corpus_dir, cfg, state_path, **kwargs))
+
+
+def parse_since(value: str) -> date:
+    """--since: yyyy-mm-dd or dd/mm/yyyy."""
+    value = value.strip()
+    try:
+        if m := re.fullmatch(r"(\d{1,2})/(\d{1,2})/(\d{4})", value):
+            return date(int(m[3]), int(m[2]), int(m[1]))
+        return datetime.strptime(value, "%Y-%m-%d").date()
+    except ValueError:
+        raise ValueError(f"--since must be a date like 2024-01-31 or 31/01/2024, found {value!r}") from None
