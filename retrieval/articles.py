@@ -18,7 +18,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from .textnorm import fold, nfc, normalize_space, syllables
+from .textnorm import YEAR, fold, nfc, normalize_space, syllables
 from .types import Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -265,7 +265,6 @@ _CITED_BEFORE = re.compile(
 )
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](\d{1,2})[/-](\d{1,2})(?=[/_.-]|$)"
                        r"|(?<!\d)(20\d\d)(\d\d)(\d\d)(?:\d{4}|\d{6})?(?!\d)")
-_YEAR = re.compile(r"(?<!\d)(19[5-9]\d|20\d\d)(?!\d)")
 
 
 def _valid_date(y: int, m: int, d: int) -> str | None:
@@ -335,13 +334,13 @@ def _year_for(day_month: tuple[int, int], headline: str, body: str) -> int | Non
     review ("tổng kết công tác năm 2023") when the text plans the next one: a
     meeting on 5/1 is then in January 2024.
     """
-    years = sorted({int(y) for y in _YEAR.findall(headline)})
+    years = sorted({int(y) for y in YEAR.findall(headline)})
     if (len(years) == 1 and day_month[1] <= 2 and "tong ket" in fold(headline).lower()
-            and str(years[0] + 1) in _YEAR.findall(body)):
+            and str(years[0] + 1) in YEAR.findall(body)):
         return years[0] + 1
     if not years:
         counts: dict[int, int] = {}
-        for y in _YEAR.findall(body):
+        for y in YEAR.findall(body):
             counts[int(y)] = counts.get(int(y), 0) + 1
         if not counts:
             return None

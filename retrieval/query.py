@@ -69,10 +69,10 @@ _NAME_STOP = frozenset("""
     nhieu khi sau truoc hop so ket phat nhiem ky ngay thang tuan dang dan chuc tinh huyen xa
     ban uy cac nhung mot hai ba trien khai thuc hien giai doan lan thu
 """.split())
-_RANGE = re.compile(r"(?<!\d)((?:19|20)\d\d)\s*[-–—/]\s*((?:19|20)\d\d)(?!\d)")
+_RANGE = re.compile(rf"({YEAR.pattern})\s*[-–—/]\s*({YEAR.pattern})")
 _RELATIVE_YEARS = {("nam", "nay"): 0, ("nam", "ngoai"): -1, ("nam", "truoc"): -1,
                    ("nam", "qua"): -1, ("nam", "toi"): 1, ("nam", "sau"): 1}
-_SUBJECT_YEAR = re.compile(r"\bnăm\s+((?:19|20)\d\d)\b", re.IGNORECASE)
+_SUBJECT_YEAR = re.compile(rf"\bnăm\s+({YEAR.pattern})", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
