@@ -73,6 +73,7 @@ from .answers import (
     stats_text,
 )
 from .feedback import FeedbackStore
+from .polling import tolerant_bot
 from .ratelimit import QuestionLimiter
 from .service import ChatService, Page, Status
 
@@ -469,19 +470,20 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
                           bot_cfg.answers_per_page)
 
-    builder = (
+    bot = tolerant_bot(  # skips updates PTB cannot parse instead of re-fetching them forever
+        token, base_url=base_url,
+        base_file_url=base_file_url or (file_url_for(base_url) if base_url else None),
+        rate_limiter=AIORateLimiter(max_retries=3),
+        defaults=Defaults(parse_mode=ParseMode.HTML,
+                          link_preview_options=LinkPreviewOptions(is_disabled=True)))
+    application = (
         ApplicationBuilder()
-        .token(token)
+        .bot(bot)
         .concurrent_updates(True)  # a slow search in one chat must not hold up the others
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .build()
     )
-    if base_url:
-        builder = builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
-    application = builder.build()
     application.bot_data[STATE] = BotState(
         service=service,
         limiter=QuestionLimiter(bot_cfg.questions_per_minute),
