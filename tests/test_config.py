@@ -26,6 +26,11 @@ CASES = [
     ("colour = 1\n", "unknown setting 'colour'"),
     ('bot = "x"\n', "bot must be a table like [bot]"),
     ("[search\n", "is not valid TOML"),
+    ("[bot]\nfeedback_days = -1\n", "bot.feedback_days must be between 0 and 36500, found -1"),
+    ('[log]\nfile = 5\n', "log.file must be a text, found 5 (int)"),
+    ("[log]\nmax_bytes = 10\n", "log.max_bytes must be between 10000"),
+    ("[log]\nbackups = -2\n", "log.backups must be between 0 and 1000, found -2"),
+    ("[log]\nrepeat_seconds = 1.5\n", "log.repeat_seconds must be a whole number"),
 ]
 
 
