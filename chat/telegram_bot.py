@@ -39,6 +39,7 @@ from telegram.ext import (
 
 from . import callbacks, logsafe
 from .admin import (
+    IndexWatcher,
     Reindexer,
     UploadRejected,
     check_upload,
@@ -100,6 +101,7 @@ class BotState:
     admins: frozenset[int]
     corpus_dir: Path
     reload_seconds: int
+    watcher: IndexWatcher
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -414,10 +416,8 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # ---------------------------------------------------------------- background and errors
 
 async def check_reload(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Job: pick up an index rebuilt meanwhile by the command-line tool."""
-    searcher = _state(context).service.searcher
-    if await asyncio.to_thread(searcher.reload):
-        log.info("reloaded a newer index: %s", await asyncio.to_thread(searcher.stats))
+    """Job: pick up an index rebuilt meanwhile by the command-line tool (never overlapping)."""
+    _state(context).watcher.tick()
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -449,7 +449,9 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     """Close the question store and the index once no handler can use them."""
-    application.bot_data[STATE].service.close()
+    state = application.bot_data[STATE]
+    await state.watcher.close()
+    state.service.close()
 
 
 # ---------------------------------------------------------------- wiring
@@ -491,6 +493,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         admins=frozenset(int(a) for a in bot_cfg.admins),
         corpus_dir=corpus_dir,
         reload_seconds=int(bot_cfg.reload_seconds),
+        watcher=IndexWatcher(searcher),
     )
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
