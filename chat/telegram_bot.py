@@ -420,6 +420,17 @@ async def check_reload(context: ContextTypes.DEFAULT_TYPE) -> None:
     _state(context).watcher.tick()
 
 
+async def _purge(application: Application, days: int) -> None:
+    deleted = await asyncio.to_thread(application.bot_data[STATE].service.store.purge, days)
+    if any(deleted.values()):
+        log.info("deleted what was stored more than %s days ago: %s", days, deleted)
+
+
+async def purge_feedback(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job (daily): forget questions and votes older than bot.feedback_days."""
+    await _purge(context.application, context.job.data)
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure (logsafe redacts the token) and tell the user briefly."""
     error = context.error
@@ -440,7 +451,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _post_init(application: Application) -> None:
-    """Publish the command menu; a failure here must not stop the bot."""
+    """Forget expired questions and votes, publish the command menu; a failure to
+    publish must not stop the bot."""
+    for job in application.job_queue.get_jobs_by_name("purge-feedback"):
+        await _purge(application, job.data)
     try:
         await application.bot.set_my_commands(COMMANDS)
     except TelegramError as e:
@@ -519,4 +533,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     if bot_cfg.reload_seconds > 0:
         application.job_queue.run_repeating(check_reload, interval=bot_cfg.reload_seconds,
                                             first=bot_cfg.reload_seconds, name="reload-index")
+    if bot_cfg.feedback_days > 0:
+        # Daily; _post_init runs the first purge at start.
+        application.job_queue.run_repeating(purge_feedback, interval=86_400, first=86_400,
+                                            data=bot_cfg.feedback_days, name="purge-feedback")
     return application

@@ -1,8 +1,10 @@
-"""Command line: `python -m retrieval index|search|eval`.
+"""Command line: `python -m retrieval index|search|eval|feedback`.
 
     python -m retrieval index  --corpus DIR --index DIR [--rebuild]
     python -m retrieval search --index DIR --top K [--json] (QUESTION | --queries FILE)
     python -m retrieval eval   --index DIR --questions FILE [--json] [--misses]
+    python -m retrieval feedback export [--db FILE] [--out FILE]
+    python -m retrieval feedback purge  [--db FILE] (--all | --older-than DAYS)
 
 Speed figures come from benchmarks/retrieval_speed.py, not from here.
 
@@ -86,6 +88,39 @@ def _cmd_eval(args, config) -> int:
     return 0
 
 
+def _cmd_feedback(args, config) -> int:
+    """Export (JSON lines) or delete what the bot stored about questions and votes."""
+    import os
+
+    from chat.feedback import FeedbackStore
+
+    db = Path(args.db or config.bot.feedback_db)
+    if not db.is_file():
+        raise FileNotFoundError(f"no feedback database at {db}")
+    if args.action == "purge" and not args.all and args.older_than is None:
+        print("purge needs --all or --older-than DAYS", file=sys.stderr)
+        return 2
+    store = FeedbackStore(db)
+    try:
+        if args.action == "purge":
+            deleted = store.purge(None if args.all else args.older_than)
+            print(f"deleted {deleted['questions']} questions, {deleted['votes']} votes, "
+                  f"{deleted['shown']} shown-passage rows")
+            return 0
+        # The export holds what people asked: readable by its owner only.
+        out = (os.fdopen(os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
+                         encoding="utf-8") if args.out else sys.stdout)
+        try:
+            for record in store.export():
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+        finally:
+            if out is not sys.stdout:
+                out.close()
+        return 0
+    finally:
+        store.close()
+
+
 def build_parser() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
     common.add_argument("--config", default=argparse.SUPPRESS,
@@ -118,6 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="metrics as JSON")
     p.add_argument("--misses", action="store_true", help="also list questions missed at rank 3")
     p.set_defaults(run=_cmd_eval)
+
+    p = sub.add_parser("feedback", parents=[common],
+                       help="export or delete the questions and votes the bot stored")
+    p.add_argument("action", choices=["export", "purge"])
+    p.add_argument("--db", help="feedback database (default: bot.feedback_db)")
+    p.add_argument("--out", help="export: write JSON lines to this file instead of stdout")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--all", action="store_true", help="purge: everything")
+    which.add_argument("--older-than", type=float, metavar="DAYS",
+                       help="purge: what was stored more than DAYS days ago")
+    p.set_defaults(run=_cmd_feedback)
 
     return parser
 
