@@ -74,7 +74,7 @@ from .answers import (
     stats_text,
 )
 from .feedback import FeedbackStore
-from .polling import tolerant_bot
+from .polling import MalformedUpdates, tolerant_bot
 from .ratelimit import QuestionLimiter
 from .service import ChatService, Page, Status
 
@@ -440,8 +440,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(error, Conflict):
         log.error("another instance of this bot is polling with the same token: %s", error)
         return
-    if update is None and isinstance(error, NetworkError):  # polling hiccup, retried by PTB
-        log.warning("network problem while polling: %s", error)
+    if update is None and isinstance(error, NetworkError | MalformedUpdates):
+        log.warning("problem while polling (retried with back-off): %s", error)
         return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed", update_id, exc_info=error)

@@ -72,3 +72,32 @@ def test_skip_unparseable_keeps_good_updates_untouched():
     for answer in ({"update_id": 1}, [{"message": {}}], [{"update_id": "9"}], ["x"]):
         with pytest.raises(MalformedUpdates):  # PTB's polling loop backs off on these
             skip_unparseable(answer, None)
+
+
+def test_an_answer_without_usable_updates_is_retried_with_back_off(bot_env, caplog):
+    """getUpdates answering updates without ids: PTB's polling loop waits 1 s, 1.5 s, ...
+    between tries instead of asking again at once, then the bot goes on."""
+    api = bot_env.api
+    bad_answers = []
+    serve = api._get_updates
+
+    def flaky(params):
+        if len(bad_answers) < 2:
+            bad_answers.append(time.monotonic())
+            return [{"no_update_id": SECRET}]
+        return serve(params)
+
+    api._get_updates = flaky
+
+    async def scenario():
+        async with bot_env.running():
+            api.message(SEED_QUESTION, chat_id=8201)
+            return await api.wait_reply(8201)
+
+    with caplog.at_level(logging.INFO):
+        answer = bot_env.run(scenario())
+    assert "Đầm Hà" in answer[0].plain
+    assert len(bad_answers) == 2 and bad_answers[1] - bad_answers[0] >= 0.9  # backed off
+    # Logged once per try (run_polling routes these to on_error; start_polling logs them).
+    failures = [r for r in caplog.records if r.exc_info and "MalformedUpdates" in str(r.exc_info[0])]
+    assert len(failures) == 2 and SECRET not in caplog.text

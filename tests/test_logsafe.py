@@ -60,21 +60,21 @@ def test_identical_records_pass_once_per_window_then_say_how_many_were_dropped()
     logger.addHandler(second)
     try:
         for _ in range(50):  # a failure repeating every 0.1 s for 5 s
-            logger.warning("network problem while polling: %s", "timed out")
+            logger.warning("problem while polling: %s", "timed out")
             now[0] += 0.1
         logger.warning("something else")
         now[0] = 12.0
-        logger.warning("network problem while polling: %s", "timed out")
-        logger.error("network problem while polling: timed out")  # another level: own key
+        logger.warning("problem while polling: %s", "timed out")
+        logger.error("problem while polling: timed out")  # another level: own key
     finally:
         logger.removeHandler(handler)
         logger.removeHandler(second)
     lines = stream.getvalue().splitlines()
     assert lines == [
-        "WARNING network problem while polling: timed out",
+        "WARNING problem while polling: timed out",
         "WARNING something else",
-        "WARNING network problem while polling: timed out (repeated 49 times in the 12 s before)",
-        "ERROR network problem while polling: timed out",
+        "WARNING problem while polling: timed out (repeated 49 times in the 12 s before)",
+        "ERROR problem while polling: timed out",
     ]
     assert second.stream.getvalue().count("\n") == 4
 
