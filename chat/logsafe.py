@@ -29,6 +29,7 @@ from pathlib import Path
 from telegram import TelegramObject
 
 REDACTED = "[REDACTED]"
+MIN_SECRET = 8  # Telegram's secret halves are 35 characters
 # Anything shaped like a bot token, even one we were never told about.
 _TOKEN_SHAPE = re.compile(r"\d{5,}:[A-Za-z0-9_-]{30,}")
 
@@ -95,9 +96,12 @@ def protect(token: str | None) -> None:
     """Redact `token` (and token-shaped strings) from every log record from now on."""
     global _installed
     with _lock:
-        if token:
-            _secrets.add(token)
-            _secrets.add(token.split(":", 1)[-1])  # the secret half alone is just as bad
+        # The secret half alone is just as bad.  Parts under MIN_SECRET characters (test
+        # tokens such as "1:x") are not secrets, and redacting them would garble every
+        # record that happens to contain an "x".
+        for secret in (token or "", (token or "").split(":", 1)[-1]):
+            if len(secret) >= MIN_SECRET:
+                _secrets.add(secret)
         if not _installed:
             logging.setLogRecordFactory(_wrap_factory(logging.getLogRecordFactory()))
             _installed = True

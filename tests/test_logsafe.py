@@ -100,3 +100,13 @@ def test_install_writes_a_rotating_file(tmp_path):
     text = log_file.read_text(encoding="utf-8")
     assert "answered question number 599" in text and "T" * 35 not in text
     assert "is redacted in the file too" in text and "answered question number 599" in run.stderr
+
+
+def test_a_toy_token_does_not_garble_later_records():
+    logsafe.protect("1:x")  # as a test or a typo might; Telegram's are 35 characters
+    logger, handler, stream = _capture("test_toy_token")
+    try:
+        logger.info("index.sqlite exported 1:x")
+    finally:
+        logger.removeHandler(handler)
+    assert stream.getvalue() == "INFO index.sqlite exported 1:x\n"
