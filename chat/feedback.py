@@ -102,13 +102,22 @@ def _key_for(path: str) -> bytes:
     if path == ":memory:":
         return secrets.token_bytes(32)
     key_path = Path(f"{path}.key")
-    try:
-        fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
-        return bytes.fromhex(key_path.read_text(encoding="ascii").strip())
-    key = secrets.token_bytes(32)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(key.hex() + "\n")
+    if not key_path.exists():
+        # Written whole under a temporary name, then linked into place: a second process
+        # opening the store meanwhile never reads a half-written key, and never replaces it.
+        tmp = key_path.with_name(f".{key_path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_bytes(32).hex() + "\n")
+        try:
+            os.link(tmp, key_path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = bytes.fromhex(key_path.read_text(encoding="ascii").strip())
+    if len(key) < 16:
+        raise ValueError(f"{key_path} does not hold a key (64 hex digits expected)")
     return key
 
 
