@@ -6,11 +6,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import stat
-import subprocess
-import sys
+from types import SimpleNamespace
 
 import pytest
-from conftest import ROOT
 
 from chat.feedback import FeedbackStore
 from chat.service import ChatService, Status
@@ -132,12 +130,14 @@ def test_purge_forgets_what_is_older_than_the_retention_period(tmp_path):
     assert list(store.export()) == []
 
 
-def _cli(*args):
-    return subprocess.run([sys.executable, "-m", "retrieval", "feedback", *args], cwd=ROOT,
-                          capture_output=True, text=True, timeout=60)
+def test_cli_exports_json_lines_and_purges(tmp_path, capsys):
+    from retrieval.cli import main
 
+    def _cli(*args):
+        code = main(["feedback", *args])
+        out, err = capsys.readouterr()
+        return SimpleNamespace(returncode=code, stdout=out, stderr=err)
 
-def test_cli_exports_json_lines_and_purges(tmp_path):
     path = tmp_path / "fb.sqlite"
     store = FeedbackStore(path)
     qid = store.add_question(CHAT, USER, "Đại hội Hội Nông dân xã Khe Vang", True)
