@@ -24,6 +24,9 @@ Printed figures (goals in brackets):
 
     python benchmarks/reliability.py                   # 50 chats x 20 updates (+ probe, poison)
     python benchmarks/reliability.py --chats 10 --per-chat 10 --seed 2
+
+Before/after: copy this file into benchmarks/ of a checkout of older code and run it
+there (it imports the bot from the checkout it sits in).
 """
 from __future__ import annotations
 
@@ -309,14 +312,33 @@ async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream
 
 
 class Records(logging.Handler):
-    """Keeps (level, logger, formatted line) of every record that passes the filters."""
+    """Counts what the log would hold; keeps the first lines of each kind to look at.
+
+    Counting rather than keeping everything: on code without the fix (module docstring)
+    a poison update makes PTB log the whole batch in a hot loop."""
+
+    KEEP = 2000
 
     def __init__(self):
         super().__init__()
-        self.lines: list[tuple[int, str, str]] = []
+        self.count = self.bytes = self.leaked = 0
+        self.errors: list[str] = []
+        self.failures = self.skipped = 0
+        self.skipped_lines: list[str] = []
 
     def emit(self, record):
-        self.lines.append((record.levelno, record.name, self.format(record)))
+        text = self.format(record)
+        self.count += 1
+        self.bytes += len(text.encode("utf-8", "replace")) + 1
+        self.leaked += "QZX" in text  # every planted marker starts so
+        if record.levelno >= logging.ERROR and len(self.errors) < self.KEEP:
+            self.errors.append(text[:300])
+        if record.name == "chat.telegram_bot" and "failed" in text:
+            self.failures += 1
+        if "skipped update" in text:
+            self.skipped += 1
+            if len(self.skipped_lines) < self.KEEP:
+                self.skipped_lines.append(text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -348,7 +370,8 @@ def main(argv: list[str] | None = None) -> int:
         # What the bot's log would hold at INFO: bot.py's handler, RepeatFilter included.
         records = Records()
         records.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        records.addFilter(logsafe.RepeatFilter(60))
+        if hasattr(logsafe, "RepeatFilter"):  # absent in code before issue 12
+            records.addFilter(logsafe.RepeatFilter(60))
         root = logging.getLogger()
         root.addHandler(records)
         root.setLevel(logging.INFO)
@@ -362,25 +385,20 @@ def main(argv: list[str] | None = None) -> int:
         shutil.rmtree(tmp, ignore_errors=True)
 
     tally, api = result["tally"], result["api"]
-    lines = records.lines
-    log_bytes = sum(len(text.encode()) + 1 for _, _, text in lines)
-    failures = [t for lvl, name, t in lines if "failed" in t and name == "chat.telegram_bot"]
-    errors = [t for lvl, _, t in lines if lvl >= logging.ERROR]
-    leaked = [t for _, _, t in lines if any(m in t for m in tally.markers + ["QZXPOISON"])]
-    skipped = [t for _, _, t in lines if f"skipped update {result['poison_id']}" in t]
-    all_skipped = [t for _, _, t in lines if "skipped update" in t]
+    skipped = [t for t in records.skipped_lines if f"skipped update {result['poison_id']}" in t]
     rate_limited = sum(1 for s in api.sent if "hỏi hơi nhanh" in s.plain)
     bad_requests = [e for e in api.errors if e[1] == 400 and e[0] != "answerCallbackQuery"]
     print(f"updates sent: {result['total']} ({tally.sent} from {args.chats} concurrent chats, "
           f"{args.chats // 5 or 1} of them groups) in {result['wall']:.1f} s; "
           f"bot messages: {len(api.sent)}, of them rate-limit notices: {rate_limited}")
-    print(f"handler exceptions: {len(failures)} (ERROR/CRITICAL records: {len(errors)})")
+    print(f"handler exceptions: {records.failures} "
+          f"(ERROR/CRITICAL records: {len(records.errors)})")
     print(f"unanswered within 90 s: {len(tally.unanswered)} (chat, update, kind): "
           f"{[u[:3] for u in tally.unanswered[:12]]}; the chat stops there")
     print(f"replies to group messages not meant for the bot: {len(result['quiet_replies'])}")
-    print(f"log: {len(lines)} records, {log_bytes} bytes, "
-          f"{log_bytes / result['total']:.1f} bytes per update")
-    print(f"user text in the log above DEBUG: {len(leaked)} lines")
+    print(f"log: {records.count} records, {records.bytes} bytes, "
+          f"{records.bytes / result['total']:.1f} bytes per update")
+    print(f"user text in the log above DEBUG: {records.leaked} lines")
     by_others = [p for p in result["new_files"]
                  if any(m in str(p).lower() for m in tally.non_admin_markers)]
     print(f"non-admin disk writes: {len(by_others)} corpus files from non-admin uploads, "
@@ -394,10 +412,10 @@ def main(argv: list[str] | None = None) -> int:
           f"(control probe just before it, no poison: {seconds(result['control_delay'])}); "
           f"poison logged {len(skipped)} time(s)")
     print(f"unparseable updates: {tally.unparseable + 1} sent (the poison and old-shape polls), "
-          f"{len(all_skipped)} skipped-update log lines")
+          f"{records.skipped} skipped-update log lines")
     print(f"Bot API 400s (not counting stale button acks): {len(bad_requests)} {bad_requests[:3]}")
     print(f"clean shutdown in {result['stop_seconds']:.2f} s")
-    for text in errors[:5]:
+    for text in records.errors[:3]:
         print("  " + text[:300])
     return 0
 
