@@ -278,7 +278,7 @@ async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream
              for chat, steps in scripts.items()]
     # The poison update once about half of the updates are out, then a probe question.
     total = sum(len(s) for s in scripts.values())
-    await wait_until(lambda: tally.sent >= total // 2, 600)
+    await wait_until(lambda: tally.sent >= total // 2 or all(t.done() for t in tasks), 600)
     # A control probe first: how long an answer takes under this load without poison.
     control_at = time.monotonic()
     api.message(QUESTIONS[0], chat_id=31336)
@@ -293,7 +293,11 @@ async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream
     wall = time.monotonic() - t0
     await asyncio.sleep(1.0)  # late replies to quiet group messages would show now
     stop0 = time.monotonic()
-    await app.updater.stop()
+    shutdown_error = None
+    try:
+        await app.updater.stop()
+    except Exception as e:  # code before issue 12: the last getUpdates re-parses the poison
+        shutdown_error = f"{type(e).__name__}: {str(e)[:120]}"
     await app.stop()
     await app.shutdown()
     stop_seconds = time.monotonic() - stop0
@@ -306,7 +310,8 @@ async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream
     late = [u for u in tally.unanswered if api.per_chat.get(u[0], 0) > u[3]]
     return {"tally": tally, "api": api, "wall": wall, "probe_delay": probe_delay,
             "control_delay": control_delay, "late": late,
-            "poison_id": poison_id, "stop_seconds": stop_seconds, "new_files": new_files,
+            "poison_id": poison_id, "stop_seconds": stop_seconds,
+            "shutdown_error": shutdown_error, "new_files": new_files,
             "non_admin_fetched": fetched & tally.non_admin_files, "quiet_replies": quiet_replies,
             "total": total + 4}  # + warm-up, control, poison, probe
 
@@ -321,7 +326,7 @@ class Records(logging.Handler):
 
     def __init__(self):
         super().__init__()
-        self.count = self.bytes = self.leaked = 0
+        self.count = self.bytes = self.leaked = self.error_count = 0
         self.errors: list[str] = []
         self.failures = self.skipped = 0
         self.skipped_lines: list[str] = []
@@ -331,8 +336,10 @@ class Records(logging.Handler):
         self.count += 1
         self.bytes += len(text.encode("utf-8", "replace")) + 1
         self.leaked += "QZX" in text  # every planted marker starts so
-        if record.levelno >= logging.ERROR and len(self.errors) < self.KEEP:
-            self.errors.append(text[:300])
+        if record.levelno >= logging.ERROR:
+            self.error_count += 1
+            if len(self.errors) < self.KEEP:
+                self.errors.append(text[:300])
         if record.name == "chat.telegram_bot" and "failed" in text:
             self.failures += 1
         if "skipped update" in text:
@@ -392,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.chats // 5 or 1} of them groups) in {result['wall']:.1f} s; "
           f"bot messages: {len(api.sent)}, of them rate-limit notices: {rate_limited}")
     print(f"handler exceptions: {records.failures} "
-          f"(ERROR/CRITICAL records: {len(records.errors)})")
+          f"(ERROR/CRITICAL records: {records.error_count})")
     print(f"unanswered within 90 s: {len(tally.unanswered)} (chat, update, kind): "
           f"{[u[:3] for u in tally.unanswered[:12]]}; the chat stops there")
     print(f"replies to group messages not meant for the bot: {len(result['quiet_replies'])}")
@@ -414,7 +421,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unparseable updates: {tally.unparseable + 1} sent (the poison and old-shape polls), "
           f"{records.skipped} skipped-update log lines")
     print(f"Bot API 400s (not counting stale button acks): {len(bad_requests)} {bad_requests[:3]}")
-    print(f"clean shutdown in {result['stop_seconds']:.2f} s")
+    print(f"shutdown in {result['stop_seconds']:.2f} s: "
+          + (f"FAILED, {result['shutdown_error']}" if result["shutdown_error"] else "clean"))
     for text in records.errors[:3]:
         print("  " + text[:300])
     return 0
