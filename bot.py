@@ -127,15 +127,18 @@ def main(argv: list[str] | None = None) -> int:
     from chat import logsafe
 
     level = getattr(logging, str(args.log_level).upper(), logging.INFO)
-    if args.console:
-        logsafe.install(None, level=max(level, logging.WARNING))  # keep the transcript clean
+    logs = config.log
+    log_options = {"file": logs.file or None, "max_bytes": logs.max_bytes,
+                   "backups": logs.backups, "repeat_seconds": logs.repeat_seconds}
+    if args.console:  # keep the transcript clean
+        logsafe.install(None, level=max(level, logging.WARNING), **log_options)
         return _guard(lambda: run_console(config, args.reindex))
 
     token = os.environ.get(config.bot.token_env, "").strip()
     if not token:
         print(NO_TOKEN.format(var=config.bot.token_env), file=sys.stderr)
         return 2
-    logsafe.install(token, level=level)
+    logsafe.install(token, level=level, **log_options)
     webhook = (config.bot.mode == "webhook" or args.webhook) and not args.polling
     return _guard(lambda: run_telegram(config, token, webhook, args.reindex),
                   token_env=config.bot.token_env)

@@ -7,9 +7,11 @@ target is checked to lie inside the corpus folder before anything is written.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from retrieval.textnorm import fold
@@ -24,6 +26,8 @@ from .answers import (
 )
 
 UPLOAD_DIR = "uploads"
+
+log = logging.getLogger(__name__)
 
 
 class UploadRejected(ValueError):
@@ -144,3 +148,50 @@ class Reindexer:
             report = await asyncio.to_thread(self._build)
             await asyncio.to_thread(self.searcher.reload)
             return report
+
+
+class IndexWatcher:
+    """Picks up an index published by another process (`python -m retrieval index`).
+
+    The reload job ticks every few seconds.  Under load a check used to outlast
+    the interval (it waited for a free worker thread behind the searches), and
+    apscheduler logged "maximum number of running instances reached" at every
+    tick.  Here a tick only starts a check when none is running and returns at
+    once, so checks never overlap and the scheduler has nothing to report; the
+    check runs on its own thread, so it does not queue behind searches.  A
+    check is one SQLite read of the published generation number; the new
+    generation is opened, and one line logged, only when that number changed.
+    """
+
+    def __init__(self, searcher):
+        self.searcher = searcher
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-watch")
+        self._check: asyncio.Task | None = None
+        self.skipped = 0  # ticks that found a check still running
+
+    def tick(self) -> asyncio.Task | None:
+        """Start a check unless one is still running; the check's task, or None."""
+        if self._check is not None and not self._check.done():
+            self.skipped += 1
+            return None
+        self._check = asyncio.get_running_loop().create_task(self._reload(),
+                                                             name="index-watch")
+        return self._check
+
+    async def _reload(self) -> bool:
+        loop = asyncio.get_running_loop()
+        try:
+            if not await loop.run_in_executor(self._thread, self.searcher.reload):
+                return False
+            log.info("reloaded a newer index: %s",
+                     await loop.run_in_executor(self._thread, self.searcher.stats))
+            return True
+        except Exception:  # the old index keeps serving; the next tick tries again
+            log.exception("checking for a newer index failed")
+            return False
+
+    async def close(self) -> None:
+        """Wait for a running check, then stop the thread (before the index is closed)."""
+        if self._check is not None:
+            await asyncio.gather(self._check, return_exceptions=True)
+        self._thread.shutdown(wait=True)

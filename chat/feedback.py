@@ -5,23 +5,41 @@ button says "more:<question id>:<offset>" and the question itself lives here.
 Because it is on disk, buttons under old answers keep working after the bot
 restarts.  Storing which passages were shown lets a vote name exactly the
 passages it judged, even if the index changes later.
+
+Privacy: no Telegram user or chat id is stored, only a keyed hash of it
+(HMAC-SHA256 with a random per-install key kept beside the database in
+`<db>.key`, readable by its owner only).  The hash still tells whether a
+button is pressed in the chat where its question was asked and keeps one
+vote per person and page, but the file alone does not say who asked.
+Everything is deleted `bot.feedback_days` after it was written (`purge`,
+run by the bot at start and daily; `python -m retrieval feedback purge`).
+A database of an older version, holding raw ids, is converted on open.
 """
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
+import logging
+import os
+import secrets
 import sqlite3
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from retrieval.types import Hit
 
+log = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 2  # 1: raw user_id/chat_id columns; 2: keyed hashes only
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
-    chat_id   INTEGER NOT NULL,
-    user_id   INTEGER,
+    chat_hash TEXT NOT NULL,                -- keyed hash of the chat id
+    user_hash TEXT,                         -- keyed hash of the user id
     text      TEXT NOT NULL,
     answered  INTEGER NOT NULL,
     asked_at  TEXT NOT NULL
@@ -37,21 +55,39 @@ CREATE TABLE IF NOT EXISTS feedback (
     id          INTEGER PRIMARY KEY AUTOINCREMENT,
     question_id INTEGER NOT NULL REFERENCES questions(id),
     page_offset INTEGER NOT NULL,           -- which page of results was judged
-    user_id     INTEGER,
+    user_hash   TEXT,                       -- keyed hash of the user id
     value       INTEGER NOT NULL,           -- 1 helpful, -1 not helpful
     question    TEXT NOT NULL,
     passage_ids TEXT NOT NULL,              -- JSON list, in the order shown
     created_at  TEXT NOT NULL,
-    UNIQUE (question_id, page_offset, user_id)
+    UNIQUE (question_id, page_offset, user_hash)
 );
+CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
+CREATE INDEX IF NOT EXISTS feedback_created_at ON feedback (created_at);
 """
+# Version 1 -> 2: the same rows, ids kept, raw ids replaced by their hashes.
+_MIGRATE_V1 = [
+    "ALTER TABLE questions RENAME TO questions_v1",
+    "ALTER TABLE feedback RENAME TO feedback_v1",
+    "DROP INDEX IF EXISTS questions_asked_at",
+    "DROP INDEX IF EXISTS feedback_created_at",
+    _SCHEMA,
+    "INSERT INTO questions (id, chat_hash, user_hash, text, answered, asked_at)"
+    " SELECT id, pseudonym(chat_id), pseudonym(user_id), text, answered, asked_at"
+    " FROM questions_v1",
+    "INSERT INTO feedback (id, question_id, page_offset, user_hash, value, question,"
+    " passage_ids, created_at) SELECT id, question_id, page_offset, pseudonym(user_id), value,"
+    " question, passage_ids, created_at FROM feedback_v1",
+    "DROP TABLE questions_v1",
+    "DROP TABLE feedback_v1",
+]
 
 
 @dataclass
 class StoredQuestion:
     id: int
-    chat_id: int
-    user_id: int | None
+    chat_hash: str
+    user_hash: str | None
     text: str
     answered: bool
     asked_at: str
@@ -61,44 +97,113 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def _key_for(path: str) -> bytes:
+    """The install's hashing key: `<db>.key`, created (owner-only) on first use."""
+    if path == ":memory:":
+        return secrets.token_bytes(32)
+    key_path = Path(f"{path}.key")
+    if not key_path.exists():
+        # Written whole under a temporary name, then linked into place: a second process
+        # opening the store meanwhile never reads a half-written key, and never replaces it.
+        tmp = key_path.with_name(f".{key_path.name}.{secrets.token_hex(8)}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            f.write(secrets.token_bytes(32).hex() + "\n")
+        try:
+            os.link(tmp, key_path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = bytes.fromhex(key_path.read_text(encoding="ascii").strip())
+    if len(key) < 16:
+        raise ValueError(f"{key_path} does not hold a key (64 hex digits expected)")
+    return key
+
+
 class FeedbackStore:
     """Thread-safe: handlers call it from worker threads, one connection behind a lock."""
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, key: bytes | None = None):
         self.path = str(path)
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, check_same_thread=False)
+        self._key = key or _key_for(self.path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._db.create_function("pseudonym", 1, self.pseudonym, deterministic=True)
         self._lock = threading.Lock()
-        with self._lock, self._db:
+        with self._lock:
             if self.path != ":memory:":
                 self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.executescript(_SCHEMA)
+            self._db.execute("PRAGMA secure_delete=ON")  # purged text is overwritten, not left
+            self._open_schema()
+
+    def _open_schema(self) -> None:
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}
+        self._db.execute("BEGIN IMMEDIATE")
+        try:
+            if "user_id" in columns:
+                for statement in _MIGRATE_V1:
+                    for part in statement.split(";"):
+                        if part.strip():
+                            self._db.execute(part)
+                log.info("feedback store %s: user and chat ids replaced by keyed hashes",
+                         self.path)
+            else:
+                for part in _SCHEMA.split(";"):
+                    if part.strip():
+                        self._db.execute(part)
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self._db.execute("COMMIT")
+        except BaseException:
+            self._db.execute("ROLLBACK")
+            raise
+
+    def pseudonym(self, telegram_id: int | str | None) -> str | None:
+        """The keyed hash stored instead of a user or chat id (None stays None)."""
+        if telegram_id is None:
+            return None
+        digest = hmac.new(self._key, str(int(telegram_id)).encode(), hashlib.sha256)
+        return digest.hexdigest()[:32]
 
     def close(self) -> None:
         with self._lock:
             self._db.close()
 
-    def add_question(self, chat_id: int, user_id: int | None, text: str, answered: bool) -> int:
-        with self._lock, self._db:
-            cur = self._db.execute(
-                "INSERT INTO questions (chat_id, user_id, text, answered, asked_at)"
-                " VALUES (?, ?, ?, ?, ?)", (chat_id, user_id, text, int(answered), _now()))
-            return int(cur.lastrowid)
+    def _write(self, sql: str, params=(), many: bool = False) -> sqlite3.Cursor:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                cur = (self._db.executemany if many else self._db.execute)(sql, params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            return cur
 
-    def question(self, question_id: int) -> StoredQuestion | None:
+    def add_question(self, chat_id: int, user_id: int | None, text: str, answered: bool) -> int:
+        cur = self._write(
+            "INSERT INTO questions (chat_hash, user_hash, text, answered, asked_at)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (self.pseudonym(chat_id), self.pseudonym(user_id), text, int(answered), _now()))
+        return int(cur.lastrowid)
+
+    def question(self, question_id: int, chat_id: int | None = None) -> StoredQuestion | None:
+        """The stored question; None if unknown, or asked in another chat than `chat_id`."""
         with self._lock:
             row = self._db.execute(
-                "SELECT id, chat_id, user_id, text, answered, asked_at FROM questions WHERE id = ?",
-                (question_id,)).fetchone()
-        return StoredQuestion(row[0], row[1], row[2], row[3], bool(row[4]), row[5]) if row else None
+                "SELECT id, chat_hash, user_hash, text, answered, asked_at FROM questions"
+                " WHERE id = ?", (question_id,)).fetchone()
+        if row is None or (chat_id is not None and row[1] != self.pseudonym(chat_id)):
+            return None
+        return StoredQuestion(row[0], row[1], row[2], row[3], bool(row[4]), row[5])
 
     def add_shown(self, question_id: int, offset: int, hits: list[Hit]) -> None:
-        with self._lock, self._db:
-            self._db.executemany(
-                "INSERT OR REPLACE INTO shown (question_id, rank, passage_id, article_id)"
-                " VALUES (?, ?, ?, ?)",
-                [(question_id, offset + i, h.passage_id, h.article_id) for i, h in enumerate(hits)])
+        self._write(
+            "INSERT OR REPLACE INTO shown (question_id, rank, passage_id, article_id)"
+            " VALUES (?, ?, ?, ?)",
+            [(question_id, offset + i, h.passage_id, h.article_id) for i, h in enumerate(hits)],
+            many=True)
 
     def shown(self, question_id: int, rank: int) -> tuple[str, str] | None:
         """(passage_id, article_id) shown at `rank` for the question."""
@@ -122,25 +227,65 @@ class FeedbackStore:
         if question is None:
             return False
         passage_ids = self.shown_page(question_id, offset, page_size)
-        with self._lock, self._db:
-            self._db.execute(
-                "INSERT INTO feedback (question_id, page_offset, user_id, value, question,"
-                " passage_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (question_id, page_offset, user_id) DO UPDATE SET"
-                " value = excluded.value, created_at = excluded.created_at",
-                (question_id, offset, user_id, value, question.text,
-                 json.dumps(passage_ids, ensure_ascii=False), _now()))
+        self._write(
+            "INSERT INTO feedback (question_id, page_offset, user_hash, value, question,"
+            " passage_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (question_id, page_offset, user_hash) DO UPDATE SET"
+            " value = excluded.value, created_at = excluded.created_at",
+            (question_id, offset, self.pseudonym(user_id), value, question.text,
+             json.dumps(passage_ids, ensure_ascii=False), _now()))
         return True
+
+    def _rows(self, sql: str, params=()) -> list[dict]:
+        with self._lock:
+            cur = self._db.execute(sql, params)
+            names = [d[0] for d in cur.description]
+            return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
     def feedback_rows(self) -> list[dict]:
         """Every vote, oldest first (for export and tests)."""
-        with self._lock:
-            cur = self._db.execute(
-                "SELECT question_id, page_offset, user_id, value, question, passage_ids, created_at"
-                " FROM feedback ORDER BY id")
-            names = [d[0] for d in cur.description]
-            rows = cur.fetchall()
-        out = [dict(zip(names, r, strict=True)) for r in rows]
+        out = self._rows("SELECT question_id, page_offset, user_hash, value, question, passage_ids,"
+                         " created_at FROM feedback ORDER BY id")
         for r in out:
             r["passage_ids"] = json.loads(r["passage_ids"])
         return out
+
+    def export(self) -> Iterator[dict]:
+        """Everything stored, as JSON-ready records: each question (with the passages
+        shown for it), then each vote; oldest first."""
+        shown: dict[int, list[str]] = {}
+        for r in self._rows("SELECT question_id, passage_id FROM shown"
+                            " ORDER BY question_id, rank"):
+            shown.setdefault(r["question_id"], []).append(r["passage_id"])
+        for q in self._rows("SELECT id, chat_hash, user_hash, text, answered, asked_at"
+                            " FROM questions ORDER BY id"):
+            yield {"kind": "question", **q, "answered": bool(q["answered"]),
+                   "shown": shown.get(q["id"], [])}
+        for v in self.feedback_rows():
+            yield {"kind": "vote", **v}
+
+    def purge(self, older_than_days: float | None = None) -> dict[str, int]:
+        """Delete questions, shown passages and votes made more than `older_than_days`
+        ago (everything when None); returns how many of each were deleted."""
+        cutoff = ("9999" if older_than_days is None else  # ISO dates compare as text
+                  (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(
+                      timespec="seconds"))
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                counts = {
+                    "votes": self._db.execute(
+                        "DELETE FROM feedback WHERE created_at < ?", (cutoff,)).rowcount,
+                    "questions": self._db.execute(
+                        "DELETE FROM questions WHERE asked_at < ?", (cutoff,)).rowcount,
+                    "shown": self._db.execute(
+                        "DELETE FROM shown WHERE question_id NOT IN (SELECT id FROM questions)"
+                    ).rowcount,
+                }
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            if self.path != ":memory:":  # no copy of the deleted pages left in the WAL file
+                self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return counts

@@ -39,6 +39,7 @@ from telegram.ext import (
 
 from . import callbacks, logsafe
 from .admin import (
+    IndexWatcher,
     Reindexer,
     UploadRejected,
     check_upload,
@@ -77,6 +78,7 @@ from .answers import (
     stats_text,
 )
 from .feedback import FeedbackStore
+from .polling import MalformedUpdates, tolerant_bot
 from .ratelimit import QuestionLimiter
 from .service import ChatService, Page, Status
 
@@ -104,6 +106,7 @@ class BotState:
     admins: frozenset[int]
     corpus_dir: Path
     reload_seconds: int
+    watcher: IndexWatcher
 
 
 def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
@@ -446,10 +449,19 @@ async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 # ---------------------------------------------------------------- background and errors
 
 async def check_reload(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Job: pick up an index rebuilt meanwhile by the command-line tool."""
-    searcher = _state(context).service.searcher
-    if await asyncio.to_thread(searcher.reload):
-        log.info("reloaded a newer index: %s", await asyncio.to_thread(searcher.stats))
+    """Job: pick up an index rebuilt meanwhile by the command-line tool (never overlapping)."""
+    _state(context).watcher.tick()
+
+
+async def _purge(application: Application, days: int) -> None:
+    deleted = await asyncio.to_thread(application.bot_data[STATE].service.store.purge, days)
+    if any(deleted.values()):
+        log.info("deleted what was stored more than %s days ago: %s", days, deleted)
+
+
+async def purge_feedback(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Job (daily): forget questions and votes older than bot.feedback_days."""
+    await _purge(context.application, context.job.data)
 
 
 async def scheduled_fetch(context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -475,8 +487,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if isinstance(error, Conflict):
         log.error("another instance of this bot is polling with the same token: %s", error)
         return
-    if update is None and isinstance(error, NetworkError):  # polling hiccup, retried by PTB
-        log.warning("network problem while polling: %s", error)
+    if update is None and isinstance(error, NetworkError | MalformedUpdates):
+        log.warning("problem while polling (retried with back-off): %s", error)
         return
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed", update_id, exc_info=error)
@@ -486,7 +498,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _post_init(application: Application) -> None:
-    """Publish the command menu; a failure here must not stop the bot."""
+    """Forget expired questions and votes, publish the command menu; a failure to
+    publish must not stop the bot."""
+    for job in application.job_queue.get_jobs_by_name("purge-feedback"):
+        await _purge(application, job.data)
     try:
         await application.bot.set_my_commands(COMMANDS)
     except TelegramError as e:
@@ -495,7 +510,9 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     """Close the question store and the index once no handler can use them."""
-    application.bot_data[STATE].service.close()
+    state = application.bot_data[STATE]
+    await state.watcher.close()
+    state.service.close()
 
 
 # ---------------------------------------------------------------- wiring
@@ -516,19 +533,20 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
                           bot_cfg.answers_per_page)
 
-    builder = (
+    bot = tolerant_bot(  # skips updates PTB cannot parse instead of re-fetching them forever
+        token, base_url=base_url,
+        base_file_url=base_file_url or (file_url_for(base_url) if base_url else None),
+        rate_limiter=AIORateLimiter(max_retries=3),
+        defaults=Defaults(parse_mode=ParseMode.HTML,
+                          link_preview_options=LinkPreviewOptions(is_disabled=True)))
+    application = (
         ApplicationBuilder()
-        .token(token)
+        .bot(bot)
         .concurrent_updates(True)  # a slow search in one chat must not hold up the others
-        .rate_limiter(AIORateLimiter(max_retries=3))
-        .defaults(Defaults(parse_mode=ParseMode.HTML,
-                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
+        .build()
     )
-    if base_url:
-        builder = builder.base_url(base_url).base_file_url(base_file_url or file_url_for(base_url))
-    application = builder.build()
     application.bot_data[STATE] = BotState(
         service=service,
         limiter=QuestionLimiter(bot_cfg.questions_per_minute),
@@ -536,6 +554,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         admins=frozenset(int(a) for a in bot_cfg.admins),
         corpus_dir=corpus_dir,
         reload_seconds=int(bot_cfg.reload_seconds),
+        watcher=IndexWatcher(searcher),
     )
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
@@ -568,4 +587,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     if fetch_cfg.interval_minutes > 0 and (fetch_cfg.feeds or fetch_cfg.sitemaps or fetch_cfg.pages):
         application.job_queue.run_repeating(scheduled_fetch, interval=fetch_cfg.interval_minutes * 60,
                                             first=10, name="fetch-portals")
+    if bot_cfg.feedback_days > 0:
+        # Daily; _post_init runs the first purge at start.
+        application.job_queue.run_repeating(purge_feedback, interval=86_400, first=86_400,
+                                            data=bot_cfg.feedback_days, name="purge-feedback")
     return application

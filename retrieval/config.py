@@ -90,6 +90,9 @@ class BotConfig:
     webhook_port: int = 8443
     webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
     feedback_db: str = "data/feedback.sqlite"
+    # Questions and votes are deleted this many days after they were made (0: kept forever);
+    # user and chat ids are stored as keyed hashes only (chat/feedback.py).
+    feedback_days: int = 90
     reload_seconds: int = 60  # how often the bot checks for an index rebuilt by the CLI
 
 
@@ -118,6 +121,14 @@ class FetchConfig:
 
 
 @dataclass
+class LogConfig:
+    file: str = ""  # also log to this file ("" = stderr only), rotated by size
+    max_bytes: int = 10_000_000  # rotate the file at this size...
+    backups: int = 5  # ...keeping this many old files (file.1 ... file.5)
+    repeat_seconds: int = 60  # identical log records at most once per this many seconds (0: all)
+
+
+@dataclass
 class Config:
     corpus_dir: str = "corpus"
     index_dir: str = "index"
@@ -127,6 +138,7 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    log: LogConfig = field(default_factory=LogConfig)
 
 
 # Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices for text.
@@ -167,6 +179,10 @@ LIMITS: dict[str, tuple] = {
     "fetch.max_redirects": (0, 30),
     "fetch.max_pages": (1, 10**7),
     "fetch.min_text_chars": (1, 100_000),
+    "bot.feedback_days": (0, 36_500),
+    "log.max_bytes": (10_000, 10**12),
+    "log.backups": (0, 1000),
+    "log.repeat_seconds": (0, 86_400),
 }
 
 

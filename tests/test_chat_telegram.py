@@ -213,7 +213,8 @@ def test_more_full_text_and_feedback_survive_restart(bot_env):
     assert ranks(more) == [4, 5, 6]
     assert answer_of(more).button("👍").endswith(":3:1")  # feedback on page 2 names offset 3
     rows = bot_env.store().feedback_rows()
-    assert len(rows) == 1 and rows[0]["value"] == 1 and rows[0]["user_id"] == USER
+    assert len(rows) == 1 and rows[0]["value"] == 1
+    assert rows[0]["user_hash"] == bot_env.store().pseudonym(USER) != str(USER)
     assert rows[0]["question"] == SEED_QUESTION and len(rows[0]["passage_ids"]) == 3
     assert all(pid.startswith(SEED_ARTICLE) for pid in rows[0]["passage_ids"][:1])
 

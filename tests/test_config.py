@@ -32,6 +32,11 @@ CASES = [
     ('[fetch]\nuser_agent = " "\n', "fetch.user_agent must name the bot"),
     ("[fetch]\nallow_private = 1\n", "fetch.allow_private must be true or false, found 1 (int)"),
     ("[fetch]\ninterval = 5\n", "unknown setting fetch.'interval'"),
+    ("[bot]\nfeedback_days = -1\n", "bot.feedback_days must be between 0 and 36500, found -1"),
+    ('[log]\nfile = 5\n', "log.file must be a text, found 5 (int)"),
+    ("[log]\nmax_bytes = 10\n", "log.max_bytes must be between 10000"),
+    ("[log]\nbackups = -2\n", "log.backups must be between 0 and 1000, found -2"),
+    ("[log]\nrepeat_seconds = 1.5\n", "log.repeat_seconds must be a whole number"),
 ]
 
 

@@ -1,0 +1,432 @@
+#!/usr/bin/env python
+"""Reliability of the Telegram bot under hostile traffic, against the fake Bot API.
+
+Runs the real bot (python-telegram-bot Application with its HTTP layer) over a
+temporary copy of corpus/ and its index, and lets 50 chats talk to it at once,
+each like a person: send an update, wait for the bot's reply (or its button
+acknowledgement), send the next.  The updates are hostile: HTML/Markdown
+markup, emoji only, right-to-left text with direction overrides, 10,000
+characters, lone surrogates and control characters, stickers/photos/voice/
+locations/polls, edited messages, forged callback data, group traffic (quiet
+messages, mentions, replies, /ask, other bots' commands, member updates,
+channel posts), and uploads from admins and non-admins (huge, binary, wrong
+type), and polls of an older Bot API shape, which python-telegram-bot 22.8
+cannot parse.  Half-way through, one more unparseable update is queued, then
+a probe question from a fresh chat (after a control probe without poison).
+
+Printed figures (goals in brackets):
+  handler exceptions [0]    records of on_error plus any ERROR/CRITICAL record
+  unanswered [0]            updates that expected a reply/acknowledgement and got none
+  log bytes per update      INFO-level log output (RepeatFilter on) / updates sent
+  user text in the log [0]  log lines above DEBUG holding a marker planted in user text
+  non-admin disk writes [0] corpus files created by non-admins; getFile calls for their files
+  probe after poison        seconds from queuing the poison update to the probe's answer [< 5]
+
+    python benchmarks/reliability.py                   # 50 chats x 20 updates (+ probe, poison)
+    python benchmarks/reliability.py --chats 10 --per-chat 10 --seed 2
+
+Before/after: copy this file into benchmarks/ of a checkout of older code and run it
+there (it imports the bot from the checkout it sits in).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import io
+import logging
+import random
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+
+from fake_bot_api import FakeBotAPI  # noqa: E402
+
+from chat import logsafe  # noqa: E402
+from chat.feedback import FeedbackStore  # noqa: E402
+from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
+from retrieval.config import Config  # noqa: E402
+
+ADMIN = 777000
+GROUP_BASE = -1009000000000
+QUESTIONS = [
+    "Thường trực Huyện ủy duyệt chương trình công tác của MTTQ năm 2024",
+    "thuong truc huyen uy duyet chuong trinh cong tac mttq nam 2024",
+    "Thành ủy Hồng Ngự làm việc với các ngành Khối vận năm 2022",
+    "Ban Dân vận Huyện ủy Gia Viễn tổng kết công tác dân vận năm 2023",
+    "Đại hội MTTQ huyện Đầm Hà nhiệm kỳ 2024 – 2029",
+    "Giá vàng hôm nay bao nhiêu?",
+]
+MEDIA = [
+    {"sticker": {"file_id": "s1", "file_unique_id": "su1", "type": "regular", "width": 512,
+                 "height": 512, "is_animated": False, "is_video": False, "emoji": "😀"}},
+    {"photo": [{"file_id": "p1", "file_unique_id": "pu1", "width": 90, "height": 90}]},
+    {"voice": {"file_id": "v1", "file_unique_id": "vu1", "duration": 3}},
+    {"location": {"latitude": 21.0, "longitude": 105.8}},
+    {"contact": {"phone_number": "+84000000000", "first_name": "Khe Vang"}},
+    {"poll": {"id": "ok1", "question": "Họp lúc mấy giờ?", "options": [
+        {"text": "8 giờ", "voter_count": 0, "persistent_id": "o1"},
+        {"text": "9 giờ", "voter_count": 0, "persistent_id": "o2"}],
+        "total_voter_count": 0, "is_closed": False, "is_anonymous": True, "type": "regular",
+        "allows_multiple_answers": False, "allows_revoting": False,
+        "members_only": False}},
+]
+
+
+class CountingAPI(FakeBotAPI):
+    """The fake server plus O(1) counters the 50 chat tasks can poll cheaply."""
+
+    def __init__(self):
+        super().__init__()
+        self.per_chat: dict[int, int] = {}
+        self.acked: set[str] = set()
+
+    def _send_message(self, p: dict) -> dict:
+        message = super()._send_message(p)
+        chat = message["chat"]["id"]
+        self.per_chat[chat] = self.per_chat.get(chat, 0) + 1
+        return message
+
+    def _dispatch(self, method: str, p: dict):
+        result = super()._dispatch(method, p)
+        if method == "answerCallbackQuery":
+            self.acked.add(str(p.get("callback_query_id")))
+        return result
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    unanswered: list = field(default_factory=list)
+    quiet_ids: dict = field(default_factory=dict)  # chat -> message ids that need no reply
+    non_admin_files: set = field(default_factory=set)  # file ids sent by non-admins
+    non_admin_markers: set = field(default_factory=set)  # words in their file names
+    markers: list = field(default_factory=list)
+    unparseable: int = 0  # old-shape polls sent besides the one poison update
+
+
+def marker(rng: random.Random, tally: Tally) -> str:
+    """A word planted in user text; it must never show in the log above DEBUG."""
+    word = f"QZX{rng.randrange(10**9):09d}"
+    tally.markers.append(word)
+    return word
+
+
+def private_step(api, rng, tally, chat: int, n: int, admin: bool):
+    """One hostile update of a private chat: (update JSON, what it expects)."""
+    m = marker(rng, tally)
+    user = ADMIN if admin else chat
+    q = rng.choice(QUESTIONS)
+    kind = rng.choice(["question", "markup", "emoji", "rtl", "long", "surrogate", "media",
+                       "edited", "command", "upload", "huge", "binary", "button", "old_poll"])
+    text = {
+        "question": f"{q} {m}",
+        "markup": f"<b>{q}</b> & **{m}** <script>alert(1)</script> [x](javascript:1) `<i>`",
+        "emoji": "😀🙏🏽👨‍👩‍👧‍👦🇻🇳" * rng.randint(1, 50),
+        "rtl": f"\u202e{m} مرحبا שלום \u202d {q} \u200f",
+        "long": (f"{q} {m} " * 400)[:10_000],
+        "surrogate": f"{q} \ud800{m}\udfff \x00\x1b\x7f",
+        "command": rng.choice([f"/ask {q} {m}", "/start", "/help", "/stats", "/latest",
+                               f"/khong_co {m}", "/reindex", "/ask"]),
+        "edited": f"{q} {m}",
+    }.get(kind)
+    if kind == "old_poll":  # a poll as older Bot APIs sent it: PTB 22.8 cannot parse it
+        tally.unparseable += 1
+        return api.message_update(None, chat_id=chat, user_id=user, poll={
+            "id": m, "question": f"{q} {m}", "options": [{"text": m, "voter_count": 0}],
+            "total_voter_count": 0, "is_closed": False, "is_anonymous": True,
+            "type": "regular", "allows_multiple_answers": False}), "none", kind
+    if kind == "media":
+        return api.message_update(None, chat_id=chat, user_id=user, caption=m,
+                                  **rng.choice(MEDIA)), "reply", kind
+    if kind in ("upload", "huge", "binary"):
+        file_id = f"doc-{chat}-{n}"
+        if kind == "huge":
+            data, size = b"x", 200 * 1024 * 1024  # declared size: refused before download
+        elif kind == "binary":
+            data = bytes(rng.randrange(256) for _ in range(4096))
+            size = len(data)
+        else:
+            data = f"Tiêu đề {m}\n\nNội dung thử nghiệm {m}.".encode()
+            size = len(data)
+        api.files[file_id] = data
+        name = rng.choice([f"bai-{m}.txt", f"../../{m}.md", f"{m}.exe", "bao cao.HTML"])
+        if not admin:
+            tally.non_admin_files.add(file_id)
+            tally.non_admin_markers.add(m.lower())
+        return api.message_update(None, chat_id=chat, user_id=user, document={
+            "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
+            "mime_type": "application/octet-stream", "file_size": size}), "reply", kind
+    if kind == "button":
+        data = rng.choice(["more:999999:3", "full:1:0", "fb:1:0:1", "more:x:y", "", "zz" * 40,
+                           f"fb:{rng.randrange(10**6)}:0:0", f"lạ:{m}", "more:-1:-1"])
+        anchor = {"message_id": 1, "date": int(time.time()), "chat": api._chat(chat),
+                  "from": api.bot_user, "text": "câu trả lời cũ"}
+        return {"callback_query": {"id": f"cb-{chat}-{n}", "from": api.user(user),
+                                   "chat_instance": "ci", "data": data, "message": anchor}}, \
+            "ack", kind
+    return api.message_update(text, chat_id=chat, user_id=user,
+                              edited=kind == "edited"), "reply", kind
+
+
+def group_step(api, rng, tally, chat: int, n: int):
+    """One update of a group: most need no reply; mentions, /ask and replies to the bot do."""
+    m = marker(rng, tally)
+    q = rng.choice(QUESTIONS)
+    user = 5000 + rng.randrange(100)
+    kind = rng.choice(["quiet", "quiet", "other_bot", "edited", "member", "channel",
+                       "mention", "ask", "reply"])
+    if kind in ("quiet", "other_bot", "edited"):
+        text = {"quiet": f"Chào cả nhà {m}, họp lúc mấy giờ?", "other_bot": f"/stats@bot_khac {m}",
+                "edited": f"sửa lại {m}"}[kind]
+        update = api.message_update(text, chat_id=chat, user_id=user, edited=kind == "edited")
+        key = "edited_message" if kind == "edited" else "message"
+        tally.quiet_ids.setdefault(chat, set()).add(update[key]["message_id"])
+        return update, "none", kind
+    if kind == "member":
+        return {"my_chat_member": {
+            "chat": api._chat(chat), "from": api.user(user), "date": int(time.time()),
+            "old_chat_member": {"status": "left", "user": api.bot_user},
+            "new_chat_member": {"status": "member", "user": api.bot_user}}}, "none", kind
+    if kind == "channel":
+        return {"channel_post": {"message_id": 5, "date": int(time.time()), "text": m,
+                                 "chat": {"id": chat - 1, "type": "channel", "title": "Kênh"}}}, \
+            "none", kind
+    if kind == "mention":
+        handle = f"@{api.bot_user['username']}"
+        text = f"{handle} {q} {m}"
+        return api.message_update(text, chat_id=chat, user_id=user, entities=[
+            {"type": "mention", "offset": 0, "length": len(handle)}]), "reply", kind
+    if kind == "ask":
+        return api.message_update(f"/ask {q} {m}", chat_id=chat, user_id=user), "reply", kind
+    bot_message = {"message_id": 3, "date": int(time.time()), "chat": api._chat(chat),
+                   "from": api.bot_user, "text": "câu trả lời trước"}
+    return api.message_update(f"{q} {m}", chat_id=chat, user_id=user,
+                              reply_to=bot_message), "reply", kind
+
+
+async def wait_until(predicate, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.05)
+    return True
+
+
+async def converse(api: CountingAPI, steps, chat: int, tally: Tally, settle: float) -> None:
+    """One chat: send each update, wait for what it expects, then go on."""
+    for update, expect, kind in steps:
+        before = api.per_chat.get(chat, 0)
+        update_id = api.push(update)
+        tally.sent += 1
+        if expect == "none":
+            continue
+        if expect == "ack":
+            query_id = update["callback_query"]["id"]
+            ok = await wait_until(lambda q=query_id: q in api.acked, 60)
+        else:
+            ok = await wait_until(lambda b=before: api.per_chat.get(chat, 0) > b, 90)
+        if not ok:  # the person gives up; a reply coming later is counted as late
+            tally.unanswered.append((chat, update_id, kind, api.per_chat.get(chat, 0)))
+            return
+        # Let the rest of a multi-message answer arrive before the next question.
+        count = -1
+        while count != api.per_chat.get(chat, 0):
+            count = api.per_chat.get(chat, 0)
+            await asyncio.sleep(settle)
+
+
+def poison_update(api) -> dict:
+    return api.message_update("QZXPOISON", chat_id=424242,
+                              poll={"id": "bad", "question": "QZXPOISON", "options": []})
+
+
+async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream) -> dict:
+    rng = random.Random(args.seed)
+    tally = Tally()
+    api = CountingAPI().start()
+    app = build_application(config, searcher, token=api.token, base_url=api.base_url,
+                            store=FeedbackStore(db), corpus_dir=corpus,
+                            index_dir=config.index_dir)
+    await app.initialize()
+    await app.post_init(app)
+    await app.start()
+    await app.updater.start_polling(poll_interval=0.0, timeout=10,
+                                    allowed_updates=ALLOWED_UPDATES)
+    corpus_before = {p.relative_to(corpus) for p in corpus.rglob("*")}
+    api.message(QUESTIONS[0], chat_id=1)  # warm-up: loads the embedding model
+    await wait_until(lambda: api.per_chat.get(1, 0) > 0, 120)
+    groups = max(1, args.chats // 5)
+    scripts = {}
+    for c in range(args.chats):
+        if c < groups:
+            chat = GROUP_BASE - c
+            scripts[chat] = [group_step(api, rng, tally, chat, n) for n in range(args.per_chat)]
+        else:
+            chat = 20_000 + c
+            admin = c == groups  # one private chat belongs to an admin
+            scripts[chat] = [private_step(api, rng, tally, chat, n, admin)
+                             for n in range(args.per_chat)]
+    t0 = time.monotonic()
+    tasks = [asyncio.create_task(converse(api, steps, chat, tally, args.settle))
+             for chat, steps in scripts.items()]
+    # The poison update once about half of the updates are out, then a probe question.
+    total = sum(len(s) for s in scripts.values())
+    await wait_until(lambda: tally.sent >= total // 2 or all(t.done() for t in tasks), 600)
+    # A control probe first: how long an answer takes under this load without poison.
+    control_at = time.monotonic()
+    api.message(QUESTIONS[0], chat_id=31336)
+    control_ok = await wait_until(lambda: api.per_chat.get(31336, 0) > 0, 30)
+    control_delay = time.monotonic() - control_at if control_ok else None
+    poisoned_at = time.monotonic()
+    poison_id = api.push(poison_update(api))
+    api.message(QUESTIONS[0], chat_id=31337)
+    probe_ok = await wait_until(lambda: api.per_chat.get(31337, 0) > 0, 30)
+    probe_delay = time.monotonic() - poisoned_at if probe_ok else None
+    await asyncio.gather(*tasks)
+    wall = time.monotonic() - t0
+    await asyncio.sleep(1.0)  # late replies to quiet group messages would show now
+    stop0 = time.monotonic()
+    shutdown_error = None
+    try:
+        await app.updater.stop()
+    except Exception as e:  # code before issue 12: the last getUpdates re-parses the poison
+        shutdown_error = f"{type(e).__name__}: {str(e)[:120]}"
+    await app.stop()
+    await app.shutdown()
+    stop_seconds = time.monotonic() - stop0
+    api.stop()
+
+    new_files = {p.relative_to(corpus) for p in corpus.rglob("*")} - corpus_before
+    fetched = {c.params.get("file_id") for c in api.calls_to("getFile")}
+    quiet_replies = [s for s in api.sent
+                     if s.reply_to is not None and s.reply_to in tally.quiet_ids.get(s.chat_id, ())]
+    late = [u for u in tally.unanswered if api.per_chat.get(u[0], 0) > u[3]]
+    return {"tally": tally, "api": api, "wall": wall, "probe_delay": probe_delay,
+            "control_delay": control_delay, "late": late,
+            "poison_id": poison_id, "stop_seconds": stop_seconds,
+            "shutdown_error": shutdown_error, "new_files": new_files,
+            "non_admin_fetched": fetched & tally.non_admin_files, "quiet_replies": quiet_replies,
+            "total": total + 4}  # + warm-up, control, poison, probe
+
+
+class Records(logging.Handler):
+    """Counts what the log would hold; keeps the first lines of each kind to look at.
+
+    Counting rather than keeping everything: on code without the fix (module docstring)
+    a poison update makes PTB log the whole batch in a hot loop."""
+
+    KEEP = 2000
+
+    def __init__(self):
+        super().__init__()
+        self.count = self.bytes = self.leaked = self.error_count = 0
+        self.errors: list[str] = []
+        self.failures = self.skipped = 0
+        self.skipped_lines: list[str] = []
+
+    def emit(self, record):
+        text = self.format(record)
+        self.count += 1
+        self.bytes += len(text.encode("utf-8", "replace")) + 1
+        self.leaked += "QZX" in text  # every planted marker starts so
+        if record.levelno >= logging.ERROR:
+            self.error_count += 1
+            if len(self.errors) < self.KEEP:
+                self.errors.append(text[:300])
+        if record.name == "chat.telegram_bot" and "failed" in text:
+            self.failures += 1
+        if "skipped update" in text:
+            self.skipped += 1
+            if len(self.skipped_lines) < self.KEEP:
+                self.skipped_lines.append(text)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--corpus", default=str(ROOT / "corpus"))
+    parser.add_argument("--chats", type=int, default=50)
+    parser.add_argument("--per-chat", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--questions-per-minute", type=int, default=30)
+    parser.add_argument("--settle", type=float, default=0.3,
+                        help="quiet seconds that end a multi-message reply")
+    args = parser.parse_args(argv)
+
+    from retrieval.index import build_index
+    from retrieval.search import Searcher
+
+    tmp = Path(tempfile.mkdtemp(prefix="bot-reliability-"))
+    try:
+        corpus = tmp / "corpus"
+        shutil.copytree(args.corpus, corpus)
+        config = Config(corpus_dir=str(corpus), index_dir=str(tmp / "index"))
+        config.bot.admins = [ADMIN]
+        config.bot.questions_per_minute = args.questions_per_minute
+        config.bot.reload_seconds = 5
+        print(f"building a temporary index of {args.corpus} …", file=sys.stderr)
+        build_index(config.corpus_dir, config.index_dir, config, progress=False)
+        searcher = Searcher.open(config.index_dir, config)
+
+        # What the bot's log would hold at INFO: bot.py's handler, RepeatFilter included.
+        records = Records()
+        records.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        if hasattr(logsafe, "RepeatFilter"):  # absent in code before issue 12
+            records.addFilter(logsafe.RepeatFilter(60))
+        root = logging.getLogger()
+        root.addHandler(records)
+        root.setLevel(logging.INFO)
+        for name in ("httpx", "httpcore", "faiss.loader", "apscheduler"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        logsafe.protect(None)
+        result = asyncio.run(run(config, searcher, args, tmp / "feedback.sqlite", corpus,
+                                 io.StringIO()))
+        root.removeHandler(records)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    tally, api = result["tally"], result["api"]
+    skipped = [t for t in records.skipped_lines if f"skipped update {result['poison_id']}" in t]
+    rate_limited = sum(1 for s in api.sent if "hỏi hơi nhanh" in s.plain)
+    bad_requests = [e for e in api.errors if e[1] == 400 and e[0] != "answerCallbackQuery"]
+    print(f"updates sent: {result['total']} ({tally.sent} from {args.chats} concurrent chats, "
+          f"{args.chats // 5 or 1} of them groups) in {result['wall']:.1f} s; "
+          f"bot messages: {len(api.sent)}, of them rate-limit notices: {rate_limited}")
+    print(f"handler exceptions: {records.failures} "
+          f"(ERROR/CRITICAL records: {records.error_count})")
+    print(f"unanswered within 90 s: {len(tally.unanswered)} (chat, update, kind): "
+          f"{[u[:3] for u in tally.unanswered[:12]]}; the chat stops there")
+    print(f"replies to group messages not meant for the bot: {len(result['quiet_replies'])}")
+    print(f"log: {records.count} records, {records.bytes} bytes, "
+          f"{records.bytes / result['total']:.1f} bytes per update")
+    print(f"user text in the log above DEBUG: {records.leaked} lines")
+    by_others = [p for p in result["new_files"]
+                 if any(m in str(p).lower() for m in tally.non_admin_markers)]
+    print(f"non-admin disk writes: {len(by_others)} corpus files from non-admin uploads, "
+          f"{len(result['non_admin_fetched'])} of their files downloaded; new corpus "
+          f"paths (admin uploads): {sorted(map(str, result['new_files']))}")
+    def seconds(value):
+        return f"{value:.2f} s" if value is not None else "NOT within 30 s"
+
+    print(f"  of them answered later, after the 90 s wait: {len(result['late'])}")
+    print(f"probe answered after the poison update: {seconds(result['probe_delay'])} "
+          f"(control probe just before it, no poison: {seconds(result['control_delay'])}); "
+          f"poison logged {len(skipped)} time(s)")
+    print(f"unparseable updates: {tally.unparseable + 1} sent (the poison and old-shape polls), "
+          f"{records.skipped} skipped-update log lines")
+    print(f"Bot API 400s (not counting stale button acks): {len(bad_requests)} {bad_requests[:3]}")
+    print(f"shutdown in {result['stop_seconds']:.2f} s: "
+          + (f"FAILED, {result['shutdown_error']}" if result["shutdown_error"] else "clean"))
+    for text in records.errors[:3]:
+        print("  " + text[:300])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,75 @@
+"""A Bot that survives an update python-telegram-bot cannot parse ("poison update").
+
+Why: `Bot.get_updates` parses the whole batch with `Update.de_list`.  One
+update of a shape PTB does not accept (say a poll without fields PTB
+requires) makes the whole call fail; the Updater then logs the batch,
+other users' messages included, at CRITICAL, never confirms the offset,
+and fetches the same batch again at once, forever: nobody gets an answer.
+
+`TolerantBot` parses each update of a getUpdates answer on its own first.
+One that fails is replaced by a bare `{"update_id": N}`, which PTB parses
+into an empty Update that no handler matches, so the Updater still confirms
+the offset past it and the rest of the batch is answered.  It is logged once
+with its id, its kind and the error's type, never its content (content is
+logged at DEBUG only).  Anything else wrong with an answer (not a list, an
+update without an id) becomes a `TelegramError`, for which PTB's polling
+loop waits 1 s, then up to 30 s, instead of retrying in a hot loop.
+"""
+from __future__ import annotations
+
+import logging
+
+from telegram import Update
+from telegram.error import TelegramError
+from telegram.ext import ExtBot
+from telegram.request import HTTPXRequest
+
+log = logging.getLogger(__name__)
+
+
+class MalformedUpdates(TelegramError):
+    """A getUpdates answer that no update can be taken from (retried with back-off)."""
+
+
+def skip_unparseable(result: object, bot) -> list[dict]:
+    """The raw updates of a getUpdates answer, each one PTB cannot parse made bare."""
+    if not isinstance(result, list):
+        raise MalformedUpdates(f"getUpdates answered a {type(result).__name__}, not a list")
+    kept = []
+    for raw in result:
+        update_id = raw.get("update_id") if isinstance(raw, dict) else None
+        if not isinstance(update_id, int) or isinstance(update_id, bool):
+            raise MalformedUpdates("getUpdates answered an update without a numeric update_id")
+        try:
+            Update.de_json(raw, bot)
+        except Exception as error:  # whatever PTB raises on a shape it does not know
+            kinds = ",".join(sorted(k for k in raw if k != "update_id")) or "nothing"
+            log.warning("skipped update %s (%s): python-telegram-bot cannot parse it (%s)",
+                        update_id, kinds, type(error).__name__)
+            log.debug("content of skipped update %s: %r", update_id, raw, exc_info=error)
+            raw = {"update_id": update_id}
+        kept.append(raw)
+    return kept
+
+
+class TolerantBot(ExtBot):
+    """ExtBot whose get_updates skips (and confirms) updates it cannot parse."""
+
+    __slots__ = ()
+
+    async def _post(self, endpoint: str, data=None, **kwargs):
+        result = await super()._post(endpoint, data, **kwargs)
+        if endpoint == "getUpdates":
+            return skip_unparseable(result, self)
+        return result
+
+
+def tolerant_bot(token: str, *, base_url: str | None = None, base_file_url: str | None = None,
+                 defaults=None, rate_limiter=None) -> TolerantBot:
+    """A TolerantBot with the connection pools ApplicationBuilder would give an ExtBot
+    (256 connections for requests, 1 for getUpdates); pass it to ApplicationBuilder.bot()."""
+    urls = {"base_url": base_url, "base_file_url": base_file_url}
+    return TolerantBot(token, defaults=defaults, rate_limiter=rate_limiter,
+                       request=HTTPXRequest(connection_pool_size=256),
+                       get_updates_request=HTTPXRequest(connection_pool_size=1),
+                       **{k: v for k, v in urls.items() if v})
