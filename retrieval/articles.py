@@ -18,7 +18,7 @@ import re
 from datetime import date
 from pathlib import Path
 
-from .textnorm import YEAR, fold, nfc, normalize_space, syllables
+from .textnorm import SENTENCE_END, YEAR, fold, nfc, normalize_space, sentences, syllables
 from .types import Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
@@ -174,8 +174,6 @@ _LEAD_OPENING = re.compile(
     r"((sáng|chiều|tối|trưa|đêm)\s+(ngày\s+|nay\s+|qua\s+|hôm\s+nay\s+)?\d|ngày\s+\d|hôm\s+(nay|qua)"
     r"|vừa qua|mới đây|thực hiện\s)",
     re.IGNORECASE)
-# A full stop after a capital ("TP. Lam Hạ", "H. Hòa Lĩnh", "ThS.") ends an abbreviation, not a sentence.
-_SENTENCE_BREAK = re.compile(r"(?<![A-ZĐ])(?<!\bTh)[.!?…][\"”)]?\s+(?=[\"“(]?[A-ZÀ-ỸĐ])")
 
 
 def _is_sentence(line: str) -> bool:
@@ -501,13 +499,13 @@ def _headline_shaped(line: str) -> bool:
     has no full stop."""
     return (not _LEAD_OPENING.match(line) and not _is_caption(line) and len(line.split()) >= 4
             and len(line) <= 400
-            and not _SENTENCE_BREAK.search(line)
+            and not SENTENCE_END.search(line)
             and (len(line) <= 200 or not line.endswith(_TERMINAL)))
 
 
 def _opens_body(line: str) -> bool:
     """The lead paragraph: opens with when it happened, or is more than one sentence."""
-    return bool(_LEAD_OPENING.match(line)) or len(line) > 400 or bool(_SENTENCE_BREAK.search(line))
+    return bool(_LEAD_OPENING.match(line)) or len(line) > 400 or bool(SENTENCE_END.search(line))
 
 
 def _find_headline(texts: list[str]) -> int | None:
@@ -547,7 +545,8 @@ def _find_headline(texts: list[str]) -> int | None:
 def _lead_title(lead: str, limit: int = 150) -> str:
     """A title made from the lead: its first sentence, shortened at a word boundary."""
     lead = re.sub(r"^\([^)]{1,40}\)\s*[-–—:]\s*", "", lead)
-    sentence = _SENTENCE_BREAK.split(lead, maxsplit=1)[0]
+    first, *rest = sentences(lead)
+    sentence = re.sub(r"[.!?…][\"”)]?$", "", first) if rest else first  # a title needs no full stop
     if len(sentence) <= limit:
         return sentence
     return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"

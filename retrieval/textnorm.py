@@ -259,10 +259,11 @@ def respell(text: str, vocabulary: Iterable[str]) -> str:
 
 
 # Where a sentence ends: terminal punctuation (and closing quotes) before anything
-# but a lower-case letter ("v.v. và", "TP. Hạ Long" is the rare false cut), or a
-# line break.  Official prose strings clauses together with semicolons into
-# sentences of many lines; those are cut at their semicolons.
-_SENTENCE_END = re.compile(r"(?<=[.!?…])[\"”’»)]*\s+(?![a-zà-ỹđ])|\n+")
+# but a lower-case letter ("v.v. và"), or a line break.  A full stop after a
+# capital ends an abbreviation ("TP. Lam Hạ", "H. Hòa Lĩnh", "ThS."), not a
+# sentence.  Official prose strings clauses together with semicolons into
+# sentences of many lines; sentence_spans cuts those at their semicolons.
+SENTENCE_END = re.compile(r"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![a-zà-ỹđ])|\n+")
 _CLAUSE_END = re.compile(r";\s+")
 LONG_SENTENCE = 300  # characters
 
@@ -271,7 +272,7 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
     """(start, end) of each sentence in `text`, whitespace excluded; a sentence of
     more than LONG_SENTENCE characters is split into its ";" clauses."""
     spans, start = [], 0
-    for m in _SENTENCE_END.finditer(text):
+    for m in SENTENCE_END.finditer(text):
         if m.start() > start:
             spans.append((start, m.start()))
         start = m.end()
