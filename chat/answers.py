@@ -228,22 +228,35 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
     if page.status is Status.END:
         return ["Không còn kết quả nào khác cho câu hỏi này."]
     echo = m.i(m.esc(cut_words(page.question, QUESTION_ECHO_CHARS)))
+    understood = understood_line(m, page)
     if page.status is Status.NO_ANSWER:
-        return [no_answer(m, echo, examples)]
+        return [no_answer(m, echo, examples) + (f"\n{understood}" if understood else "")]
 
     first, last = page.offset + 1, page.offset + len(page.hits)
     header = (f"🔎 Câu hỏi: {echo}" if page.offset == 0
               else f"🔎 Kết quả {first}–{last} cho: {echo}")
     if page.truncated:
         header += "\n" + m.i("(Câu hỏi quá dài nên mình chỉ dùng phần đầu.)")
+    if understood and page.offset == 0:
+        header += "\n" + understood
     if page.offset == 0 and page.match == "partial" and page.hits:
         header += "\n" + close_but(m, page)
     blocks = [header]
-    blocks += [hit_block(m, h, page.offset + i + 1, page.question, limit)
+    blocks += [hit_block(m, h, page.offset + i + 1, page.searched or page.question, limit)
                for i, h in enumerate(page.hits)]
     if hint:
         blocks.append(hint)
     return pack(blocks, limit)
+
+
+def understood_line(m: Markup, page: Page) -> str:
+    """"🧭 Hiểu là: Hội Nông dân huyện X, năm 2024 (gõ /new để hỏi chuyện khác)": said
+    when a follow-up was completed from the conversation, so a wrong guess shows."""
+    if not page.followup:
+        return ""
+    about = page.understood or page.searched
+    return f"🧭 Hiểu là: {m.b(m.esc(cut_words(about, QUESTION_ECHO_CHARS)))} " + \
+        m.i("(gõ /new để hỏi chuyện khác)")
 
 
 def close_but(m: Markup, page: Page) -> str:
@@ -317,6 +330,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
         m.b("Cách hỏi"),
         "• Gõ câu hỏi bằng tiếng Việt, có dấu hay không dấu đều được.",
         "• Nên nêu tên địa phương hoặc năm để kết quả chính xác hơn.",
+        "• Hỏi tiếp ngắn gọn cũng được («còn năm 2024 thì sao?», «ở huyện khác?»): mình hiểu "
+        "theo câu hỏi trước.",
     ]
     if examples:
         lines.append("• Ví dụ:")
@@ -327,6 +342,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
             m.b("Lệnh"),
             "/more – xem thêm kết quả cho câu hỏi vừa rồi",
             "/full N – đọc toàn văn bài của kết quả số N",
+            "/new – hỏi chuyện khác (quên ngữ cảnh câu trước)",
             "/stats – thống kê dữ liệu · /latest – bài mới nhất · /quit – thoát",
         ]
     else:
@@ -338,6 +354,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
             "👍/👎 để góp ý.",
             "",
             m.b("Lệnh"),
+            "/new – hỏi chuyện khác (quên ngữ cảnh câu trước)",
             "/stats – thống kê dữ liệu",
             "/latest – các bài viết mới nhất",
             "/help – hướng dẫn này",
@@ -433,6 +450,8 @@ UPLOAD_UNSAFE = "Xin lỗi, mình không lưu được tệp này vào kho dữ 
 UPLOAD_SAVED = "📥 Đã lưu tệp <code>{name}</code> vào kho dữ liệu. Đang cập nhật chỉ mục…"
 UPLOAD_SKIPPED = ("⚠️ Tệp <code>{name}</code> không dùng được nên mình đã bỏ nó khỏi kho dữ liệu: "
                   "{reason}")
+NEW_CONVERSATION = ("🆕 Đã bắt đầu cuộc trò chuyện mới: câu hỏi tiếp theo không dựa vào "
+                    "các câu trước nữa.")
 FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
 BUTTON_EXPIRED = "Nút này không còn dùng được. Bạn gửi lại câu hỏi nhé."
 

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from .answers import (
+    NEW_CONVERSATION,
     PLAIN,
     QUESTION_ECHO_CHARS,
     Ansi,
@@ -69,6 +70,9 @@ class Console:
             return stats_text(self.m, self.service.stats())
         if command == "/latest":
             return latest_text(self.m, self.service.latest(5))
+        if command in ("/new", "/moi"):
+            self.service.forget(0, 0)
+            return NEW_CONVERSATION
         if command == "/more":
             return self._more()
         if command == "/full":

@@ -12,6 +12,7 @@ from enum import StrEnum
 
 from retrieval.types import Article, Hit
 
+from .context import ConversationMemory, resolve
 from .feedback import FeedbackStore
 from .textutil import clean_question, has_words, searchable
 
@@ -37,6 +38,8 @@ class Page:
     match: str = "exact"  # "partial": the best article misses what `missing` lists
     missing: list[str] = field(default_factory=list)
     understood: str = ""  # the question's constraints: "Hội Nông dân huyện X, năm 2024"
+    followup: bool = False  # completed from the conversation: the reply says "Hiểu là: ..."
+    searched: str = ""  # the question as searched (a follow-up's rewritten text)
 
 
 @dataclass
@@ -45,13 +48,20 @@ class FullText:
     rank: int
 
 
+def conversation_memory(bot_config) -> ConversationMemory:
+    """The follow-up memory the [bot] config asks for."""
+    return ConversationMemory(bot_config.context_minutes * 60, bot_config.context_conversations)
+
+
 class ChatService:
     """Searches, remembers what was shown, and records votes."""
 
-    def __init__(self, searcher, store: FeedbackStore, per_page: int = 3):
+    def __init__(self, searcher, store: FeedbackStore, per_page: int = 3,
+                 memory: ConversationMemory | None = None):
         self.searcher = searcher
         self.store = store
         self.per_page = max(1, per_page)
+        self.memory = memory if memory is not None else ConversationMemory()
 
     def close(self) -> None:
         """Close the question store and the index (at shutdown)."""
@@ -67,18 +77,35 @@ class ChatService:
             return Page(Status.EMPTY)
         if not has_words(question):
             return Page(Status.NOT_WORDS, question=question)
+        conversation = (chat_id, user_id)
+        resolved = resolve(searchable(question) or question, self.memory.recall(conversation),
+                           self._known_places())
         # One extra hit tells whether a "more" button is worth showing.
-        response = self.searcher.search(searchable(question) or question,
-                                        top_k=self.per_page + 1, offset=0)
+        response = self.searcher.search(resolved.text, top_k=self.per_page + 1, offset=0)
+        self.memory.remember(conversation, resolved)
         answered = bool(response.answered and response.hits)
-        qid = self.store.add_question(chat_id, user_id, question, answered)
+        # A follow-up is stored as searched, so "Xem thêm" pages the same results.
+        stored = resolved.text if resolved.followup else question
+        qid = self.store.add_question(chat_id, user_id, stored, answered)
+        common = dict(question=question, qid=qid, truncated=truncated, followup=resolved.followup,
+                      understood=response.understood, searched=resolved.text)
         if not answered:
-            return Page(Status.NO_ANSWER, question=question, qid=qid, truncated=truncated)
+            return Page(Status.NO_ANSWER, **common)
         hits = response.hits[:self.per_page]
         self.store.add_shown(qid, 0, hits)
-        return Page(Status.ANSWER, question=question, qid=qid, hits=hits,
-                    has_more=len(response.hits) > self.per_page, truncated=truncated,
-                    match=response.match, missing=response.missing, understood=response.understood)
+        return Page(Status.ANSWER, hits=hits, has_more=len(response.hits) > self.per_page,
+                    match=response.match, missing=response.missing, **common)
+
+    def forget(self, chat_id: int = 0, user_id: int | None = None) -> bool:
+        """Start a new conversation (/new): follow-ups no longer inherit anything."""
+        return self.memory.forget((chat_id, user_id))
+
+    def _known_places(self) -> dict[str, str]:
+        """Folded place names the index has articles of, mapped to their spelling."""
+        try:
+            return self.searcher.reader.current.places
+        except AttributeError:  # a searcher without an index reader (tests, stubs)
+            return {}
 
     def more(self, qid: int, offset: int, chat_id: int | None = None) -> Page:
         """The page of answers starting at `offset` for a stored question."""

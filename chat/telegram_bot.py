@@ -53,6 +53,7 @@ from .answers import (
     FEEDBACK_THANKS,
     HTML,
     MENTION_EMPTY,
+    NEW_CONVERSATION,
     NOT_TEXT,
     RATE_LIMITED,
     REINDEX_BUSY,
@@ -74,7 +75,7 @@ from .answers import (
 )
 from .feedback import FeedbackStore
 from .ratelimit import QuestionLimiter
-from .service import ChatService, Page, Status
+from .service import ChatService, Page, Status, conversation_memory
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +87,7 @@ COMMANDS = [
     BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
     BotCommand("stats", "Thống kê dữ liệu"),
     BotCommand("latest", "Các bài viết mới nhất"),
+    BotCommand("new", "Hỏi chuyện khác (quên ngữ cảnh câu trước)"),
 ]
 
 
@@ -279,6 +281,13 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await update.effective_message.reply_html(latest_text(HTML, articles))
 
 
+async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/new (/moi): forget the conversation, so the next question inherits nothing."""
+    user = update.effective_user
+    _state(context).service.forget(update.effective_chat.id, user.id if user else None)
+    await update.effective_message.reply_html(NEW_CONVERSATION)
+
+
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/ask <question>: how groups ask (works in private chats too)."""
     question = " ".join(context.args or [])
@@ -467,7 +476,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     corpus_dir = Path(corpus_dir or config.corpus_dir)
     index_dir = Path(index_dir or config.index_dir)
     service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
-                          bot_cfg.answers_per_page)
+                          bot_cfg.answers_per_page, conversation_memory(bot_cfg))
 
     builder = (
         ApplicationBuilder()
@@ -498,6 +507,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CommandHandler("stats", stats),
         CommandHandler("latest", latest),
         CommandHandler("ask", ask),
+        CommandHandler(["new", "moi"], new_conversation),
         CommandHandler("reindex", reindex),
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & filters.TEXT, private_question),
