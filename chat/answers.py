@@ -191,26 +191,29 @@ def highlighted(m: Markup, text: str, question: str) -> str:
 
 
 def hit_block(m: Markup, hit: Hit, rank: int, question: str,
-              limit: int = TELEGRAM_LIMIT) -> str:
-    """One cited passage: title, place · date · source, text, link."""
+              limit: int = TELEGRAM_LIMIT, extra: list[Hit] | tuple = ()) -> str:
+    """One article card: title, place · date · source and link once, then its best
+    passage (and `extra` passages of the same article), answering sentence in bold."""
+    texts = [hit.text] + [e.text for e in extra]
 
-    def render(text: str) -> str:
+    def render(cut: int | None) -> str:
         lines = [m.b(f"{rank}. {m.esc(cut_words(hit.title or 'Không có tiêu đề', TITLE_CHARS))}")]
         meta = meta_line(m, hit.place, hit.date, hit.source)
         if meta:
             lines.append(meta)
-        lines.append(m.quote(highlighted(m, text, question)))
+        lines += [m.quote(highlighted(m, t if cut is None else cut_words(t, cut), question))
+                  for t in texts]
         url = web_url(hit.url)
         if url:
             lines.append(f"🔗 {m.link(url, 'Đọc bài gốc')}")
         return "\n".join(lines)
 
-    block = render(hit.text)
-    text_len = len(hit.text)
+    block = render(None)
+    text_len = max(len(t) for t in texts)
     # Cut the plain text, never the marked-up block, until it fits.
     while utf16_len(block) > limit and text_len > 0:
         text_len = int(text_len * min(0.9, limit / utf16_len(block)))
-        block = render(cut_words(hit.text, text_len))
+        block = render(text_len)
     return block
 
 
@@ -242,8 +245,9 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
     if page.offset == 0 and page.match == "partial" and page.hits:
         header += "\n" + close_but(m, page)
     blocks = [header]
-    blocks += [hit_block(m, h, page.offset + i + 1, page.searched or page.question, limit)
-               for i, h in enumerate(page.hits)]
+    extra = page.extra or [[] for _ in page.hits]
+    blocks += [hit_block(m, h, page.offset + i + 1, page.searched or page.question, limit, more)
+               for i, (h, more) in enumerate(zip(page.hits, extra, strict=False))]
     if hint:
         blocks.append(hint)
     return pack(blocks, limit)

@@ -16,6 +16,26 @@ from .context import ConversationMemory, resolve
 from .feedback import FeedbackStore
 from .textutil import clean_question, has_words, searchable
 
+# Passages grouped into article cards: deeper than anyone pages, and cheap (the
+# searcher ranks all its candidates anyway; top_k only slices the list).
+CARD_POOL = 60
+PASSAGES_PER_CARD = 2
+# A card's second passage is shown only when it ranks nearly as well as its
+# first: a weak second passage is noise, the "Toàn văn" button has the rest.
+SECOND_PASSAGE_GAP = 0.03
+
+
+def article_cards(hits: list[Hit], per_card: int = PASSAGES_PER_CARD,
+                  gap: float = SECOND_PASSAGE_GAP) -> list[list[Hit]]:
+    """Ranked passages grouped by article, in the order each article first appears:
+    a page of three then shows three articles, not three paragraphs of one."""
+    cards: dict[str, list[Hit]] = {}
+    for hit in hits:
+        card = cards.setdefault(hit.article_id, [])
+        if not card or (len(card) < per_card and hit.score >= card[0].score - gap):
+            card.append(hit)
+    return list(cards.values())
+
 
 class Status(StrEnum):
     ANSWER = "answer"  # hits to show
@@ -32,7 +52,8 @@ class Page:
     question: str = ""
     qid: int | None = None
     offset: int = 0
-    hits: list[Hit] = field(default_factory=list)
+    hits: list[Hit] = field(default_factory=list)  # the best passage of each article shown
+    extra: list[list[Hit]] = field(default_factory=list)  # per card: its other passages shown
     has_more: bool = False
     truncated: bool = False  # the question was cut to MAX_QUESTION_CHARS
     match: str = "exact"  # "partial": the best article misses what `missing` lists
@@ -80,21 +101,30 @@ class ChatService:
         conversation = (chat_id, user_id)
         resolved = resolve(searchable(question) or question, self.memory.recall(conversation),
                            self._known_places())
-        # One extra hit tells whether a "more" button is worth showing.
-        response = self.searcher.search(resolved.text, top_k=self.per_page + 1, offset=0)
+        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0)
         self.memory.remember(conversation, resolved)
         answered = bool(response.answered and response.hits)
         # A follow-up is stored as searched, so "Xem thêm" pages the same results.
         stored = resolved.text if resolved.followup else question
         qid = self.store.add_question(chat_id, user_id, stored, answered)
-        common = dict(question=question, qid=qid, truncated=truncated, followup=resolved.followup,
+        common = dict(question=question, truncated=truncated, followup=resolved.followup,
                       understood=response.understood, searched=resolved.text)
         if not answered:
-            return Page(Status.NO_ANSWER, **common)
-        hits = response.hits[:self.per_page]
-        self.store.add_shown(qid, 0, hits)
-        return Page(Status.ANSWER, hits=hits, has_more=len(response.hits) > self.per_page,
-                    match=response.match, missing=response.missing, **common)
+            return Page(Status.NO_ANSWER, qid=qid, **common)
+        return self._page(response.hits, qid, 0, match=response.match, missing=response.missing,
+                          **common)
+
+    def _page(self, hits: list[Hit], qid: int, offset: int, **fields) -> Page:
+        """Cards offset..offset+per_page (pages count articles), recorded as shown."""
+        cards = article_cards(hits)
+        shown = cards[offset:offset + self.per_page]
+        if not shown:
+            return Page(Status.END, qid=qid, offset=offset, question=fields.get("question", ""))
+        leads = [card[0] for card in shown]
+        self.store.add_shown(qid, offset, leads)  # rank n = card n: "Toàn văn n" opens its article
+        return Page(Status.ANSWER, qid=qid, offset=offset, hits=leads,
+                    extra=[card[1:] for card in shown],
+                    has_more=len(cards) > offset + self.per_page, **fields)
 
     def forget(self, chat_id: int = 0, user_id: int | None = None) -> bool:
         """Start a new conversation (/new): follow-ups no longer inherit anything."""
@@ -108,18 +138,13 @@ class ChatService:
             return {}
 
     def more(self, qid: int, offset: int, chat_id: int | None = None) -> Page:
-        """The page of answers starting at `offset` for a stored question."""
+        """The page of answers starting at article card `offset` for a stored question."""
         stored = self._question(qid, chat_id)
         if stored is None:
             return Page(Status.EXPIRED, qid=qid)
         response = self.searcher.search(searchable(stored.text) or stored.text,
-                                        top_k=self.per_page + 1, offset=offset)
-        hits = response.hits[:self.per_page]
-        if not hits:
-            return Page(Status.END, question=stored.text, qid=qid, offset=offset)
-        self.store.add_shown(qid, offset, hits)
-        return Page(Status.ANSWER, question=stored.text, qid=qid, offset=offset, hits=hits,
-                    has_more=len(response.hits) > self.per_page)
+                                        top_k=CARD_POOL, offset=0)
+        return self._page(response.hits, qid, offset, question=stored.text)
 
     def full_text(self, qid: int, rank: int, chat_id: int | None = None) -> FullText | None:
         """The whole article behind the passage shown at `rank`; None if the button is unknown."""

@@ -89,6 +89,46 @@ def test_seed_question_gets_cited_passages_and_buttons(bot_env):
     assert_sane(api)
 
 
+def test_follow_up_chain_keeps_context_and_new_forgets(bot_env):
+    """A question, two elliptic follow-ups that inherit its body and place, /new."""
+    api = bot_env.api
+
+    async def ask(text):
+        n = len(api.sent_to(USER))
+        api.message(text, chat_id=USER)
+        return await api.wait_reply(USER, after=n)
+
+    async def scenario():
+        async with bot_env.running():
+            replies = [await ask(SEED_QUESTION + " huyện Đầm Hà"),
+                       await ask("còn năm 2022 thì sao?"), await ask("ai chủ trì?")]
+            replies.append(await ask("/new"))
+            replies.append(await ask("ai chủ trì?"))
+            return replies
+
+    first, year, who, new, after = [m[0].plain for m in bot_env.run(scenario())]
+    assert "Hiểu là" not in first and "📍 Đầm Hà" in first
+    assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in year and "🗓 30/03/2022" in year.split("1. ")[1]
+    assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in who
+    assert "cuộc trò chuyện mới" in new and "Hiểu là" not in after
+    assert_sane(api)
+
+
+def test_first_page_shows_different_articles(bot_env):
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            api.message("chương trình phối hợp công tác MTTQ", chat_id=USER)
+            return await api.wait_reply(USER, until=has_buttons)
+
+    messages = bot_env.run(scenario())
+    titles = re.findall(r"<b>\d+\. (.*?)</b>", "\n".join(m.text for m in messages))
+    assert len(titles) == 3 and len(set(titles)) == 3, titles
+    last = answer_of(messages)
+    assert [label for label, _ in last.buttons()][:3] == [f"📄 Toàn văn {n}" for n in (1, 2, 3)]
+
+
 def test_unaccented_question_is_answered_with_highlight(bot_env):
     api = bot_env.api
 
@@ -275,10 +315,10 @@ def test_full_text_of_long_article_is_split_and_complete(bot_env, searcher):
 
 
 def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
-    """With a small page limit of Telegram's size, a 3-passage answer of long
-    passages needs two messages; each ends on a passage boundary."""
+    """A page of every article of the seed index, one with two long passages,
+    needs two messages; each ends on a card boundary."""
     api = bot_env.api
-    bot_env.config.bot.answers_per_page = 8  # 8 long passages cannot fit 4096 characters
+    bot_env.config.bot.answers_per_page = 8  # more than the articles: all of them on one page
 
     async def scenario():
         async with bot_env.running():
@@ -291,7 +331,10 @@ def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
     for m in messages:
         assert utf16_len(m.text) <= 4096
         assert m.text.count("<blockquote>") == m.text.count("</blockquote>")
-    assert ranks(messages) == list(range(1, 9))
+    shown = ranks(messages)
+    assert len(shown) >= 5 and shown == list(range(1, len(shown) + 1))  # one card per article
+    titles = re.findall(r"<b>\d+\. (.*?)</b>", "\n".join(m.text for m in messages))
+    assert len(titles) == len(set(titles)) == len(shown)
     assert answer_of(messages) is messages[-1]  # buttons under the last part
     assert_sane(api)
 
