@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from urllib.parse import urlsplit
 
+from retrieval.query import ORGANISATIONS
 from retrieval.types import Article, BuildReport, Hit
 
 from .service import Page, Status
@@ -23,6 +24,7 @@ from .textutil import (
     format_datetime,
     utf16_len,
 )
+from .topics import Topics
 
 MAX_ARTICLE_MESSAGES = 10  # "Toàn văn" of a book-sized file must not flood the chat
 QUESTION_ECHO_CHARS = 200
@@ -217,6 +219,12 @@ def hit_block(m: Markup, hit: Hit, rank: int, question: str,
     return block
 
 
+def inline_card(m: Markup, question: str, card: list[Hit], limit: int = TELEGRAM_LIMIT) -> str:
+    """The message an inline result posts: the question, then one article card."""
+    head = f"🔎 {m.i(m.esc(cut_words(question, QUESTION_ECHO_CHARS)))}"
+    return f"{head}\n\n" + hit_block(m, card[0], 1, question, limit - utf16_len(head) - 2, card[1:])
+
+
 def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
                   hint: str = "", limit: int = TELEGRAM_LIMIT) -> list[str]:
     """The messages answering one page of a question (at least one message)."""
@@ -346,7 +354,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
             m.b("Lệnh"),
             "/more – xem thêm kết quả cho câu hỏi vừa rồi",
             "/full N – đọc toàn văn bài của kết quả số N",
-            "/new – hỏi chuyện khác (quên ngữ cảnh câu trước)",
+            "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
             "/stats – thống kê dữ liệu · /latest – bài mới nhất · /quit – thoát",
         ]
     else:
@@ -359,6 +367,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
             "",
             m.b("Lệnh"),
             "/new – hỏi chuyện khác (quên ngữ cảnh câu trước)",
+            "/chude – dữ liệu có những tổ chức, địa phương, năm nào",
             "/stats – thống kê dữ liệu",
             "/latest – các bài viết mới nhất",
             "/help – hướng dẫn này",
@@ -403,6 +412,28 @@ def latest_text(m: Markup, articles: list[Article]) -> str:
         extra = " · ".join(x for x in (meta, m.link(url, "Đọc bài") if url else "") if x)
         if extra:
             lines.append(f"   {extra}")
+    return "\n".join(lines)
+
+
+def topics_text(m: Markup, topics: Topics, console: bool = False) -> str:
+    """/chude: the organisations, places and years the articles are about, with counts,
+    and the newest articles."""
+    if not topics.articles:
+        return "Kho dữ liệu chưa có bài viết nào."
+    lines = [f"🗂 {m.b('Dữ liệu có gì')} ({topics.articles} bài)"]
+    sections = (("Tổ chức", [(ORGANISATIONS[k], n) for k, n in topics.organisations]),
+                ("Địa phương", topics.places),
+                ("Năm", [(str(y), n) for y, n in topics.years]))
+    for name, items in sections:
+        if items:
+            lines.append(f"{m.b(name)}: " + " · ".join(f"{m.esc(label)} ({n})" for label, n in items))
+    if topics.newest:
+        lines.append(m.b("Bài mới nhất"))
+        lines += [f"{n}. {m.esc(cut_words(h.title or 'Không có tiêu đề', 120))}"
+                  + (f" ({m.esc(format_date(h.date) or h.date)})" if h.date else "")
+                  for n, h in enumerate(topics.newest, 1)]
+    lines.append(m.i("Gõ tên một chủ đề (ví dụ: Hội Nông dân) để hỏi về nó." if console
+                     else "Bấm một nút bên dưới để hỏi về chủ đề đó."))
     return "\n".join(lines)
 
 

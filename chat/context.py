@@ -54,7 +54,6 @@ class Remembered:
 
     intent: Intent
     topic: str  # the question's words without its constraints
-    at: float  # time.monotonic() when asked
 
 
 @dataclass
@@ -161,38 +160,60 @@ def resolve(question: str, previous: Remembered | None, known_places: Mapping[st
     return Resolved(text, True, merged, " ".join(topic))
 
 
-class ConversationMemory:
-    """The last question of each conversation, bounded in number and in age."""
+class RecentMap:
+    """A thread-safe map that forgets entries older than `ttl` seconds and, beyond
+    `max_items`, the least recently used: memory that stays bounded."""
 
-    def __init__(self, ttl_seconds: float = 600, max_conversations: int = 5000,
-                 clock: Callable[[], float] = time.monotonic):
+    def __init__(self, ttl_seconds: float, max_items: int, clock: Callable[[], float] = time.monotonic):
         self.ttl = ttl_seconds
-        self.max = max(1, max_conversations)
+        self.max = max(1, max_items)
         self.clock = clock
-        self._items: OrderedDict[tuple, Remembered] = OrderedDict()
-        self._lock = threading.Lock()  # the bot asks from several worker threads at once
+        self._items: OrderedDict = OrderedDict()  # key -> (stored at, value)
+        self._lock = threading.Lock()  # the bot works from several threads at once
 
-    def recall(self, key: tuple) -> Remembered | None:
-        """The conversation's last question if it is recent enough."""
+    def get(self, key):
         with self._lock:
             item = self._items.get(key)
-            if item is not None and (self.ttl <= 0 or self.clock() - item.at > self.ttl):
+            if item is None:
+                return None
+            if self.ttl <= 0 or self.clock() - item[0] > self.ttl:
                 del self._items[key]
                 return None
-            return item
+            self._items.move_to_end(key)
+            return item[1]
 
-    def remember(self, key: tuple, resolved: Resolved) -> None:
+    def put(self, key, value) -> None:
         with self._lock:
-            self._items[key] = Remembered(resolved.intent, resolved.topic, self.clock())
+            self._items[key] = (self.clock(), value)
             self._items.move_to_end(key)
             while len(self._items) > self.max:
                 self._items.popitem(last=False)
 
-    def forget(self, key: tuple) -> bool:
-        """Drop a conversation's context (/new); True if there was one."""
+    def pop(self, key) -> bool:
         with self._lock:
             return self._items.pop(key, None) is not None
 
     def __len__(self) -> int:
         return len(self._items)
 
+
+class ConversationMemory:
+    """The last question of each conversation (chat, user), bounded in number and in age."""
+
+    def __init__(self, ttl_seconds: float = 600, max_conversations: int = 5000,
+                 clock: Callable[[], float] = time.monotonic):
+        self._recent = RecentMap(ttl_seconds, max_conversations, clock)
+
+    def recall(self, key: tuple) -> Remembered | None:
+        """The conversation's last question if it is recent enough."""
+        return self._recent.get(key)
+
+    def remember(self, key: tuple, resolved: Resolved) -> None:
+        self._recent.put(key, Remembered(resolved.intent, resolved.topic))
+
+    def forget(self, key: tuple) -> bool:
+        """Drop a conversation's context (/new); True if there was one."""
+        return self._recent.pop(key)
+
+    def __len__(self) -> int:
+        return len(self._recent)

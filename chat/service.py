@@ -10,11 +10,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from retrieval.query import ORGANISATIONS
 from retrieval.types import Article, Hit
 
-from .context import ConversationMemory, resolve
+from .context import ConversationMemory, RecentMap, resolve
 from .feedback import FeedbackStore
 from .textutil import clean_question, has_words, searchable
+from .topics import Headline, Topics, count_topics, example_question
 
 # Passages grouped into article cards: deeper than anyone pages, and cheap (the
 # searcher ranks all its candidates anyway; top_k only slices the list).
@@ -35,6 +37,9 @@ def article_cards(hits: list[Hit], per_card: int = PASSAGES_PER_CARD,
         if not card or (len(card) < per_card and hit.score >= card[0].score - gap):
             card.append(hit)
     return list(cards.values())
+
+
+INLINE_CACHE_SECONDS = 60
 
 
 class Status(StrEnum):
@@ -83,6 +88,10 @@ class ChatService:
         self.store = store
         self.per_page = max(1, per_page)
         self.memory = memory if memory is not None else ConversationMemory()
+        self._topics: tuple[int, Topics] | None = None
+        # Inline mode asks again at every keystroke pause: the same text within a
+        # minute is answered from here.
+        self._inline = RecentMap(INLINE_CACHE_SECONDS, 512)
 
     def close(self) -> None:
         """Close the question store and the index (at shutdown)."""
@@ -125,6 +134,24 @@ class ChatService:
         return Page(Status.ANSWER, qid=qid, offset=offset, hits=leads,
                     extra=[card[1:] for card in shown],
                     has_more=len(cards) > offset + self.per_page, **fields)
+
+    def inline(self, text: str | None, limit: int = 5) -> tuple[str, list[list[Hit]]]:
+        """Article cards for an inline query ("@bot câu hỏi"): (question, cards), no
+        cards when nothing relevant.  Stateless: no follow-ups, nothing stored."""
+        question, _ = clean_question(text)
+        if not has_words(question):
+            return question, []
+        key = (self._generation(), searchable(question) or question)
+        cards = self._inline.get(key)
+        if cards is None:
+            response = self.searcher.search(key[1], top_k=CARD_POOL, offset=0)
+            cards = article_cards(response.hits)[:limit] if response.answered else []
+            self._inline.put(key, cards)
+        return question, cards
+
+    def _generation(self) -> int | None:
+        reader = getattr(self.searcher, "reader", None)
+        return reader.current.number if reader is not None else None
 
     def forget(self, chat_id: int = 0, user_id: int | None = None) -> bool:
         """Start a new conversation (/new): follow-ups no longer inherit anything."""
@@ -169,10 +196,39 @@ class ChatService:
         return self.searcher.latest(n)
 
     def examples(self, n: int = 3) -> list[str]:
+        """Questions built from the newest headlines (ALL-CAPS ones last)."""
         try:
-            return self.searcher.example_questions(n)
+            articles = sorted(self.searcher.latest(n * 3), key=lambda a: a.title.isupper())
+            heads = [Headline(a.article_id, a.title, a.date, a.place) for a in articles[:n]]
+            return [example_question(h, self._known_places()) for h in heads]
         except Exception:  # examples are a nicety; help must still work
             return []
+
+    def topics(self) -> Topics:
+        """What the index covers (/chude), counted once per index generation."""
+        reader = self.searcher.reader
+        number = reader.current.number
+        if self._topics is None or self._topics[0] != number:
+            heads = [Headline(*row) for row in reader.headlines()]
+            self._topics = (number, count_topics(heads))
+        return self._topics[1]
+
+    def topic_question(self, kind: str, value: str) -> str | None:
+        """The question a /chude button asks: an organisation's name, a place, a year,
+        or an article's example question; None when it is no longer in the index."""
+        if kind == "o":
+            return ORGANISATIONS.get(value)
+        if kind == "y":
+            return f"năm {value}" if value.isdigit() else None
+        if kind == "p":
+            return self._known_places().get(value)
+        if kind == "a":
+            article = self.searcher.article(value)
+            if article is None:
+                return None
+            return example_question(Headline(article.article_id, article.title, article.date,
+                                             article.place), self._known_places())
+        return None
 
     def _question(self, qid: int, chat_id: int | None):
         stored = self.store.question(qid)

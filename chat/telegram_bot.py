@@ -19,6 +19,8 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
     LinkPreviewOptions,
     Message,
     Update,
@@ -33,9 +35,14 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
+
+from retrieval.query import ORGANISATIONS
+from retrieval.store import folded_syllables
+from retrieval.types import Hit
 
 from . import callbacks, logsafe
 from .admin import (
@@ -67,27 +74,32 @@ from .answers import (
     article_messages,
     help_text,
     hint,
+    inline_card,
     latest_text,
     page_messages,
     report_text,
     seconds_text,
     stats_text,
+    topics_text,
 )
 from .feedback import FeedbackStore
 from .ratelimit import QuestionLimiter
-from .service import ChatService, Page, Status, conversation_memory
+from .service import INLINE_CACHE_SECONDS, ChatService, Page, Status, conversation_memory
+from .textutil import cut_words, format_date
+from .topics import Topics
 
 log = logging.getLogger(__name__)
 
 STATE = "chat"  # key of BotState in application.bot_data
 TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
 COMMANDS = [
     BotCommand("help", "Hướng dẫn cách hỏi"),
     BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
     BotCommand("stats", "Thống kê dữ liệu"),
     BotCommand("latest", "Các bài viết mới nhất"),
     BotCommand("new", "Hỏi chuyện khác (quên ngữ cảnh câu trước)"),
+    BotCommand("chude", "Dữ liệu có những chủ đề nào"),
 ]
 
 
@@ -182,6 +194,21 @@ def page_keyboard(page: Page) -> InlineKeyboardMarkup | None:
         InlineKeyboardButton("👎", callback_data=callbacks.feedback(page.qid, page.offset, False)),
     ])
     return InlineKeyboardMarkup(rows)
+
+
+def topics_keyboard(topics: Topics) -> InlineKeyboardMarkup | None:
+    """/chude's buttons: two a row for organisations, places and years, one a row
+    for the newest articles; a value too long for a payload gets no button."""
+    items = ([(f"{ORGANISATIONS[k]} ({n})", callbacks.topic("o", k)) for k, n in topics.organisations]
+             + [(f"📍 {p} ({n})", callbacks.topic("p", folded_syllables(p))) for p, n in topics.places]
+             + [(f"🗓 {y} ({n})", callbacks.topic("y", str(y))) for y, n in topics.years])
+    buttons = [InlineKeyboardButton(label, callback_data=data) for label, data in items if data]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    for h in topics.newest:
+        data = callbacks.topic("a", h.article_id)
+        if data:
+            rows.append([InlineKeyboardButton(f"🆕 {cut_words(h.title or '…', 60)}", callback_data=data)])
+    return InlineKeyboardMarkup(rows) if rows else None
 
 
 async def _ack(query, text: str | None = None) -> None:
@@ -286,6 +313,13 @@ async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     user = update.effective_user
     _state(context).service.forget(update.effective_chat.id, user.id if user else None)
     await update.effective_message.reply_html(NEW_CONVERSATION)
+
+
+async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chude (/topics): organisations, places, years and newest articles, as buttons."""
+    data = await asyncio.to_thread(_state(context).service.topics)
+    await update.effective_message.reply_html(topics_text(HTML, data),
+                                              reply_markup=topics_keyboard(data))
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -414,6 +448,44 @@ async def feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await _ack(query, FEEDBACK_THANKS if stored else BUTTON_EXPIRED)
 
 
+async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A /chude button: ask about that organisation, place, year or article."""
+    query = update.callback_query
+    picked = callbacks.parse_topic(query.data)
+    await _ack(query)
+    question = None
+    if picked:
+        question = await asyncio.to_thread(_state(context).service.topic_question, *picked)
+    if not question:
+        await update.effective_chat.send_message(BUTTON_EXPIRED)
+        return
+    await _answer(update, context, question)
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"@bot câu hỏi" in any chat: the top articles, each posting a cited card."""
+    query = update.inline_query
+    state = _state(context)
+    if not query.query.strip():
+        await query.answer([], cache_time=INLINE_CACHE_SECONDS)
+        return
+    if state.limiter.retry_after(query.from_user.id):
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    question, cards = await asyncio.to_thread(state.service.inline, query.query)
+    await query.answer(inline_results(question, cards), cache_time=INLINE_CACHE_SECONDS)
+
+
+def inline_results(question: str, cards: list[list[Hit]]) -> list[InlineQueryResultArticle]:
+    """One result per article: headline and where/when to choose by, the card to post."""
+    return [InlineQueryResultArticle(
+        id=str(n), title=cut_words(card[0].title or "Không có tiêu đề", 120),
+        description=cut_words(" · ".join(x for x in (card[0].place, format_date(card[0].date),
+                                                     card[0].text) if x), 200),
+        input_message_content=InputTextMessageContent(inline_card(HTML, question, card)))
+        for n, card in enumerate(cards)]
+
+
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button this bot does not know (e.g. from an older version)."""
     await _ack(update.callback_query, BUTTON_EXPIRED)
@@ -508,6 +580,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CommandHandler("latest", latest),
         CommandHandler("ask", ask),
         CommandHandler(["new", "moi"], new_conversation),
+        CommandHandler(["chude", "topics"], topics),
         CommandHandler("reindex", reindex),
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & filters.TEXT, private_question),
@@ -518,6 +591,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CallbackQueryHandler(more_button, pattern=r"^more:"),
         CallbackQueryHandler(full_button, pattern=r"^full:"),
         CallbackQueryHandler(feedback_button, pattern=r"^fb:"),
+        CallbackQueryHandler(topic_button, pattern=r"^tp:"),
+        InlineQueryHandler(inline_query),
         CallbackQueryHandler(unknown_button),
     ])
     application.add_error_handler(on_error)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 import threading
@@ -127,6 +128,55 @@ def test_first_page_shows_different_articles(bot_env):
     assert len(titles) == 3 and len(set(titles)) == 3, titles
     last = answer_of(messages)
     assert [label for label, _ in last.buttons()][:3] == [f"📄 Toàn văn {n}" for n in (1, 2, 3)]
+
+
+def test_topics_list_counts_and_buttons_ask(bot_env):
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            api.message("/chude", chat_id=USER)
+            listing = (await api.wait_reply(USER))[0]
+            n = len(api.sent_to(USER))
+            api.press(listing, listing.button("📍 Đầm Hà"))
+            return listing, await api.wait_reply(USER, after=n, until=has_buttons)
+
+    listing, answer = bot_env.run(scenario())
+    assert "Đầm Hà (" in listing.plain and "Năm" in listing.plain and "Bài mới nhất" in listing.plain
+    labels = [label for label, _ in listing.buttons()]
+    assert any(label.startswith("📍 Đầm Hà (") for label in labels)
+    assert any(label.startswith("🗓 2024 (") for label in labels)
+    assert any(label.startswith("🆕 ") for label in labels)
+    assert "Câu hỏi: Đầm Hà" in answer[0].plain and "📍 Đầm Hà" in answer[0].plain
+    assert_sane(api)
+
+
+def inline_answers(api, n: int) -> list[dict]:
+    return [c.params for c in api.calls_to("answerInlineQuery")][n:]
+
+
+def test_inline_query_offers_articles_that_post_a_cited_card(bot_env):
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            for text in (SEED_QUESTION, "Giá vàng hôm nay ở Paris bao nhiêu?"):
+                n = len(api.calls_to("answerInlineQuery"))
+                api.inline(text)
+                await api.wait_for(lambda n=n: len(api.calls_to("answerInlineQuery")) > n)
+            return inline_answers(api, 0)
+
+    found, nothing = bot_env.run(scenario())
+    results = found["results"]
+    results = json.loads(results) if isinstance(results, str) else results
+    assert 2 <= len(results) <= 5 and int(found["cache_time"]) > 0
+    assert len({r["title"] for r in results}) == len(results)  # one result per article
+    first = results[0]["input_message_content"]
+    assert first["parse_mode"] == "HTML" and "Đầm Hà" in first["message_text"]
+    assert "🔎" in first["message_text"] and "<b>" in first["message_text"]
+    check_html(first["message_text"])
+    assert (json.loads(nothing["results"]) if isinstance(nothing["results"], str)
+            else nothing["results"]) == []
 
 
 def test_unaccented_question_is_answered_with_highlight(bot_env):

@@ -472,3 +472,36 @@ def test_service_passes_the_grade_to_the_page(tmp_path):
     service = ChatService(Partial([make_hit()]), FeedbackStore(":memory:"))
     page = service.ask("Hội Nông dân huyện X")
     assert (page.match, page.missing, page.understood) == ("partial", ["place"], "huyện X")
+
+
+# ---------------------------------------------------------------- /chude and examples
+
+def test_topics_count_articles_by_subject_and_examples_are_questions():
+    from chat.topics import Headline, count_topics, example_question
+
+    heads = [
+        Headline("a", "Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023", "2023-12-20",
+                 "Tùng Khê"),
+        Headline("b", "Hội LHPN huyện Đào Nguyên tổng kết công tác Hội năm 2023, triển khai nhiệm vụ "
+                      "năm 2024", "2024-01-11", "Đào Nguyên"),
+        Headline("c", "Hội Nông dân huyện Đào Nguyên ra quân làm đường", "2022-05-02", "Đào Nguyên"),
+    ]
+    topics = count_topics(heads)
+    assert dict(topics.organisations) == {"hoi_nong_dan": 2, "hoi_phu_nu": 1}
+    assert topics.places[0] == ("Đào Nguyên", 2) and topics.articles == 3
+    assert [y for y, _ in topics.years] == [2024, 2023, 2022]  # newest first
+    known = {"tung khe": "Tùng Khê", "dao nguyen": "Đào Nguyên"}
+    assert example_question(heads[0], known) == "Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"
+    # The headline's year, not the date's: a review of 2023 published in January 2024.
+    assert example_question(heads[1], known) == "Hội LHPN huyện Đào Nguyên tổng kết năm 2023 thế nào?"
+    odd = Headline("d", "LẠC GIANG: HƠN 1.200 ĐOÀN VIÊN RA QUÂN TÌNH NGUYỆN HÈ", "2023-06-05", "Lạc Giang")
+    assert example_question(odd) == ("Hơn 1.200 đoàn viên ra quân tình nguyện hè ở Lạc Giang năm 2023 "
+                                     "diễn ra thế nào?")
+
+
+def test_topic_payloads_fit_and_parse():
+    from chat import callbacks
+
+    assert callbacks.parse_topic(callbacks.topic("p", "my lam dong")) == ("p", "my lam dong")
+    assert callbacks.topic("a", "x" * 80) is None  # too long for Telegram's 64 bytes: no button
+    assert callbacks.parse_topic("tp:z:1") is None and callbacks.parse_topic("more:1:1") is None

@@ -121,6 +121,8 @@ def test_console_says_what_it_understood_and_new_forgets(eval_searcher):
     assert "cuộc trò chuyện mới" in console.reply("/new")
     after = console.reply("ai chủ trì?")
     assert "Hiểu là" not in after
+    topics = console.reply("/chude")
+    assert "Hội Nông dân (5)" in topics and "Tùng Khê (2)" in topics and "2023 (" in topics
 
 
 def test_a_question_naming_something_else_is_not_a_follow_up():
