@@ -115,6 +115,24 @@ def test_follow_up_chain_keeps_context_and_new_forgets(bot_env):
     assert_sane(api)
 
 
+def test_group_members_have_their_own_context(bot_env):
+    api = bot_env.api
+
+    async def ask(text, user_id):
+        n = len(api.sent_to(GROUP))
+        api.message(f"/ask {text}", chat_id=GROUP, user_id=user_id)
+        return (await api.wait_reply(GROUP, after=n))[0].plain
+
+    async def scenario():
+        async with bot_env.running():
+            await ask(SEED_QUESTION + " huyện Đầm Hà", 7001)
+            return await ask("còn năm 2022 thì sao?", 7002), await ask("còn năm 2022 thì sao?", 7001)
+
+    other, same = bot_env.run(scenario())
+    assert "Hiểu là" not in other  # another member's question does not carry over
+    assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in same
+
+
 def test_first_page_shows_different_articles(bot_env):
     api = bot_env.api
 
