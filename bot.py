@@ -75,13 +75,14 @@ def run_console(config, rebuild: bool) -> int:
     """The terminal chat; questions and feedback are not stored on disk."""
     from chat.console import run_console as console_loop
     from chat.feedback import FeedbackStore
-    from chat.service import ChatService
+    from chat.service import ChatService, conversation_memory
 
     for stream in (sys.stdin, sys.stdout):
         if hasattr(stream, "reconfigure"):  # Vietnamese text whatever the locale says
             stream.reconfigure(encoding="utf-8", errors="replace")
     searcher = open_searcher(config, rebuild)
-    service = ChatService(searcher, FeedbackStore(":memory:"), config.bot.answers_per_page)
+    service = ChatService(searcher, FeedbackStore(":memory:"), config.bot.answers_per_page,
+                          conversation_memory(config.bot))
     return console_loop(service)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import shutil
 import statistics
 import sys
@@ -60,7 +61,9 @@ def percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(round(q * (len(values) - 1))))]
 
 
-async def measure(config: Config, searcher, n: int, burst: bool, db: Path) -> dict:
+@contextlib.asynccontextmanager
+async def running_bot(config: Config, searcher, db: Path):
+    """The real bot polling a fake Bot API server; yields the server."""
     with FakeBotAPI() as api:
         app = build_application(config, searcher, token=api.token, base_url=api.base_url,
                                 store=FeedbackStore(db))
@@ -69,22 +72,27 @@ async def measure(config: Config, searcher, n: int, burst: bool, db: Path) -> di
         await app.updater.start_polling(poll_interval=0.0, timeout=10,
                                         allowed_updates=ALLOWED_UPDATES)
         try:
-            # One warm-up question: the first search loads the embedding model.
-            api.message(QUESTIONS[0], chat_id=1)
-            await api.wait_reply(1, timeout=120, settle=0.2)
-            asked: list[tuple[int, int]] = []  # (update_id, chat_id)
-            for i in range(n):
-                chat = 1000 + i
-                asked.append((api.message(QUESTIONS[i % len(QUESTIONS)], chat_id=chat), chat))
-                if not burst:
-                    await api.wait_reply(chat, timeout=60, settle=0.05)
-            for _, chat in asked:
-                await api.wait_reply(chat, timeout=120, settle=0.05)
-            await asyncio.sleep(0.3)  # late parts of multi-message answers
+            yield api
         finally:
             await app.updater.stop()
             await app.stop()
             await app.shutdown()
+
+
+async def measure(config: Config, searcher, n: int, burst: bool, db: Path) -> dict:
+    async with running_bot(config, searcher, db) as api:
+        # One warm-up question: the first search loads the embedding model.
+        api.message(QUESTIONS[0], chat_id=1)
+        await api.wait_reply(1, timeout=120, settle=0.2)
+        asked: list[tuple[int, int]] = []  # (update_id, chat_id)
+        for i in range(n):
+            chat = 1000 + i
+            asked.append((api.message(QUESTIONS[i % len(QUESTIONS)], chat_id=chat), chat))
+            if not burst:
+                await api.wait_reply(chat, timeout=60, settle=0.05)
+        for _, chat in asked:
+            await api.wait_reply(chat, timeout=120, settle=0.05)
+        await asyncio.sleep(0.3)  # late parts of multi-message answers
         first, last = [], []
         for update_id, chat in asked:
             served = api.served_at[update_id]
@@ -92,6 +100,21 @@ async def measure(config: Config, searcher, n: int, burst: bool, db: Path) -> di
             first.append(min(sent) - served)
             last.append(max(sent) - served)
         return {"first": first, "last": last, "errors": api.errors}
+
+
+def bench_searcher(index: str | None, corpus: str, tmp: Path):
+    """(config, searcher) for a benchmark: `index`, or a temporary index of `corpus`;
+    no per-user question limit (the bot is measured, not the limit), no reload job."""
+    from retrieval.index import build_index
+    from retrieval.search import Searcher
+
+    config = Config(corpus_dir=corpus, index_dir=index or str(tmp / "index"))
+    config.bot.questions_per_minute = 0
+    config.bot.reload_seconds = 0
+    if not index:
+        print(f"building a temporary index of {corpus} …", file=sys.stderr)
+        build_index(config.corpus_dir, config.index_dir, config, progress=False)
+    return config, Searcher.open(config.index_dir, config)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -104,18 +127,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="also queue all questions at once (concurrency)")
     args = parser.parse_args(argv)
 
-    from retrieval.index import build_index
-    from retrieval.search import Searcher
-
     tmp = Path(tempfile.mkdtemp(prefix="bot-latency-"))
     try:
-        config = Config(corpus_dir=args.corpus, index_dir=args.index or str(tmp / "index"))
-        config.bot.questions_per_minute = 0  # measuring the bot, not the per-user limit
-        config.bot.reload_seconds = 0
-        if not args.index:
-            print(f"building a temporary index of {args.corpus} …", file=sys.stderr)
-            build_index(config.corpus_dir, config.index_dir, config, progress=False)
-        searcher = Searcher.open(config.index_dir, config)
+        config, searcher = bench_searcher(args.index, args.corpus, tmp)
         modes = [False, True] if args.burst else [False]
         for burst in modes:
             t0 = time.monotonic()

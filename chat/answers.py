@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 from urllib.parse import urlsplit
 
+from retrieval.query import ORGANISATIONS
 from retrieval.types import Article, BuildReport, Hit
 
 from .service import Page, Status
@@ -23,6 +24,7 @@ from .textutil import (
     format_datetime,
     utf16_len,
 )
+from .topics import Topics
 
 MAX_ARTICLE_MESSAGES = 10  # "Toàn văn" of a book-sized file must not flood the chat
 QUESTION_ECHO_CHARS = 200
@@ -191,27 +193,36 @@ def highlighted(m: Markup, text: str, question: str) -> str:
 
 
 def hit_block(m: Markup, hit: Hit, rank: int, question: str,
-              limit: int = TELEGRAM_LIMIT) -> str:
-    """One cited passage: title, place · date · source, text, link."""
+              limit: int = TELEGRAM_LIMIT, extra: list[Hit] | tuple = ()) -> str:
+    """One article card: title, place · date · source and link once, then its best
+    passage (and `extra` passages of the same article), answering sentence in bold."""
+    texts = [hit.text] + [e.text for e in extra]
 
-    def render(text: str) -> str:
+    def render(cut: int | None) -> str:
         lines = [m.b(f"{rank}. {m.esc(cut_words(hit.title or 'Không có tiêu đề', TITLE_CHARS))}")]
         meta = meta_line(m, hit.place, hit.date, hit.source)
         if meta:
             lines.append(meta)
-        lines.append(m.quote(highlighted(m, text, question)))
+        lines += [m.quote(highlighted(m, t if cut is None else cut_words(t, cut), question))
+                  for t in texts]
         url = web_url(hit.url)
         if url:
             lines.append(f"🔗 {m.link(url, 'Đọc bài gốc')}")
         return "\n".join(lines)
 
-    block = render(hit.text)
-    text_len = len(hit.text)
+    block = render(None)
+    text_len = max(len(t) for t in texts)
     # Cut the plain text, never the marked-up block, until it fits.
     while utf16_len(block) > limit and text_len > 0:
         text_len = int(text_len * min(0.9, limit / utf16_len(block)))
-        block = render(cut_words(hit.text, text_len))
+        block = render(text_len)
     return block
+
+
+def inline_card(m: Markup, question: str, card: list[Hit], limit: int = TELEGRAM_LIMIT) -> str:
+    """The message an inline result posts: the question, then one article card."""
+    head = f"🔎 {m.i(m.esc(cut_words(question, QUESTION_ECHO_CHARS)))}"
+    return f"{head}\n\n" + hit_block(m, card[0], 1, question, limit - utf16_len(head) - 2, card[1:])
 
 
 def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
@@ -228,22 +239,36 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
     if page.status is Status.END:
         return ["Không còn kết quả nào khác cho câu hỏi này."]
     echo = m.i(m.esc(cut_words(page.question, QUESTION_ECHO_CHARS)))
+    understood = understood_line(m, page)
     if page.status is Status.NO_ANSWER:
-        return [no_answer(m, echo, examples)]
+        return [no_answer(m, echo, examples) + (f"\n{understood}" if understood else "")]
 
     first, last = page.offset + 1, page.offset + len(page.hits)
     header = (f"🔎 Câu hỏi: {echo}" if page.offset == 0
               else f"🔎 Kết quả {first}–{last} cho: {echo}")
     if page.truncated:
         header += "\n" + m.i("(Câu hỏi quá dài nên mình chỉ dùng phần đầu.)")
+    if understood and page.offset == 0:
+        header += "\n" + understood
     if page.offset == 0 and page.match == "partial" and page.hits:
         header += "\n" + close_but(m, page)
     blocks = [header]
-    blocks += [hit_block(m, h, page.offset + i + 1, page.question, limit)
-               for i, h in enumerate(page.hits)]
+    extra = page.extra or [[] for _ in page.hits]
+    blocks += [hit_block(m, h, page.offset + i + 1, page.searched or page.question, limit, more)
+               for i, (h, more) in enumerate(zip(page.hits, extra, strict=False))]
     if hint:
         blocks.append(hint)
     return pack(blocks, limit)
+
+
+def understood_line(m: Markup, page: Page) -> str:
+    """"🧭 Hiểu là: Hội Nông dân huyện X, năm 2024 (gõ /new để hỏi chuyện khác)": said
+    when a follow-up was completed from the conversation, so a wrong guess shows."""
+    if not page.followup:
+        return ""
+    about = page.understood or page.searched
+    return f"🧭 Hiểu là: {m.b(m.esc(cut_words(about, QUESTION_ECHO_CHARS)))} " + \
+        m.i("(gõ /new để hỏi chuyện khác)")
 
 
 def close_but(m: Markup, page: Page) -> str:
@@ -317,6 +342,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
         m.b("Cách hỏi"),
         "• Gõ câu hỏi bằng tiếng Việt, có dấu hay không dấu đều được.",
         "• Nên nêu tên địa phương hoặc năm để kết quả chính xác hơn.",
+        "• Hỏi tiếp ngắn gọn cũng được («còn năm 2024 thì sao?», «ở huyện khác?»): mình hiểu "
+        "theo câu hỏi trước.",
     ]
     if examples:
         lines.append("• Ví dụ:")
@@ -327,6 +354,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
             m.b("Lệnh"),
             "/more – xem thêm kết quả cho câu hỏi vừa rồi",
             "/full N – đọc toàn văn bài của kết quả số N",
+            "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
             "/stats – thống kê dữ liệu · /latest – bài mới nhất · /quit – thoát",
         ]
     else:
@@ -338,6 +366,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
             "👍/👎 để góp ý.",
             "",
             m.b("Lệnh"),
+            "/new – hỏi chuyện khác (quên ngữ cảnh câu trước)",
+            "/chude – dữ liệu có những tổ chức, địa phương, năm nào",
             "/stats – thống kê dữ liệu",
             "/latest – các bài viết mới nhất",
             "/help – hướng dẫn này",
@@ -384,6 +414,28 @@ def latest_text(m: Markup, articles: list[Article]) -> str:
         extra = " · ".join(x for x in (meta, m.link(url, "Đọc bài") if url else "") if x)
         if extra:
             lines.append(f"   {extra}")
+    return "\n".join(lines)
+
+
+def topics_text(m: Markup, topics: Topics, console: bool = False) -> str:
+    """/chude: the organisations, places and years the articles are about, with counts,
+    and the newest articles."""
+    if not topics.articles:
+        return "Kho dữ liệu chưa có bài viết nào."
+    lines = [f"🗂 {m.b('Dữ liệu có gì')} ({topics.articles} bài)"]
+    sections = (("Tổ chức", [(ORGANISATIONS[k], n) for k, n in topics.organisations]),
+                ("Địa phương", topics.places),
+                ("Năm", [(str(y), n) for y, n in topics.years]))
+    for name, items in sections:
+        if items:
+            lines.append(f"{m.b(name)}: " + " · ".join(f"{m.esc(label)} ({n})" for label, n in items))
+    if topics.newest:
+        lines.append(m.b("Bài mới nhất"))
+        lines += [f"{n}. {m.esc(cut_words(h.title or 'Không có tiêu đề', 120))}"
+                  + (f" ({m.esc(format_date(h.date) or h.date)})" if h.date else "")
+                  for n, h in enumerate(topics.newest, 1)]
+    lines.append(m.i("Gõ tên một chủ đề (ví dụ: Hội Nông dân) để hỏi về nó." if console
+                     else "Bấm một nút bên dưới để hỏi về chủ đề đó."))
     return "\n".join(lines)
 
 
@@ -453,6 +505,8 @@ UPLOAD_UNSAFE = "Xin lỗi, mình không lưu được tệp này vào kho dữ 
 UPLOAD_SAVED = "📥 Đã lưu tệp <code>{name}</code> vào kho dữ liệu. Đang cập nhật chỉ mục…"
 UPLOAD_SKIPPED = ("⚠️ Tệp <code>{name}</code> không dùng được nên mình đã bỏ nó khỏi kho dữ liệu: "
                   "{reason}")
+NEW_CONVERSATION = ("🆕 Đã bắt đầu cuộc trò chuyện mới: câu hỏi tiếp theo không dựa vào "
+                    "các câu trước nữa.")
 FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
 BUTTON_EXPIRED = "Nút này không còn dùng được. Bạn gửi lại câu hỏi nhé."
 

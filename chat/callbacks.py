@@ -35,6 +35,21 @@ def feedback(qid: int, offset: int, good: bool) -> str:
     return _checked(f"fb:{qid}:{offset}:{1 if good else 0}")
 
 
+# /chude buttons: o(rganisation key), p(lace, folded), y(ear), a(rticle id).
+_TOPIC = re.compile(r"^tp:([opya]):([\w .-]{1,58})$", re.ASCII)
+
+
+def topic(kind: str, value: str) -> str | None:
+    """A /chude button's payload; None when the value does not fit one."""
+    data = f"tp:{kind}:{value}"
+    return data if _TOPIC.match(data) and len(data.encode()) <= MAX_BYTES else None
+
+
+def parse_topic(data: str | None) -> tuple[str, str] | None:
+    m = _TOPIC.match(data or "")
+    return (m.group(1), m.group(2)) if m else None
+
+
 def parse(data: str | None) -> Button | None:
     """The button's meaning, or None for anything this bot did not create."""
     m = _PATTERN.match(data or "")

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import TextIO
 
 from .answers import (
+    NEW_CONVERSATION,
     PLAIN,
     QUESTION_ECHO_CHARS,
     Ansi,
@@ -22,6 +23,7 @@ from .answers import (
     latest_text,
     page_messages,
     stats_text,
+    topics_text,
 )
 from .service import ChatService, Page, Status
 from .textutil import cut_words
@@ -67,8 +69,13 @@ class Console:
             return help_text(self.m, self.service.stats(), self.service.examples(3), console=True)
         if command == "/stats":
             return stats_text(self.m, self.service.stats())
+        if command in ("/chude", "/topics"):
+            return topics_text(self.m, self.service.topics(), console=True)
         if command == "/latest":
             return latest_text(self.m, self.service.latest(5))
+        if command in ("/new", "/moi"):
+            self.service.forget(0, 0)
+            return NEW_CONVERSATION
         if command == "/more":
             return self._more()
         if command == "/full":

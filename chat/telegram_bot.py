@@ -19,6 +19,8 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InlineQueryResultArticle,
+    InputTextMessageContent,
     LinkPreviewOptions,
     Message,
     Update,
@@ -33,9 +35,14 @@ from telegram.ext import (
     CommandHandler,
     ContextTypes,
     Defaults,
+    InlineQueryHandler,
     MessageHandler,
     filters,
 )
+
+from retrieval.query import ORGANISATIONS
+from retrieval.store import folded_syllables
+from retrieval.types import Hit
 
 from . import callbacks, logsafe
 from .admin import (
@@ -57,6 +64,7 @@ from .answers import (
     FETCH_STARTED,
     HTML,
     MENTION_EMPTY,
+    NEW_CONVERSATION,
     NOT_TEXT,
     RATE_LIMITED,
     REINDEX_BUSY,
@@ -71,28 +79,34 @@ from .answers import (
     fetch_text,
     help_text,
     hint,
+    inline_card,
     latest_text,
     page_messages,
     report_text,
     seconds_text,
     stats_text,
+    topics_text,
 )
 from .feedback import FeedbackStore
 from .polling import MalformedUpdates, tolerant_bot
 from .ratelimit import QuestionLimiter
-from .service import ChatService, Page, Status
+from .service import INLINE_CACHE_SECONDS, ChatService, Page, Status, conversation_memory
+from .textutil import cut_words, format_date
+from .topics import Topics
 
 log = logging.getLogger(__name__)
 
 STATE = "chat"  # key of BotState in application.bot_data
 TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
-ALLOWED_UPDATES = ["message", "edited_message", "callback_query"]
+ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
 LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 COMMANDS = [
     BotCommand("help", "Hướng dẫn cách hỏi"),
     BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
     BotCommand("stats", "Thống kê dữ liệu"),
     BotCommand("latest", "Các bài viết mới nhất"),
+    BotCommand("new", "Hỏi chuyện khác (quên ngữ cảnh câu trước)"),
+    BotCommand("chude", "Dữ liệu có những chủ đề nào"),
 ]
 
 
@@ -190,6 +204,21 @@ def page_keyboard(page: Page) -> InlineKeyboardMarkup | None:
     return InlineKeyboardMarkup(rows)
 
 
+def topics_keyboard(topics: Topics) -> InlineKeyboardMarkup | None:
+    """/chude's buttons: two a row for organisations, places and years, one a row
+    for the newest articles; a value too long for a payload gets no button."""
+    items = ([(f"{ORGANISATIONS[k]} ({n})", callbacks.topic("o", k)) for k, n in topics.organisations]
+             + [(f"📍 {p} ({n})", callbacks.topic("p", folded_syllables(p))) for p, n in topics.places]
+             + [(f"🗓 {y} ({n})", callbacks.topic("y", str(y))) for y, n in topics.years])
+    buttons = [InlineKeyboardButton(label, callback_data=data) for label, data in items if data]
+    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
+    for h in topics.newest:
+        data = callbacks.topic("a", h.article_id)
+        if data:
+            rows.append([InlineKeyboardButton(f"🆕 {cut_words(h.title or '…', 60)}", callback_data=data)])
+    return InlineKeyboardMarkup(rows) if rows else None
+
+
 async def _ack(query, text: str | None = None) -> None:
     """Stop the button's spinner.  A press delivered late (the bot was restarting) can be
     too old to acknowledge; the press itself must still be served."""
@@ -285,6 +314,20 @@ async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/latest: the newest articles, so people see what they can ask about."""
     articles = await asyncio.to_thread(_state(context).service.latest, 5)
     await update.effective_message.reply_html(latest_text(HTML, articles))
+
+
+async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/new (/moi): forget the conversation, so the next question inherits nothing."""
+    user = update.effective_user
+    _state(context).service.forget(update.effective_chat.id, user.id if user else None)
+    await update.effective_message.reply_html(NEW_CONVERSATION)
+
+
+async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/chude (/topics): organisations, places, years and newest articles, as buttons."""
+    data = await asyncio.to_thread(_state(context).service.topics)
+    await update.effective_message.reply_html(topics_text(HTML, data),
+                                              reply_markup=topics_keyboard(data))
 
 
 async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -441,6 +484,44 @@ async def feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     await _ack(query, FEEDBACK_THANKS if stored else BUTTON_EXPIRED)
 
 
+async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """A /chude button: ask about that organisation, place, year or article."""
+    query = update.callback_query
+    picked = callbacks.parse_topic(query.data)
+    await _ack(query)
+    question = None
+    if picked:
+        question = await asyncio.to_thread(_state(context).service.topic_question, *picked)
+    if not question:
+        await update.effective_chat.send_message(BUTTON_EXPIRED)
+        return
+    await _answer(update, context, question)
+
+
+async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """"@bot câu hỏi" in any chat: the top articles, each posting a cited card."""
+    query = update.inline_query
+    state = _state(context)
+    if not query.query.strip():
+        await query.answer([], cache_time=INLINE_CACHE_SECONDS)
+        return
+    if state.limiter.retry_after(query.from_user.id):
+        await query.answer([], cache_time=0, is_personal=True)
+        return
+    question, cards = await asyncio.to_thread(state.service.inline, query.query)
+    await query.answer(inline_results(question, cards), cache_time=INLINE_CACHE_SECONDS)
+
+
+def inline_results(question: str, cards: list[list[Hit]]) -> list[InlineQueryResultArticle]:
+    """One result per article: headline and where/when to choose by, the card to post."""
+    return [InlineQueryResultArticle(
+        id=str(n), title=cut_words(card[0].title or "Không có tiêu đề", 120),
+        description=cut_words(" · ".join(x for x in (card[0].place, format_date(card[0].date),
+                                                     card[0].text) if x), 200),
+        input_message_content=InputTextMessageContent(inline_card(HTML, question, card)))
+        for n, card in enumerate(cards)]
+
+
 async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A button this bot does not know (e.g. from an older version)."""
     await _ack(update.callback_query, BUTTON_EXPIRED)
@@ -531,7 +612,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     corpus_dir = Path(corpus_dir or config.corpus_dir)
     index_dir = Path(index_dir or config.index_dir)
     service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
-                          bot_cfg.answers_per_page)
+                          bot_cfg.answers_per_page, conversation_memory(bot_cfg))
 
     bot = tolerant_bot(  # skips updates PTB cannot parse instead of re-fetching them forever
         token, base_url=base_url,
@@ -564,6 +645,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CommandHandler("stats", stats),
         CommandHandler("latest", latest),
         CommandHandler("ask", ask),
+        CommandHandler(["new", "moi"], new_conversation),
+        CommandHandler(["chude", "topics"], topics),
         CommandHandler("reindex", reindex),
         CommandHandler("add", add_link),
         MessageHandler(private & filters.COMMAND, unknown_command),
@@ -577,6 +660,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CallbackQueryHandler(more_button, pattern=r"^more:"),
         CallbackQueryHandler(full_button, pattern=r"^full:"),
         CallbackQueryHandler(feedback_button, pattern=r"^fb:"),
+        CallbackQueryHandler(topic_button, pattern=r"^tp:"),
+        InlineQueryHandler(inline_query),
         CallbackQueryHandler(unknown_button),
     ])
     application.add_error_handler(on_error)

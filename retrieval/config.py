@@ -91,6 +91,8 @@ class BotConfig:
     admins: list[int] = field(default_factory=list)  # Telegram user ids allowed to /reindex and upload
     answers_per_page: int = 3
     questions_per_minute: int = 10  # per user
+    context_minutes: float = 10  # how long a follow-up question inherits the previous one's place, body, year
+    context_conversations: int = 5000  # conversations remembered (in memory only), least recent forgotten
     mode: str = "polling"  # or "webhook"
     webhook_url: str = ""
     webhook_listen: str = "127.0.0.1"
@@ -175,6 +177,8 @@ LIMITS: dict[str, tuple] = {
     "search.min_coverage": (0, 1),
     "bot.answers_per_page": (1, 10),
     "bot.questions_per_minute": (1, 10_000),
+    "bot.context_minutes": (0, 1440),
+    "bot.context_conversations": (1, 1_000_000),
     "bot.mode": ("polling", "webhook"),
     "bot.webhook_port": (1, 65535),
     "bot.reload_seconds": (0, 86_400),

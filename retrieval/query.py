@@ -255,7 +255,10 @@ def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
     """
     out = []
     said = {int(y) for y in _SUBJECT_YEAR.findall(passage)}
-    if intent.years and not intent.years & (subject.years | {y for y in said if y - 1 in subject.years}):
+    # A passage that also names the article's own year is its review of that year,
+    # and what follows ("triển khai nhiệm vụ năm 2024") is not what it is about.
+    targets = set() if said & subject.years else {y for y in said if y - 1 in subject.years}
+    if intent.years and not intent.years & (subject.years | targets):
         out.append("year")
     elif intent.terms and not any(f" {a} " in subject.folded and f" {b} " in subject.folded
                                   for a, b in intent.terms):

@@ -960,6 +960,14 @@ class IndexReader:
                            {"g": self.current.number, "n": n})
         return [_article(r) for r in rows]
 
+    def headlines(self) -> list[tuple[str, str, str | None, str | None, str]]:
+        """(article_id, title, date, place, first paragraph) of every visible article,
+        newest first: what browsing (/chude) counts, without loading whole texts."""
+        return self._query(
+            "SELECT article_id, title, date, place, coalesce(json_extract(paragraphs, '$[0]'), '')"
+            f" FROM articles WHERE {visible()} ORDER BY coalesce(date, '') DESC, article_id DESC",
+            {"g": self.current.number})
+
     def stats(self) -> dict:
         g = {"g": self.current.number}
         articles, date_min, date_max = self._query(

@@ -270,7 +270,8 @@ class FakeBotAPI:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired "
                                 "or query id is invalid")
         if method in ("deleteWebhook", "setWebhook", "setMyCommands", "deleteMyCommands",
-                      "answerCallbackQuery", "close", "logOut", "setChatMenuButton"):
+                      "answerCallbackQuery", "close", "logOut", "setChatMenuButton",
+                      "answerInlineQuery"):
             return True
         if method == "sendChatAction":
             self._check_chat(p)
@@ -447,6 +448,11 @@ class FakeBotAPI:
         return self.push({"callback_query": {
             "id": str(next(self._ids)), "from": self.user(user_id), "chat_instance": "ci",
             "data": data, "message": sent.raw}})
+
+    def inline(self, text: str, *, user_id: int = 4242) -> int:
+        """A user typing "@bot text" in any chat (an inline query)."""
+        return self.push({"inline_query": {"id": str(next(self._ids)), "from": self.user(user_id),
+                                           "query": text, "offset": ""}})
 
     # ------------------------------------------------------------ what the bot did
 

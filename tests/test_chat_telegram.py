@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import html
+import json
 import logging
 import re
 import threading
@@ -87,6 +88,113 @@ def test_seed_question_gets_cited_passages_and_buttons(bot_env):
     assert "➕ Xem thêm" in labels and "👍" in labels and "👎" in labels
     assert all(len(data.encode()) <= 64 for _, data in last.buttons())
     assert_sane(api)
+
+
+def test_follow_up_chain_keeps_context_and_new_forgets(bot_env):
+    """A question, two elliptic follow-ups that inherit its body and place, /new."""
+    api = bot_env.api
+
+    async def ask(text):
+        n = len(api.sent_to(USER))
+        api.message(text, chat_id=USER)
+        return await api.wait_reply(USER, after=n)
+
+    async def scenario():
+        async with bot_env.running():
+            replies = [await ask(SEED_QUESTION + " huyện Đầm Hà"),
+                       await ask("còn năm 2022 thì sao?"), await ask("ai chủ trì?")]
+            replies.append(await ask("/new"))
+            replies.append(await ask("ai chủ trì?"))
+            return replies
+
+    first, year, who, new, after = [m[0].plain for m in bot_env.run(scenario())]
+    assert "Hiểu là" not in first and "📍 Đầm Hà" in first
+    assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in year and "🗓 30/03/2022" in year.split("1. ")[1]
+    assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in who
+    assert "cuộc trò chuyện mới" in new and "Hiểu là" not in after
+    assert_sane(api)
+
+
+def test_group_members_have_their_own_context(bot_env):
+    api = bot_env.api
+
+    async def ask(text, user_id):
+        n = len(api.sent_to(GROUP))
+        api.message(f"/ask {text}", chat_id=GROUP, user_id=user_id)
+        return (await api.wait_reply(GROUP, after=n))[0].plain
+
+    async def scenario():
+        async with bot_env.running():
+            await ask(SEED_QUESTION + " huyện Đầm Hà", 7001)
+            return await ask("còn năm 2022 thì sao?", 7002), await ask("còn năm 2022 thì sao?", 7001)
+
+    other, same = bot_env.run(scenario())
+    assert "Hiểu là" not in other  # another member's question does not carry over
+    assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in same
+
+
+def test_first_page_shows_different_articles(bot_env):
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            api.message("chương trình phối hợp công tác MTTQ", chat_id=USER)
+            return await api.wait_reply(USER, until=has_buttons)
+
+    messages = bot_env.run(scenario())
+    titles = re.findall(r"<b>\d+\. (.*?)</b>", "\n".join(m.text for m in messages))
+    assert len(titles) == 3 and len(set(titles)) == 3, titles
+    last = answer_of(messages)
+    assert [label for label, _ in last.buttons()][:3] == [f"📄 Toàn văn {n}" for n in (1, 2, 3)]
+
+
+def test_topics_list_counts_and_buttons_ask(bot_env):
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            api.message("/chude", chat_id=USER)
+            listing = (await api.wait_reply(USER))[0]
+            n = len(api.sent_to(USER))
+            api.press(listing, listing.button("📍 Đầm Hà"))
+            return listing, await api.wait_reply(USER, after=n, until=has_buttons)
+
+    listing, answer = bot_env.run(scenario())
+    assert "Đầm Hà (" in listing.plain and "Năm" in listing.plain and "Bài mới nhất" in listing.plain
+    labels = [label for label, _ in listing.buttons()]
+    assert any(label.startswith("📍 Đầm Hà (") for label in labels)
+    assert any(label.startswith("🗓 2024 (") for label in labels)
+    assert any(label.startswith("🆕 ") for label in labels)
+    assert "Câu hỏi: Đầm Hà" in answer[0].plain and "📍 Đầm Hà" in answer[0].plain
+    assert_sane(api)
+
+
+def inline_answers(api, n: int) -> list[dict]:
+    return [c.params for c in api.calls_to("answerInlineQuery")][n:]
+
+
+def test_inline_query_offers_articles_that_post_a_cited_card(bot_env):
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            for text in (SEED_QUESTION, "Giá vàng hôm nay ở Paris bao nhiêu?"):
+                n = len(api.calls_to("answerInlineQuery"))
+                api.inline(text)
+                await api.wait_for(lambda n=n: len(api.calls_to("answerInlineQuery")) > n)
+            return inline_answers(api, 0)
+
+    found, nothing = bot_env.run(scenario())
+    results = found["results"]
+    results = json.loads(results) if isinstance(results, str) else results
+    assert 2 <= len(results) <= 5 and int(found["cache_time"]) > 0
+    assert len({r["title"] for r in results}) == len(results)  # one result per article
+    first = results[0]["input_message_content"]
+    assert first["parse_mode"] == "HTML" and "Đầm Hà" in first["message_text"]
+    assert "🔎" in first["message_text"] and "<b>" in first["message_text"]
+    check_html(first["message_text"])
+    assert (json.loads(nothing["results"]) if isinstance(nothing["results"], str)
+            else nothing["results"]) == []
 
 
 def test_unaccented_question_is_answered_with_highlight(bot_env):
@@ -276,10 +384,10 @@ def test_full_text_of_long_article_is_split_and_complete(bot_env, searcher):
 
 
 def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
-    """With a small page limit of Telegram's size, a 3-passage answer of long
-    passages needs two messages; each ends on a passage boundary."""
+    """A page of every article of the seed index, one with two long passages,
+    needs two messages; each ends on a card boundary."""
     api = bot_env.api
-    bot_env.config.bot.answers_per_page = 8  # 8 long passages cannot fit 4096 characters
+    bot_env.config.bot.answers_per_page = 8  # more than the articles: all of them on one page
 
     async def scenario():
         async with bot_env.running():
@@ -292,7 +400,10 @@ def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
     for m in messages:
         assert utf16_len(m.text) <= 4096
         assert m.text.count("<blockquote>") == m.text.count("</blockquote>")
-    assert ranks(messages) == list(range(1, 9))
+    shown = ranks(messages)
+    assert len(shown) >= 5 and shown == list(range(1, len(shown) + 1))  # one card per article
+    titles = re.findall(r"<b>\d+\. (.*?)</b>", "\n".join(m.text for m in messages))
+    assert len(titles) == len(set(titles)) == len(shown)
     assert answer_of(messages) is messages[-1]  # buttons under the last part
     assert_sane(api)
 

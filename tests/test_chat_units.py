@@ -227,7 +227,7 @@ def test_service_pages_feedback_and_chat_isolation(tmp_path):
     page = service.ask("  <b>Huyện ủy</b>  ", chat_id=10, user_id=20)
     assert page.status is Status.ANSWER and page.has_more and len(page.hits) == 3
     assert page.question == "<b>Huyện ủy</b>"  # shown as typed (escaped later)...
-    assert searcher.queries[-1] == ("Huyện ủy", 4, 0)  # ...searched without markup
+    assert searcher.queries[-1][0] == "Huyện ủy"  # ...searched without markup
     second = service.more(page.qid, 3, chat_id=10)
     assert [h.article_id for h in second.hits] == ["a3", "a4"] and not second.has_more
     assert service.more(page.qid, 6, chat_id=10).status is Status.END
@@ -242,6 +242,25 @@ def test_service_pages_feedback_and_chat_isolation(tmp_path):
     assert len(rows) == 1
     assert rows[0]["value"] == 1 and rows[0]["passage_ids"] == ["a3#0", "a4#0"]
     assert rows[0]["question"] == "<b>Huyện ủy</b>" and rows[0]["page_offset"] == 3
+
+
+def test_a_page_shows_one_card_per_article():
+    """Three passages of article a0 and one each of a1, a2, a3: the first page shows
+    a0, a1, a2 (a0 with its close second passage), the next page a3."""
+    hits = [make_hit(0, passage_id="a0#0", score=1.0), make_hit(0, passage_id="a0#1", score=0.99),
+            make_hit(0, passage_id="a0#2", score=0.985), make_hit(1, score=0.98),
+            make_hit(2, score=0.9), make_hit(1, passage_id="a1#1", score=0.8), make_hit(3, score=0.7)]
+    service = ChatService(StubSearcher(hits), FeedbackStore(":memory:"), per_page=3)
+    page = service.ask("huyện ủy")
+    assert [h.article_id for h in page.hits] == ["a0", "a1", "a2"] and page.has_more
+    # a0 shows its two best passages; a1's second is far below its first and stays out.
+    assert [[h.passage_id for h in more] for more in page.extra] == [["a0#1"], [], []]
+    assert service.full_text(page.qid, 1).article.article_id == "a1"  # "Toàn văn 2"
+    text = "\n\n".join(page_messages(PLAIN, page))
+    assert text.count("Bài 0") == 1 and text.count("Đầm Hà") == 3  # title and place once a card
+    assert text.count("**Thường trực Huyện ủy") == 4  # every passage shown has its answer in bold
+    second = service.more(page.qid, 3)
+    assert [h.article_id for h in second.hits] == ["a3"] and not second.has_more
 
 
 def test_service_statuses(tmp_path):
@@ -453,3 +472,36 @@ def test_service_passes_the_grade_to_the_page(tmp_path):
     service = ChatService(Partial([make_hit()]), FeedbackStore(":memory:"))
     page = service.ask("Hội Nông dân huyện X")
     assert (page.match, page.missing, page.understood) == ("partial", ["place"], "huyện X")
+
+
+# ---------------------------------------------------------------- /chude and examples
+
+def test_topics_count_articles_by_subject_and_examples_are_questions():
+    from chat.topics import Headline, count_topics, example_question
+
+    heads = [
+        Headline("a", "Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023", "2023-12-20",
+                 "Tùng Khê"),
+        Headline("b", "Hội LHPN huyện Đào Nguyên tổng kết công tác Hội năm 2023, triển khai nhiệm vụ "
+                      "năm 2024", "2024-01-11", "Đào Nguyên"),
+        Headline("c", "Hội Nông dân huyện Đào Nguyên ra quân làm đường", "2022-05-02", "Đào Nguyên"),
+    ]
+    topics = count_topics(heads)
+    assert dict(topics.organisations) == {"hoi_nong_dan": 2, "hoi_phu_nu": 1}
+    assert topics.places[0] == ("Đào Nguyên", 2) and topics.articles == 3
+    assert [y for y, _ in topics.years] == [2024, 2023, 2022]  # newest first
+    known = {"tung khe": "Tùng Khê", "dao nguyen": "Đào Nguyên"}
+    assert example_question(heads[0], known) == "Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"
+    # The headline's year, not the date's: a review of 2023 published in January 2024.
+    assert example_question(heads[1], known) == "Hội LHPN huyện Đào Nguyên tổng kết năm 2023 thế nào?"
+    odd = Headline("d", "LẠC GIANG: HƠN 1.200 ĐOÀN VIÊN RA QUÂN TÌNH NGUYỆN HÈ", "2023-06-05", "Lạc Giang")
+    assert example_question(odd) == ("Hơn 1.200 đoàn viên ra quân tình nguyện hè ở Lạc Giang năm 2023 "
+                                     "diễn ra thế nào?")
+
+
+def test_topic_payloads_fit_and_parse():
+    from chat import callbacks
+
+    assert callbacks.parse_topic(callbacks.topic("p", "my lam dong")) == ("p", "my lam dong")
+    assert callbacks.topic("a", "x" * 80) is None  # too long for Telegram's 64 bytes: no button
+    assert callbacks.parse_topic("tp:z:1") is None and callbacks.parse_topic("more:1:1") is None

@@ -89,3 +89,14 @@ def test_lower_case_place_may_run_one_word_long():
     place = Place("tien phong ha")
     assert place.in_text(" hoi nong dan huyen tien phong tong ket ")
     assert not place.in_text(" hoi nong dan huyen tien yen ")
+
+
+def test_a_review_of_its_own_year_is_not_about_next_year():
+    """"tổng kết năm 2022, triển khai nhiệm vụ năm 2023" is the 2022 review; a passage
+    of next year's targets alone still counts for next year."""
+    subject = article_subject("Hội LHPN huyện Đào Nguyên tổng kết công tác Hội năm 2022",
+                              "Đào Nguyên", "2022-12-15", "")
+    asked = understand("Hội LHPN huyện Đào Nguyên năm 2023", {"dao nguyen": "Đào Nguyên"})
+    review = "Hội tổng kết công tác năm 2022, triển khai nhiệm vụ năm 2023."
+    assert missing(asked, subject, review) == ["year"]
+    assert missing(asked, subject, "Trong năm 2023, Hội phấn đấu kết nạp 600 hội viên.") == []
