@@ -15,7 +15,6 @@ mentions then gets an honest "nothing relevant found" instead of noise.
 from __future__ import annotations
 
 import math
-import re
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -31,7 +30,6 @@ from .textnorm import (
     MAX_QUESTION_CHARS,
     clean_text,
     content_syllables,
-    fold,
     fold_syllable,
     folded_pairs,
     has_diacritics,
@@ -242,20 +240,3 @@ class Searcher:
     def latest(self, n: int = 5) -> list[Article]:
         """Newest articles first (undated ones last)."""
         return self.reader.latest(n)
-
-    def example_questions(self, n: int = 3) -> list[str]:
-        """Questions a person could ask, drawn from the newest headlines.
-
-        ALL-CAPS headlines read badly as examples and are used last.
-        """
-        articles = sorted(self.latest(n * 3), key=lambda a: a.title.isupper())
-        examples = []
-        for a in articles[:n]:
-            words = re.split(r"[:;]", a.title)[0].split()
-            short = " ".join(words[:18]).rstrip(".,")
-            if a.date and a.date[:4] not in short:
-                short = f"{short} năm {a.date[:4]}"
-            if a.place and fold(a.place).lower() not in fold(short).lower():
-                short = f"{short} ở {a.place}"
-            examples.append(short[:1].upper() + short[1:].lower() if a.title.isupper() else short)
-        return examples

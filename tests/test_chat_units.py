@@ -207,9 +207,6 @@ class StubSearcher:
     def article(self, article_id):
         return Article(article_id, f"Bài {article_id}", ["Đoạn một.", "Đoạn hai."])
 
-    def example_questions(self, n):
-        return ["Đầm Hà năm 2024"][:n]
-
 
 class ChatServiceStub:
     @staticmethod

@@ -104,8 +104,6 @@ def test_browsing_helpers(eval_searcher):
     latest = eval_searcher.latest(3)
     assert [a.date for a in latest] == sorted([a.date for a in latest], reverse=True)
     assert latest[0].article_id == "003_ac05bf14a328dd86"
-    examples = eval_searcher.example_questions(3)
-    assert len(examples) == 3 and all(eval_searcher.search(q).answered for q in examples)
 
 
 def test_eval_floors_on_our_question_set(eval_searcher):
