@@ -88,10 +88,7 @@ def example_question(h: Headline, known_places: Mapping[str, str] | None = None)
     headline's first clause with its place and year ("... ở Sơn Khê năm 2023 diễn ra thế nào?")."""
     title = _sentence_case(_main_clause(h.title or "")).rstrip(".,!? ")
     subject = article_subject(title, h.place, h.date, "")
-    try:
-        intent = understand(title, known_places or {})
-    except IndexError:  # a headline query.understand trips on; the plain form still works
-        intent = understand("")
+    intent = understand(title, known_places or {})
     # The headline's own year first: a review of 2023 is dated January 2024.
     stated = YEAR.findall(title)
     year = int(stated[0]) if stated else (max(subject.years) if subject.years else None)

@@ -130,6 +130,8 @@ class Spellings:
         found, i = [], 0
         while i < len(words):
             for n in self._lengths:
+                if i + n > len(words):  # a shorter slice could equal a shorter spelling
+                    continue
                 match = next((value for spelling, value in self._by_folded.get(tuple(folded[i:i + n]), ())
                               if all(same_word(t, w) for t, w in zip(words[i:i + n], spelling, strict=True))),
                              None)

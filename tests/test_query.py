@@ -100,3 +100,10 @@ def test_a_review_of_its_own_year_is_not_about_next_year():
     review = "Hội tổng kết công tác năm 2022, triển khai nhiệm vụ năm 2023."
     assert missing(asked, subject, review) == ["year"]
     assert missing(asked, subject, "Trong năm 2023, Hội phấn đấu kết nạp 600 hội viên.") == []
+
+
+def test_a_unit_word_at_the_very_end_is_no_place_and_no_error():
+    # Spellings.find once reported a one-syllable unit at the end with a two-syllable end index
+    intent = understand("Ban Tuyên giáo Huyện ủy và các tổ chức chính trị – xã hội huyện", KNOWN, TODAY)
+    assert intent.places == []
+    assert understand("Hội Nông dân xã", KNOWN, TODAY).places == []
