@@ -17,9 +17,8 @@ from retrieval.textnorm import (
     FOLDED_STOPWORDS,
     MAX_QUESTION_CHARS,
     clean_text,
-    fold_syllable,
+    folded_words,
     sentence_spans,
-    syllables,
 )
 from retrieval.types import format_date  # noqa: F401  (re-exported for the renderers)
 
@@ -31,11 +30,6 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
 _MARKDOWN = re.compile(r"(\*\*|__|~~|`+|\|\||(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w))")
-
-def words(text: str) -> list[str]:
-    """Folded word tokens."""
-    return [fold_syllable(s) for s in syllables(text)]
-
 
 def utf16_len(text: str) -> int:
     """Length as Telegram counts it."""
@@ -74,15 +68,15 @@ def best_sentence(text: str, question: str) -> tuple[int, int] | None:
     sentence; pairs of adjacent words break the ties that folding creates
     ("ha" is Hà, hạ or hả; "dam ha" is nearly always Đầm Hà).
     """
-    q_words = [w for w in words(question) if w not in FOLDED_STOPWORDS and (len(w) > 1 or w.isdigit())]
+    q_words = [w for w in folded_words(question) if w not in FOLDED_STOPWORDS and (len(w) > 1 or w.isdigit())]
     if not q_words:
         return None
     q_set = set(q_words)
-    all_q = words(question)
+    all_q = folded_words(question)
     q_pairs = {(a, b) for a, b in pairwise(all_q)}
     best, best_score = None, 0.0
     for start, end in sentence_spans(text):
-        s_words = words(text[start:end])
+        s_words = folded_words(text[start:end])
         if not s_words:
             continue
         s_set = set(s_words)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, nfc, syllables
+from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, folded_words, nfc, syllables
 
 # Organisations a question can be about (keys of textnorm.ALIASES), with the
 # name a reply uses for them.
@@ -204,10 +204,6 @@ class Subject:
     events: set[str]
 
 
-def _folded(text: str) -> list[str]:
-    return [fold_syllable(w) for w in syllables(text)]
-
-
 def article_subject(title: str, place: str | None, date_iso: str | None, lead: str) -> Subject:
     """The article's own year(s), place, organisations and events.
 
@@ -226,17 +222,18 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
         years = {int(y) for y in _SUBJECT_YEAR.findall(lead)}
     if date_iso and YEAR.fullmatch(date_iso[:4]):
         years.add(int(date_iso[:4]))
-    head, lead_words = _folded(f"{place or ''} {title}"), _folded(lead)
-    organisations = set(alias_keys(syllables(title))) & set(ORGANISATIONS)
+    title_words, lead_words = syllables(title), syllables(lead)
+    head = folded_words(place or "") + [fold_syllable(w) for w in title_words]
+    organisations = set(alias_keys(title_words)) & set(ORGANISATIONS)
     if not organisations:
-        organisations = set(alias_keys(syllables(lead))) & set(ORGANISATIONS)
-    joined = f" {' '.join(head + lead_words)} "
+        organisations = set(alias_keys(lead_words)) & set(ORGANISATIONS)
+    joined = f" {' '.join(head + [fold_syllable(w) for w in lead_words])} "
     return Subject(
         years=years,
         folded=joined,
         places=joined if not place else f" {' '.join(head)} ",
         organisations=organisations,
-        events={k for _, _, k in EVENTS.find(syllables(f"{title} {lead}"))},
+        events={k for _, _, k in EVENTS.find(title_words + lead_words)},
     )
 
 
@@ -263,10 +260,10 @@ def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
     elif intent.terms and not any(f" {a} " in subject.folded and f" {b} " in subject.folded
                                   for a, b in intent.terms):
         out.append("year")
-    if intent.places:
-        in_passage = f" {' '.join(fold_syllable(w) for w in syllables(passage))} "
-        if not any(p.in_text(subject.places)
-                   or (p.level in _LOCAL_LEVELS and p.in_text(in_passage)) for p in intent.places):
+    if intent.places and not any(p.in_text(subject.places) for p in intent.places):
+        local = [p for p in intent.places if p.level in _LOCAL_LEVELS]
+        in_passage = f" {' '.join(folded_words(passage))} " if local else ""
+        if not any(p.in_text(in_passage) for p in local):
             out.append("place")
     if intent.organisations and not set(intent.deciding_organisations) <= subject.organisations:
         out.append("organisation")

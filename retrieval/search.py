@@ -30,8 +30,8 @@ from .textnorm import (
     MAX_QUESTION_CHARS,
     clean_text,
     content_syllables,
-    fold_syllable,
     folded_pairs,
+    folded_words,
     has_diacritics,
     lexical_tokens,
     respell,
@@ -94,16 +94,19 @@ class Searcher:
             return SearchResponse(query=question, answered=False)
 
         intent = understand(question, gen.places, today)
-        scores, cast = self._rank(gen, question)
-        found = self.reader.candidates(gen, scores)  # those visible in this generation
-        subjects = {c.article_id: article_subject(c.title, c.place, c.date, c.lead or "")
-                    for c in found.values()}
+        scores, cast, found = self._rank(gen, question)
+        # Those visible in this generation; _rank has read some already.
+        found |= self.reader.candidates(gen, [pid for pid in scores if pid not in found])
+        subjects: dict[str, Subject] = {}
+        for c in found.values():  # once per article, not per passage
+            if c.article_id not in subjects:
+                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "")
         cast += self._vote_for_constraints(intent, found, subjects, scores)
         # A passage first in every vote cast scores 1.0.
         best = max(cast, 1e-9) / (self.config.search.rrf_k + 1)
         ranked: list[Candidate] = []
         seen: set[str] = set()
-        for pid in sorted(found, key=lambda p: -scores[p]):
+        for pid in sorted(found, key=lambda p: (-scores[p], p)):  # ties: catalog order
             if found[pid].dedup not in seen:
                 seen.add(found[pid].dedup)
                 ranked.append(found[pid])
@@ -119,9 +122,9 @@ class Searcher:
         s = self.config.search
         return s.dense_weight if has_diacritics(question) else s.dense_weight_unaccented
 
-    def _rank(self, gen, question: str) -> tuple[dict[int, float], float]:
-        """Reciprocal-rank fusion of the BM25 and dense rankings, by passage row id;
-        and the weight of the votes cast."""
+    def _rank(self, gen, question: str) -> tuple[dict[int, float], float, dict[int, Candidate]]:
+        """Reciprocal-rank fusion of the BM25 and dense rankings, by passage row id; the
+        weight of the votes cast; and the candidates read on the way (for respelling)."""
         s = self.config.search
         depth = min(s.candidates, gen.passages)
         result = gen.lexical.search(lexical_query(question), depth + 1, count=False)
@@ -131,6 +134,7 @@ class Searcher:
 
         dense: list[int] = []
         dense_weight = self._dense_weight(question)
+        found: dict[int, Candidate] = {}
         if s.respell_questions and lexical:
             # The dense model reads words as written: unaccented ones poorly, and a
             # tone mark placed the other way (hoà/hòa) as another word.  Spelled
@@ -148,7 +152,7 @@ class Searcher:
         for weight, ranking in ((s.bm25_weight, lexical), (dense_weight, dense)):
             for rank, pid in enumerate(ranking):
                 scores[pid] = scores.get(pid, 0.0) + weight / (s.rrf_k + rank + 1)
-        return scores, s.bm25_weight + dense_weight
+        return scores, s.bm25_weight + dense_weight, found
 
     def _vote_for_constraints(self, intent: Intent, found: dict[int, Candidate],
                               subjects: dict[str, Subject], scores: dict[int, float]) -> float:
@@ -216,7 +220,7 @@ class Searcher:
             pairs = {p for p in all_pairs if not unmet & set(p)}
             if not terms:
                 return True  # the question is nothing but the constraints it misses
-            doc_terms = {fold_syllable(x) for x in syllables(c.indexed)}
+            doc_terms = set(folded_words(c.indexed))
             covered = sum(weights[t] for t in terms if t in doc_terms) / sum(weights[t] for t in terms)
             pair_share = len(pairs & folded_pairs(c.indexed)) / len(pairs) if pairs else covered
             if pair_share >= s.min_pair_coverage or covered >= s.min_coverage:

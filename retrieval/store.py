@@ -62,7 +62,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .textnorm import LEXICAL_TOKENS_VERSION, YEAR, fold_syllable, lexical_tokens, syllables
+from .textnorm import LEXICAL_TOKENS_VERSION, folded_words, lexical_tokens
 from .types import Article, indexed_text
 
 log = logging.getLogger(__name__)
@@ -102,23 +102,11 @@ def text_hash(text: str) -> str:
 def folded_syllables(text: str) -> str:
     """"Đầm  Hà" -> "dam ha": the same paragraph in two syndicated copies gets the
     same string whatever the spacing or accents."""
-    return " ".join(fold_syllable(s) for s in syllables(text))
-
-
-def folded_words(text: str) -> str:
-    """" a b c ": folded syllables padded with spaces, so `" dam ha " in ...` matches
-    whole syllables only."""
-    return f" {folded_syllables(text)} "
+    return " ".join(folded_words(text))
 
 
 def dedup_key(text: str) -> str:
     return hashlib.blake2b(folded_syllables(text).encode(), digest_size=8).hexdigest()
-
-
-def article_years(article: Article) -> str:
-    """Every year an article mentions (title, date, body), for the answerability test."""
-    years = set(YEAR.findall(f"{article.title} {article.date or ''} {article.text}"))
-    return " ".join(sorted(years))
 
 
 # ---------------------------------------------------------------- small file helpers
@@ -213,7 +201,8 @@ CREATE TABLE IF NOT EXISTS files (
     article_id TEXT, skipped TEXT);
 CREATE TABLE IF NOT EXISTS articles (
     id INTEGER PRIMARY KEY, article_id TEXT NOT NULL, path TEXT, title TEXT, date TEXT,
-    place TEXT, source TEXT, url TEXT, paragraphs TEXT, years TEXT, scope TEXT,
+    place TEXT, source TEXT, url TEXT, paragraphs TEXT,
+    years TEXT, scope TEXT,  -- no longer written: search reads an article's subject (query.py)
     added INTEGER NOT NULL, removed INTEGER);
 CREATE INDEX IF NOT EXISTS articles_by_id ON articles (article_id);
 CREATE INDEX IF NOT EXISTS articles_by_date ON articles (date);
@@ -537,10 +526,9 @@ class IndexStore:
                 a = item.article
                 cur = db.execute(
                     "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
-                    " years, scope, added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
-                     json.dumps(a.paragraphs, ensure_ascii=False), article_years(a),
-                     folded_words(f"{a.place or ''} {a.title}"), gen))
+                     json.dumps(a.paragraphs, ensure_ascii=False), gen))
                 aid = cur.lastrowid
                 for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
                     cur = db.execute(
@@ -820,8 +808,6 @@ class Candidate:
     place: str | None
     source: str | None
     url: str | None
-    years: str
-    scope: str
     lead: str  # the article's first paragraph: with the headline, what the article is about
 
     @property
@@ -846,7 +832,7 @@ class _Generation:
 
 _CANDIDATE_SQL = (
     "SELECT p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place, a.source,"
-    " a.url, a.years, a.scope, json_extract(a.paragraphs, '$[0]')"
+    " a.url, json_extract(a.paragraphs, '$[0]')"
     " FROM passages p JOIN articles a ON a.id = p.article"
     " WHERE {visible} AND p.id IN ({marks})")
 _ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs FROM articles a"

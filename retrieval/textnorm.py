@@ -202,16 +202,21 @@ def lexical_tokens(text: str) -> list[str]:
 LEXICAL_TOKENS_VERSION = "2"
 
 
+def folded_words(text: str) -> list[str]:
+    """Lower-cased syllables without diacritics: what unaccented and accented text share."""
+    return [fold_syllable(s) for s in syllables(text)]
+
+
 def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
     """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
-    folded = [fold_syllable(s) for s in syllables(text)]
+    folded = folded_words(text)
     return {(a, b) for a, b in pairwise(folded)
             if not (skip_stopwords and (a in FOLDED_STOPWORDS or b in FOLDED_STOPWORDS))}
 
 
 def content_syllables(text: str) -> list[str]:
     """Folded syllables of a question without stopwords, for answerability."""
-    return [f for f in (fold_syllable(s) for s in syllables(text)) if f not in FOLDED_STOPWORDS]
+    return [f for f in folded_words(text) if f not in FOLDED_STOPWORDS]
 
 
 def respell(text: str, vocabulary: Iterable[str]) -> str:
