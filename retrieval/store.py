@@ -933,6 +933,19 @@ class IndexReader:
                 found[row[0]] = Candidate(*row)
         return found
 
+    def article_passages(self, gen: _Generation, article_ids: Iterable[str]) -> list[Candidate]:
+        """Every visible passage of these articles, in article and reading order: where
+        search looks for the sentence that answers (retrieval/answer.py)."""
+        ids = list(dict.fromkeys(article_ids))
+        out: list[Candidate] = []
+        for chunk in chunks(ids):
+            params = {"g": gen.number, **{f"i{k}": a for k, a in enumerate(chunk)}}
+            sql = (_CANDIDATE_SQL.split(" WHERE ")[0] + " WHERE {visible} AND {va} AND a.article_id IN ({marks})"
+                   " ORDER BY a.article_id, p.position").format(
+                visible=visible("p"), va=visible("a"), marks=",".join(f":i{k}" for k in range(len(chunk))))
+            out += [Candidate(*row) for row in self._query(sql, params)]
+        return out
+
     def article(self, article_id: str, gen: _Generation | None = None) -> Article | None:
         gen = gen or self.current
         rows = self._query(_ARTICLE_SQL.format(visible=visible('a')) + "AND article_id = :id",

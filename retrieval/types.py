@@ -112,12 +112,16 @@ class SearchResponse:
     # year or term, organisation); "partial": it is relevant but misses the constraints
     # in `missing`; "none": nothing relevant.
     match: str = "none"
-    missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation"
+    missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation", "detail"
     understood: str = ""  # the constraints as a reply states them: "Hội Nông dân huyện X, năm 2024"
+    wanted: str = "open"  # the kind of answer asked for: number, who, when, where, tasks, open
+    # With "detail" in `missing`: what the best article does not state ("số hội viên").
+    detail: str = ""
 
     def to_json(self) -> dict:
         return {"query": self.query, "answered": self.answered, "match": self.match,
                 "missing": self.missing, "understood": self.understood,
+                "wanted": self.wanted, "detail": self.detail,
                 "results": [h.to_json() for h in self.hits]}
 
 
