@@ -32,8 +32,8 @@ Dates (issue 18), each page's date checked against its own text:
 - founding_dates: the date is the first end of a range ("3/2/1930 - 3/2/2024") or
   follows "thành lập"/"ra đời" in the page, or its year plus the N of an
   anniversary ("kỷ niệm 94 năm", "92 năm ngày thành lập") is written in the page;
-- undated_lead_date: no date although the lead (the first paragraph of 40+
-  characters) states a full date (dd/mm/yyyy or "d tháng m năm yyyy") that is
+- undated_lead_date: no date although the lead (the first 400 characters of
+  title and text: scraped lines may cut the lead anywhere) states a full date (dd/mm/yyyy or "d tháng m năm yyyy") that is
   not a cited document's ("Kế hoạch số 149/KH-MTTQ, ngày 28/3/2018").
 
 The date findings are always listed under their page, the others with -v.
@@ -135,7 +135,7 @@ def date_findings(raw: str, article: Article, today: date) -> dict[str, str | No
         out["before_2000"] = shown
     if when and (why := founding_date(raw, when)):
         out["founding_dates"] = f"{shown}: {why}"
-    lead = next((p for p in article.paragraphs if len(p) >= 40), "")
+    lead = " ".join([article.title] + article.paragraphs)[:400]
     stated = [m for m in FULL_DATE_SHOWN.finditer(lead) if not CITED.search(lead[max(0, m.start() - 60):m.start()])]
     if when is None and stated:
         out["undated_lead_date"] = f"{stated[0][0]} in {lead[:80]!r}"
