@@ -34,7 +34,7 @@ Dates (issue 18), each page's date checked against its own text:
   anniversary ("kỷ niệm 94 năm", "92 năm ngày thành lập") is written in the page;
 - undated_lead_date: no date although the lead (the first 400 characters of
   title and text: scraped lines may cut the lead anywhere) states a full date (dd/mm/yyyy or "d tháng m năm yyyy") that is
-  not a cited document's ("Kế hoạch số 149/KH-MTTQ, ngày 28/3/2018").
+  not a cited document's ("Kế hoạch số 149/KH-MTTQ, ngày 28/3/2018") nor before 2000.
 
 The date findings are always listed under their page, the others with -v.
 `--realdev FILE` reads a JSON-lines file of pages (`{"id","url","title","text"}`,
@@ -136,7 +136,8 @@ def date_findings(raw: str, article: Article, today: date) -> dict[str, str | No
     if when and (why := founding_date(raw, when)):
         out["founding_dates"] = f"{shown}: {why}"
     lead = " ".join([article.title] + article.paragraphs)[:400]
-    stated = [m for m in FULL_DATE_SHOWN.finditer(lead) if not CITED.search(lead[max(0, m.start() - 60):m.start()])]
+    stated = [m for m in FULL_DATE_SHOWN.finditer(lead) if m[0][-4:] >= "2000"  # 2/9/1945 is history
+              and not CITED.search(lead[max(0, m.start() - 60):m.start()])]
     if when is None and stated:
         out["undated_lead_date"] = f"{stated[0][0]} in {lead[:80]!r}"
     return out

@@ -105,6 +105,7 @@ class Hit:
     # The sentence that answers the question: a (start, end) span of `text`, chosen
     # by search (retrieval/answer.py); None when no sentence of the passage matches.
     answer: tuple[int, int] | None = None
+    date_source: str | None = None  # where the date came from (DATE_SOURCES)
 
     @property
     def answer_sentence(self) -> str:
