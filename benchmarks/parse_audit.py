@@ -33,7 +33,8 @@ Dates (issue 18), each page's date checked against its own text:
   follows "thành lập"/"ra đời" in the page, or its year plus the N of an
   anniversary ("kỷ niệm 94 năm", "92 năm ngày thành lập") is written in the page;
 - undated_lead_date: no date although the lead (the first 400 characters of
-  title and text: scraped lines may cut the lead anywhere) states a full date (dd/mm/yyyy or "d tháng m năm yyyy") that is
+  title and text: scraped lines may cut the lead anywhere) states a full date
+  (dd/mm/yyyy or "d tháng m năm yyyy") that is
   not a cited document's ("Kế hoạch số 149/KH-MTTQ, ngày 28/3/2018") nor before 2000.
 
 The date findings are always listed under their page, the others with -v.
@@ -78,13 +79,15 @@ DATE_SHOWN = re.compile(
 )
 FULL_DATE_SHOWN = re.compile(r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*(19|20)\d\d(?!\d)"
                              r"|\b\d{1,2} tháng \d{1,2},? năm (19|20)\d\d\b", re.IGNORECASE)
-ANNIVERSARY_YEARS = re.compile(r"\b(\d{1,3}) năm (ngày )?(thành lập|truyền thống|ra đời|chiến thắng|giải phóng)"
+ANNIVERSARY_YEARS = re.compile(r"\b(\d{1,3}) năm (ngày )?"
+                               r"(thành lập|truyền thống|ra đời|chiến thắng|giải phóng)"
                                r"|kỷ niệm (\d{1,3}) năm", re.IGNORECASE)
 PERSON_WORDS = r"(đồng chí|đ/c|ông|bà|anh|chị|cụ|em|cháu|thầy|cô)"
 SITE_OR_FOOTER = re.compile(
     r"^((trang|cổng) (thông )?tin điện tử|báo |chủ đề |chào mừng|bản quyền|©|copyright)", re.IGNORECASE)
 # "Kế hoạch số 149/KH-MTTQ, ngày 28/3/2018": the date of a document the page cites, not of its event.
-CITED = re.compile(r"(\bsố\b|\d/[A-ZĐ]|kế hoạch|nghị quyết|quyết định|chỉ thị|công văn|thông báo)[^.;]{0,50}$",
+CITED = re.compile(r"(\bsố\b|\d/[A-ZĐ]|kế hoạch|nghị quyết|quyết định|chỉ thị|công văn|thông báo)"
+                   r"[^.;]{0,50}$",
                    re.IGNORECASE)
 DATE_CHECKS = ("future_dates", "before_2000", "founding_dates", "undated_lead_date")
 
@@ -239,7 +242,8 @@ def main() -> None:
         parser.error("give a folder or --realdev FILE")
     today = date.today()
     dump: dict | None = {} if args.dump else None
-    sets = [(str(f), folder_pages(f)) for f in args.folders] + [(str(f), realdev_pages(f)) for f in args.realdev]
+    sets = ([(str(f), folder_pages(f)) for f in args.folders]
+            + [(str(f), realdev_pages(f)) for f in args.realdev])
     total: dict[str, int] = {}
     for name, pages in sets:
         counts = audit(pages, args.verbose, today, dump)

@@ -65,7 +65,8 @@ def count_topics(headlines: Iterable[Headline], top: int = TOP, newest: int = 5)
         years.update(subject.years)
     return Topics(organisations=orgs.most_common(top), places=places.most_common(top),
                   years=sorted(years.items(), reverse=True)[:top],
-                  newest=sorted((h for h in rows if h.trusted), key=lambda h: h.trusted, reverse=True)[:newest],
+                  newest=sorted((h for h in rows if h.trusted), key=lambda h: h.trusted,
+                                reverse=True)[:newest],
                   articles=len(rows))
 
 

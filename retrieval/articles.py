@@ -329,11 +329,13 @@ def _url_date(url: str | None) -> str | None:
 # crop year ("năm học 2021-2022") lends both years, as two years in a headline do.
 # Around "kỷ niệm N năm" the range is an anniversary: founding year - this year.
 _YEAR_RANGE = re.compile(r"(?<![\d/.-])((?:19|20)\d\d)\s*[-–—]\s*((?:19|20)\d\d)(?![\d/.-]?\d)")
-_TERM_WORDS = re.compile(r"(nhiệm\s+k[ỳì]|giai\s+đoạn|kh[óo]á|thời\s+k[ỳì]|\bnk\b)[^.;\n]{0,24}$", re.IGNORECASE)
+_TERM_WORDS = re.compile(r"(nhiệm\s+k[ỳì]|giai\s+đoạn|kh[óo]á|thời\s+k[ỳì]|\bnk\b)[^.;\n]{0,24}$",
+                         re.IGNORECASE)
 _DATE_RANGE = re.compile(rf"{_NUMERIC_DATE}\s*[-–—]\s*{_NUMERIC_DATE}")
 # "kỷ niệm 94 năm", "92 năm Ngày thành lập", "30 năm Ngày truyền thống".
 _ANNIVERSARY = re.compile(
-    r"k[ỷỉ]\s+niệm\s+(\d{1,3})\s+năm|(?<!\d)(\d{1,3})\s+năm\s+(?:ngày\s+)?(?:thành\s+lập|truyền\s+thống|ra\s+đời)",
+    r"k[ỷỉ]\s+niệm\s+(\d{1,3})\s+năm"
+    r"|(?<!\d)(\d{1,3})\s+năm\s+(?:ngày\s+)?(?:thành\s+lập|truyền\s+thống|ra\s+đời)",
     re.IGNORECASE)
 _FOUNDED = re.compile(r"(?:thành\s+lập|ra\s+đời)\W+(?:\S+\s+){0,4}?(?:\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*)?"
                       r"((?:18|19|20)\d\d)(?!\d)", re.IGNORECASE)
@@ -376,7 +378,8 @@ class _Years:
         """Is this full date the founding an anniversary celebrates, or a range's first end?"""
         year = int(next(g for g in (m.group(3), m.group(6), m.group(7)) if g))
         before = text[max(0, m.start() - 40):m.start()]
-        return (year in self.founding or bool(re.search(r"(thành\s+lập|ra\s+đời)\W+(\S+\s+){0,4}$", before, re.I))
+        return (year in self.founding
+                or bool(re.search(r"(thành\s+lập|ra\s+đời)\W+(\S+\s+){0,4}$", before, re.IGNORECASE))
                 or bool(re.match(r"\s*[-–—]\s*\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}", text[m.end():])))
 
 
@@ -767,8 +770,8 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None,
 
     site = _site_name(next((b for b in banners if not b.lower().startswith("chủ đề")), "")) or None
     source = meta.get("source") or " · ".join(x for x in (authors[:1] + [site]) if x) or None
-    when, date_source = date_claim(title or "", datelines, body, meta.get("url"), _meta_date(meta.get("date")),
-                                   now, "\n".join(chrome))
+    when, date_source = date_claim(title or "", datelines, body, meta.get("url"),
+                                   _meta_date(meta.get("date")), now, "\n".join(chrome))
     if date_source == "meta" and meta.get("date_source") in DATE_SOURCES:
         date_source = meta["date_source"]  # a fetched page's front matter keeps where its date came from
     return Article(

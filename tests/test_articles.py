@@ -515,7 +515,8 @@ def test_a_year_alone_is_shown_as_a_year():
 ])
 def test_front_matter_dates(meta_date, source, expected):
     head = f"date: {meta_date}\n" + (f"date_source: {source}\n" if source else "")
-    text = f"---\ntitle: Hội Nông dân xã Tân Mai ra quân\n{head}---\nSáng 11/2/2026, Hội Nông dân xã Tân Mai ra quân làm đường."
+    text = (f"---\ntitle: Hội Nông dân xã Tân Mai ra quân\n{head}---\n"
+            "Sáng 11/2/2026, Hội Nông dân xã Tân Mai ra quân làm đường.")
     meta, body = split_front_matter(text)
     article = parse_text(body, "a", meta, now=READ_ON)
     assert (article.date, article.date_source) == expected
@@ -527,3 +528,20 @@ def test_the_moment_of_reading_decides_what_is_future():
     assert parse_text(page_text, "a", now=date(2025, 5, 12)).date_source == "dateline"
     assert parse_text(page_text, "a", now=date(2025, 5, 11)).date_source == "dateline"  # a day's slack
     assert parse_text(page_text, "a", now=date(2025, 5, 10)).date == "2025-05-10"
+
+
+@pytest.mark.parametrize("headline, body, date_", [
+    # Fictional: a term lends only its first year, and only when nothing better exists.
+    ("Hội nghị điển hình tiên tiến giai đoạn 2021-2025", "Ngày 10-7, Hội LHPN huyện Hòa Lĩnh tổ chức hội nghị.",
+     "2021-07-10"),
+    ("Đại hội Đoàn xã Tân Mai khóa X, 2022-2027", "Sáng 12/6, Đại hội diễn ra tại hội trường xã.", "2022-06-12"),
+    # ... and a year the text states outright is better than the term's.
+    ("Hội nghị điển hình tiên tiến giai đoạn 2015-2020",
+     "Ngày 10-7, Hội tổ chức hội nghị và sơ kết công tác 6 tháng đầu năm 2020.", "2020-07-10"),
+    # A school year is no term: a review in May is in its second year.
+    ("Tổng kết công tác Đội năm học 2021-2022", "Chiều 25/5, Hội đồng Đội huyện tổng kết năm học.", "2022-05-25"),
+    # The date of a term's first day would still be after the page was read: undated.
+    ("Đại hội Hội Nông dân xã Phú Đông nhiệm kỳ 2027-2032", "Ngày 1/4, Đại hội khai mạc.", None),
+])
+def test_terms_never_complete_a_year(headline, body, date_):
+    assert infer_date(headline, [], body, now=READ_ON) == date_
