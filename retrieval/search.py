@@ -308,7 +308,7 @@ class Searcher:
     def _hit(c: Candidate, score: float) -> Hit:
         return Hit(article_id=c.article_id, passage_id=c.passage_id, text=c.text,
                    score=round(float(score), 4), title=c.title, date=c.date, place=c.place,
-                   source=c.source, url=c.url, position=c.position)
+                   source=c.source, url=c.url, position=c.position, date_source=c.date_source)
 
     # ------------------------------------------------------------ browsing
 
