@@ -201,7 +201,8 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         "answerable_none_count": graded_none,
         "offtopic_pairs": f"{off_ok}/{off_n}",
         "first_card_median_chars": sorted(card_chars)[len(card_chars) // 2] if card_chars else 0,
-        "by_type": {k: f"hit@1 {v['hit1']}/{v['n']}, card {v['card']}/{v['n']}" for k, v in sorted(by_type.items())},
+        "by_type": {k: f"hit@1 {v['hit1']}/{v['n']}, card {v['card']}/{v['n']}"
+                    for k, v in sorted(by_type.items())},
     }
     return {"figures": figures, "failures": report}
 

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from retrieval.query import ORGANISATIONS
+from retrieval.textnorm import folded_words
 from retrieval.types import Article, Hit
 
 from .context import ConversationMemory, RecentMap, resolve
@@ -110,9 +111,10 @@ class ChatService:
         conversation = (chat_id, user_id)
         resolved = resolve(searchable(question) or question, self.memory.recall(conversation),
                            self._known_places())
-        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0)
-        self.memory.remember(conversation, resolved)
+        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0, prefer=resolved.changed)
         answered = bool(response.answered and response.hits)
+        vocabulary = self._vocabulary(response.hits[0]) if answered else frozenset()
+        self.memory.remember(conversation, resolved, vocabulary)
         # A follow-up is stored as searched, so "Xem thêm" pages the same results.
         stored = resolved.text if resolved.followup else question
         qid = self.store.add_question(chat_id, user_id, stored, answered)
@@ -122,6 +124,12 @@ class ChatService:
             return Page(Status.NO_ANSWER, qid=qid, **common)
         return self._page(response.hits, qid, 0, match=response.match, missing=response.missing,
                           **common)
+
+    def _vocabulary(self, hit: Hit) -> frozenset[str]:
+        """The words of the article that answered: what a follow-up may ask about."""
+        article = self.searcher.article(hit.article_id)
+        text = f"{hit.title} {article.text if article else hit.text}"
+        return frozenset(folded_words(text))
 
     def _page(self, hits: list[Hit], qid: int, offset: int, **fields) -> Page:
         """Cards offset..offset+per_page (pages count articles), recorded as shown."""

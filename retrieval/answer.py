@@ -72,7 +72,8 @@ _COUNTER_STOP = frozenset({"de", "duoc", "cho", "cua", "va", "la", "thi", "nam",
 # A number a sentence states, with what may follow it: "6.834 hội viên", "20/24 chỉ
 # tiêu", "9,3 tỷ đồng", "98%", "59,8m2".
 _NUMBER = re.compile(r"(?<![\d/.,])(\d{1,3}(?:\.\d{3})+|\d+(?:,\d+)?)(?:/\d+)?\s*(%|[a-zA-Z²]{1,3}\b)?"
-                     r"|\b(?:một|hai|ba|bốn|sáu|bảy|tám|chín|mười|hàng chục|hàng trăm|hàng nghìn|vài)(?=\s)()()",
+                     r"|\b(?:một|hai|ba|bốn|sáu|bảy|tám|chín|mười|hàng chục|hàng trăm|hàng nghìn|vài)"
+                     r"(?=\s)()()",
                      re.IGNORECASE)
 _NOT_A_COUNT = frozenset({"nam", "thang", "ngay", "lan", "thu", "so", "khoa", "ky", "quy", "hang", "doi"})
 _UNITS = frozenset("""
@@ -82,15 +83,19 @@ _UNITS = frozenset("""
 """.split())
 _DATE = re.compile(r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{2,4})?(?!\d)"
                    r"|\b(?:ngày|tháng)\s+\d{1,2}\b|\b(?:năm)\s+(?:19|20)\d\d\b", re.IGNORECASE)
-_PLACE_AFTER = re.compile(r"\b(?:tại|ở)\s+(?:[a-zà-ỹđ]+\s+){0,3}[A-ZĐÀ-Ỹ]")
+_PLACE_AFTER_WORDS = r"\b(?:tại|ở)\s+(?:\w+\s+){0,3}"
 _SURNAMES = frozenset("""
     Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Lại Lưu Mai Trương Đoàn
     Cao Lâm Châu Tạ Hà Thái Tô Chu Kiều Quách Lương Triệu Văn Khuất Tăng Đào Lò Hứa Mạc Âu Thạch Nông
     Ninh Giang Phùng Đàm Kim Y Lữ Vương Từ Diệp Trịnh Đồng Mã Lục Danh Sơn Tiêu Lã Viên Khổng Hầu Ông
 """.split())
+# Capital letters, listed: a range such as À-Ỹ also holds lower-case ones.
+_UPPER = "A-Z" + "".join(sorted({c for c in map(chr, range(0xC0, 0x1EFA)) if c.isupper()}))
+_NAME = rf"[{_UPPER}]\w*"
+_PLACE_AFTER = re.compile(_PLACE_AFTER_WORDS + rf"[{_UPPER}]")
 _PERSON = re.compile(
-    r"\b(?:[Ôô]ng|[Bb]à|[Đđ]ồng chí|[Đđ]/c|[Aa]nh|[Cc]hị|[Cc]ụ|[Cc]háu)\s+[A-ZĐÀ-Ỹ][\w]*(?:\s+[A-ZĐÀ-Ỹ][\w]*)*"
-    r"|\b(?:" + "|".join(sorted(_SURNAMES, key=len, reverse=True)) + r")(?:\s+[A-ZĐÀ-Ỹ][\w]*){2,3}\b")
+    rf"\b(?:[Ôô]ng|[Bb]à|[Đđ]ồng chí|[Đđ]/c|[Aa]nh|[Cc]hị|[Cc]ụ|[Cc]háu)\s+{_NAME}(?:\s+{_NAME})*"
+    r"|\b(?:" + "|".join(sorted(_SURNAMES, key=len, reverse=True)) + rf")(?:\s+{_NAME}){{2,3}}\b")
 
 
 @dataclass(frozen=True)
@@ -139,7 +144,8 @@ def _expand(words: list[str]) -> list[str]:
         out += _EXPAND.get(w, w).split()
     # "Việt Nam" stands in some names of a body and not in others.
     return [w for i, w in enumerate(out)
-            if not (w == "viet" and out[i + 1:i + 2] == ["nam"]) and not (w == "nam" and out[i - 1:i] == ["viet"])]
+            if not (w == "viet" and out[i + 1:i + 2] == ["nam"])
+            and not (w == "nam" and out[i - 1:i] == ["viet"])]
 
 
 def wanted(question: str) -> Wanted:
@@ -169,12 +175,14 @@ def wanted(question: str) -> Wanted:
             labels.append(w)
         share = _find(folded, _SHARE) is not None or "%" in question
         money = (bool(counted) and (counted[0] in ("tien", "ty", "trieu")
-                                    or (counted[0] == "dong" and folded[after + 1:after + 2] != ["bao"]))) or (
+                                    or (counted[0] == "dong"
+                                        and folded[after + 1:after + 2] != ["bao"]))) or (
             not counted and not share and bool(_MONEY_CUES & set(folded[max(0, after - 4):after])))
         if money or share:
             counted, labels = [], []
         return Wanted(NUMBER, tuple(counted), money=money, share=share, label=" ".join(labels))
-    if _find(folded, _WHO_CUES) is not None and ("ai" in words or not accented or _find(folded, _WHO_CUES[:3])):
+    # "ai" typed with no accent is "ai" (who) only in a question typed without accents.
+    if _find(folded, _WHO_CUES[:2]) is not None or "ai" in words or (not accented and "ai" in folded):
         role, body, label = _role_in(_TOKEN.findall(nfc(question)), folded)
         return Wanted(WHO, role=role, body=body, label=label)
     if _find(folded, _WHEN_CUES) is not None:
@@ -345,14 +353,15 @@ class SentenceScorer:
         """The scorer for choosing among one article's sentences (see __init__ and
         `fitted`).  A question that names no year asks about the article's own:
         a year-end report's "Năm 2024, Hội phấn đấu..." is next year's plan."""
-        return SentenceScorer(self.question, self.idf, fitted(self.want, texts), self.evidence_weight, headline,
-                              self.years or frozenset(article_years))
+        return SentenceScorer(self.question, self.idf, fitted(self.want, texts), self.evidence_weight,
+                              headline, self.years or frozenset(article_years))
 
     def fitted(self, texts: list[str]) -> SentenceScorer:
         want = fitted(self.want, texts)
         if want == self.want:
             return self
-        return SentenceScorer(self.question, self.idf, want, self.evidence_weight, self.background, self.years)
+        return SentenceScorer(self.question, self.idf, want, self.evidence_weight, self.background,
+                              self.years)
 
     def relevance(self, sentence: str) -> float:
         """Share of the question's weighted words in the sentence, plus half its pairs'."""
@@ -411,7 +420,8 @@ def lacks_detail(texts: list[str], scorer: SentenceScorer, min_relevance: float 
     # ("trời lạnh... mất bao nhiêu con gia súc" for "rét đậm làm chết 214 con trâu")
     # shares few words with any of them, so the bar is relative.
     bar = min(min_relevance, 0.4 * max(relevance, default=0.0))
-    return not any(r >= bar and r > 0 and has_evidence(s, scorer.want) for s, r in zip(said, relevance, strict=True))
+    return not any(r >= bar and r > 0 and has_evidence(s, scorer.want)
+                   for s, r in zip(said, relevance, strict=True))
 
 
 def idf_of(doc_freq, n: int, terms: list[str]) -> dict[str, float]:

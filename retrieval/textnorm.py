@@ -155,6 +155,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "mttq": ("mặt trận tổ quốc", "mttq", "mặt trận"),
     "doan_tn": ("đoàn thanh niên", "đoàn tn", "đtn", "đoàn tncs", "huyện đoàn", "tỉnh đoàn",
                 "thành đoàn", "thị đoàn"),
+    "hoi_lhtn": ("hội liên hiệp thanh niên", "liên hiệp thanh niên", "hội lhtn", "lhtn"),
     "cong_doan": ("liên đoàn lao động", "lđlđ", "công đoàn"),
     "dan_van": ("ban dân vận", "dân vận"),
     "cap_uy": ("huyện ủy", "tỉnh ủy", "thành ủy", "thị ủy", "đảng ủy", "ban thường vụ"),
@@ -173,6 +174,14 @@ _ALIAS_SPELLINGS = Spellings({spelling: key for key, spellings in ALIASES.items(
 def alias_keys(words: list[str]) -> list[str]:
     """Keys of the alias groups spelled in a list of lower-case syllables, in order."""
     return [key for _, _, key in _ALIAS_SPELLINGS.find(words)]
+
+
+def alias_spellings(words: list[str]) -> dict[str, set[str]]:
+    """The folded syllables each alias group is spelled with in `words`: {"hoi_nong_dan": {"hnd"}}."""
+    out: dict[str, set[str]] = {}
+    for start, end, key in _ALIAS_SPELLINGS.find(words):
+        out.setdefault(key, set()).update(fold_syllable(w) for w in words[start:end])
+    return out
 
 
 def lexical_tokens(text: str) -> list[str]:
@@ -199,7 +208,7 @@ def lexical_tokens(text: str) -> list[str]:
 
 # Bump when lexical_tokens changes: an index built with other tokens is rebuilt
 # from its catalog (no re-embedding) before it is searched again.
-LEXICAL_TOKENS_VERSION = "2"
+LEXICAL_TOKENS_VERSION = "3"  # 3: Hội LHTN is an organisation of its own
 
 
 def folded_words(text: str) -> list[str]:
