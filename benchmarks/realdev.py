@@ -116,8 +116,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         if page.status is Status.ANSWER:
             texts = card_answer_texts(page.hits[0], page.searched or page.question, page.extra[0])
             card_chars.append(len("\n".join(texts)))
-            card_totals.append(len(hit_block(PLAIN, page.hits[0], 1, page.searched or page.question,
-                                             extra=page.extra[0])))
+            card_totals.append(len(hit_block(PLAIN, page.hits[0], 1, page.searched or page.question)))
             shown_ok = page.hits[0].article_id in q.gold_ids and visible(q.gold_snippet, "\n".join(texts))
         else:
             graded_none += 1
