@@ -270,7 +270,10 @@ def respell(text: str, vocabulary: Iterable[str]) -> str:
 # capital ends an abbreviation ("TP. Lam Hạ", "H. Hòa Lĩnh", "ThS."), not a
 # sentence.  Official prose strings clauses together with semicolons into
 # sentences of many lines; sentence_spans cuts those at their semicolons.
-SENTENCE_END = re.compile(r"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![a-zà-ỹđ])|\n+")
+# (The lower-case letters are listed: the range à-ỹ also holds Đ, Ơ, Ư and the capitals
+# of Latin Extended Additional, which start sentences: "… năm 2023. Đồng chí …".)
+_LOWER = "a-z" + "".join(c for c in map(chr, range(0xDF, 0x1EFA)) if c.islower())
+SENTENCE_END = re.compile(rf"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![{_LOWER}])|\n+")
 _CLAUSE_END = re.compile(r";\s+")
 LONG_SENTENCE = 300  # characters
 
