@@ -335,7 +335,8 @@ def hit_block(m: Markup, hit: Hit, rank: int, question: str, limit: int = TELEGR
 
 def passage_block(m: Markup, card: list[Hit], rank: int, question: str,
                   limit: int = TELEGRAM_LIMIT) -> str:
-    """«Cả đoạn»: card `rank` with its passages whole, each answering sentence in bold."""
+    """«Cả đoạn»: card `rank`'s passages (service.CardPassages) whole, each answering
+    sentence in bold."""
 
     def render(size: int) -> str:
         quotes = [_quoted(m, rank if n == 0 else None, _whole(p, question, size))

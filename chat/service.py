@@ -76,7 +76,8 @@ class FullText:
 
 @dataclass
 class CardPassages:
-    """«Cả đoạn»: the passages card `rank` quoted, whole."""
+    """«Cả đoạn»: the passage card `rank` quoted, whole, and the article's other passages
+    that ranked nearly as well (article_cards)."""
 
     card: list[Hit]  # empty when the passage left the index since
     rank: int

@@ -475,7 +475,7 @@ async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 
 async def passage_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """«Cả đoạn»: the passages a card quoted, whole, answering sentence in bold."""
+    """«Cả đoạn»: the passage a card quoted, whole (and its article's close seconds)."""
     query = update.callback_query
     button = callbacks.parse(query.data)
     await _ack(query)
