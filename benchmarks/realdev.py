@@ -18,7 +18,9 @@ Definitions (issue 16):
   ranked passages, article hit@1 is the first passage's article;
 - the answer is in the first card when the gold snippet, its first 40 or its last
   40 characters appear in the first card's shown text (chat.answers.card_answer_texts);
-  a card's length is that text, before headline and citation lines;
+  a card's length is that text, before headline and citation lines; its total
+  length is the whole plain card (headline, citation and link included) without
+  the page's header;
 - near misses are the questions with no gold article (off-topic included); they
   are declined when graded `partial` or `none`; "detail" ones carry "detail" in
   `expect_missing`; an answerable question graded `none` is a wrong "not found";
@@ -43,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: python benchmarks/realdev.py
     sys.path.insert(0, str(ROOT))
 
-from chat.answers import card_answer_texts  # noqa: E402
+from chat.answers import PLAIN, card_answer_texts, hit_block  # noqa: E402
 from chat.context import ConversationMemory  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.service import ChatService, Status  # noqa: E402
@@ -107,6 +109,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
     hit1 = art1 = in_card = graded_none = sentence_hit = 0
     rr = 0.0
     card_chars: list[int] = []
+    card_totals: list[int] = []
     by_type: dict[str, Counter] = defaultdict(Counter)
     report: list[str] = []
     for it in answerable:
@@ -123,6 +126,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         if page.status is Status.ANSWER:
             texts = card_answer_texts(page.hits[0], page.searched or page.question, page.extra[0])
             card_chars.append(len("\n".join(texts)))
+            card_totals.append(len(hit_block(PLAIN, page.hits[0], 1, page.searched or page.question)))
             shown_ok = page.hits[0].article_id in q.gold_ids and visible(q.gold_snippet, "\n".join(texts))
         else:
             graded_none += 1
@@ -194,6 +198,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         "chains_total": len(chains),
         "offtopic_after_question_not_found": round(off_ok / max(1, off_n), 3),
         "first_card_max_chars": max(card_chars, default=0),
+        "first_card_max_total_chars": max(card_totals, default=0),
         # counts behind the shares
         "answerable": n,
         "nearmiss": len(misses),

@@ -75,6 +75,16 @@ class FullText:
     rank: int
 
 
+@dataclass
+class CardPassages:
+    """«Cả đoạn»: the passage card `rank` quoted, whole, and the article's other passages
+    that ranked nearly as well (article_cards)."""
+
+    card: list[Hit]  # empty when the passage left the index since
+    rank: int
+    question: str  # as searched: its words choose the bold sentences
+
+
 def conversation_memory(bot_config) -> ConversationMemory:
     """The follow-up memory the [bot] config asks for."""
     return ConversationMemory(bot_config.context_minutes * 60, bot_config.context_conversations)
@@ -189,6 +199,20 @@ class ChatService:
         if shown is None:
             return None
         return FullText(self.searcher.article(shown[1]), rank)
+
+    def passages(self, qid: int, rank: int, chat_id: int | None = None) -> CardPassages | None:
+        """The passages of card `rank` for a stored question, whole; None if the button is
+        unknown.  Searched again as «Xem thêm» is (the card's Hits carry search's answering
+        sentence) and found by the passage stored as shown, so a rebuilt index cannot
+        swap in another article's passage."""
+        stored = self._question(qid, chat_id)
+        shown = self.store.shown(qid, rank) if stored is not None else None
+        if shown is None:
+            return None
+        question = searchable(stored.text) or stored.text
+        response = self.searcher.search(question, top_k=CARD_POOL, offset=0)
+        card = next((c for c in article_cards(response.hits) if c[0].passage_id == shown[0]), [])
+        return CardPassages(card, rank, question)
 
     def vote(self, qid: int, offset: int, user_id: int | None, good: bool,
              chat_id: int | None = None) -> bool:

@@ -82,6 +82,7 @@ from .answers import (
     inline_card,
     latest_text,
     page_messages,
+    passage_reply,
     report_text,
     seconds_text,
     stats_text,
@@ -183,17 +184,19 @@ ADDRESSED_TO_BOT = _AddressedToBot(name="AddressedToBot")
 
 
 def page_keyboard(page: Page) -> InlineKeyboardMarkup | None:
-    """Buttons under an answer: full text per article, more results, feedback."""
+    """Buttons under an answer: full text and whole passage per article, more results, feedback."""
     if page.status is not Status.ANSWER or page.qid is None:
         return None
-    full, seen = [], set()
+    full, whole, seen = [], [], set()
     for i, hit in enumerate(page.hits):
         if hit.article_id not in seen:
             seen.add(hit.article_id)
             rank = page.offset + i
             full.append(InlineKeyboardButton(f"📄 Toàn văn {rank + 1}",
                                              callback_data=callbacks.full(page.qid, rank)))
-    rows = [full]
+            whole.append(InlineKeyboardButton(f"📃 Cả đoạn {rank + 1}",
+                                              callback_data=callbacks.passage(page.qid, rank)))
+    rows = [full, whole]
     if page.has_more:
         rows.append([InlineKeyboardButton(
             "➕ Xem thêm", callback_data=callbacks.more(page.qid, page.offset + len(page.hits)))])
@@ -471,6 +474,18 @@ async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         await update.effective_chat.send_message(text)
 
 
+async def passage_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """«Cả đoạn»: the passage a card quoted, whole (and its article's close seconds)."""
+    query = update.callback_query
+    button = callbacks.parse(query.data)
+    await _ack(query)
+    result = None
+    if button is not None:
+        result = await asyncio.to_thread(_state(context).service.passages, button.qid,
+                                         button.number, update.effective_chat.id)
+    await update.effective_chat.send_message(passage_reply(HTML, result))
+
+
 async def feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """👍/👎: store the vote with the question and the passages it judged."""
     query = update.callback_query
@@ -659,6 +674,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         MessageHandler(private & ~filters.StatusUpdate.ALL, not_text),
         CallbackQueryHandler(more_button, pattern=r"^more:"),
         CallbackQueryHandler(full_button, pattern=r"^full:"),
+        CallbackQueryHandler(passage_button, pattern=callbacks.PASSAGE_PATTERN),
         CallbackQueryHandler(feedback_button, pattern=r"^fb:"),
         CallbackQueryHandler(topic_button, pattern=r"^tp:"),
         InlineQueryHandler(inline_query),
