@@ -157,7 +157,7 @@ def entity_texts(message: Message, types: tuple[str, ...]) -> list[tuple[Message
 
     Telegram counts offsets in UTF-16 units.  python-telegram-bot's parse_entities
     encodes strictly and raises on a lone surrogate, which the Bot API's JSON can
-    carry ("@bot \ud800" crashed the group filter); "surrogatepass" counts it as the
+    carry ("@bot \\ud800" crashed the group filter); "surrogatepass" counts it as the
     one unit it is.
     """
     text, entities = ((message.text, message.entities) if message.text is not None

@@ -497,12 +497,15 @@ class FakeBotAPI:
     def document(self, name: str, data: bytes, **kw) -> int:
         return self.push(self.document_update(name, data, **kw))
 
-    def animation(self, *, chat_id: int = 1001, user_id: int | None = None) -> int:
+    def animation_update(self, *, chat_id: int = 1001, user_id: int | None = None) -> dict:
         """A GIF: Telegram sends it as `animation` and, for older clients, as `document`."""
         file = {"file_id": f"gif{next(self._ids)}", "file_unique_id": "ugif",
                 "file_name": "vui.gif.mp4", "mime_type": "video/mp4", "file_size": 52_000}
-        return self.message(None, chat_id=chat_id, user_id=user_id, document=file,
-                            animation={**file, "width": 320, "height": 240, "duration": 3})
+        return self.message_update(None, chat_id=chat_id, user_id=user_id, document=file,
+                                   animation={**file, "width": 320, "height": 240, "duration": 3})
+
+    def animation(self, **kw) -> int:
+        return self.push(self.animation_update(**kw))
 
     def press(self, sent: Sent, data: str, *, user_id: int | None = None) -> int:
         """A user pressing an inline button under a message the bot sent."""
