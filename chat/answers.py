@@ -634,6 +634,7 @@ REINDEX_FAILED = "❌ Cập nhật chỉ mục thất bại: {error}"
 UPLOAD_BAD_TYPE = "Mình chỉ nhận tệp .txt, .md hoặc .html để thêm vào kho dữ liệu."
 UPLOAD_TOO_BIG = f"Tệp quá lớn: mình nhận tệp tối đa {MAX_UPLOAD_MB} MB."
 UPLOAD_UNSAFE = "Xin lỗi, mình không lưu được tệp này vào kho dữ liệu (thư mục không an toàn)."
+UPLOAD_NOT_DOWNLOADED = "Mình không tải được tệp này từ Telegram. Bạn gửi lại tệp nhé."
 UPLOAD_SAVED = "📥 Đã lưu tệp <code>{name}</code> vào kho dữ liệu. Đang cập nhật chỉ mục…"
 UPLOAD_SKIPPED = ("⚠️ Tệp <code>{name}</code> không dùng được nên mình đã bỏ nó khỏi kho dữ liệu: "
                   "{reason}")
@@ -643,6 +644,8 @@ FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
 BUTTON_EXPIRED = "Nút này không còn dùng được. Bạn gửi lại câu hỏi nhé."
 PASSAGE_GONE = ("Xin lỗi, đoạn này không còn trong dữ liệu (có thể vừa được cập nhật). "
                 "Bạn gửi lại câu hỏi nhé.")
+BUTTON_NO_CHAT = ("Nút này chỉ dùng được trong cuộc trò chuyện với mình. "
+                  "Bạn nhắn câu hỏi cho mình nhé.")
 
 
 def hint(page: Page, console: bool = False) -> str:
