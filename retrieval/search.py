@@ -116,7 +116,7 @@ class Searcher:
             match = "partial" if gaps else "exact"
         hits = [self._hit(c, scores[c.pid] / best) for c in ranked[offset:offset + top_k]]
         return SearchResponse(query=question, answered=match != "none", hits=hits, match=match,
-                              missing=gaps, understood=intent.describe())
+                              missing=gaps, understood=intent.describe(), intent=intent)
 
     def _dense_weight(self, question: str) -> float:
         s = self.config.search

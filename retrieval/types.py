@@ -105,6 +105,9 @@ class SearchResponse:
     match: str = "none"
     missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation"
     understood: str = ""  # the constraints as a reply states them: "Hội Nông dân huyện X, năm 2024"
+    # The same constraints as data (a query.Intent): what the admins' report groups
+    # unanswered questions by (chat/insights.py).  None when nothing was searched.
+    intent: object | None = field(default=None, repr=False, compare=False)
 
     def to_json(self) -> dict:
         return {"query": self.query, "answered": self.answered, "match": self.match,
