@@ -11,6 +11,9 @@ Prints three figures against issue 20's targets:
   received (target <= 3 s); matplotlib is imported beforehand, as the bot does 15 s
   after it starts.
 Without --index, the bundled corpus/ is indexed into a temporary folder first.
+The archive's coverage (articles per organisation and year) is computed once per
+index generation; its cost on a large archive is measured on --articles synthetic
+headlines (benchmarks/synthetic.py, fictional).
 """
 from __future__ import annotations
 
@@ -28,7 +31,7 @@ from dataclasses import replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from fake_bot_api import FakeBotAPI  # noqa: E402
 from insights_fixture import make_store  # noqa: E402
@@ -49,6 +52,24 @@ def _index(args, tmp: Path) -> Path:
     index = tmp / "index"
     build_index(ROOT / "corpus", index, Config(), progress=False)
     return index
+
+
+def coverage_time(n: int) -> None:
+    """The first report after an index build reads every headline once (then cached)."""
+    from synthetic import article_spec, render_article
+
+    from chat.insights import coverage
+    from retrieval.articles import split_front_matter
+
+    rows = []
+    for number in range(n):
+        spec = article_spec(7, number)
+        _, body = split_front_matter(render_article(spec, 7, paragraphs=1))
+        rows.append((spec.article_id(), spec.title, spec.date, spec.place, body.strip()))
+    started = time.perf_counter()
+    coverage(rows, None)
+    print(f"coverage of {n} synthetic articles (first report after an index build, then cached): "
+          f"{time.perf_counter() - started:.2f} s")
 
 
 def report_times(db: Path, index: Path, runs: int) -> None:
@@ -135,6 +156,7 @@ def main() -> int:
     parser.add_argument("--index", help="index folder (default: index corpus/ into a temporary folder)")
     parser.add_argument("--questions", type=int, default=10_000)
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--articles", type=int, default=5000, help="synthetic headlines for coverage")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
@@ -154,6 +176,7 @@ def main() -> int:
         pyplot()
         print(f"importing matplotlib: {time.perf_counter() - started:.2f} s (once per process)")
         report_times(tmp / "feedback.sqlite", index, args.runs)
+        coverage_time(args.articles)
         page_times(tmp / "feedback.sqlite", index, tmp, max(3, args.runs // 2))
         times = asyncio.run(_thongke_times(tmp / "feedback.sqlite", index, max(3, args.runs // 2)))
         print(f"/thongke 30 through the fake Bot API: first {times[0]:.2f} s, "

@@ -131,8 +131,10 @@ async def weekly_report(context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _warm_up(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Import matplotlib once in the background, so the first /thongke is not slower."""
+    """Import matplotlib (0.6 s) and count the archive's coverage (0.16 ms an article)
+    once in the background, so the first /thongke is not the slow one."""
     await asyncio.to_thread(pyplot)
+    await asyncio.to_thread(_report, context.bot_data[KEY], 7)
 
 
 def command() -> CommandHandler:

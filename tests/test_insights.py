@@ -208,6 +208,25 @@ def test_the_reader_never_writes(fixture_store, tmp_path):
     assert copy.read_bytes() == before
 
 
+def test_the_page_shows_each_fetch_sources_last_run_with_its_failures(fixture_store, tmp_path):
+    from retrieval.fetch import PAGES_SOURCE, FetchReport, FetchState, Outcome
+
+    store, _ = fixture_store
+    state = FetchState(tmp_path / "fetch.sqlite")
+    state.record_run("https://cong.example.vn/rss.xml", 1_700_000_000.0, FetchReport(
+        fetched=[Outcome("https://cong.example.vn/a")] * 3,
+        failed=[Outcome("https://cong.example.vn/b", "HTTP 500 (2 tries)")]))
+    state.record_run(PAGES_SOURCE, 1_700_000_100.0, FetchReport(unchanged=[Outcome("u")] * 2))
+    state.close()
+    report = build_report(store.reader(), None, tmp_path / "fetch.sqlite", days=7, now=NOW, tz=TZ)
+    assert [(r["source"], r["fetched"], r["unchanged"], r["failed"]) for r in report.fetch] == [
+        (PAGES_SOURCE, 0, 2, 0), ("https://cong.example.vn/rss.xml", 3, 0, 1)]
+    page = render_page(report)
+    assert 'data-figure="fetch-fetched" data-value="3"' in page
+    assert 'data-figure="fetch-failed" data-value="1"' in page
+    assert "https://cong.example.vn/b: HTTP 500 (2 tries)" in page
+
+
 def _get(url: str, headers=None) -> tuple[int, str]:
     request = urllib.request.Request(url, headers=headers or {})
     try:

@@ -4,11 +4,14 @@ message through the real bot and the fake Bot API.  Figures are checked against 
 fixture store counted directly (test_insights.expected)."""
 from __future__ import annotations
 
+import asyncio
 import re
 import shutil
 import struct
 import subprocess
 import threading
+import urllib.request
+from dataclasses import replace
 from datetime import UTC, datetime
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
@@ -138,9 +141,12 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
     store, asked = make_store(bot_env.db_path, questions=400, days=30,
                               articles=[(h.article_id, h.title) for h in bot_env.searcher.latest(20)])
     store.close()
+    bot_env.config.dashboard = replace(bot_env.config.dashboard, with_bot=True, port=0)
 
     async def scenario():
         async with bot_env.running() as app:
+            server = app.bot_data["insights"].dashboard  # [dashboard] with_bot: served meanwhile
+            page = await asyncio.to_thread(_page, f"http://127.0.0.1:{server.server_address[1]}/?days=7")
             api.message("/thongke", chat_id=USER)
             refused = await api.wait_reply(USER)
             api.message("/thongke", chat_id=ADMIN_ID)
@@ -156,9 +162,12 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
             n = len(api.sent_to(ADMIN_ID))
             await job.run(app)
             weekly = api.sent_to(ADMIN_ID)[n:]
-            return refused, week, month, usage, next_run, weekly
+            return refused, week, month, usage, next_run, weekly, page
 
-    refused, week, month, usage, next_run, weekly = bot_env.run(scenario())
+    refused, week, month, usage, next_run, weekly, page = bot_env.run(scenario())
+    figures = Figures()
+    figures.feed(page)
+    assert figures.of("questions") == [expected(asked, days=7, retention=90, now=datetime.now(UTC))["questions"]]
     assert [m.plain for m in refused] == [answers.ADMIN_ONLY]
     assert "/thongke 30" in usage[0].plain
     assert (next_run.weekday(), next_run.hour, next_run.minute) == (0, 8, 0)  # Monday 08:00
@@ -187,6 +196,11 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
     want = expected(asked, days=7, retention=90, now=datetime.now(UTC))
     for rank, (_, g) in enumerate(want["gaps"][:6]):
         assert re.search(rf'<g id="gap-{rank}">\s*<text[^>]*>{g["asked"]}</text>', svg)
+
+
+def _page(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=60) as response:
+        return response.read().decode()
 
 
 def FeedbackStoreReader(path):  # noqa: N802 - reads like the class it opens
