@@ -83,8 +83,9 @@ def report_times(db: Path, index: Path, runs: int) -> None:
             started = time.perf_counter()
             report = build_report(store.reader(), reader, None, days=days)
             times.append(time.perf_counter() - started)
-        print(f"report {days:>2} days ({report.questions} questions): median {statistics.median(times):.3f} s,"
-              f" max {max(times):.3f} s (first, coverage not cached: {times[0]:.3f} s)")
+        print(f"report {days:>2} days ({report.questions} questions): "
+              f"median {statistics.median(times):.3f} s, max {max(times):.3f} s "
+              f"(first, coverage not cached: {times[0]:.3f} s)")
     reader.close()
     store.close()
 

@@ -86,9 +86,9 @@ def render_page(report: Report, token: str | None = None, tz: str | None = None)
     """The whole page for one report."""
     tz = tz or "Asia/Ho_Chi_Minh"
     per_day_svg, gaps_svg = page_charts(report)
-    query = (lambda days: "?" + urlencode({"days": days, **({"token": token} if token else {})}))
-    nav = " ".join(f'<a href="{_e(query(d))}">{d} ngày</a>' if d != report.days else f"<b>{d} ngày</b>"
-                   for d in PERIODS)
+    keep = {"token": token} if token else {}  # the period links keep the token
+    nav = " ".join(f'<a href="?{_e(urlencode({"days": d, **keep}))}">{d} ngày</a>'
+                   if d != report.days else f"<b>{d} ngày</b>" for d in PERIODS)
     cards = [(_num(report.questions, "questions"), "câu hỏi"),
              (_num(report.people, "people"), "người hỏi")]
     for grade in report.grade_keys:
@@ -115,7 +115,8 @@ def render_page(report: Report, token: str | None = None, tz: str | None = None)
         _gaps_table(report),
         "<h2>Thiếu điều gì</h2>",
         _table(["Câu trả lời", "Số câu hỏi"],
-               [[_e("Không có bài nào liên quan" if what == "none" else f"Có bài nhưng khác {MISSING_NAMES[what]}"),
+               [[_e("Không có bài nào liên quan" if what == "none"
+                    else f"Có bài nhưng khác {MISSING_NAMES[what]}"),
                  _num(n, f"missing-{what}")] for what, n in report.missing], {1}, "missing"),
         "<h2>Bài được đưa ra nhiều nhất</h2>",
         _table(["Bài viết", "Số câu hỏi", "Hữu ích", "Chưa đúng"],
@@ -127,7 +128,8 @@ def render_page(report: Report, token: str | None = None, tz: str | None = None)
     ]
     return ("<!doctype html><html lang=vi><head><meta charset=utf-8>"
             '<meta name=viewport content="width=device-width,initial-scale=1">'
-            f"<title>Thống kê hỏi đáp {report.days} ngày</title><style>{_STYLE}</style></head>"
+            f"<title>Thống kê hỏi đáp {report.days} ngày</title>"
+            f"<style>{_STYLE}</style></head>"
             f"<body>{''.join(parts)}</body></html>")
 
 

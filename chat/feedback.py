@@ -365,14 +365,25 @@ class FeedbackStore:
 
 @dataclass
 class AskedQuestion:
-    """A stored question as the report reads it: no pseudonym."""
+    """A stored question as the report reads it: no pseudonym.  `missing` and `topic`
+    stay JSON until asked for: the report groups by the text, and parses each
+    distinct one once (10,000 questions hold a few hundred topics)."""
 
     id: int
     text: str
     asked_at: str
     grade: str | None  # None: asked before grades were stored, answered
-    missing: list[str]
-    topic: dict  # topic_record
+    missing_json: str
+    topic_json: str
+
+    @property
+    def missing(self) -> list[str]:
+        return json.loads(self.missing_json or "[]")
+
+    @property
+    def topic(self) -> dict:
+        """topic_record"""
+        return json.loads(self.topic_json or "{}")
 
 
 class FeedbackReader:
@@ -415,8 +426,7 @@ class FeedbackReader:
                 " WHERE asked_at >= ? ORDER BY asked_at, id", (since,)):
             if not self._graded:
                 grade, topic = (None if answered else "none"), _topic_of_text(text, asked_at)
-            out.append(AskedQuestion(qid, text, asked_at, grade, json.loads(missing or "[]"),
-                                     json.loads(topic or "{}")))
+            out.append(AskedQuestion(qid, text, asked_at, grade, missing or "[]", topic or "{}"))
         return out
 
     def people(self, since: str) -> int:
@@ -424,15 +434,30 @@ class FeedbackReader:
         return self._rows("SELECT count(DISTINCT user_hash) FROM questions WHERE asked_at >= ?",
                           (since,))[0][0]
 
-    def shown(self, since: str) -> list[tuple[int, str, str]]:
-        """(question id, passage id, article id) of every answer card shown for
-        questions asked since `since`."""
-        return self._rows("SELECT s.question_id, s.passage_id, s.article_id FROM shown s"
-                          " JOIN questions q ON q.id = s.question_id WHERE q.asked_at >= ?",
-                          (since,))
+    def most_shown(self, since: str, top: int) -> list[tuple[str, int]]:
+        """(article id, questions it was shown for) of the `top` articles shown most for
+        questions asked since `since`; ties by article id."""
+        return self._rows(
+            "SELECT s.article_id, count(DISTINCT s.question_id) AS n FROM shown s"
+            " JOIN questions q ON q.id = s.question_id WHERE q.asked_at >= ?"
+            " GROUP BY s.article_id ORDER BY n DESC, s.article_id LIMIT ?", (since, top))
 
-    def votes(self, since: str) -> list[tuple[int, int, list[str]]]:
-        """(question id, +1 or -1, passage ids judged) of the votes made since `since`."""
-        return [(qid, value, json.loads(ids)) for qid, value, ids in self._rows(
-            "SELECT question_id, value, passage_ids FROM feedback WHERE created_at >= ?",
-            (since,))]
+    def votes(self, since: str) -> tuple[int, int]:
+        """(👍, 👎) votes made since `since`."""
+        up, down = self._rows("SELECT count(*) FILTER (WHERE value > 0), count(*) FILTER"
+                              " (WHERE value < 0) FROM feedback WHERE created_at >= ?", (since,))[0]
+        return up, down
+
+    def votes_on(self, since: str, article_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(👍, 👎) since `since` of the pages that showed each article: a vote judges
+        the passages of its page, each article once."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        return {a: (up, down) for a, up, down in self._rows(
+            "SELECT s.article_id, count(DISTINCT f.id) FILTER (WHERE f.value > 0),"
+            " count(DISTINCT f.id) FILTER (WHERE f.value < 0)"
+            " FROM feedback f, json_each(f.passage_ids) j"
+            " JOIN shown s ON s.question_id = f.question_id AND s.passage_id = j.value"
+            f" WHERE f.created_at >= ? AND s.article_id IN ({marks}) GROUP BY s.article_id",
+            (since, *article_ids))}

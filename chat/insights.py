@@ -174,10 +174,14 @@ def _count_grades(report: Report, questions, tz: tzinfo) -> None:
 def _count_gaps(report: Report, questions, top: int) -> None:
     gaps: dict[tuple, Gap] = {}
     missing = Counter()
+    labels: dict[str, tuple[tuple, str]] = {}  # each distinct topic read once
+    misses: dict[str, list[str]] = {}
     for q in reversed(questions):  # newest first: examples are the latest asked
         if q.grade not in ("none", "partial"):
             continue
-        key, label = topic_label(q.topic)
+        if q.topic_json not in labels:
+            labels[q.topic_json] = topic_label(q.topic)
+        key, label = labels[q.topic_json]
         gap = gaps.get(key)
         if gap is None:
             gap = gaps[key] = Gap(label, last_asked=q.asked_at)
@@ -186,9 +190,11 @@ def _count_gaps(report: Report, questions, top: int) -> None:
             gap.none += 1
             missing["none"] += 1
         else:
+            if q.missing_json not in misses:
+                misses[q.missing_json] = q.missing
             gap.partial += 1
-            gap.missing.update(q.missing)
-            missing.update(q.missing)
+            gap.missing.update(misses[q.missing_json])
+            missing.update(misses[q.missing_json])
         text = cut_words(" ".join(q.text.split()), EXAMPLE_WORDS)
         if len(gap.examples) < EXAMPLES and text not in gap.examples:
             gap.examples.append(text)
@@ -200,22 +206,11 @@ def _count_gaps(report: Report, questions, top: int) -> None:
 def _count_articles(report: Report, feedback: FeedbackReader, since: str, titles: dict[str, str],
                     top: int) -> None:
     """The most shown articles with the 👍/👎 of the pages they were on."""
-    shown_for: dict[str, set[int]] = defaultdict(set)
-    article_of: dict[tuple[int, str], str] = {}
-    for qid, pid, article_id in feedback.shown(since):
-        shown_for[article_id].add(qid)
-        article_of[(qid, pid)] = article_id
-    votes: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    for qid, value, pids in feedback.votes(since):
-        if value > 0:
-            report.votes_up += 1
-        else:
-            report.votes_down += 1
-        for article_id in {article_of[(qid, p)] for p in pids if (qid, p) in article_of}:
-            votes[article_id][0 if value > 0 else 1] += 1
-    ranked = sorted(shown_for, key=lambda a: (-len(shown_for[a]), a))[:top]
-    report.articles = [ShownArticle(a, titles.get(a) or "(bài không còn trong dữ liệu)",
-                                    len(shown_for[a]), *votes[a]) for a in ranked]
+    report.votes_up, report.votes_down = feedback.votes(since)
+    ranked = feedback.most_shown(since, top)
+    votes = feedback.votes_on(since, [a for a, _ in ranked])
+    report.articles = [ShownArticle(a, titles.get(a) or "(bài không còn trong dữ liệu)", n,
+                                    *votes.get(a, (0, 0))) for a, n in ranked]
 
 
 _COVERAGE: dict[object, Coverage] = {}
@@ -232,7 +227,7 @@ def coverage(headlines, generation=None, years: int = 6, places: int = 15) -> Co
     by_org: dict[str, Counter] = defaultdict(Counter)
     all_years, by_place = Counter(), Counter()
     rows = list(headlines)
-    for article_id, title, date_iso, place, lead in rows:
+    for _, title, date_iso, place, lead in rows:
         subject = article_subject(title, place, date_iso, lead or "")
         all_years.update(subject.years)
         for org in subject.organisations:
@@ -318,6 +313,7 @@ def _draw_per_day(ax, report: Report) -> None:
     step = max(1, len(labels) // 10)
     ax.set_xticks(range(0, len(labels), step), labels[::step], fontsize=8)
     ax.set_title("Câu hỏi mỗi ngày", fontsize=11, loc="left")
+    ax.yaxis.get_major_locator().set_params(integer=True)  # counts: no 2.5 questions
     ax.legend(fontsize=8, frameon=False, ncols=len(report.grade_keys), loc="upper left",
               bbox_to_anchor=(0, -0.12))
     ax.spines[["top", "right"]].set_visible(False)
@@ -340,6 +336,7 @@ def _draw_gaps(ax, report: Report, top: int, label_chars: int = 48) -> None:
     ax.set_title("Chủ đề hỏi nhiều mà dữ liệu còn thiếu (số lần hỏi)", fontsize=11, loc="left",
                  pad=22)
     ax.tick_params(axis="y", labelsize=8)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.legend(fontsize=8, frameon=False, ncols=2, loc="lower left", bbox_to_anchor=(0, 1.0))
     ax.spines[["top", "right"]].set_visible(False)
 

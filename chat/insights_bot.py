@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from telegram import Update
-from telegram.constants import ChatAction
+from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CommandHandler, ContextTypes
 
@@ -26,13 +26,13 @@ from .answers import ADMIN_ONLY
 from .insights import (
     GRADE_NAMES,
     Report,
-    pyplot,
     build_report,
     chat_chart,
     moment_text,
     number,
     percent,
     period_text,
+    pyplot,
 )
 from .service import ChatService
 from .textutil import cut_words
@@ -47,6 +47,8 @@ GRADE_MARKS = {"exact": "🟢", "partial": "🟡", "none": "🔴", None: "⚪"}
 WEEKDAYS = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
             "saturday": 6}
 THONGKE_USAGE = "Dùng <code>/thongke</code> (7 ngày) hoặc <code>/thongke 30</code> (30 ngày)."
+# The report quotes what people asked: not for a whole group to read.
+THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng với bot."
 
 
 @dataclass
@@ -105,6 +107,9 @@ async def thongke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user = update.effective_user
     if user is None or user.id not in state.admins:
         await update.effective_message.reply_html(ADMIN_ONLY)
+        return
+    if update.effective_chat.type != ChatType.PRIVATE:
+        await update.effective_message.reply_html(THONGKE_PRIVATE)
         return
     args = context.args or []
     if args and args[0] not in {str(p) for p in PERIODS}:

@@ -95,6 +95,17 @@ def test_every_figure_equals_the_fixture_counted_directly(fixture_store, days, r
                                     **want["missing"]}
 
 
+def test_an_empty_store_gives_an_empty_report_page_and_chart(tmp_path):
+    store = FeedbackStore(tmp_path / "empty.sqlite")
+    report = build_report(store.reader(), None, None, days=30, now=NOW, tz=TZ)
+    assert (report.questions, report.people, report.gaps, report.articles) == (0, 0, [], [])
+    assert sum(sum(c.values()) for _, c in report.per_day) == 0 and report.share("none") == 0
+    page = render_page(report)
+    assert 'data-figure="questions" data-value="0"' in page and "Chưa có số liệu" in page
+    assert chat_chart(report)[:8] == b"\x89PNG\r\n\x1a\n"
+    store.close()
+
+
 def test_retention_and_pseudonyms_never_reach_the_page_text_or_image(fixture_store):
     store, asked = fixture_store
     report = build_report(store.reader(), None, None, days=90, retention_days=90, now=NOW, tz=TZ)

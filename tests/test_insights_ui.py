@@ -16,16 +16,16 @@ from datetime import UTC, datetime
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
-import pytest
-from chat_fixtures import ADMIN_ID, bot_env, fake_api, searcher, seed_index  # noqa: F401
+from chat_fixtures import ADMIN_ID
 from insights_fixture import OLD_MARK, make_store
 from test_insights import TZ, expected
 
 from chat import answers
 from chat.dashboard import Dashboard, make_server
-from chat.insights import chat_chart, build_report
+from chat.insights import build_report, chat_chart
 
 USER = 4321
+GROUP = -100555
 
 
 def chromium() -> str:
@@ -136,7 +136,7 @@ def _numbers(line: str) -> list[int]:
     return [int(n.replace(".", "")) for n in re.findall(r"\d[\d.]*", line)]
 
 
-def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(bot_env):  # noqa: F811
+def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(bot_env):
     api = bot_env.api
     store, asked = make_store(bot_env.db_path, questions=400, days=30,
                               articles=[(h.article_id, h.title) for h in bot_env.searcher.latest(20)])
@@ -157,6 +157,8 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
             n = len(api.sent_to(ADMIN_ID))
             api.message("/thongke 12", chat_id=ADMIN_ID)
             usage = await api.wait_reply(ADMIN_ID, after=n)
+            api.message("/thongke", chat_id=GROUP, user_id=ADMIN_ID)
+            usage += await api.wait_reply(GROUP)
             (job,) = app.job_queue.get_jobs_by_name("weekly-report")
             next_run = job.next_t.astimezone(ZoneInfo(TZ))
             n = len(api.sent_to(ADMIN_ID))
@@ -170,6 +172,7 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
     assert figures.of("questions") == [expected(asked, days=7, retention=90, now=datetime.now(UTC))["questions"]]
     assert [m.plain for m in refused] == [answers.ADMIN_ONLY]
     assert "/thongke 30" in usage[0].plain
+    assert "tin nhắn riêng" in usage[1].plain and not any(s.photo for s in api.sent_to(GROUP))
     assert (next_run.weekday(), next_run.hour, next_run.minute) == (0, 8, 0)  # Monday 08:00
     for messages, days in ((week, 7), (month, 30), (weekly, 7)):
         text, photo = messages[0].plain, messages[-1].photo
