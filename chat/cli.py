@@ -15,6 +15,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from retrieval.config import ConfigError, load_config
@@ -61,6 +62,7 @@ def _cmd_dashboard(args, config) -> int:
     host = args.host or config.dashboard.host
     server = make_server(dashboard, host, args.port if args.port is not None else config.dashboard.port)
     port = server.server_address[1]
+    threading.Thread(target=dashboard.warm_up, name="dashboard-warm-up", daemon=True).start()
     print(f"Trang thống kê: http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
           + ("  (cần ?token=...)" if dashboard.token else "") + "  (Ctrl+C để dừng)", flush=True)
     try:

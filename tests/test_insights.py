@@ -238,6 +238,33 @@ def test_the_page_shows_each_fetch_sources_last_run_with_its_failures(fixture_st
     assert "https://cong.example.vn/b: HTTP 500 (2 tries)" in page
 
 
+def test_python_m_chat_dashboard_serves_the_page_until_stopped(tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    store, asked = make_store(tmp_path / "fb.sqlite", questions=50, days=10, old=5)
+    store.close()
+    env = {k: v for k, v in os.environ.items() if k != "CONGTAC_DASHBOARD_TOKEN"}
+    refused = subprocess.run([sys.executable, "-m", "chat", "dashboard", "--feedback-db", str(store.path),
+                              "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True,
+                             timeout=60, env=env)
+    assert refused.returncode == 2 and "token" in refused.stderr
+    server = subprocess.Popen([sys.executable, "-m", "chat", "dashboard", "--feedback-db", str(store.path),
+                               "--index", str(tmp_path / "no-index"), "--port", "0"],
+                              stdout=subprocess.PIPE, text=True, env=env)
+    try:
+        line = server.stdout.readline()
+        url = re.search(r"http://\S+/", line)[0]
+        status, page = _get(url + "?days=90")
+        assert status == 200 and "Chưa có chỉ mục" in page
+        assert 'data-figure="questions" data-value="50"' in page and OLD_MARK not in page
+    finally:
+        server.send_signal(signal.SIGINT)
+        assert server.wait(timeout=30) == 0
+
+
 def _get(url: str, headers=None) -> tuple[int, str]:
     request = urllib.request.Request(url, headers=headers or {})
     try:
