@@ -30,6 +30,7 @@ from .insights import (
     GRADE_COLOURS,
     GRADE_NAMES,
     MISSING_NAMES,
+    MISSING_TEXT,
     Report,
     build_report,
     day_text,
@@ -115,9 +116,8 @@ def render_page(report: Report, token: str | None = None, tz: str | None = None)
         _gaps_table(report),
         "<h2>Thiếu điều gì</h2>",
         _table(["Câu trả lời", "Số câu hỏi"],
-               [[_e("Không có bài nào liên quan" if what == "none"
-                    else f"Có bài nhưng khác {MISSING_NAMES[what]}"),
-                 _num(n, f"missing-{what}")] for what, n in report.missing], {1}, "missing"),
+               [[_e(MISSING_TEXT.get(what, what)), _num(n, f"missing-{what}")]
+                for what, n in report.missing], {1}, "missing"),
         "<h2>Bài được đưa ra nhiều nhất</h2>",
         _table(["Bài viết", "Số câu hỏi", "Hữu ích", "Chưa đúng"],
                [[_e(a.title), _num(a.shown, "article-shown"), _num(a.up, "article-up"),
@@ -146,9 +146,9 @@ def _gaps_table(report: Report) -> str:
     under it (a phone has no room for more columns), then the counts."""
     rows = []
     for g in report.gaps:
-        misses = ", ".join(f"{MISSING_NAMES[k]} ({n})" for k, n in g.missing.most_common())
+        misses = ", ".join(f"{MISSING_NAMES.get(k, k)} ({n})" for k, n in g.missing.most_common())
         topic = (f'<b data-figure="gap-label">{_e(g.label)}</b>'
-                 + (f'<div class="muted">Bài gần nhất khác về: {_e(misses)}</div>' if misses else "")
+                 + (f'<div class="muted">Bài gần nhất thiếu: {_e(misses)}</div>' if misses else "")
                  + '<ul class="ex">' + "".join(f"<li>{_e(x)}</li>" for x in g.examples) + "</ul>")
         rows.append([topic, _num(g.asked, "gap-asked"), _num(g.none, "gap-none"),
                      _num(g.partial, "gap-partial")])

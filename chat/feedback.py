@@ -98,16 +98,18 @@ _MIGRATE_V1 = [
 ]
 
 
-def topic_record(intent: Intent | None) -> dict:
+def topic_record(intent: Intent | None, detail: str = "") -> dict:
     """What search understood, as stored with a question: organisation keys, places
-    as a reply names them ("huyện Đầm Hà"), years and terms ("2020-2025"), event keys."""
+    as a reply names them ("huyện Đầm Hà"), years and terms ("2020-2025"), event keys,
+    and the detail asked for when the best article lacks it ("số hội viên")."""
     if intent is None:
-        return {}
+        return {"detail": detail} if detail else {}
     record = {
         "organisations": list(intent.deciding_organisations),
         "places": [f"{p.level} {p.label}" if p.level else p.label for p in intent.places],
         "years": [str(y) for y in sorted(intent.years)] + [f"{a}-{b}" for a, b in intent.terms],
         "events": sorted(intent.events),
+        "detail": detail,
     }
     return {k: v for k, v in record.items() if v}
 

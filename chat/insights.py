@@ -35,7 +35,11 @@ from .textutil import cut_words
 GRADE_NAMES = {"exact": "Có bài đúng", "partial": "Có bài gần đúng", "none": "Chưa có bài",
                None: "Chưa phân loại"}
 GRADE_COLOURS = {"exact": "#2e7d32", "partial": "#f9a825", "none": "#c62828", None: "#9e9e9e"}
-MISSING_NAMES = {"year": "năm", "place": "địa bàn", "organisation": "tổ chức"}
+MISSING_NAMES = {"year": "năm", "place": "địa bàn", "organisation": "tổ chức", "detail": "chi tiết được hỏi"}
+# What the nearest answer lacked, as the dashboard's table says it.
+MISSING_TEXT = {"none": "Không có bài nào liên quan", "year": "Có bài nhưng khác năm",
+                "place": "Có bài nhưng khác địa bàn", "organisation": "Có bài nhưng khác tổ chức",
+                "detail": "Có bài nhưng không nêu điều được hỏi (con số, người, thời gian…)"}
 # The keys of query.EVENTS, as a reader writes them.
 EVENT_NAMES = {"dai_hoi": "đại hội", "tong_ket": "tổng kết", "so_ket": "sơ kết", "hoi_nghi": "hội nghị",
                "ky_niem": "kỷ niệm", "ra_quan": "ra quân", "phat_dong": "phát động", "hoi_thi": "hội thi",
@@ -126,10 +130,10 @@ def topic_label(topic: dict) -> tuple[tuple, str]:
     places = tuple(sorted(topic.get("places", [])))
     years = tuple(topic.get("years", []))
     events = tuple(sorted(topic.get("events", [])))
-    key = (orgs, tuple(fold(p).lower() for p in places), years, events)
+    key = (orgs, tuple(fold(p).lower() for p in places), years, events, topic.get("detail", ""))
     parts = [" ".join(ORGANISATIONS.get(o, o) for o in orgs), ", ".join(places),
              ", ".join(f"năm {y}" if "-" not in y else f"nhiệm kỳ {y}" for y in years),
-             ", ".join(EVENT_NAMES.get(e, e) for e in events)]
+             ", ".join(EVENT_NAMES.get(e, e) for e in events), topic.get("detail", "")]
     return key, " · ".join(p for p in parts if p) or NO_TOPIC
 
 
@@ -200,7 +204,7 @@ def _count_gaps(report: Report, questions, top: int) -> None:
             gap.examples.append(text)
     ranked = sorted(gaps.values(), key=lambda g: (-g.asked, g.label == NO_TOPIC, g.label))
     report.gaps = ranked[:top]
-    report.missing = [(k, missing[k]) for k in ("none", "year", "place", "organisation") if missing[k]]
+    report.missing = [(k, missing[k]) for k in MISSING_TEXT if missing[k]]
 
 
 def _count_articles(report: Report, feedback: FeedbackReader, since: str, titles: dict[str, str],

@@ -124,7 +124,7 @@ class ChatService:
         stored = resolved.text if resolved.followup else question
         qid = self.store.add_question(
             chat_id, user_id, stored, answered, grade=_grade(response, answered),
-            missing=response.missing, topic=topic_record(response.intent))
+            missing=response.missing, topic=topic_record(response.intent, response.detail))
         common = dict(question=question, truncated=truncated, followup=resolved.followup,
                       understood=response.understood, searched=resolved.text)
         if not answered:
@@ -208,7 +208,8 @@ class ChatService:
         """Questions built from the newest headlines (ALL-CAPS ones last)."""
         try:
             articles = sorted(self.searcher.latest(n * 3), key=lambda a: a.title.isupper())
-            heads = [Headline(a.article_id, a.title, a.date, a.place) for a in articles[:n]]
+            heads = [Headline(a.article_id, a.title, a.date, a.place, date_source=a.date_source)
+                     for a in articles[:n]]
             return [example_question(h, self._known_places()) for h in heads]
         except Exception:  # examples are a nicety; help must still work
             return []
@@ -236,7 +237,8 @@ class ChatService:
             if article is None:
                 return None
             return example_question(Headline(article.article_id, article.title, article.date,
-                                             article.place), self._known_places())
+                                             article.place, date_source=article.date_source),
+                                    self._known_places())
         return None
 
     def _question(self, qid: int, chat_id: int | None):
