@@ -967,7 +967,8 @@ class IndexReader:
             params = {"g": gen.number, **{f"i{k}": a for k, a in enumerate(chunk)}}
             sql = (_CANDIDATE_SQL.split(" WHERE ")[0] + " WHERE {visible} AND {va} AND a.article_id IN ({marks})"
                    " ORDER BY a.article_id, p.position").format(
-                visible=visible("p"), va=visible("a"), marks=",".join(f":i{k}" for k in range(len(chunk))))
+                visible=visible("p"), va=visible("a"), date_source=self._date_source,
+                marks=",".join(f":i{k}" for k in range(len(chunk))))
             out += [Candidate(*row) for row in self._query(sql, params)]
         return out
 
