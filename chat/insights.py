@@ -28,6 +28,7 @@ from zoneinfo import ZoneInfo
 from retrieval.fetch import PAGES_SOURCE, last_runs
 from retrieval.query import ORGANISATIONS, article_subject
 from retrieval.textnorm import fold
+from retrieval.types import trusted_date
 
 from .feedback import FeedbackReader
 from .textutil import cut_words
@@ -229,8 +230,10 @@ def _subject(row: tuple) -> tuple[frozenset, frozenset]:
     known = _SUBJECTS.get(row[0])
     if known is not None and known[0] == row:
         return known[1], known[2]
-    article_id, title, date_iso, place, lead = row
-    subject = article_subject(title, place, date_iso, lead or "")
+    article_id, title, date_iso, place, lead, *source = row
+    # A year counts only by a trusted date, as /chude counts (retrieval.types.trusted_date).
+    trusted = trusted_date(date_iso, source[0]) if source else date_iso
+    subject = article_subject(title, place, trusted, lead or "")
     found = frozenset(subject.organisations), frozenset(subject.years)
     _SUBJECTS[article_id] = (row, *found)
     return found
@@ -250,7 +253,8 @@ def coverage(headlines, generation=None, years: int = 6, places: int = 15) -> Co
         subjects = [_subject(r) for r in rows]
         for gone in _SUBJECTS.keys() - {r[0] for r in rows}:  # left the index
             del _SUBJECTS[gone]
-    for (_, _, _, place, _), (organisations, article_years) in zip(rows, subjects, strict=True):
+    for row, (organisations, article_years) in zip(rows, subjects, strict=True):
+        place = row[3]
         all_years.update(article_years)
         for org in organisations:
             by_org[org].update(article_years or {0})

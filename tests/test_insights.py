@@ -137,14 +137,14 @@ def test_the_chart_draws_the_reports_figures(fixture_store):
 class GradingSearcher:
     """Answers every question with one article, graded as the test says."""
 
-    def __init__(self, match: str, missing: list[str], intent: Intent):
-        self.match, self.missing, self.intent = match, missing, intent
+    def __init__(self, match: str, missing: list[str], intent: Intent, detail: str = ""):
+        self.match, self.missing, self.intent, self.detail = match, missing, intent, detail
 
     def search(self, question, top_k=None, offset=0):
         hit = Hit(article_id="a1", passage_id="a1#0", text="…", score=1.0, title="Bài 1")
         answered = self.match != "none"
         return SearchResponse(question, answered, [hit] if answered else [], self.match,
-                              self.missing, intent=self.intent)
+                              self.missing, intent=self.intent, detail=self.detail)
 
 
 def test_a_question_is_stored_with_its_grade_what_it_missed_and_its_topic(tmp_path):
@@ -162,6 +162,14 @@ def test_a_question_is_stored_with_its_grade_what_it_missed_and_its_topic(tmp_pa
     (gap,) = build_report(store.reader(), days=1).gaps
     assert (gap.label, gap.asked, gap.none, gap.partial) == (
         "Hội Cựu chiến binh · huyện Tùng Khê · năm 2024 · đại hội", 2, 1, 1)
+    # The article is there but does not say what was asked: a gap of its own.
+    ChatService(GradingSearcher("partial", ["detail"], intent, "số hội viên"), store).ask(
+        "Hội CCB huyện Tùng Khê có bao nhiêu hội viên năm 2024", chat_id=5, user_id=5)
+    report = build_report(store.reader(), days=1)
+    assert [(g.label, g.asked, dict(g.missing)) for g in report.gaps][-1] == (
+        "Hội Cựu chiến binh · huyện Tùng Khê · năm 2024 · đại hội · số hội viên", 1, {"detail": 1})
+    assert dict(report.missing)["detail"] == 1
+    assert "không nêu điều được hỏi" in render_page(report)
     store.close()
 
 
