@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test lint setup setup-test index demo clean
+.PHONY: run test browser lint setup setup-test index demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +35,15 @@ run: setup
 	  "Giá vàng hôm nay bao nhiêu?" \
 	  | $(PY) bot.py --console
 
-test: setup-test
+# The dashboard's test opens the page in Debian's Chromium: installed here when missing
+# (as root, e.g. in CI), never skipped.
+test: setup-test browser
 	$(PY) -m pytest -q
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; }
 
 # Rules are in pyproject.toml; kept out of `make test` so a new ruff release cannot fail CI.
 lint: setup

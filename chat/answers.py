@@ -509,6 +509,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
                 "",
                 m.b("Quản trị"),
                 "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
+                "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì",
                 "Gửi tệp .txt, .md hoặc .html để thêm bài viết vào kho dữ liệu.",
                 f"/add {m.esc('<đường dẫn>')} (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web "
                 "về kho dữ liệu",

@@ -15,7 +15,7 @@ from retrieval.textnorm import folded_words
 from retrieval.types import Article, Hit
 
 from .context import ConversationMemory, RecentMap, resolve
-from .feedback import FeedbackStore
+from .feedback import FeedbackStore, topic_record
 from .textutil import clean_question, has_words, searchable
 from .topics import Headline, Topics, count_topics, example_question
 
@@ -41,6 +41,13 @@ def article_cards(hits: list[Hit], per_card: int = PASSAGES_PER_CARD,
 
 
 INLINE_CACHE_SECONDS = 60
+
+
+def _grade(response, answered: bool) -> str | None:
+    """exact / partial / none as stored; None when a searcher answered without grading."""
+    if not answered:
+        return "none"
+    return response.match if response.match in ("exact", "partial") else None
 
 
 class Status(StrEnum):
@@ -127,7 +134,9 @@ class ChatService:
         self.memory.remember(conversation, resolved, vocabulary)
         # A follow-up is stored as searched, so "Xem thêm" pages the same results.
         stored = resolved.text if resolved.followup else question
-        qid = self.store.add_question(chat_id, user_id, stored, answered)
+        qid = self.store.add_question(
+            chat_id, user_id, stored, answered, grade=_grade(response, answered),
+            missing=response.missing, topic=topic_record(response.intent, response.detail))
         common = dict(question=question, truncated=truncated, followup=resolved.followup,
                       understood=response.understood, searched=resolved.text)
         if not answered:

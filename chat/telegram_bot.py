@@ -46,7 +46,7 @@ from retrieval.query import ORGANISATIONS
 from retrieval.store import folded_syllables
 from retrieval.types import Hit
 
-from . import callbacks, logsafe
+from . import callbacks, insights_bot, logsafe
 from .admin import (
     IndexWatcher,
     Reindexer,
@@ -658,6 +658,7 @@ async def _post_shutdown(application: Application) -> None:
     """Close the question store and the index once no handler can use them."""
     state = application.bot_data[STATE]
     await state.watcher.close()
+    insights_bot.close(application)
     state.service.close()
 
 
@@ -718,6 +719,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CommandHandler(["chude", "topics"], topics),
         CommandHandler("reindex", reindex),
         CommandHandler("add", add_link),
+        insights_bot.command(),  # /thongke
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & filters.User(user_id=bot_cfg.admins, allow_empty=False)
                        & filters.Regex(LINK_ONLY), admin_link),
@@ -738,6 +740,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     for handler in handlers:
         handler.callback = in_a_chat(handler.callback)
     application.add_handlers(handlers)
+    insights_bot.register(application, config, service, index_dir)  # /thongke, weekly report
     application.add_error_handler(on_error)
     if bot_cfg.reload_seconds > 0:
         application.job_queue.run_repeating(check_reload, interval=bot_cfg.reload_seconds,

@@ -143,7 +143,8 @@ class Searcher:
             hit.answer = answers[c.pid] if c.pid in answers else scorer.best(c.text)[0]
             hits.append(hit)
         return SearchResponse(query=question, answered=match != "none", hits=hits, match=match,
-                              missing=gaps, understood=intent.describe(), wanted=want.kind, detail=detail)
+                              missing=gaps, understood=intent.describe(), wanted=want.kind, detail=detail,
+                              intent=intent)
 
     def _idf(self, gen, terms) -> dict[str, float]:
         """IDF of folded syllables over the visible passages (their folded twins' counts)."""

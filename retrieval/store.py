@@ -474,7 +474,7 @@ class IndexStore:
         if int(meta["format"]) != FORMAT_VERSION:
             raise IndexFormatError(f"{index_dir} holds index format {meta['format']}; this version "
                                    f"reads {FORMAT_VERSION}: rebuild with `index --rebuild`")
-        if meta["embedder"] != embedder_identity:
+        if embedder_identity is not None and meta["embedder"] != embedder_identity:
             raise mismatch(index_dir, meta["embedder"], embedder_identity)
         self.published = int(meta["published"])
         self.lexical = open_lexical(index_dir)
@@ -868,8 +868,10 @@ class IndexReader:
     generation; the old one is dropped as soon as no search holds it.
     """
 
-    def __init__(self, index_dir: str | Path, embedder_identity: str,
+    def __init__(self, index_dir: str | Path, embedder_identity: str | None,
                  settings: VectorSettings | None = None) -> None:
+        """`embedder_identity` None: any embedder's index, for a reader that never
+        embeds (the dashboard reads the catalog only)."""
         self.index_dir = Path(index_dir)
         check_format(self.index_dir)
         if not (self.index_dir / CATALOG).is_file():
@@ -886,7 +888,7 @@ class IndexReader:
         if int(meta.get("format", 0)) != FORMAT_VERSION:
             raise IndexFormatError(f"{self.index_dir} holds index format {meta.get('format')}; this "
                                    f"version reads {FORMAT_VERSION}: rebuild with `index --rebuild`")
-        if meta["embedder"] != embedder_identity:
+        if embedder_identity is not None and meta["embedder"] != embedder_identity:
             raise mismatch(self.index_dir, meta["embedder"], embedder_identity)
         if meta.get("tokens") != LEXICAL_TOKENS_VERSION:
             raise IndexFormatError(

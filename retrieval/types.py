@@ -132,6 +132,9 @@ class SearchResponse:
     match: str = "none"
     missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation", "detail"
     understood: str = ""  # the constraints as a reply states them: "Hội Nông dân huyện X, năm 2024"
+    # The same constraints as data (a query.Intent): what the admins' report groups
+    # unanswered questions by (chat/insights.py).  None when nothing was searched.
+    intent: object | None = field(default=None, repr=False, compare=False)
     wanted: str = "open"  # the kind of answer asked for: number, who, when, where, tasks, open
     # With "detail" in `missing`: what the best article does not state ("số hội viên").
     detail: str = ""

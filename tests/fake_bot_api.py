@@ -112,6 +112,7 @@ class Sent:
     reply_to: int | None
     at: float
     raw: dict = field(default_factory=dict)  # the Message JSON returned to the bot
+    photo: bytes | None = None  # sendPhoto: the uploaded image (text holds the caption)
 
     @property
     def plain(self) -> str:
@@ -271,6 +272,7 @@ class FakeBotAPI:
             msg = BytesParser().parsebytes(
                 f"Content-Type: {content_type}\r\n\r\n".encode() + body)
             return {part.get_param("name", header="content-disposition"):
+                    part.get_payload(decode=True) if part.get_filename() else
                     part.get_payload(decode=True).decode("utf-8", "replace")
                     for part in msg.get_payload()}
         return {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
@@ -311,6 +313,8 @@ class FakeBotAPI:
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         if method == "sendMessage":
             return self._send_message(p)
+        if method == "sendPhoto":
+            return self._send_photo(p)
         if method in ("editMessageText", "editMessageReplyMarkup"):
             return self._edit(method, p)
         if method == "getFile":
@@ -403,6 +407,31 @@ class FakeBotAPI:
         if anyway in (True, "true", "True"):
             return None
         raise ApiError(400, "Bad Request: message to be replied not found")
+
+    def _send_photo(self, p: dict) -> dict:
+        """An uploaded photo (multipart, as python-telegram-bot sends bytes); the caption is
+        checked like a message text, against Telegram's 1024-character caption limit."""
+        chat_id = self._check_chat(p)
+        photo = p.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        caption = p.get("caption", "")
+        if utf16_len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if caption and p.get("parse_mode") == "HTML":
+            try:
+                check_html(caption)
+            except ValueError as e:
+                raise ApiError(400, f"Bad Request: can't parse entities: {e}") from None
+        message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                   "chat": self._chat(chat_id), "from": self.bot_user, "caption": caption,
+                   "photo": [{"file_id": f"photo{len(self.sent)}", "file_unique_id": f"up{len(self.sent)}",
+                              "width": 800, "height": 800, "file_size": len(photo)}]}
+        with self.cond:
+            self.sent.append(Sent(message["message_id"], chat_id, caption, p.get("parse_mode"), None,
+                                  None, time.monotonic(), message, photo))
+            self.cond.notify_all()
+        return message
 
     def _edit(self, method: str, p: dict):
         chat_id = self._check_chat(p)

@@ -21,7 +21,7 @@ from portal_site import ARTICLES, DISALLOWED, FakeArticle, PortalServer, Route, 
 from chat import answers
 from retrieval.articles import split_front_matter
 from retrieval.config import FetchConfig
-from retrieval.fetch import canonical_url, fetch
+from retrieval.fetch import PAGES_SOURCE, canonical_url, fetch, last_runs
 
 FAST = FetchConfig(requests_per_second=0, timeout_seconds=0.4, retries=1, backoff_seconds=0.01,
                    max_page_kb=1024, user_agent="congtac-test/1.0 (+fictional)")
@@ -61,7 +61,7 @@ def runs(portal, tmp_path_factory):
         "điều chỉnh lại sau khi rà soát hồ sơ thi đua của các cơ sở hội."])
     portal.set_page(CHANGED.path, Route(article_html(edited)))
     third = run()
-    return {"corpus": corpus, "reports": (first, second, third),
+    return {"corpus": corpus, "state": state, "reports": (first, second, third),
             "snapshots": (after_first, after_second, snapshot())}
 
 
@@ -126,6 +126,20 @@ def test_bad_pages_are_reported_and_skipped(runs, portal):
     # Tracking parameters and fragments do not make a second page.
     assert not any("utm_" in o.url or "#" in o.url for o in first.fetched + first.skipped)
     assert len(first.fetched) == 4 and len(list(runs["corpus"].rglob("*.md"))) == 4
+
+
+def test_each_source_keeps_its_last_run_for_the_report(runs, portal):
+    third = runs["reports"][2]
+    by_source = {r["source"]: r for r in last_runs(runs["state"])}
+    assert sorted(by_source) == sorted([PAGES_SOURCE, portal.base + "/rss.xml", portal.base + "/sitemap.xml"])
+    for kind in ("fetched", "unchanged", "skipped", "failed"):  # every outcome under one source
+        assert sum(r[kind] for r in by_source.values()) == len(getattr(third, kind)), kind
+    pages = by_source[PAGES_SOURCE]
+    assert pages["failed"] == len(pages["failures"]) >= 4
+    reasons = {f["url"].rsplit("/", 1)[-1]: f["reason"] for f in pages["failures"]}
+    assert reasons["khong-co.html"] == "HTTP 404" and reasons["vong-a"] == "redirect loop"
+    assert pages["started_at"] <= pages["finished_at"]
+    assert last_runs(runs["state"].with_name("none.sqlite")) == []
 
 
 def test_second_run_rewrites_nothing_and_uses_conditional_get(runs, portal):
