@@ -17,6 +17,8 @@ from retrieval.embedders import (
     make_embedder,
 )
 
+pytestmark = pytest.mark.slow  # converts and loads the embedding model
+
 # Fictional places and events, written for these tests.
 SAMPLES = [
     "Huyện đoàn Sơn Khê ra quân chiến dịch Mùa hè xanh năm 2023 với 300 đoàn viên.",

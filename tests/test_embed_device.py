@@ -13,8 +13,16 @@ from retrieval import embedders
 from retrieval.config import EmbedderConfig
 from retrieval.embedders import OnnxE5Embedder, TorchE5Embedder, make_embedder
 
-torch = pytest.importorskip("torch")
-sentence_transformers = pytest.importorskip("sentence_transformers")
+pytestmark = pytest.mark.slow  # loads the converted model in ONNX Runtime and torch
+
+@pytest.fixture(scope="module")
+def torch():
+    return pytest.importorskip("torch")  # here, not at import: collecting stays fast
+
+
+@pytest.fixture(scope="module")
+def sentence_transformers():
+    return pytest.importorskip("sentence_transformers")
 
 
 @pytest.fixture(autouse=True)
@@ -29,7 +37,7 @@ def loaded_on_cpu() -> dict:
 
 
 @pytest.fixture
-def asked(monkeypatch, loaded_on_cpu) -> list:
+def asked(monkeypatch, loaded_on_cpu, sentence_transformers) -> list:
     """The devices SentenceTransformer is asked for; it loads on the CPU, once a module."""
     asked = []
     real = sentence_transformers.SentenceTransformer
@@ -45,7 +53,7 @@ def asked(monkeypatch, loaded_on_cpu) -> list:
 
 
 @pytest.fixture
-def gpu(monkeypatch, asked) -> list:
+def gpu(monkeypatch, asked, torch) -> list:
     """torch sees one CUDA device."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
@@ -53,7 +61,7 @@ def gpu(monkeypatch, asked) -> list:
 
 
 @pytest.fixture
-def no_gpu(monkeypatch, asked) -> list:
+def no_gpu(monkeypatch, asked, torch) -> list:
     """torch sees no CUDA device (whether or not this machine has one)."""
     monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 0)

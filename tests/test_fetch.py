@@ -253,6 +253,7 @@ def cli(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # --index builds a real index in a subprocess
 def test_cli_fetch_prints_the_summary_and_exits_0_despite_failures(portal, tmp_path):
     result = cli("fetch", "--corpus", tmp_path / "corpus", "--index", tmp_path / "index", "-q",
                  "--allow-private", portal.base + ARTICLES[3].path, portal.base + "/loi.html")
