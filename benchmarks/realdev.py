@@ -22,6 +22,8 @@ Definitions (issue 16):
 - near misses are the questions with no gold article (off-topic included); they
   are declined when graded `partial` or `none`; "detail" ones carry "detail" in
   `expect_missing`; an answerable question graded `none` is a wrong "not found";
+- the answer sentence hits when the first passage's bold sentence (Hit.answer)
+  holds the snippet's first or last 40 characters, or lies inside the snippet;
 - a chain is right when every turn's first card is its gold article, asked in one
   conversation;
 - each off-topic question is sent right after every answerable question, in the
@@ -91,12 +93,18 @@ def visible(snippet: str, shown: str) -> bool:
     return bool(s) and (s in t or s[:SNIPPET_PREFIX] in t or s[-SNIPPET_PREFIX:] in t)
 
 
+def overlaps(snippet: str, sentence: str) -> bool:
+    """The bold sentence holds the snippet's start or end, or lies inside the snippet."""
+    s, t = _norm(snippet), _norm(sentence)
+    return bool(s and t) and (s[:SNIPPET_PREFIX] in t or s[-SNIPPET_PREFIX:] in t or t in s)
+
+
 def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures: bool) -> dict:
     service = ChatService(searcher, FeedbackStore(":memory:"), 3, ConversationMemory())
     conv = iter(range(1, 10**9))
     answerable = [it for it in items if it.q.gold_ids]
     misses = [it for it in items if not it.q.gold_ids]
-    hit1 = art1 = in_card = graded_none = 0
+    hit1 = art1 = in_card = graded_none = sentence_hit = 0
     rr = 0.0
     card_chars: list[int] = []
     by_type: dict[str, Counter] = defaultdict(Counter)
@@ -106,6 +114,8 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         response = searcher.search(q.question, top_k=10)
         p_rank, a_rank = first_hit_rank(response.hits, q)
         hit1 += p_rank == 1
+        sentence_hit += bool(response.hits) and response.hits[0].article_id in q.gold_ids and overlaps(
+            q.gold_snippet, response.hits[0].answer_sentence)
         art1 += bool(response.hits) and response.hits[0].article_id in q.gold_ids
         rr += 1 / p_rank if p_rank else 0.0
         page = service.ask(q.question, chat_id=next(conv))
@@ -175,6 +185,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         "passage_hit1": round(hit1 / n, 3),
         "mrr": round(rr / n, 3),
         "article_hit1": round(art1 / n, 3),
+        "answer_sentence_hit1": round(sentence_hit / n, 3),
         "answer_in_first_card": round(in_card / n, 3),
         "nearmiss_declined": round(declined["all"] / len(misses), 3),
         "detail_declined": round(declined["detail"] / max(1, total_kind["detail"]), 3),

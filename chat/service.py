@@ -198,7 +198,8 @@ class ChatService:
         """Questions built from the newest headlines (ALL-CAPS ones last)."""
         try:
             articles = sorted(self.searcher.latest(n * 3), key=lambda a: a.title.isupper())
-            heads = [Headline(a.article_id, a.title, a.date, a.place) for a in articles[:n]]
+            heads = [Headline(a.article_id, a.title, a.date, a.place, date_source=a.date_source)
+                     for a in articles[:n]]
             return [example_question(h, self._known_places()) for h in heads]
         except Exception:  # examples are a nicety; help must still work, and the bug be seen
             log.exception("example questions failed; answering without them")
@@ -227,7 +228,8 @@ class ChatService:
             if article is None:
                 return None
             return example_question(Headline(article.article_id, article.title, article.date,
-                                             article.place), self._known_places())
+                                             article.place, date_source=article.date_source),
+                                    self._known_places())
         return None
 
     def _question(self, qid: int, chat_id: int | None):

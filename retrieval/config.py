@@ -82,6 +82,17 @@ class SearchConfig:
     # of its two-syllable words, or this share of its IDF-weighted syllables (search.py).
     min_pair_coverage: float = 0.3
     min_coverage: float = 0.7
+    # The answer inside the article (answer.py): the passages of the best
+    # `answer_articles` articles are read whole and their sentences scored for the
+    # question's words and the evidence it wants (a number, a name, a date); the
+    # best sentence chooses each article's passage and casts one more vote of
+    # weight `answer_weight` between those articles.  0 turns the vote off.
+    answer_articles: int = 5
+    answer_weight: float = 1.0
+    evidence_weight: float = 1.0
+    # A question on a detail (who, how many, when) whose best article has no
+    # sentence stating one is graded partial with "detail" missing.
+    grade_details: bool = True
 
 
 @dataclass
@@ -175,6 +186,9 @@ LIMITS: dict[str, tuple] = {
     "search.event_weight": (0, 100),
     "search.min_pair_coverage": (0, 1),
     "search.min_coverage": (0, 1),
+    "search.answer_articles": (0, 100),
+    "search.answer_weight": (0, 100),
+    "search.evidence_weight": (0, 100),
     "bot.answers_per_page": (1, 10),
     "bot.questions_per_minute": (1, 10_000),
     "bot.context_minutes": (0, 1440),

@@ -262,7 +262,8 @@ def _front_matter_value(value: str) -> str:
 def render_markdown(article, url: str, fallback_source: str, fallback_date: str | None) -> str:
     """The corpus file for a page: front matter the parser honours, then one paragraph a line."""
 
-    meta = {"title": article.title, "date": article.date or fallback_date, "place": article.place,
+    meta = {"title": article.title, "date": article.date or fallback_date,
+            "date_source": article.date_source if article.date else None, "place": article.place,
             "source": article.source or fallback_source, "url": url}
     head = [f"{k}: {v if k == 'url' else _front_matter_value(v)}" for k, v in meta.items() if v]
     return "---\n" + "\n".join(head) + "\n---\n\n" + "\n\n".join(article.paragraphs) + "\n"

@@ -63,7 +63,7 @@ from pathlib import Path
 import numpy as np
 
 from .textnorm import LEXICAL_TOKENS_VERSION, folded_words, lexical_tokens
-from .types import Article, indexed_text
+from .types import TRUSTED_DATE_SOURCES, Article, indexed_text
 
 log = logging.getLogger(__name__)
 
@@ -214,6 +214,24 @@ CREATE INDEX IF NOT EXISTS passages_by_article ON passages (article);
 CREATE INDEX IF NOT EXISTS passages_added ON passages (added);
 CREATE INDEX IF NOT EXISTS passages_removed ON passages (removed);
 """
+def _has_date_source(db: sqlite3.Connection) -> bool:
+    return any(row[1] == "date_source" for row in db.execute("PRAGMA table_info(articles)"))
+
+
+def _add_date_source(db: sqlite3.Connection) -> None:
+    """Catalogs written before dates kept their source (issue 18) get the column, and every
+    file is parsed again at the next build, so no article keeps a date the old rules gave."""
+    if not _has_date_source(db):
+        with db:
+            db.execute("ALTER TABLE articles ADD COLUMN date_source TEXT")
+            db.execute("UPDATE files SET size = -1, sha256 = ''")
+
+
+# The date browsing may rely on (types.trusted_date, in SQL): a full day the page itself states.
+TRUSTED_DATE_SQL = ("CASE WHEN length(date) = 10 AND date_source IN ({}) THEN date END"
+                    .format(", ".join(f"'{s}'" for s in sorted(TRUSTED_DATE_SOURCES))))
+
+
 def visible(table: str = "") -> str:
     """SQL: the row (of the table aliased `table`, if given) is visible at generation :g,
     that is added <= g and (removed is null or removed > g)."""
@@ -445,6 +463,7 @@ class IndexStore:
         self.settings = settings or VectorSettings()
         self.db = connect(index_dir / CATALOG)
         self.db.executescript(SCHEMA)
+        _add_date_source(self.db)
         meta = get_meta(self.db)
         if not meta:
             with self.db:
@@ -526,9 +545,9 @@ class IndexStore:
                 a = item.article
                 cur = db.execute(
                     "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
-                    " added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " added, date_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
-                     json.dumps(a.paragraphs, ensure_ascii=False), gen))
+                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source))
                 aid = cur.lastrowid
                 for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
                     cur = db.execute(
@@ -809,6 +828,7 @@ class Candidate:
     source: str | None
     url: str | None
     lead: str  # the article's first paragraph: with the headline, what the article is about
+    date_source: str | None = None  # where the date came from (types.DATE_SOURCES)
 
     @property
     def passage_id(self) -> str:
@@ -832,11 +852,11 @@ class _Generation:
 
 _CANDIDATE_SQL = (
     "SELECT p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place, a.source,"
-    " a.url, json_extract(a.paragraphs, '$[0]')"
+    " a.url, json_extract(a.paragraphs, '$[0]'), {date_source}"
     " FROM passages p JOIN articles a ON a.id = p.article"
     " WHERE {visible} AND p.id IN ({marks})")
-_ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs FROM articles a"
-                " WHERE {visible} ")
+_ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs, {date_source}"
+                " FROM articles a WHERE {visible} ")
 
 
 class IndexReader:
@@ -857,6 +877,9 @@ class IndexReader:
                                 f"`python -m retrieval index --corpus DIR --index {self.index_dir}`")
         self.settings = settings or VectorSettings()
         self._db = connect(self.index_dir / CATALOG, readonly=True)
+        # A catalog from before issue 18 has no date sources until its next build: none is trusted.
+        self._date_source = "date_source" if _has_date_source(self._db) else "NULL"
+        self._trusted_date = TRUSTED_DATE_SQL if self._date_source != "NULL" else "NULL"
         self._db_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         meta = self.meta()
@@ -927,37 +950,56 @@ class IndexReader:
         found: dict[int, Candidate] = {}
         for chunk in chunks(ids):
             params = {"g": gen.number, **{f"i{k}": pid for k, pid in enumerate(chunk)}}
-            sql = _CANDIDATE_SQL.format(visible=visible("p"),
+            sql = _CANDIDATE_SQL.format(visible=visible("p"), date_source=self._date_source,
                                         marks=",".join(f":i{k}" for k in range(len(chunk))))
             for row in self._query(sql, params):
                 found[row[0]] = Candidate(*row)
         return found
 
+    def article_passages(self, gen: _Generation, article_ids: Iterable[str]) -> list[Candidate]:
+        """Every visible passage of these articles, in article and reading order: where
+        search looks for the sentence that answers (retrieval/answer.py)."""
+        ids = list(dict.fromkeys(article_ids))
+        out: list[Candidate] = []
+        for chunk in chunks(ids):
+            params = {"g": gen.number, **{f"i{k}": a for k, a in enumerate(chunk)}}
+            sql = (_CANDIDATE_SQL.split(" WHERE ")[0] + " WHERE {visible} AND {va} AND a.article_id IN ({marks})"
+                   " ORDER BY a.article_id, p.position").format(
+                visible=visible("p"), va=visible("a"), date_source=self._date_source,
+                marks=",".join(f":i{k}" for k in range(len(chunk))))
+            out += [Candidate(*row) for row in self._query(sql, params)]
+        return out
+
     def article(self, article_id: str, gen: _Generation | None = None) -> Article | None:
         gen = gen or self.current
-        rows = self._query(_ARTICLE_SQL.format(visible=visible('a')) + "AND article_id = :id",
+        rows = self._query(self._article_sql() + "AND article_id = :id",
                            {"g": gen.number, "id": article_id})
         return _article(rows[0]) if rows else None
 
+    def _article_sql(self) -> str:
+        return _ARTICLE_SQL.format(visible=visible('a'), date_source=self._date_source)
+
     def latest(self, n: int) -> list[Article]:
-        """Newest articles first (undated ones last)."""
-        rows = self._query(_ARTICLE_SQL.format(visible=visible('a'))
-                           + "ORDER BY coalesce(date, '') DESC, article_id DESC LIMIT :n",
+        """Newest articles first by trusted date (types.trusted_date); the others last."""
+        rows = self._query(self._article_sql()
+                           + f"ORDER BY coalesce({self._trusted_date}, '') DESC, article_id DESC LIMIT :n",
                            {"g": self.current.number, "n": n})
         return [_article(r) for r in rows]
 
-    def headlines(self) -> list[tuple[str, str, str | None, str | None, str]]:
-        """(article_id, title, date, place, first paragraph) of every visible article,
-        newest first: what browsing (/chude) counts, without loading whole texts."""
+    def headlines(self) -> list[tuple[str, str, str | None, str | None, str, str | None]]:
+        """(article_id, title, date, place, first paragraph, date source) of every visible
+        article, newest trusted date first: what browsing (/chude) counts, without whole texts."""
         return self._query(
-            "SELECT article_id, title, date, place, coalesce(json_extract(paragraphs, '$[0]'), '')"
-            f" FROM articles WHERE {visible()} ORDER BY coalesce(date, '') DESC, article_id DESC",
+            "SELECT article_id, title, date, place, coalesce(json_extract(paragraphs, '$[0]'), ''),"
+            f" {self._date_source} FROM articles WHERE {visible()}"
+            f" ORDER BY coalesce({self._trusted_date}, '') DESC, article_id DESC",
             {"g": self.current.number})
 
     def stats(self) -> dict:
         g = {"g": self.current.number}
         articles, date_min, date_max = self._query(
-            f"SELECT count(*), min(date), max(date) FROM articles WHERE {visible()}", g)[0]
+            f"SELECT count(*), min({self._trusted_date}), max({self._trusted_date}) FROM articles"
+            f" WHERE {visible()}", g)[0]
         meta = self.meta()
         return {"articles": articles, "passages": self.current.passages,
                 "date_min": date_min, "date_max": date_max,
@@ -971,4 +1013,4 @@ class IndexReader:
 
 def _article(row) -> Article:
     return Article(article_id=row[0], title=row[1], date=row[2], place=row[3], source=row[4],
-                   url=row[5], path=row[6] or "", paragraphs=json.loads(row[7]))
+                   url=row[5], path=row[6] or "", paragraphs=json.loads(row[7]), date_source=row[8])

@@ -270,7 +270,10 @@ def respell(text: str, vocabulary: Iterable[str]) -> str:
 # capital ends an abbreviation ("TP. Lam Hạ", "H. Hòa Lĩnh", "ThS."), not a
 # sentence.  Official prose strings clauses together with semicolons into
 # sentences of many lines; sentence_spans cuts those at their semicolons.
-SENTENCE_END = re.compile(r"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![a-zà-ỹđ])|\n+")
+# Lower-case Vietnamese letters, listed: a range such as à-ỹ also holds capitals
+# (Đ is U+0110), and a sentence opening "Đồng chí..." was never split off.
+_LOWER = "a-z" + "".join(sorted({c for c in map(chr, range(0xC0, 0x1EFA)) if c.islower()}))
+SENTENCE_END = re.compile(rf"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![{_LOWER}])|\n+")
 _CLAUSE_END = re.compile(r";\s+")
 LONG_SENTENCE = 300  # characters
 

@@ -519,10 +519,11 @@ def test_topics_count_articles_by_subject_and_examples_are_questions():
 
     heads = [
         Headline("a", "Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023", "2023-12-20",
-                 "Tùng Khê"),
+                 "Tùng Khê", date_source="dateline"),
         Headline("b", "Hội LHPN huyện Đào Nguyên tổng kết công tác Hội năm 2023, triển khai nhiệm vụ "
-                      "năm 2024", "2024-01-11", "Đào Nguyên"),
-        Headline("c", "Hội Nông dân huyện Đào Nguyên ra quân làm đường", "2022-05-02", "Đào Nguyên"),
+                      "năm 2024", "2024-01-11", "Đào Nguyên", date_source="lead"),
+        Headline("c", "Hội Nông dân huyện Đào Nguyên ra quân làm đường", "2022-05-02", "Đào Nguyên",
+                 date_source="meta"),
     ]
     topics = count_topics(heads)
     assert dict(topics.organisations) == {"hoi_nong_dan": 2, "hoi_phu_nu": 1}
@@ -532,9 +533,25 @@ def test_topics_count_articles_by_subject_and_examples_are_questions():
     assert example_question(heads[0], known) == "Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"
     # The headline's year, not the date's: a review of 2023 published in January 2024.
     assert example_question(heads[1], known) == "Hội LHPN huyện Đào Nguyên tổng kết năm 2023 thế nào?"
-    odd = Headline("d", "LẠC GIANG: HƠN 1.200 ĐOÀN VIÊN RA QUÂN TÌNH NGUYỆN HÈ", "2023-06-05", "Lạc Giang")
+    odd = Headline("d", "LẠC GIANG: HƠN 1.200 ĐOÀN VIÊN RA QUÂN TÌNH NGUYỆN HÈ", "2023-06-05", "Lạc Giang",
+                   date_source="url")
     assert example_question(odd) == ("Hơn 1.200 đoàn viên ra quân tình nguyện hè ở Lạc Giang năm 2023 "
                                      "diễn ra thế nào?")
+
+
+def test_browsing_reads_only_trusted_dates():
+    from chat.topics import Headline, count_topics, example_question
+
+    # Fictional: dated by the page itself, by an anniversary's year, by a date elsewhere in the text.
+    stated = Headline("a", "Hội Nông dân xã Tân Mai ra quân làm đường", "2024-03-14", "Tân Mai",
+                      date_source="dateline")
+    anniversary = Headline("b", "Đảng bộ xã Phú Đông gặp mặt đảng viên lão thành", "2029", "Phú Đông",
+                           date_source="anniversary")
+    in_text = Headline("c", "Đoàn xã Phú Đông về nguồn", "2027-09-02", "Phú Đông", date_source="text")
+    topics = count_topics([anniversary, in_text, stated])
+    assert topics.years == [(2024, 1)]
+    assert [h.article_id for h in topics.newest] == ["a"]
+    assert "2029" not in example_question(anniversary) and "2027" not in example_question(in_text)
 
 
 def test_topic_payloads_fit_and_parse():

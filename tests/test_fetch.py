@@ -88,6 +88,7 @@ def test_first_run_writes_one_file_per_article_with_citations(runs, portal):
         files[o.url.split("/", 3)[3]] = (meta, body)
     meta, body = files.get(FIRST) or files[TWIN]
     assert meta["title"] == ARTICLES[0].title and meta["date"] == "2024-01-15"
+    assert meta["date_source"] == "meta"  # the page's markup
     assert meta["place"] == "Tân Khê" and meta["url"] == fetched[FIRST].url
     assert "Cổng thông tin điện tử huyện Tân Khê" in meta["source"]
     assert "Quỹ Vì người nghèo được 1,2 tỷ đồng" in body
@@ -101,6 +102,7 @@ def test_first_run_writes_one_file_per_article_with_citations(runs, portal):
     meta, body = files["tintuc.asp?id=305"]
     assert meta["title"] == "Huyện đoàn Tân Khê ra quân Tháng Thanh niên"
     assert meta["date"] == "2024-03-05" and meta["place"] == "Tân Khê"
+    assert meta["date_source"] == "lead"  # kept, so the index does not take it for the page's markup
     assert body.lstrip().startswith("Sáng ngày 5/3")
 
 

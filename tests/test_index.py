@@ -401,3 +401,22 @@ def test_a_few_removals_do_not_rebuild_the_lexical_index(tmp_path, corpus, e5, m
     (corpus / "dong_trang_2.txt").unlink()  # one article of four
     build_index(corpus, index, progress=False, embedder=e5)
     assert rebuilt == []
+
+
+def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus, e5):
+    import sqlite3
+
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    db = sqlite3.connect(index / store_module.CATALOG)
+    with db:  # what an older version wrote: no date_source column
+        db.execute("ALTER TABLE articles DROP COLUMN date_source")
+    db.close()
+    old = Searcher.open(index, embedder=e5)
+    assert old.stats()["date_min"] is None  # served, but no date is trusted yet
+    assert all(a.date_source is None for a in old.latest(5))
+    again = build_index(corpus, index, progress=False, embedder=e5)
+    assert again.parsed_files == 2 and again.embedded == 0  # parsed again; vectors from the cache
+    fresh = Searcher.open(index, embedder=e5)
+    assert {a.date_source for a in fresh.latest(5)} <= {"meta", "dateline", "url", "lead"}
+    assert fresh.stats()["date_min"] is not None
