@@ -15,9 +15,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
-# torch==2.13.0 first: it is the CPU build; left to itself, sentence-transformers pulls a CUDA one.
+# The CPU build of torch first: left to itself, pip takes the multi-GB CUDA wheel
+# (plain `torch==2.13.0` from the public index is that CUDA wheel). TORCH_INDEX is
+# PyTorch's CPU wheel index. This environment's shortcut: it cannot reach that index,
+# and its pip (PIP_FIND_LINKS) serves torch-2.13.0+cpu under the plain name, so pip
+# falls back to it after failed look-ups of torch and each dependency (about 90 s
+# once), or at once with `make test TORCH_INDEX=`.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -q -e '.[test]'
 	touch $@
 

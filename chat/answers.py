@@ -366,10 +366,10 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
     """The messages answering one page of a question (at least one message)."""
     if page.status is Status.EMPTY:
         return [f"Bạn chưa nhập câu hỏi. Hãy gõ điều bạn muốn biết, ví dụ: "
-                f"{m.code(m.esc(_example(examples)))}"]
+                f"{m.code(m.esc(first_example(examples)))}"]
     if page.status is Status.NOT_WORDS:
         return ["Mình chưa hiểu câu hỏi 🙂 Mình chỉ đọc được câu hỏi bằng chữ. Ví dụ: "
-                f"{m.code(m.esc(_example(examples)))}"]
+                f"{m.code(m.esc(first_example(examples)))}"]
     if page.status is Status.EXPIRED:
         return ["Xin lỗi, mình không còn nhớ câu hỏi này. Bạn gửi lại câu hỏi nhé."]
     if page.status is Status.END:
@@ -435,7 +435,9 @@ def no_answer(m: Markup, echo: str, examples: list[str] | None) -> str:
     return text + "."
 
 
-def _example(examples: list[str] | None) -> str:
+def first_example(examples: list[str] | None) -> str:
+    """The example a usage hint shows: the newest headline's question, else (an empty
+    index, or examples that failed and were logged) a question of the usual shape."""
     return examples[0] if examples else "Huyện ủy duyệt chương trình công tác năm 2024"
 
 

@@ -7,6 +7,7 @@ Telegram or terminals: rendering lives in answers.py.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -18,6 +19,8 @@ from .context import ConversationMemory, RecentMap, resolve
 from .feedback import FeedbackStore, topic_record
 from .textutil import clean_question, has_words, searchable
 from .topics import Headline, Topics, count_topics, example_question
+
+log = logging.getLogger(__name__)
 
 # Passages grouped into article cards: deeper than anyone pages, and cheap (the
 # searcher ranks all its candidates anyway; top_k only slices the list).
@@ -176,9 +179,8 @@ class ChatService:
             self._inline.put(key, cards)
         return question, cards
 
-    def _generation(self) -> int | None:
-        reader = getattr(self.searcher, "reader", None)
-        return reader.current.number if reader is not None else None
+    def _generation(self) -> int:
+        return self.searcher.reader.current.number
 
     def forget(self, chat_id: int = 0, user_id: int | None = None) -> bool:
         """Start a new conversation (/new): follow-ups no longer inherit anything."""
@@ -186,10 +188,7 @@ class ChatService:
 
     def _known_places(self) -> dict[str, str]:
         """Folded place names the index has articles of, mapped to their spelling."""
-        try:
-            return self.searcher.reader.current.places
-        except AttributeError:  # a searcher without an index reader (tests, stubs)
-            return {}
+        return self.searcher.reader.current.places
 
     def more(self, qid: int, offset: int, chat_id: int | None = None) -> Page:
         """The page of answers starting at article card `offset` for a stored question."""
@@ -243,7 +242,8 @@ class ChatService:
             heads = [Headline(a.article_id, a.title, a.date, a.place, date_source=a.date_source)
                      for a in articles[:n]]
             return [example_question(h, self._known_places()) for h in heads]
-        except Exception:  # examples are a nicety; help must still work
+        except Exception:  # examples are a nicety; help must still work, and the bug be seen
+            log.exception("example questions failed; answering without them")
             return []
 
     def topics(self) -> Topics:

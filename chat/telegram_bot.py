@@ -81,6 +81,7 @@ from .answers import (
     article_gone,
     article_messages,
     fetch_text,
+    first_example,
     help_text,
     hint,
     inline_card,
@@ -373,8 +374,7 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     question = " ".join(context.args or [])
     if not question.strip():
         examples = await asyncio.to_thread(_state(context).service.examples, 1)
-        example = examples[0] if examples else "Huyện ủy duyệt chương trình công tác năm 2024"
-        await update.effective_message.reply_html(ASK_USAGE.format(example=html.escape(example)))
+        await update.effective_message.reply_html(ASK_USAGE.format(example=html.escape(first_example(examples))))
         return
     await _answer(update, context, question)
 

@@ -592,6 +592,8 @@ def test_admin_upload_is_saved_safely_and_indexed(own_index_env):
 
 
 def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
+    """The old index serves until the rebuild swaps the new one in, even once the new
+    generation is on disk: asked then, the new article's question finds nothing of it."""
     env, api = own_index_env, own_index_env.api
     from retrieval.index import build_index
 
@@ -605,6 +607,7 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
                              embedder=env.searcher.embedder)
         timeline["built"] = time.monotonic()
         assert release.wait(60)
+        timeline["released"] = time.monotonic()
         return report
 
     env.build = slow_build
@@ -615,8 +618,9 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
             api.message("/reindex", chat_id=ADMIN_ID, user_id=ADMIN_ID)
             await api.wait_reply(ADMIN_ID, contains="Bắt đầu xây dựng lại", settle=0)
             await api.wait_for(started.is_set, what="build started")
-            # During the build: a seed question is answered from the old index...
-            api.message(SEED_QUESTION, chat_id=USER)
+            await api.wait_for(lambda: "built" in timeline, what="new generation written", timeout=120)
+            # The new generation is on disk, the rebuild not finished: the old index answers.
+            api.message(NEW_QUESTION, chat_id=USER)
             during = await api.wait_reply(USER)
             timeline["answered"] = time.monotonic()
             # ...and a second /reindex is told to wait instead of starting another build.
@@ -632,7 +636,9 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
             return during, busy, report, after
 
     during, busy, report, after = env.run(scenario())
-    assert "Đầm Hà" in during[0].plain
+    assert timeline["built"] < timeline["answered"] < timeline["released"]
+    assert [m.plain for m in during if "Xã Tân Lập tổ chức hội thi" in m.plain] == []
+    assert "chưa tìm thấy" in during[0].plain  # nothing of the new article in the old index
     assert busy[0].plain == answers.REINDEX_BUSY
     assert "Thêm mới: 1 (tan_lap_banh_chung)" in report[-1].plain
     assert "Bài viết: 7" in report[-1].plain

@@ -10,6 +10,7 @@ import re
 from datetime import datetime
 
 import pytest
+from chat_fixtures import StubReader
 from fake_bot_api import check_html, html_to_text
 from telegram import Message
 
@@ -170,9 +171,48 @@ def test_no_answer_and_statuses_are_polite():
     check_html(text)
     assert "chưa tìm thấy" in text and "&lt;giá vàng&gt;" in text and "năm" in text
     assert "<code>Đầm Hà năm 2024</code>" in text
-    for status in (Status.EMPTY, Status.NOT_WORDS, Status.END, Status.EXPIRED):
-        (text,) = page_messages(HTML, ChatServiceStub.page([], status=status))
+    # Each status says what happened and what to do next.
+    says = {Status.EMPTY: ["chưa nhập câu hỏi", "<code>Hội Nông dân Đầm Hà năm 2024</code>"],
+            Status.NOT_WORDS: ["chưa hiểu câu hỏi", "bằng chữ", "<code>Hội Nông dân Đầm Hà năm 2024</code>"],
+            Status.END: ["Không còn kết quả nào khác"],
+            Status.EXPIRED: ["không còn nhớ câu hỏi này", "gửi lại câu hỏi"]}
+    for status, phrases in says.items():
+        (text,) = page_messages(HTML, ChatServiceStub.page([], status=status),
+                                examples=["Hội Nông dân Đầm Hà năm 2024"])
         check_html(text)
+        assert all(p in text for p in phrases), (status, text)
+    # Without examples (an empty index) the hints still show a question to copy.
+    (text,) = page_messages(HTML, ChatServiceStub.page([], status=Status.EMPTY))
+    assert "<code>" in text and "</code>" in text
+
+
+def test_a_follow_up_naming_a_place_of_the_index_replaces_the_place():
+    """The places come from the index being served (its reader), typed without diacritics."""
+    searcher = StubSearcher([make_hit()])
+    searcher.reader = StubReader(places={"tung khe": "Tùng Khê", "ky luong": "Kỳ Lương"})
+    service = ChatService(searcher, FeedbackStore(":memory:"))
+    service.ask("Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?")
+    assert service.ask("còn ky luong?").followup
+    searched = searcher.queries[-1][0]
+    assert "Kỳ Lương" in searched and "Tùng Khê" not in searched and "2023" in searched
+
+
+def test_examples_are_the_newest_headlines_and_a_failure_is_logged(caplog):
+    class Searcher(StubSearcher):
+        def latest(self, n):
+            return [Article("a0", "Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023", ["x"],
+                            date="2023-12-20", place="Tùng Khê")]
+
+    class Broken(StubSearcher):
+        def latest(self, n):
+            raise RuntimeError("catalog unreadable")
+
+    service = ChatService(Searcher([]), FeedbackStore(":memory:"))
+    service.searcher.reader = StubReader(places={"tung khe": "Tùng Khê"})
+    assert service.examples(1) == ["Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"]
+    with caplog.at_level(logging.ERROR, logger="chat.service"):
+        assert ChatService(Broken([]), FeedbackStore(":memory:")).examples(1) == []
+    assert "example questions failed" in caplog.text and "catalog unreadable" in caplog.text
 
 
 def test_plain_markup_marks_best_sentence():
@@ -335,6 +375,7 @@ def test_keyboard_has_one_full_text_button_per_article():
 class StubSearcher:
     def __init__(self, hits, answered=True):
         self.hits, self.answered, self.queries = hits, answered, []
+        self.reader = StubReader()
 
     def search(self, question, top_k=5, offset=0):
         self.queries.append((question, top_k, offset))

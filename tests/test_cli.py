@@ -3,6 +3,7 @@ import json
 import subprocess
 import sys
 
+import pytest
 from conftest import QUESTIONS, ROOT
 
 
@@ -14,6 +15,7 @@ def cli(*args, check=True):
     return result
 
 
+@pytest.mark.slow  # builds a real index in a subprocess
 def test_index_prints_a_summary_with_skipped_files(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
@@ -89,6 +91,7 @@ def test_bad_index_settings_are_refused_with_the_key(tmp_path):
     assert run.returncode == 2 and "index.ann" in run.stderr and "Traceback" not in run.stderr
 
 
+@pytest.mark.slow  # builds a real index in a subprocess
 def test_search_takes_top_k_and_config_after_the_command(tmp_path):
     corpus = tmp_path / "corpus"
     corpus.mkdir()

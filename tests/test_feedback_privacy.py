@@ -9,6 +9,7 @@ import stat
 from types import SimpleNamespace
 
 import pytest
+from chat_fixtures import StubReader
 
 from chat.feedback import FeedbackStore
 from chat.service import ChatService, Status
@@ -34,6 +35,8 @@ def hit(n: int) -> Hit:
 
 
 class Searcher:
+    reader = StubReader()
+
     def search(self, question, top_k=None, offset=0):
         from retrieval.types import SearchResponse
 

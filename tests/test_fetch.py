@@ -23,9 +23,11 @@ from retrieval.articles import split_front_matter
 from retrieval.config import FetchConfig
 from retrieval.fetch import PAGES_SOURCE, canonical_url, fetch, last_runs
 
-FAST = FetchConfig(requests_per_second=0, timeout_seconds=0.4, retries=1, backoff_seconds=0.01,
+# A local page answers in milliseconds, but a loaded machine can stall one for a
+# second: the timeout is generous, and the page that must time out has its own test.
+FAST = FetchConfig(requests_per_second=0, timeout_seconds=10, retries=1, backoff_seconds=0.01,
                    max_page_kb=1024, user_agent="congtac-test/1.0 (+fictional)")
-BAD_PAGES = ["/cham.html", "/loi.html", "/vong-a", "/sang-trang-khac", "/van-ban/quyet-dinh.pdf",
+BAD_PAGES = ["/loi.html", "/vong-a", "/sang-trang-khac", "/van-ban/quyet-dinh.pdf",
              "/trang-trong.html", "/rat-lon.html", "/ma-hong.html", "/khong-co.html"]
 CHANGED = ARTICLES[1]
 
@@ -119,7 +121,6 @@ def test_bad_pages_are_reported_and_skipped(runs, portal):
     assert failed["loi.html"].reason == "HTTP 500 (2 tries)"
     assert failed["vong-a"].reason == "redirect loop"
     assert failed["khong-co.html"].reason == "HTTP 404"
-    assert failed["cham.html"].reason.startswith("timed out after 0.4 s")
     assert len(portal.hits("/loi.html")) >= 2  # retried
     assert not portal.hits(DISALLOWED)  # robots.txt was honoured: never even requested
     assert {h["User-Agent"] for h in portal.hits(ARTICLES[0].path)} == {FAST.user_agent}
@@ -188,16 +189,30 @@ def test_private_addresses_are_refused_unless_allowed(portal, tmp_path):
     assert not (tmp_path / "corpus" / "fetched").exists()
 
 
-@pytest.mark.parametrize(("per_second", "robots", "gap"), [
-    (10, b"User-agent: *\nDisallow: /noi-bo/\n", 0.09),  # fetch.requests_per_second
-    (0, b"User-agent: *\nCrawl-delay: 1\n", 0.99),  # the site's Crawl-delay (whole seconds), limit off
+def test_a_page_that_does_not_answer_in_time_is_reported_after_its_retries(tmp_path):
+    """Its own server and a short timeout: only the page that must time out is asked for,
+    and it answers ten times later than the timeout, so load cannot make it arrive in time."""
+    page = ARTICLES[1]
+    with PortalServer() as server:
+        server.set_page("/cham.html", Route(article_html(page), delay=5))
+        cfg = replace(FAST, timeout_seconds=0.4)
+        report = fetch(tmp_path / "c", cfg, tmp_path / "s.sqlite", urls=[server.base + "/cham.html"],
+                       allow_private=True)
+        tries = len(server.hits("/cham.html"))
+    assert [f.reason for f in report.failed] == ["timed out after 0.4 s (2 tries)"] and tries == 2
+    assert not report.fetched
+
+
+@pytest.mark.parametrize(("per_second", "robots", "interval"), [
+    (10, b"User-agent: *\nDisallow: /noi-bo/\n", 0.1),  # fetch.requests_per_second
+    (0, b"User-agent: *\nCrawl-delay: 1\n", 1.0),  # the site's Crawl-delay (whole seconds), limit off
 ])
-def test_requests_to_one_host_are_spaced(tmp_path, per_second, robots, gap):
+def test_requests_to_one_host_are_spaced(tmp_path, per_second, robots, interval):
     pages = [FakeArticle(f"/tin/{n}.html", f"Xã Phú Khê họp dân lần thứ {n} về đường giao thông",
                          [f"Ngày {n}/4/2024, Ủy ban nhân dân xã Phú Khê, huyện Tân Khê họp dân lần thứ "
                           f"{n} để bàn cách góp công, góp đất mở rộng tuyến đường liên thôn dài "
                           f"{n + 2} km, dự kiến khởi công trong quý hai."] * 2, f"2024-04-0{n}")
-             for n in range(1, 5 if gap < 0.5 else 3)]
+             for n in range(1, 5 if interval < 0.5 else 3)]
     with PortalServer() as server:
         for page in pages:
             server.set_page(page.path, Route(article_html(page)))
@@ -207,7 +222,11 @@ def test_requests_to_one_host_are_spaced(tmp_path, per_second, robots, gap):
                        urls=[server.base + p.path for p in pages], allow_private=True)
         times = sorted(t for t, path in server.times if path.startswith("/tin/"))
     assert len(report.fetched) == len(pages) == len(times)
-    assert all(b - a >= gap for a, b in zip(times, times[1:], strict=False))
+    # Times are taken at the server, where a loaded machine can delay one arrival: each
+    # gap may lose up to half the interval, the whole run up to half an interval.  A
+    # limiter that did not space the requests would put them all within milliseconds.
+    assert all(b - a >= interval / 2 for a, b in zip(times, times[1:], strict=False)), times
+    assert times[-1] - times[0] >= (len(times) - 1.5) * interval, times
 
 
 def test_redirects_to_listed_hosts_are_followed_and_429_is_retried_after_its_wait(tmp_path):
@@ -250,6 +269,7 @@ def cli(*args):
                           capture_output=True, text=True, timeout=120)
 
 
+@pytest.mark.slow  # --index builds a real index in a subprocess
 def test_cli_fetch_prints_the_summary_and_exits_0_despite_failures(portal, tmp_path):
     result = cli("fetch", "--corpus", tmp_path / "corpus", "--index", tmp_path / "index", "-q",
                  "--allow-private", portal.base + ARTICLES[3].path, portal.base + "/loi.html")
