@@ -225,7 +225,12 @@ class FeedbackStore:
         """The keyed hash stored instead of a user or chat id (None stays None)."""
         if telegram_id is None:
             return None
-        digest = hmac.new(self._key, str(int(telegram_id)).encode(), hashlib.sha256)
+        # Telegram ids are numbers (an int or its digits hash alike, as since v2); Zalo's
+        # are opaque strings, stored by the Zalo front end as "zalo:<id>".
+        text = str(telegram_id)
+        if isinstance(telegram_id, int) or text.lstrip("-").isdigit():
+            text = str(int(telegram_id))
+        digest = hmac.new(self._key, text.encode(), hashlib.sha256)
         return digest.hexdigest()[:32]
 
     def close(self) -> None:

@@ -1,0 +1,175 @@
+"""The Zalo bot process: long polling getUpdates, one task per update, replies in order.
+
+Zalo's getUpdates has no offset: the server hands each update out once, a
+single one or a list in `result`; an empty result or a 408 means nothing new.
+Network errors and 5xx back off (1, 2, 4 ... 30 s) and are logged once per
+outage; an update that cannot be read is skipped and logged once.  Updates
+of one chat are answered in the order they came (a lock per chat); different
+chats are answered concurrently, since the search runs in a worker thread.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+
+from ..feedback import FeedbackStore
+from ..ratelimit import QuestionLimiter
+from ..service import ChatService, conversation_memory
+from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
+from .handlers import ZaloChat, read_update
+
+log = logging.getLogger(__name__)
+
+POLL_SECONDS = 30
+BACKOFF_FIRST = 1.0
+BACKOFF_MAX = 30.0
+SEND_RETRY_PAUSE = 0.5
+CHAT_LOCKS = 10_000
+
+
+class ZaloBot:
+    """Polls one Zalo bot and answers through a ZaloChat until `stop()`."""
+
+    def __init__(self, client: ZaloClient, chat: ZaloChat, poll_seconds: int = POLL_SECONDS,
+                 backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX)):
+        self.client = client
+        self.chat = chat
+        self.poll_seconds = poll_seconds
+        self.backoff_first, self.backoff_max = backoff
+        self._stopping = asyncio.Event()
+        self._tasks: set[asyncio.Task] = set()
+        self._locks: OrderedDict[str, asyncio.Lock] = OrderedDict()
+        self.handled = 0  # updates fully answered (benchmarks and tests read it)
+
+    async def start(self) -> dict:
+        """Check the token (getMe) and learn the names a group mention may use."""
+        me = await self.client.get_me()
+        names = [str(me.get(k) or "") for k in ("account_name", "display_name")]
+        self.chat.bot_names = [n for n in names if n] or self.chat.bot_names
+        log.info("Zalo bot %s started (long polling)", self.chat.bot_names[:1] or "?")
+        return me
+
+    def stop(self) -> None:
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Poll until stop(); then wait for the answers under way and close the client."""
+        delay = 0.0
+        try:
+            while not self._stopping.is_set():
+                updates, delay = await self._poll(delay)
+                for update in updates:
+                    self._spawn(update)
+        finally:
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            await self.client.close()
+
+    async def _poll(self, delay: float) -> tuple[list[dict], float]:
+        """One getUpdates (cancelled by stop()); the next back-off delay."""
+        if delay:
+            if await self._sleep(delay):
+                return [], delay
+        poll = asyncio.ensure_future(self.client.get_updates(self.poll_seconds))
+        stopping = asyncio.ensure_future(self._stopping.wait())
+        done, _ = await asyncio.wait({poll, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if poll not in done:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+            return [], 0.0
+        stopping.cancel()
+        try:
+            updates = poll.result()
+        except (ZaloNetworkError, ZaloError) as e:
+            if isinstance(e, ZaloError) and not e.server_side:
+                log.error("getUpdates refused: %s (check the token and webhook: polling "
+                          "does not work while a webhook is set)", e)
+            else:
+                log.warning("getUpdates failed: %s; retrying with back-off", e)
+            return [], min(self.backoff_max, max(self.backoff_first, delay * 2))
+        if delay:
+            log.info("getUpdates works again")
+        return updates, 0.0
+
+    async def _sleep(self, seconds: float) -> bool:
+        """Wait `seconds`; True when stop() came first."""
+        try:
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+            return True
+        except TimeoutError:
+            return False
+
+    def _spawn(self, update) -> None:
+        self._track(self._handle(update))
+
+    def _track(self, coro) -> None:
+        """Run `coro` as a task that shutdown waits for."""
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _lock(self, chat_id: str) -> asyncio.Lock:
+        lock = self._locks.pop(chat_id, None) or asyncio.Lock()
+        self._locks[chat_id] = lock
+        while len(self._locks) > CHAT_LOCKS:
+            self._locks.popitem(last=False)
+        return lock
+
+    async def _handle(self, update) -> None:
+        if not isinstance(update, dict):
+            log.warning("skipped a Zalo update that is not a JSON object (%s)",
+                        type(update).__name__)
+            return
+        try:
+            incoming = read_update(update)
+        except Exception as e:
+            log.warning("skipped a Zalo update that could not be read (%s, event %r)",
+                        type(e).__name__, str(update.get("event_name"))[:60])
+            return
+        if incoming is None:
+            log.info("ignored a Zalo update without a chat (event %r)",
+                     str(update.get("event_name"))[:60])
+            return
+        async with self._lock(incoming.chat_id):
+            if not incoming.group and incoming.text:  # groups: only once we know it is for us
+                self._track(self._typing(incoming.chat_id))
+            for text in await self.chat.answer(incoming):
+                await self._send(incoming.chat_id, text)
+            self.handled += 1
+
+    async def _typing(self, chat_id: str) -> None:
+        try:
+            await self.client.send_chat_action(chat_id)
+        except (ZaloError, ZaloNetworkError) as e:
+            log.debug("sendChatAction failed: %s", e)
+
+    async def _send(self, chat_id: str, text: str) -> None:
+        """sendMessage; once more when the connection failed before the request was sent
+        (a second try after a read timeout could post the answer twice)."""
+        for attempt in (1, 2):
+            try:
+                await self.client.send_message(chat_id, text)
+                return
+            except ZaloNetworkError as e:
+                if e.sent or attempt == 2:
+                    log.warning("sendMessage lost: %s", e)
+                    return
+                await asyncio.sleep(SEND_RETRY_PAUSE)
+            except ZaloError as e:
+                log.warning("sendMessage refused: %s", e)
+                return
+
+
+def build_zalo(config, searcher, token: str, base_url: str | None = None,
+               store: FeedbackStore | None = None) -> ZaloBot:
+    """The Zalo bot over `searcher` with the [bot] answer settings and the [zalo] admins."""
+    bot_cfg = config.bot
+    service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
+                          bot_cfg.answers_per_page, conversation_memory(bot_cfg))
+    zalo_cfg = getattr(config, "zalo", None)
+    chat = ZaloChat(service, QuestionLimiter(bot_cfg.questions_per_minute),
+                    admins=list(getattr(zalo_cfg, "admins", []) or []))
+    env = getattr(zalo_cfg, "base_url_env", None) or "ZALO_BASE_URL"
+    client = ZaloClient(token, base_url or base_url_from_env(env))
+    return ZaloBot(client, chat)

@@ -1,0 +1,259 @@
+"""What the Zalo bot answers to one update: plain-text replies over the shared ChatService.
+
+Zalo documents no buttons, so paging and full text are text commands, the
+console's in spirit and Vietnamese first: «xem thêm» (/more), «đoạn N»
+(/doan N), «toàn văn N» (/full N), /new, /chude, /help; typed with or without
+diacritics.  The line that says how to use them comes once per conversation.
+
+Messages are plain text (Zalo documents no formatting) within 2,000
+characters, packed at card boundaries by answers.pack.  pack counts UTF-16
+units, which is never fewer than characters, so a message fits whether Zalo
+counts characters (as documented) or UTF-16 units.
+
+Ids are strings on Zalo; the service, the rate limit and the feedback store
+see them as "zalo:<id>", so they never meet a Telegram id of the same digits.
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from retrieval.textnorm import fold
+
+from ..answers import (
+    ERROR,
+    NEW_CONVERSATION,
+    NOT_TEXT,
+    PASSAGE_GONE,
+    PLAIN,
+    RATE_LIMITED,
+    article_gone,
+    article_messages,
+    help_text,
+    latest_text,
+    page_messages,
+    passage_block,
+    seconds_text,
+    stats_text,
+    topics_text,
+)
+from ..context import RecentMap
+from ..ratelimit import QuestionLimiter
+from ..service import ChatService, Page, Status
+
+log = logging.getLogger(__name__)
+
+ZALO_LIMIT = 2000  # sendMessage `text`: 1 to 2,000 characters
+TEXT_EVENT = "message.text.received"
+CONVERSATIONS = 5000  # chats whose last answer is remembered (in memory only)
+CONVERSATION_SECONDS = 24 * 3600
+
+HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn N» để đọc cả đoạn trích số N · "
+          "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
+NO_MORE = "Không còn kết quả nào khác. Hãy đặt câu hỏi mới."
+ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
+NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
+NO_SUCH = "Không có kết quả số {n} cho câu hỏi vừa rồi."
+IN_GROUP = ("Trong nhóm: nhắc tên mình (@{name}) kèm câu hỏi, "
+            "hoặc gõ /ask kèm câu hỏi.")
+ZALO_COMMANDS = "\n".join([
+    "Lệnh (gõ như tin nhắn thường)",
+    "xem thêm (/more) – xem thêm kết quả cho câu hỏi vừa rồi",
+    "đoạn N (/doan N) – đọc cả đoạn trích của kết quả số N",
+    "toàn văn N (/full N) – đọc toàn văn bài của kết quả số N",
+    "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
+    "/stats – thống kê dữ liệu · /latest – bài mới nhất · /help – hướng dẫn này",
+])
+
+# Folded (no diacritics, lower case) command words -> command.
+_COMMANDS = {
+    "/more": "more", "xem them": "more", "/xemthem": "more", "them": "more",
+    "/full": "full", "toan van": "full", "/toanvan": "full",
+    "/doan": "doan", "/passage": "doan", "doan": "doan", "ca doan": "doan",
+    "/new": "new", "/moi": "new",
+    "/chude": "topics", "/topics": "topics",
+    "/help": "help", "/start": "help", "/huongdan": "help",
+    "/stats": "stats", "/latest": "latest",
+    "/ask": "ask",
+}
+_NUMBERED = {"full", "doan"}
+
+
+def parse_command(text: str) -> tuple[str | None, str]:
+    """(command, argument) of a message, or (None, text) for a question.  «toàn văn 2»,
+    «toan van 2», «/full 2» are one command; «đoạn 2» needs its number (a question may
+    start with «đoạn»)."""
+    folded = " ".join(fold(text).lower().split())
+    for words in (2, 1):
+        head = " ".join(folded.split(" ")[:words])
+        command = _COMMANDS.get(head)
+        if command is None:
+            continue
+        rest = " ".join(text.split()[words:])
+        if not head.startswith("/") and command in _NUMBERED and not rest.strip().isdigit():
+            continue
+        if not head.startswith("/") and command not in _NUMBERED and rest:
+            continue  # «xem thêm về Hội Nông dân» is a question
+        return command, rest
+    if folded.startswith("/"):
+        return "unknown", text
+    return None, text
+
+
+@dataclass
+class Incoming:
+    """The parts of a Zalo update the bot uses."""
+
+    event: str
+    chat_id: str
+    user_id: str
+    group: bool
+    text: str | None
+
+
+def read_update(update: dict) -> Incoming | None:
+    """The update's chat, sender and text; None when it has no chat to answer (logged by
+    the caller).  Raises on a shape that is not a Zalo update."""
+    message = update.get("message") or {}
+    chat = message.get("chat") or {}
+    sender = message.get("from") or {}
+    chat_id = chat.get("id")
+    if chat_id is None or chat_id == "":
+        return None
+    text = message.get("text")
+    return Incoming(event=str(update.get("event_name") or ""), chat_id=str(chat_id),
+                    user_id=str(sender.get("id") or chat_id),
+                    group=str(chat.get("chat_type") or "").upper() == "GROUP",
+                    text=text if isinstance(text, str) else None)
+
+
+def addressed(text: str, names: list[str]) -> str | None:
+    """A group message meant for the bot, with the mention removed; None if not for it.
+    Zalo documents no mention entities, so a message is for the bot when it contains
+    "@<bot name>" (display or account name from getMe) or starts with a slash command."""
+    stripped = text.strip()
+    if stripped.startswith("/"):
+        return stripped
+    low = stripped.lower()
+    for name in names:
+        mention = f"@{name}".lower()
+        at = low.find(mention)
+        if name and at >= 0:
+            return " ".join((stripped[:at] + stripped[at + len(mention):]).split())
+    return None
+
+
+class ZaloChat:
+    """Answers Zalo messages with the shared ChatService; remembers each chat's last page."""
+
+    def __init__(self, service: ChatService, limiter: QuestionLimiter,
+                 admins: list[str] | None = None, bot_names: list[str] | None = None):
+        self.service = service
+        self.limiter = limiter
+        self.admins = {str(a) for a in admins or []}
+        self.bot_names = [n for n in bot_names or [] if n]
+        self._last: RecentMap = RecentMap(CONVERSATION_SECONDS, CONVERSATIONS)
+        self._told: RecentMap = RecentMap(CONVERSATION_SECONDS, CONVERSATIONS)
+
+    async def answer(self, msg: Incoming) -> list[str]:
+        if msg.text is None or (msg.event and msg.event != TEXT_EVENT):
+            # Images, stickers, "unsupported" and unknown events: a polite line, in
+            # private chats only (a group sends many photos not meant for us).
+            return [] if msg.group else [NOT_TEXT]
+        text = msg.text
+        if msg.group:
+            text = addressed(text, self.bot_names)
+            if text is None:
+                return []
+        command, arg = parse_command(text)
+        chat, user = f"zalo:{msg.chat_id}", f"zalo:{msg.user_id}"
+        if command in (None, "ask", "more", "full", "doan"):
+            wait = self.limiter.retry_after(user)
+            if wait:
+                return [RATE_LIMITED.format(seconds=seconds_text(wait))]
+        try:
+            return await self._command(command, arg, chat, user, msg.group)
+        except Exception:
+            log.exception("the Zalo handler failed on a %s message", command or "question")
+            return [ERROR]
+
+    async def _command(self, command: str | None, arg: str, chat: str, user: str,
+                       group: bool) -> list[str]:
+        service = self.service
+        if command == "help":
+            return [self._help(group)]
+        if command == "new":
+            service.forget(chat, user)
+            self._last.pop(chat)
+            return [NEW_CONVERSATION]
+        if command == "topics":
+            return [topics_text(PLAIN, await asyncio.to_thread(service.topics), console=True)]
+        if command == "stats":
+            return [stats_text(PLAIN, await asyncio.to_thread(service.stats))]
+        if command == "latest":
+            return [latest_text(PLAIN, await asyncio.to_thread(service.latest, 5))]
+        if command == "more":
+            return await self._more(chat)
+        if command in ("full", "doan"):
+            return await self._numbered(command, arg, chat)
+        if command == "unknown":
+            return ["Mình không biết lệnh này. Gõ /help để xem hướng dẫn."]
+        page = await asyncio.to_thread(service.ask, arg, chat, user)
+        return await self._show(page, chat)
+
+    def _help(self, group: bool) -> str:
+        stats, examples = self.service.stats(), self.service.examples(3)
+        # The console's help without its command list (/quit has no meaning here).
+        general = help_text(PLAIN, stats, examples, console=True).split("\nLệnh\n")[0]
+        parts = [general.rstrip(), ZALO_COMMANDS]
+        if group or self.bot_names:
+            parts.append(IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
+        return "\n\n".join(parts)
+
+    async def _show(self, page: Page, chat: str) -> list[str]:
+        examples = None
+        if page.status in (Status.NO_ANSWER, Status.EMPTY, Status.NOT_WORDS):
+            examples = await asyncio.to_thread(self.service.examples, 1)
+        how_to = ""
+        if page.status is Status.ANSWER:
+            self._last.put(chat, page)
+            if self._told.get(chat) is None:
+                self._told.put(chat, True)
+                how_to = HOW_TO
+        return page_messages(PLAIN, page, examples, hint=how_to, limit=ZALO_LIMIT)
+
+    async def _more(self, chat: str) -> list[str]:
+        last = self._last.get(chat)
+        if last is None or not last.has_more:
+            return [NO_MORE]
+        page = await asyncio.to_thread(self.service.more, last.qid, last.offset + len(last.hits),
+                                       chat)
+        return await self._show(page, chat)
+
+    async def _numbered(self, command: str, arg: str, chat: str) -> list[str]:
+        """«toàn văn N» / «đoạn N»: the article or the passages of card N of the last answer."""
+        word, what = (("toàn văn", "toàn văn bài") if command == "full"
+                      else ("đoạn", "cả đoạn trích của kết quả"))
+        last = self._last.get(chat)
+        if last is None:
+            return [ASK_FIRST.format(command=word, what=what)]
+        if not arg.strip().isdigit():
+            return [NEED_NUMBER.format(command=word)]
+        rank = int(arg) - 1
+        lookup = self.service.full_text if command == "full" else self.service.passages
+        result = await asyncio.to_thread(lookup, last.qid, rank, chat)
+        if result is None:
+            return [NO_SUCH.format(n=arg.strip())]
+        if command == "doan":
+            return [self._passages(result)]
+        if result.article is None:
+            return [article_gone(PLAIN)]
+        return article_messages(PLAIN, result.article, ZALO_LIMIT)
+
+    @staticmethod
+    def _passages(result) -> str:
+        """answers.passage_reply within Zalo's limit (passage_reply has Telegram's)."""
+        if not result.card:
+            return PASSAGE_GONE
+        return passage_block(PLAIN, result.card, result.rank + 1, result.question, ZALO_LIMIT)

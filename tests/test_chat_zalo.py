@@ -1,0 +1,307 @@
+"""End-to-end tests of the Zalo front end: the real ZaloBot, its httpx client and the
+shared ChatService over the seed index, polling a fake Zalo Bot API on 127.0.0.1
+(tests/fake_zalo_api.py), which refuses what Zalo refuses (texts over 2,000
+characters, ids that are not strings, a wrong token)."""
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from contextlib import asynccontextmanager
+from dataclasses import replace
+
+import pytest
+from chat_fixtures import LONG_URL, SEED_QUESTION
+from fake_zalo_api import ACCOUNT_NAME, BOT_NAME, TEXT_LIMIT, FakeZaloAPI
+
+from chat.feedback import FeedbackStore
+from chat.zalo.app import build_zalo
+from chat.zalo.client import ZaloClient, ZaloError
+from chat.zalo.handlers import HOW_TO, parse_command
+
+pytestmark = pytest.mark.slow
+
+USER = "8a1f30c2e5d7b9"
+GROUP = "g_77f0a1b2c3"
+
+
+@pytest.fixture
+def zalo(seed_index, searcher, tmp_path):
+    with FakeZaloAPI() as api:
+        config = replace(seed_index.config)
+        config.bot = replace(config.bot, questions_per_minute=30,
+                             feedback_db=str(tmp_path / "feedback.sqlite"))
+        yield ZaloEnv(api, config, searcher, tmp_path)
+
+
+class ZaloEnv:
+    def __init__(self, api, config, searcher, tmp_path):
+        self.api, self.config, self.searcher, self.tmp_path = api, config, searcher, tmp_path
+
+    @asynccontextmanager
+    async def running(self, token=None):
+        store = FeedbackStore(self.tmp_path / "feedback.sqlite")
+        bot = build_zalo(self.config, self.searcher, token or self.api.token,
+                         base_url=self.api.base_url, store=store)
+        bot.poll_seconds = 1
+        bot.backoff_first, bot.backoff_max = 0.05, 0.2
+        await bot.start()
+        task = asyncio.ensure_future(bot.run())
+        try:
+            yield bot
+        finally:
+            bot.stop()
+            await asyncio.wait_for(task, 10)
+            store.close()
+
+
+def texts(messages) -> str:
+    return "\n".join(m.text for m in messages)
+
+
+def ranks(messages) -> list[int]:
+    return [int(n) for m in messages for n in re.findall(r"^(\d+)\. ", m.text, re.MULTILINE)]
+
+
+def assert_fits(api):
+    """Zalo accepted everything the bot sent, and every message fits the limit."""
+    assert not [e for e in api.errors if e[0] == "sendMessage"], api.errors
+    assert all(1 <= len(s.text) <= TEXT_LIMIT for s in api.sent)
+
+
+def test_question_answered_with_citations_then_paging_and_full_text(zalo):
+    api = zalo.api
+
+    async def scenario():
+        async with zalo.running():
+            api.message(SEED_QUESTION, chat_id=USER)
+            first = await api.wait_reply(USER, contains="📰")
+            api.message("xem thêm", chat_id=USER)
+            more = await api.wait_reply(USER, after=len(first), contains="Kết quả")
+            n = len(first) + len(more)
+            api.message("Toàn văn 1", chat_id=USER)
+            full = await api.wait_reply(USER, after=n, contains="📄")
+            n += len(full)
+            api.message("đoạn 2", chat_id=USER)
+            passage = await api.wait_reply(USER, after=n, contains="📰")
+            n += len(passage)
+            api.message(SEED_QUESTION, chat_id=USER)  # asked again: no second how-to line
+            again = await api.wait_reply(USER, after=n, contains="📰")
+            return first, more, full, passage, again
+
+    first, more, full, passage, again = asyncio.run(scenario())
+    answer = texts(first)
+    assert "**" in answer and "Huyện ủy" in answer  # the answering sentence marked
+    assert answer.count("📰") == 3  # every card cites its article (seed files have no link)
+    assert ranks(first) == [1, 2, 3]
+    assert answer.count(HOW_TO) == 1 and HOW_TO not in texts(again)
+    assert ranks(more)[0] == 4
+    assert "📄" in full[0].text and "<" not in texts(full).replace("< ", "")  # plain text
+    assert texts(passage).startswith("2.")
+    assert_fits(api)
+
+
+def test_follow_up_and_new_conversation(zalo):
+    api = zalo.api
+
+    async def scenario():
+        async with zalo.running():
+            api.message("Hội Nông dân huyện Bình Minh nuôi ong năm 2023", chat_id=USER)
+            first = await api.wait_reply(USER, contains="📰")
+            api.message("còn năm 2024 thì sao?", chat_id=USER)
+            follow = await api.wait_reply(USER, after=len(first))
+            n = len(first) + len(follow)
+            api.message("/new", chat_id=USER)
+            new = await api.wait_reply(USER, after=n)
+            return follow, new
+
+    follow, new = asyncio.run(scenario())
+    assert "Hiểu là" in texts(follow)  # completed from the conversation, and says so
+    assert "cuộc trò chuyện mới" in texts(new)
+
+
+def test_full_text_of_a_long_article_is_split_within_2000_characters(zalo):
+    api = zalo.api
+
+    async def scenario():
+        async with zalo.running():
+            api.message("Hội Nông dân huyện Bình Minh tổng kết mô hình nuôi ong lấy mật năm 2023",
+                        chat_id=USER)
+            first = await api.wait_reply(USER, contains="📰")
+            rank = next(n for n, m in enumerate(re.findall(r"^📰 (.*)$", texts(first), re.M), 1)
+                        if "nuôi ong" in m)
+            api.message(f"toan van {rank}", chat_id=USER)
+            return await api.wait_reply(USER, after=len(first), contains="📄", settle=0.6)
+
+    full = asyncio.run(scenario())
+    assert len(full) >= 3  # the article is ~8,000 characters
+    assert LONG_URL in full[0].text
+    assert all(len(m.text) <= TEXT_LIMIT for m in full)
+    # Split between paragraphs, never inside one: each later message starts a paragraph.
+    assert all(m.text.startswith("Tại xã ") for m in full[1:]), [m.text[:30] for m in full]
+    assert sum(m.text.count("Tại xã ") for m in full) == 12  # nothing lost (LONG_ARTICLE)
+    assert_fits(api)
+
+
+def test_groups_answer_only_when_addressed(zalo):
+    api = zalo.api
+
+    async def scenario():
+        async with zalo.running() as bot:
+            api.message("Chiều nay họp chi bộ lúc 14 giờ nhé cả nhà", chat_id=GROUP,
+                        user_id="m1", group=True)
+            api.message(None, chat_id=GROUP, user_id="m1", group=True,
+                        event="message.image.received")
+            api.message(f"@{BOT_NAME} {SEED_QUESTION}", chat_id=GROUP, user_id="m2", group=True)
+            reply = await api.wait_reply(GROUP, contains="📰")
+            api.message(f"/ask {SEED_QUESTION}", chat_id=GROUP, user_id="m3", group=True)
+            ask = await api.wait_reply(GROUP, after=len(reply), contains="📰")
+            await api.wait_for(lambda: bot.handled >= 4, what="all updates handled")
+            return reply, ask
+
+    reply, ask = asyncio.run(scenario())
+    assert "Câu hỏi: Thường trực Huyện ủy" in texts(reply)  # the mention is removed
+    assert "📰" in texts(ask)
+    assert len(api.sent_to(GROUP)) == len(reply) + len(ask)  # nothing for the chatter or photo
+    assert ACCOUNT_NAME  # getMe's names are what a mention may use
+    assert_fits(api)
+
+
+def test_strange_events_get_a_polite_line_and_never_stop_the_bot(zalo, caplog):
+    api = zalo.api
+    caplog.set_level(logging.INFO)
+
+    async def scenario():
+        async with zalo.running() as bot:
+            api.message(None, chat_id="u1", event="message.sticker.received")
+            api.message(None, chat_id="u2", event="message.unsupported.received")
+            api.message(None, chat_id="u3", event="some.future.event")
+            api.push({"event_name": "message.text.received", "message": "not an object"})
+            api.push("garbage")
+            api.push({"event_name": "message.text.received"})  # no chat to answer
+            api.push([api.message_update("/help", chat_id="u4"),
+                      api.message_update("/chude", chat_id="u5")])  # a list in `result`
+            api.push([])  # an empty list: nothing new
+            api.message("🙂🙂", chat_id="u6")
+            api.message("/khonglenhnay", chat_id="u7")
+            for chat in ("u1", "u2", "u3", "u4", "u5", "u6", "u7"):
+                await api.wait_reply(chat, settle=0)
+            api.message(SEED_QUESTION, chat_id=USER)  # still answering
+            await api.wait_reply(USER, contains="📰")
+            return bot.handled
+
+    handled = asyncio.run(scenario())
+    for chat in ("u1", "u2", "u3"):
+        assert "chỉ đọc được câu hỏi bằng chữ" in api.sent_to(chat)[0].text
+    assert "xem thêm" in api.sent_to("u4")[0].text and "/quit" not in api.sent_to("u4")[0].text
+    assert "Dữ liệu có gì" in api.sent_to("u5")[0].text
+    assert "bằng chữ" in api.sent_to("u6")[0].text
+    assert "không biết lệnh" in api.sent_to("u7")[0].text
+    assert handled == 8
+    skipped = [r for r in caplog.records if "could not be read" in r.getMessage()
+               or "not a JSON object" in r.getMessage()]
+    assert len(skipped) == 2  # logged once each, and nothing of what was written
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert_fits(api)
+
+
+def test_5xx_and_network_errors_back_off_and_recover(zalo, caplog):
+    api = zalo.api
+    caplog.set_level(logging.INFO)
+
+    async def scenario():
+        async with zalo.running():
+            api.fail("getUpdates", 502, times=3)
+            api.message(SEED_QUESTION, chat_id=USER)
+            return await api.wait_reply(USER, contains="📰")
+
+    asyncio.run(scenario())
+    polls = api.calls_to("getUpdates")
+    assert len(polls) >= 4
+    assert any("getUpdates works again" in r.getMessage() for r in caplog.records)
+
+
+def test_unreachable_server_is_a_network_error_without_the_token(caplog):
+    caplog.set_level(logging.DEBUG)
+    from fake_zalo_api import TOKEN
+
+    async def scenario():
+        client = ZaloClient(TOKEN, "http://127.0.0.1:9")  # nothing listens on port 9
+        try:
+            await client.get_me()
+        except Exception as e:  # noqa: BLE001 - the test looks at what any error says
+            return e
+        finally:
+            await client.close()
+
+    error = asyncio.run(scenario())
+    assert type(error).__name__ == "ZaloNetworkError" and not error.sent
+    assert TOKEN not in str(error) and TOKEN.split(":")[1] not in repr(error)
+    assert error.__cause__ is None and error.__suppress_context__
+
+
+def test_token_never_in_logs_and_wrong_token_refused(zalo, caplog):
+    api = zalo.api
+    caplog.set_level(logging.DEBUG)
+
+    async def scenario():
+        async with zalo.running():
+            api.fail("sendMessage", 500)
+            api.message(SEED_QUESTION, chat_id=USER)
+            await api.wait_for(lambda: api.calls_to("sendMessage"), what="a send")
+            api.message("/help", chat_id=USER)
+            await api.wait_reply(USER, contains="xem thêm")
+        client = ZaloClient("1:wrong-token-of-test", api.base_url)
+        try:
+            await client.get_me()
+        except ZaloError as e:
+            return e
+        finally:
+            await client.close()
+
+    error = asyncio.run(scenario())
+    assert error.code == 401
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "sendMessage refused" in logged
+    assert api.token not in logged and api.token.split(":")[1] not in logged
+    assert SEED_QUESTION not in logged  # what people write stays out of the log
+
+
+def test_clean_shutdown_waits_for_the_answer_under_way(zalo):
+    api = zalo.api
+
+    async def scenario():
+        async with zalo.running() as bot:
+            api.message(SEED_QUESTION, chat_id=USER)
+            await api.wait_for(lambda: bot._tasks, what="the question taken")
+        return bot
+
+    bot = asyncio.run(scenario())  # stop() right after the update arrived
+    assert bot.handled == 1 and api.sent_to(USER)  # answered before the process ended
+    assert bot.client._http.is_closed
+
+
+def test_rate_limit_per_user(zalo):
+    api = zalo.api
+    zalo.config.bot = replace(zalo.config.bot, questions_per_minute=2)
+
+    async def scenario():
+        async with zalo.running() as bot:
+            for _ in range(3):
+                api.message(SEED_QUESTION, chat_id=USER)
+            await api.wait_for(lambda: bot.handled >= 3, what="three questions")
+
+    asyncio.run(scenario())
+    assert sum("hỏi hơi nhanh" in s.text for s in api.sent_to(USER)) == 1
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("Xem thêm", ("more", "")), ("xem them", ("more", "")), ("/more", ("more", "")),
+    ("Toàn văn 2", ("full", "2")), ("toan van 3", ("full", "3")), ("/full 1", ("full", "1")),
+    ("Đoạn 2", ("doan", "2")), ("/doan 2", ("doan", "2")), ("/new", ("new", "")),
+    ("đoạn đường qua xã năm 2024", (None, "đoạn đường qua xã năm 2024")),
+    ("xem thêm về Hội Nông dân", (None, "xem thêm về Hội Nông dân")),
+    ("/lenhla", ("unknown", "/lenhla")),
+])
+def test_text_commands_with_or_without_diacritics(text, expected):
+    assert parse_command(text) == expected
