@@ -4,12 +4,14 @@
     python bot.py                      # Telegram bot (long polling, or webhook if configured)
     python bot.py --console            # the same answers in the terminal
     python bot.py --console < q.txt    # one question per line, answers printed in order
+    python bot.py --zalo               # Zalo bot (token in ZALO_BOT_TOKEN; or [zalo] enabled)
     python bot.py --config bot.toml --index index/ --corpus corpus/
 
 The token comes from the environment variable TELEGRAM_BOT_TOKEN (the config
 can name another variable; it never holds the token itself).  With
 TELEGRAM_BASE_URL set, e.g. http://127.0.0.1:8081/bot, the bot talks to that
-Bot API server instead of Telegram's.
+Bot API server instead of Telegram's.  The Zalo bot reads ZALO_BOT_TOKEN and
+ZALO_BASE_URL (default https://bot-api.zaloplatforms.com) the same way.
 """
 from __future__ import annotations
 
@@ -35,6 +37,14 @@ Muốn hỏi đáp ngay trong terminal, không cần Telegram:
              echo "Huyện ủy duyệt chương trình công tác năm 2024" | python bot.py --console
 (No Telegram token: set {var}, or use --console.)"""
 
+NO_ZALO_TOKEN = """\
+Chưa có token của bot Zalo: biến môi trường {var} chưa được đặt.
+
+  1. Tạo bot bằng Zalo Bot Creator (zalo.me/s/botcreator) và lấy token.
+  2. Chạy:   export {var}='...'
+             python bot.py --zalo
+(No Zalo token: set {var}, or use --console.)"""
+
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
@@ -44,6 +54,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", help="thư mục dữ liệu bài viết (ghi đè cấu hình)")
     parser.add_argument("--console", action="store_true",
                         help="trò chuyện trong terminal thay vì Telegram")
+    parser.add_argument("--zalo", action="store_true",
+                        help="chạy bot Zalo (Zalo Bot Platform) thay vì Telegram")
     parser.add_argument("--reindex", action="store_true",
                         help="cập nhật chỉ mục từ thư mục dữ liệu trước khi chạy")
     parser.add_argument("--webhook", action="store_true", help="dùng webhook (ghi đè cấu hình)")
@@ -113,6 +125,26 @@ def run_telegram(config, token: str, webhook: bool, rebuild: bool) -> int:
     return 0
 
 
+def run_zalo(config, token: str, rebuild: bool) -> int:
+    """The Zalo bot, long polling until Ctrl-C or SIGTERM."""
+    import asyncio
+
+    from chat.zalo.app import build_zalo, serve
+    from chat.zalo.client import ZaloError
+
+    searcher = open_searcher(config, rebuild)
+    bot = build_zalo(config, searcher, token)
+    try:
+        asyncio.run(serve(bot))
+    except ZaloError as e:
+        if e.code not in (401, 403, 404):
+            raise
+        print(f"Zalo không chấp nhận token trong biến {config.zalo.token_env} ({e.code}): hãy "
+              "kiểm tra lại trong Zalo Bot Creator (hoặc dùng --console).", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
@@ -134,6 +166,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.console:  # keep the transcript clean
         logsafe.install(None, level=max(level, logging.WARNING), **log_options)
         return _guard(lambda: run_console(config, args.reindex))
+
+    if args.zalo or config.zalo.enabled:
+        token = os.environ.get(config.zalo.token_env, "").strip()
+        if not token:
+            print(NO_ZALO_TOKEN.format(var=config.zalo.token_env), file=sys.stderr)
+            return 2
+        logsafe.install(token, level=level, **log_options)
+        return _guard(lambda: run_zalo(config, token, args.reindex))
 
     token = os.environ.get(config.bot.token_env, "").strip()
     if not token:

@@ -171,6 +171,17 @@ class LogConfig:
 
 
 @dataclass
+class ZaloConfig:
+    """The Zalo front end (chat/zalo/); answers, rate limit and stores follow [bot]."""
+
+    enabled: bool = False  # true: `python bot.py` serves Zalo too (or alone: bot.py --zalo)
+    token_env: str = "ZALO_BOT_TOKEN"  # name of the variable holding the token, never the token
+    base_url_env: str = "ZALO_BASE_URL"  # replaces https://bot-api.zaloplatforms.com
+    admins: list[str] = field(default_factory=list)  # Zalo user ids (strings)
+    mode: str = "polling"  # only long polling is implemented so far
+
+
+@dataclass
 class Config:
     corpus_dir: str = "corpus"
     index_dir: str = "index"
@@ -183,6 +194,7 @@ class Config:
     insights: InsightsConfig = field(default_factory=InsightsConfig)
     dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    zalo: ZaloConfig = field(default_factory=ZaloConfig)
 
 
 # Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices for text.
@@ -240,6 +252,7 @@ LIMITS: dict[str, tuple] = {
     "log.max_bytes": (10_000, 10**12),
     "log.backups": (0, 1000),
     "log.repeat_seconds": (0, 86_400),
+    "zalo.mode": ("polling",),
 }
 
 

@@ -305,3 +305,49 @@ def test_rate_limit_per_user(zalo):
 ])
 def test_text_commands_with_or_without_diacritics(text, expected):
     assert parse_command(text) == expected
+
+
+def test_bot_process_with_zalo_flag(seed_index, tmp_path):
+    """The real `python bot.py --zalo`: token and ZALO_BASE_URL from the environment, answers,
+    stops on SIGINT with exit 0, never logs the token; a wrong token is one clear line."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from chat_fixtures import REPO
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[bot]\nfeedback_db = "{tmp_path / "fb.sqlite"}"\n'
+                      '[zalo]\nadmins = ["8a1f30c2e5d7b9"]\n', encoding="utf-8")
+    command = [sys.executable, str(REPO / "bot.py"), "--zalo", "--config", str(config),
+               "--index", str(seed_index.index_dir), "--corpus", str(seed_index.corpus_dir),
+               "--log-level", "DEBUG"]
+    with FakeZaloAPI() as api:
+        api.message(SEED_QUESTION, chat_id=USER)  # waiting before the bot starts
+        proc = subprocess.Popen(command, env={**env, "ZALO_BOT_TOKEN": api.token,
+                                              "ZALO_BASE_URL": api.base_url},
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                cwd=tmp_path)
+        try:
+            deadline = time.monotonic() + 120
+            while not api.sent_to(USER) and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=30)
+        assert api.sent_to(USER) and "📰" in texts(api.sent_to(USER)), err
+        assert proc.returncode == 0, err
+        assert api.token not in err + out and api.token.split(":")[1] not in err + out
+        wrong = subprocess.run(command, env={**env, "ZALO_BOT_TOKEN": "1:not-the-token",
+                                             "ZALO_BASE_URL": api.base_url},
+                               capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert wrong.returncode == 2 and "Zalo Bot Creator" in wrong.stderr
+    assert "Traceback" not in wrong.stderr
+    missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60,
+                             cwd=tmp_path)
+    assert missing.returncode == 2 and "ZALO_BOT_TOKEN" in missing.stderr

@@ -13,6 +13,7 @@ import asyncio
 import logging
 from collections import OrderedDict
 
+from ..admin import IndexWatcher
 from ..feedback import FeedbackStore
 from ..ratelimit import QuestionLimiter
 from ..service import ChatService, conversation_memory
@@ -32,8 +33,10 @@ class ZaloBot:
     """Polls one Zalo bot and answers through a ZaloChat until `stop()`."""
 
     def __init__(self, client: ZaloClient, chat: ZaloChat, poll_seconds: int = POLL_SECONDS,
-                 backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX)):
+                 backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
+                 reload_seconds: float = 0):
         self.client = client
+        self.reload_seconds = reload_seconds  # pick up an index rebuilt by the CLI or Telegram
         self.chat = chat
         self.poll_seconds = poll_seconds
         self.backoff_first, self.backoff_max = backoff
@@ -56,15 +59,26 @@ class ZaloBot:
     async def run(self) -> None:
         """Poll until stop(); then wait for the answers under way and close the client."""
         delay = 0.0
+        watcher = IndexWatcher(self.chat.service.searcher) if self.reload_seconds else None
+        if watcher:
+            self._track(self._watch(watcher))
         try:
             while not self._stopping.is_set():
                 updates, delay = await self._poll(delay)
                 for update in updates:
                     self._spawn(update)
         finally:
+            self._stopping.set()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
+            if watcher:
+                await watcher.close()
             await self.client.close()
+
+    async def _watch(self, watcher: IndexWatcher) -> None:
+        """Check for a newer index every reload_seconds, as the Telegram bot does."""
+        while not await self._sleep(self.reload_seconds):
+            watcher.tick()
 
     async def _poll(self, delay: float) -> tuple[list[dict], float]:
         """One getUpdates (cancelled by stop()); the next back-off delay."""
@@ -172,4 +186,21 @@ def build_zalo(config, searcher, token: str, base_url: str | None = None,
                     admins=list(getattr(zalo_cfg, "admins", []) or []))
     env = getattr(zalo_cfg, "base_url_env", None) or "ZALO_BASE_URL"
     client = ZaloClient(token, base_url or base_url_from_env(env))
-    return ZaloBot(client, chat)
+    return ZaloBot(client, chat, reload_seconds=bot_cfg.reload_seconds)
+
+
+async def serve(bot: ZaloBot) -> None:
+    """bot.py's Zalo process: start, answer until SIGINT/SIGTERM, stop cleanly."""
+    import signal
+
+    await bot.start()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, bot.stop)
+        except (NotImplementedError, RuntimeError):  # not on this platform / thread
+            pass
+    try:
+        await bot.run()
+    finally:
+        await asyncio.to_thread(bot.chat.service.close)
