@@ -93,13 +93,28 @@ async def measure(config: Config, searcher, n: int, burst: bool, db: Path) -> di
         for _, chat in asked:
             await api.wait_reply(chat, timeout=120, settle=0.05)
         await asyncio.sleep(0.3)  # late parts of multi-message answers
-        first, last = [], []
-        for update_id, chat in asked:
-            served = api.served_at[update_id]
-            sent = [s.at for s in api.sent_to(chat)]
-            first.append(min(sent) - served)
-            last.append(max(sent) - served)
-        return {"first": first, "last": last, "errors": api.errors}
+        return {**spans(api, [(api.served_at[u], chat) for u, chat in asked]),
+                "errors": api.errors}
+
+
+def spans(api, asked: list[tuple[float, object]]) -> dict:
+    """Seconds from each update served (at `served`) to the first and the last message
+    sent to its chat; `api` is a fake Bot API (Telegram's or Zalo's)."""
+    first, last = [], []
+    for served, chat in asked:
+        sent = [s.at for s in api.sent_to(chat)]
+        first.append(min(sent) - served)
+        last.append(max(sent) - served)
+    return {"first": first, "last": last}
+
+
+def print_spans(result: dict) -> None:
+    """Median, p90 and worst of `spans`, in milliseconds."""
+    for name, values in (("first sendMessage", result["first"]),
+                         ("answer complete", result["last"])):
+        ms = [v * 1000 for v in values]
+        print(f"  served -> {name:17}: median {statistics.median(ms):7.1f} ms, "
+              f"p90 {percentile(ms, 0.9):7.1f} ms, worst {max(ms):7.1f} ms")
 
 
 def bench_searcher(index: str | None, corpus: str, tmp: Path):
@@ -137,11 +152,7 @@ def main(argv: list[str] | None = None) -> int:
             wall = time.monotonic() - t0
             label = "burst (all queued at once)" if burst else "sequential (one at a time)"
             print(f"{label}: {args.n} questions in {wall:.1f} s")
-            for name, values in (("first sendMessage", result["first"]),
-                                 ("answer complete", result["last"])):
-                ms = [v * 1000 for v in values]
-                print(f"  served -> {name:17}: median {statistics.median(ms):7.1f} ms, "
-                      f"p90 {percentile(ms, 0.9):7.1f} ms, worst {max(ms):7.1f} ms")
+            print_spans(result)
             if result["errors"]:
                 print(f"  API errors: {result['errors']}")
     finally:

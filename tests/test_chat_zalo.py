@@ -23,6 +23,7 @@ pytestmark = pytest.mark.slow
 
 USER = "8a1f30c2e5d7b9"
 GROUP = "g_77f0a1b2c3"
+ADMIN = "ad0000m1n"
 
 
 @pytest.fixture
@@ -31,6 +32,7 @@ def zalo(seed_index, searcher, tmp_path):
         config = replace(seed_index.config)
         config.bot = replace(config.bot, questions_per_minute=30,
                              feedback_db=str(tmp_path / "feedback.sqlite"))
+        config.zalo = replace(config.zalo, admins=[ADMIN])
         yield ZaloEnv(api, config, searcher, tmp_path)
 
 
@@ -279,6 +281,27 @@ def test_clean_shutdown_waits_for_the_answer_under_way(zalo):
     bot = asyncio.run(scenario())  # stop() right after the update arrived
     assert bot.handled == 1 and api.sent_to(USER)  # answered before the process ended
     assert bot.client._http.is_closed
+
+
+def test_thongke_for_admins_only_in_private(zalo):
+    api = zalo.api
+
+    async def scenario():
+        async with zalo.running():
+            api.message(SEED_QUESTION, chat_id=USER)
+            n = len(await api.wait_reply(USER, contains="📰"))
+            api.message("/thongke", chat_id=ADMIN)
+            api.message("/thongke", chat_id=USER)
+            api.message("/thongke 30", chat_id=GROUP, user_id=ADMIN, group=True)
+            api.message("/thongke 5", chat_id=ADMIN)
+            return (await api.wait_reply(ADMIN, contains="7 ngày"),
+                    await api.wait_reply(GROUP), await api.wait_reply(USER, after=n))
+
+    admin, group, other = asyncio.run(scenario())
+    report = texts(admin)
+    assert "📊 Thống kê" in report and "Câu hỏi: 1 từ 1 người" in report
+    assert "<b>" not in report and "&" not in report
+    assert "quản trị viên" in texts(other) and "tin nhắn riêng" in texts(group)
 
 
 def test_rate_limit_per_user(zalo):

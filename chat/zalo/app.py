@@ -10,11 +10,15 @@ chats are answered concurrently, since the search runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
+import re
 from collections import OrderedDict
 
-from ..admin import IndexWatcher
+from ..admin import IndexWatcher, fetch_state_path
 from ..feedback import FeedbackStore
+from ..insights import build_report
+from ..insights_bot import summary_html
 from ..ratelimit import QuestionLimiter
 from ..service import ChatService, conversation_memory
 from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
@@ -183,10 +187,19 @@ def build_zalo(config, searcher, token: str, base_url: str | None = None,
                           bot_cfg.answers_per_page, conversation_memory(bot_cfg))
     zalo_cfg = getattr(config, "zalo", None)
     chat = ZaloChat(service, QuestionLimiter(bot_cfg.questions_per_minute),
-                    admins=list(getattr(zalo_cfg, "admins", []) or []))
+                    admins=list(getattr(zalo_cfg, "admins", []) or []),
+                    report=lambda days: report_text(config, service, days))
     env = getattr(zalo_cfg, "base_url_env", None) or "ZALO_BASE_URL"
     client = ZaloClient(token, base_url or base_url_from_env(env))
     return ZaloBot(client, chat, reload_seconds=bot_cfg.reload_seconds)
+
+
+def report_text(config, service: ChatService, days: int) -> str:
+    """/thongke as plain text: the Telegram summary without its HTML (blocking)."""
+    report = build_report(service.store.reader(), getattr(service.searcher, "reader", None),
+                          fetch_state_path(config, config.index_dir), days=days,
+                          retention_days=config.bot.feedback_days, tz=config.insights.timezone)
+    return html.unescape(re.sub(r"<[^>]+>", "", summary_html(report)))
 
 
 async def serve(bot: ZaloBot) -> None:

@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from retrieval.textnorm import fold
 
 from ..answers import (
+    ADMIN_ONLY,
     ERROR,
     NEW_CONVERSATION,
     NOT_TEXT,
@@ -32,6 +34,7 @@ from ..answers import (
     article_messages,
     help_text,
     latest_text,
+    pack,
     page_messages,
     passage_block,
     seconds_text,
@@ -39,6 +42,7 @@ from ..answers import (
     topics_text,
 )
 from ..context import RecentMap
+from ..insights_bot import PERIODS
 from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
 
@@ -51,6 +55,8 @@ CONVERSATION_SECONDS = 24 * 3600
 
 HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn N» để đọc cả đoạn trích số N · "
           "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
+THONGKE_USAGE = "Dùng /thongke (7 ngày) hoặc /thongke 30 (30 ngày)."
+THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng."
 NO_MORE = "Không còn kết quả nào khác. Hãy đặt câu hỏi mới."
 ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
 NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
@@ -74,7 +80,7 @@ _COMMANDS = {
     "/new": "new", "/moi": "new",
     "/chude": "topics", "/topics": "topics",
     "/help": "help", "/start": "help", "/huongdan": "help",
-    "/stats": "stats", "/latest": "latest",
+    "/stats": "stats", "/latest": "latest", "/thongke": "thongke",
     "/ask": "ask",
 }
 _NUMBERED = {"full", "doan"}
@@ -148,8 +154,10 @@ class ZaloChat:
     """Answers Zalo messages with the shared ChatService; remembers each chat's last page."""
 
     def __init__(self, service: ChatService, limiter: QuestionLimiter,
-                 admins: list[str] | None = None, bot_names: list[str] | None = None):
+                 admins: list[str] | None = None, bot_names: list[str] | None = None,
+                 report: Callable[[int], str] | None = None):
         self.service = service
+        self.report = report  # days -> the admins' report as plain text (/thongke)
         self.limiter = limiter
         self.admins = {str(a) for a in admins or []}
         self.bot_names = [n for n in bot_names or [] if n]
@@ -172,6 +180,8 @@ class ZaloChat:
             wait = self.limiter.retry_after(user)
             if wait:
                 return [RATE_LIMITED.format(seconds=seconds_text(wait))]
+        if command == "thongke":
+            return await self._thongke(arg, msg)
         try:
             return await self._command(command, arg, chat, user, msg.group)
         except Exception:
@@ -201,6 +211,17 @@ class ZaloChat:
             return ["Mình không biết lệnh này. Gõ /help để xem hướng dẫn."]
         page = await asyncio.to_thread(service.ask, arg, chat, user)
         return await self._show(page, chat)
+
+    async def _thongke(self, arg: str, msg: Incoming) -> list[str]:
+        """/thongke [7|30], for the [zalo] admins, in a private chat: it quotes questions."""
+        if msg.user_id not in self.admins or self.report is None:
+            return [ADMIN_ONLY]
+        if msg.group:
+            return [THONGKE_PRIVATE]
+        days = arg.strip() or str(PERIODS[0])
+        if days not in {str(p) for p in PERIODS}:
+            return [THONGKE_USAGE]
+        return pack([await asyncio.to_thread(self.report, int(days))], ZALO_LIMIT)
 
     def _help(self, group: bool) -> str:
         stats, examples = self.service.stats(), self.service.examples(3)
