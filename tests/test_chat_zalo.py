@@ -156,15 +156,17 @@ def test_groups_answer_only_when_addressed(zalo):
                         event="message.image.received")
             api.message(f"@{BOT_NAME} {SEED_QUESTION}", chat_id=GROUP, user_id="m2", group=True)
             reply = await api.wait_reply(GROUP, contains="📰")
+            api.message("/start@other_bot", chat_id=GROUP, user_id="m1", group=True)
             api.message(f"/ask {SEED_QUESTION}", chat_id=GROUP, user_id="m3", group=True)
             ask = await api.wait_reply(GROUP, after=len(reply), contains="📰")
-            await api.wait_for(lambda: bot.handled >= 4, what="all updates handled")
+            await api.wait_for(lambda: bot.handled >= 5, what="all updates handled")
             return reply, ask
 
     reply, ask = asyncio.run(scenario())
     assert "Câu hỏi: Thường trực Huyện ủy" in texts(reply)  # the mention is removed
     assert "📰" in texts(ask)
-    assert len(api.sent_to(GROUP)) == len(reply) + len(ask)  # nothing for the chatter or photo
+    # Nothing for the chatter, the photo or another bot's command.
+    assert len(api.sent_to(GROUP)) == len(reply) + len(ask)
     assert ACCOUNT_NAME  # getMe's names are what a mention may use
     assert_fits(api)
 
@@ -324,7 +326,7 @@ def test_rate_limit_per_user(zalo):
     ("Đoạn 2", ("doan", "2")), ("/doan 2", ("doan", "2")), ("/new", ("new", "")),
     ("đoạn đường qua xã năm 2024", (None, "đoạn đường qua xã năm 2024")),
     ("xem thêm về Hội Nông dân", (None, "xem thêm về Hội Nông dân")),
-    ("/lenhla", ("unknown", "/lenhla")),
+    ("/lenhla", ("unknown", "/lenhla")), ("toàn văn", ("full", "")), ("Đoạn", ("doan", "")),
 ])
 def test_text_commands_with_or_without_diacritics(text, expected):
     assert parse_command(text) == expected

@@ -89,7 +89,7 @@ _NUMBERED = {"full", "doan"}
 def parse_command(text: str) -> tuple[str | None, str]:
     """(command, argument) of a message, or (None, text) for a question.  «toàn văn 2»,
     «toan van 2», «/full 2» are one command; «đoạn 2» needs its number (a question may
-    start with «đoạn»)."""
+    start with «đoạn», so it takes only a number or nothing)."""
     folded = " ".join(fold(text).lower().split())
     for words in (2, 1):
         head = " ".join(folded.split(" ")[:words])
@@ -97,8 +97,8 @@ def parse_command(text: str) -> tuple[str | None, str]:
         if command is None:
             continue
         rest = " ".join(text.split()[words:])
-        if not head.startswith("/") and command in _NUMBERED and not rest.strip().isdigit():
-            continue
+        if not head.startswith("/") and command in _NUMBERED and rest and not rest.isdigit():
+            continue  # «đoạn đường ...» is a question; «đoạn» alone asks which one
         if not head.startswith("/") and command not in _NUMBERED and rest:
             continue  # «xem thêm về Hội Nông dân» is a question
         return command, rest
@@ -175,6 +175,8 @@ class ZaloChat:
             if text is None:
                 return []
         command, arg = parse_command(text)
+        if msg.group and command == "unknown":
+            return []  # another bot's command, most likely
         chat, user = f"zalo:{msg.chat_id}", f"zalo:{msg.user_id}"
         if command in (None, "ask", "more", "full", "doan"):
             wait = self.limiter.retry_after(user)
