@@ -41,7 +41,7 @@ from telegram.ext import (
 )
 
 from retrieval.query import ORGANISATIONS
-from retrieval.store import folded_syllables
+from retrieval.textnorm import folded_syllables
 from retrieval.types import Hit
 
 from . import callbacks, logsafe

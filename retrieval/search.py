@@ -23,9 +23,9 @@ import numpy as np
 
 from .config import Config
 from .embedders import Embedder, make_embedder
-from .index import vector_settings
+from .index import Candidate, IndexReader, vector_settings
+from .index.lexical import lexical_schema
 from .query import Intent, Subject, article_subject, missing, understand
-from .store import Candidate, IndexReader, lexical_schema
 from .textnorm import (
     MAX_QUESTION_CHARS,
     clean_text,

@@ -207,6 +207,12 @@ def folded_words(text: str) -> list[str]:
     return [fold_syllable(s) for s in syllables(text)]
 
 
+def folded_syllables(text: str) -> str:
+    """"Đầm  Hà" -> "dam ha": the same paragraph in two syndicated copies, or a place
+    however it is typed, gets the same string whatever the spacing or accents."""
+    return " ".join(folded_words(text))
+
+
 def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
     """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
     folded = folded_words(text)
