@@ -192,11 +192,17 @@ def highlighted(m: Markup, text: str, question: str) -> str:
     return m.esc(text[:s]) + m.mark(m.esc(text[s:e])) + m.esc(text[e:])
 
 
+def card_answer_texts(hit: Hit, question: str, extra: list[Hit] | tuple = ()) -> list[str]:
+    """The plain text a card shows of its article, before headline and citation: what
+    a reader must see the answer in (benchmarks/realdev.py measures it)."""
+    return [hit.text] + [e.text for e in extra]
+
+
 def hit_block(m: Markup, hit: Hit, rank: int, question: str,
               limit: int = TELEGRAM_LIMIT, extra: list[Hit] | tuple = ()) -> str:
     """One article card: title, place · date · source and link once, then its best
     passage (and `extra` passages of the same article), answering sentence in bold."""
-    texts = [hit.text] + [e.text for e in extra]
+    texts = card_answer_texts(hit, question, extra)
 
     def render(cut: int | None) -> str:
         lines = [m.b(f"{rank}. {m.esc(cut_words(hit.title or 'Không có tiêu đề', TITLE_CHARS))}")]

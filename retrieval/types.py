@@ -85,10 +85,19 @@ class Hit:
     source: str | None = None
     url: str | None = None
     position: int = 0
+    # The sentence that answers the question: a (start, end) span of `text`, chosen
+    # by search (retrieval/answer.py); None when no sentence of the passage matches.
+    answer: tuple[int, int] | None = None
+
+    @property
+    def answer_sentence(self) -> str:
+        return self.text[self.answer[0]:self.answer[1]] if self.answer else ""
 
     def to_json(self) -> dict:
         d = asdict(self)
         d.pop("position")
+        d.pop("answer")
+        d["answer_sentence"] = self.answer_sentence
         return d
 
 
