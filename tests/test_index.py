@@ -300,6 +300,34 @@ def test_build_killed_mid_embedding_leaves_previous_index(tmp_path, corpus, e5):
     assert report.reused > 0  # the killed build's finished batches were kept
 
 
+NO_OP_BUILD = """
+import sys
+from retrieval import build_index
+report = build_index(sys.argv[1], sys.argv[2], progress=False)
+loaded = sorted(m for m in ("torch", "onnxruntime", "sentence_transformers") if m in sys.modules)
+print(report.parsed_files, report.embedded, ",".join(loaded) or "-")
+"""
+
+
+def test_a_build_with_nothing_to_embed_loads_no_model(tmp_path, corpus, e5):
+    """The default (onnx, device auto) embedder is loaded only when something is embedded,
+    and torch is imported only to ask about a GPU for bulk work."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+
+    def build() -> list[str]:
+        run = subprocess.run([sys.executable, "-c", NO_OP_BUILD, str(corpus), str(index)], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        return run.stdout.split()
+
+    assert build() == ["0", "0", "-"]
+    (corpus / "son_khe.txt").touch()  # touched, same bytes: read, nothing embedded
+    assert build() == ["0", "0", "-"]
+    (corpus / "dong_trang.txt").write_text(EXTRA, encoding="utf-8")
+    parsed, embedded, loaded = build()
+    assert (parsed, loaded) == ("1", "onnxruntime") and int(embedded) > 0  # ONNX on the CPU, no torch
+
+
 def test_other_embedder_is_refused(tmp_path, corpus, e5):
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from ..articles import UnusableFile, article_id_for, corpus_files, read_article
 from ..config import Config, SplitConfig
-from ..embedders import Embedder, make_embedder
+from ..embedders import DeferredEmbedder, Embedder, build_embedder
 from ..passages import split_article
 from ..types import Article, BuildReport, SkippedFile
 from .catalog import text_hash
@@ -164,6 +164,8 @@ def _embed_missing(embedder: Embedder, text_of: dict[str, str], cache_path: Path
         cached = cache.cached(embedder.identity, text_of)
         # Batches of similar length waste less padding in the model.
         missing = sorted((h for h in text_of if h not in cached), key=lambda h: len(text_of[h]))
+        if missing and isinstance(embedder, DeferredEmbedder):
+            embedder.prepare(len(missing))  # the model, on the GPU for bulk work
         bar, advance = _progress(len(missing), progress, label)
         batch = max(1, batch_size)
         for start in range(0, len(missing), batch):
@@ -195,7 +197,7 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus_dir}")
     index_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or make_embedder(config.embedder, for_build=True)
+    embedder = embedder or build_embedder(config.embedder)
 
     with write_lock(index_dir):
         if rebuild:
