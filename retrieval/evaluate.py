@@ -187,24 +187,23 @@ def dense_recall(index_dir: str | Path, query_vectors: np.ndarray, k: int = 10) 
 
     from .index.catalog import connect, get_meta
     from .index.layout import CATALOG
-    from .index.vectors import is_ivf, read_vectors, vectors_path
+    from .index.vectors import is_ivf, open_generation
 
     index_dir = Path(index_dir)
     db = connect(index_dir / CATALOG, readonly=True)
     try:
-        gen = int(get_meta(db)["published"])
+        meta = get_meta(db)
     finally:
         db.close()
-    index = read_vectors(vectors_path(index_dir, gen), mmap=True)
-    if not is_ivf(index):
+    gen = int(meta["published"])
+    vectors = open_generation(index_dir, gen, int(meta.get("vectors_base", gen)), nprobe=None)
+    if not is_ivf(vectors.base):
         return None
     queries = np.ascontiguousarray(query_vectors, dtype=np.float32)
-    _, approx = index.search(queries, k)
-    ivf = faiss.extract_index_ivf(index)
-    served_nprobe = ivf.nprobe
+    _, approx = vectors.search(queries, k)
+    ivf = faiss.extract_index_ivf(vectors.base)
     ivf.nprobe = ivf.nlist
-    _, exact = index.search(queries, k)
-    ivf.nprobe = served_nprobe
+    _, exact = vectors.search(queries, k)
     found = sum(len(set(a[a >= 0]) & set(e[e >= 0])) for a, e in zip(approx, exact, strict=True))
     total = sum(int((e >= 0).sum()) for e in exact)
     return found / total if total else None

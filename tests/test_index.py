@@ -407,7 +407,7 @@ def test_approximate_dense_index_above_the_exact_limit(tmp_path, corpus, e5):
     index = tmp_path / "index"
     build_index(corpus, index, config, progress=False, embedder=e5)
     searcher = Searcher.open(index, config, embedder=e5)
-    assert vectors_module.is_ivf(searcher.reader.current.vectors)
+    assert vectors_module.is_ivf(searcher.reader.current.vectors.base)
     assert article_ids(searcher, "mô hình Phụ nữ giữ đường hoa")[0] == "binh_lac"
     queries = np.stack([e5.embed_query(q) for q in QUESTIONS])
     assert dense_recall(index, queries, k=3) == 1.0  # every list probed
@@ -472,3 +472,70 @@ def test_a_few_removals_do_not_rebuild_the_lexical_index(tmp_path, corpus, e5, m
     (corpus / "dong_trang_2.txt").unlink()  # one article of four
     build_index(corpus, index, progress=False, embedder=e5)
     assert rebuilt == []
+
+
+def test_an_update_writes_a_delta_not_the_whole_vectors_file(tmp_path, corpus, e5, monkeypatch):
+    """An update costs what it changes: the base vectors file stays as it is and a
+    small delta serves the change, with the answers of a fresh build; past the merge
+    threshold the delta is folded into a new base."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    base = index / "vectors" / "vectors-1.faiss"
+    written = base.stat().st_mtime_ns
+    _change_corpus(corpus)  # adds, changes and removes articles
+    build_index(corpus, index, progress=False, embedder=e5)
+    names = sorted(p.name for p in (index / "vectors").iterdir())
+    assert names == ["delta-2.faiss", "delta-2.removed.npy", "vectors-1.faiss"]
+    assert base.stat().st_mtime_ns == written
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    searcher = Searcher.open(index, embedder=e5)
+    assert _answers(searcher) == _answers(Searcher.open(fresh, embedder=e5))
+    assert searcher.reader.current.vectors.ntotal == searcher.stats()["passages"]
+
+    monkeypatch.setattr(vectors_module, "MERGE_MIN", 0)
+    (corpus / "dong_trang_2.txt").unlink()
+    build_index(corpus, index, progress=False, embedder=e5)
+    assert sorted(p.name for p in (index / "vectors").iterdir()) == \
+        ["delta-2.faiss", "delta-2.removed.npy", "vectors-1.faiss", "vectors-3.faiss"]  # 2 kept for readers
+    assert searcher.reload()
+    assert searcher.reader.current.vectors.delta is None
+    assert searcher.reader.current.vectors.ntotal == searcher.stats()["passages"]
+    shutil.rmtree(fresh)
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    assert _answers(searcher) == _answers(Searcher.open(fresh, embedder=e5))
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_base_less_removed_plus_delta_searches_like_one_index(kind):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((600, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, 601, dtype=np.int64)
+
+    def make(rows):
+        if kind == "flat":
+            index = vectors_module.new_flat_index(16)
+        else:
+            index = vectors_module.new_ivf_index(16, 8, vectors, nprobe=8)  # every list probed
+        index.add_with_ids(vectors[rows], ids[rows])
+        return index
+
+    removed = ids[rng.choice(500, 60, replace=False)]
+    base = make(np.arange(500))
+    delta = vectors_module.new_flat_index(16)
+    delta.add_with_ids(vectors[500:], ids[500:])
+    served = vectors_module.GenerationVectors(base, delta, removed)
+    visible = np.setdiff1d(np.arange(600), removed - 1)
+    whole = make(visible)
+    queries = rng.standard_normal((20, 16)).astype(np.float32)
+    got_scores, got_ids = served.search(queries, 10)
+    want_scores, want_ids = whole.search(queries, 10)
+    assert served.ntotal == whole.ntotal == len(visible)
+    assert not np.isin(got_ids, removed).any()
+    np.testing.assert_array_equal(got_ids, want_ids)
+    np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)

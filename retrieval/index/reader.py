@@ -17,7 +17,7 @@ from ..types import Article, indexed_text
 from .catalog import check_meta, chunks, connect, pending_migrations, visible, visible_passages
 from .layout import CATALOG, IndexFormatError, IndexNotFound, check_not_format_1
 from .lexical import open_lexical
-from .vectors import VectorSettings, read_vectors, set_nprobe, vectors_path
+from .vectors import GenerationVectors, VectorSettings, open_generation
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ class _Generation:
     """Everything a reader holds for one published generation; a refresh swaps it whole."""
 
     number: int
-    vectors: object  # faiss index, memory-mapped
+    vectors: GenerationVectors  # the base memory-mapped, the delta read
     lexical: object  # tantivy searcher
     places: dict[str, str]  # the places articles are about: folded syllables -> name as written
     passages: int  # visible passages (for IDF)
@@ -90,7 +90,7 @@ class IndexReader:
             raise IndexNotFound(f"the index in {self.index_dir} has no finished build yet")
         try:
             self._lexical_index = open_lexical(self.index_dir, create=False)
-            self.current = self._open_generation(int(meta["published"]))
+            self.current = self._open_generation(meta)
         except (OSError, RuntimeError, ValueError) as e:  # a file deleted or damaged by hand
             raise IndexNotFound(
                 f"the index in {self.index_dir} is incomplete ({e}); run `python -m retrieval "
@@ -126,9 +126,11 @@ class IndexReader:
     def meta(self) -> dict[str, str]:
         return dict(self._query("SELECT key, value FROM meta"))
 
-    def _open_generation(self, number: int) -> _Generation:
-        vectors = read_vectors(vectors_path(self.index_dir, number), mmap=True)
-        set_nprobe(vectors, self.settings.nprobe)
+    def _open_generation(self, meta: dict[str, str]) -> _Generation:
+        """The published generation `meta` names (published and vectors_base read together)."""
+        number = int(meta["published"])
+        vectors = open_generation(self.index_dir, number, int(meta.get("vectors_base", number)),
+                                  self.settings.nprobe)
         self._lexical_index.reload()
         g = {"g": number}
         places = {folded_syllables(p): p for (p,) in self._query(
@@ -141,11 +143,12 @@ class IndexReader:
     def refresh(self) -> bool:
         """Move to the newest published generation; False when already there."""
         with self._refresh_lock:
-            published = int(self.meta()["published"])
+            meta = self.meta()
+            published = int(meta["published"])
             if published == self.current.number:
                 return False
             try:
-                self.current = self._open_generation(published)
+                self.current = self._open_generation(meta)
             except (FileNotFoundError, RuntimeError) as e:  # a writer replaced it meanwhile
                 log.warning("could not open generation %s yet: %s", published, e)
                 return False

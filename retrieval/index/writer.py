@@ -13,12 +13,13 @@ An update is a generation, done in three steps:
    ``removed = G+1``; readers still see generation G, because visibility is
    ``added <= published < removed``; the lexical documents are buffered in
    tantivy's writer, uncommitted;
-2. apply (``commit``): a new ``vectors-<G+1>.faiss`` is written beside the old
-   one (the published index minus the removed ids plus the added ones, vectors
-   read from the embedding cache) and renamed into place; then tantivy commits,
-   with a small meta document recording G+1;
+2. apply (``commit``): generation G+1's vectors are written beside G's: a
+   small delta over the base G serves from (see vectors.py), or a new base when
+   the delta has grown big, vectors read from the embedding cache; then tantivy
+   commits, with a small meta document recording G+1;
 3. publish: ``published`` becomes G+1 in one SQLite transaction, together
-   with the file records; rows removed a generation ago are deleted for good.
+   with its ``vectors_base`` and the file records; rows removed a generation
+   ago are deleted for good.
 
 Killed between 1 and 3, the previous generation is still what readers see,
 and the next writer rolls the unfinished generation back (undoing whatever
@@ -56,7 +57,7 @@ from .catalog import (
     visible_passages,
 )
 from .embcache import EmbeddingCache
-from .layout import CACHE_DB, CATALOG, VECTORS_DIR
+from .layout import CACHE_DB, CATALOG
 from .lexical import (
     META_PID,
     delete_lexical,
@@ -114,6 +115,7 @@ class IndexWriter:
             meta = get_meta(self.db)
         check_meta(index_dir, meta, embedder_identity)
         self.published = int(meta["published"])
+        self.base = int(meta.get("vectors_base", self.published))  # the base `published` serves from
         self.lexical = open_lexical(index_dir)
         self._writer = None
 
@@ -199,9 +201,9 @@ class IndexWriter:
         # Vectors go to a new file that no reader opens before the publish; the
         # lexical commit is the one change readers opening now can see, so it comes
         # last, leaving the shortest window before the publish.
-        self._apply_vectors(gen, self._dropped, self._added)
+        base = self._apply_vectors(gen, self._dropped, self._added)
         self._commit_lexical(gen)
-        self._publish(gen, files, forget_files, meta)
+        self._publish(gen, files, forget_files, {**meta, "vectors_base": str(base)})
         return gen
 
     def _writer_for_lexical(self):
@@ -219,26 +221,40 @@ class IndexWriter:
         if deleted_share(self.lexical.searcher()) > MAX_DELETED_SHARE:
             self._rebuild_lexical(gen)
 
-    def _load_vectors(self, generation: int):
-        path = vectors_path(self.index_dir, generation)
-        return vectors.read_vectors(path, mmap=False) if path.exists() else None
+    def _apply_vectors(self, gen: int, dropped: list[int], added: list[tuple[int, str]]) -> int:
+        """Step 2a: the vectors of `gen` (the published ones minus `dropped` plus `added`)
+        written beside the published ones; returns the base `gen` serves from.
 
-    def _apply_vectors(self, gen: int, dropped: list[int], added: list[tuple[int, str]]) -> None:
-        """Step 2a: a new vectors file for `gen`: the published one minus `dropped` plus `added`.
-
-        Vectors come from the embedding cache in chunks, so a big build never
-        holds them twice.  A dense index is made anew from the catalog when there
-        is none yet or when `vectors.needs_new_index` says so.
+        Usually a delta over the published base: its cost follows the change, not
+        the collection (vectors.py).  A base is made anew from the catalog when
+        there is none yet or when `vectors.needs_new_index` says so, and the
+        delta is folded into a new base when `vectors.merge_due`.
         """
-        index = self._load_vectors(self.published)
+        base_file = vectors.vectors_path(self.index_dir, self.base)
+        base = vectors.read_vectors(base_file, mmap=True) if base_file.exists() else None
         expected = self._count("passages") - len(dropped) + len(added)
-        if index is None or vectors.needs_new_index(index, expected, self.settings):
-            index = self._vectors_from_catalog(gen)
+        if base is None or vectors.needs_new_index(base, expected, self.settings):
+            vectors.write_vectors_atomic(self._vectors_from_catalog(gen), vectors_path(self.index_dir, gen))
+            return gen
+        if self.base == self.published:
+            delta, removed = vectors.new_flat_index(self.dim), np.zeros(0, dtype=np.int64)
         else:
-            if dropped:
-                index.remove_ids(np.asarray(dropped, dtype=np.int64))
-            self._add_vectors(index, added)
-        vectors.write_vectors_atomic(index, vectors_path(self.index_dir, gen))
+            delta, removed = vectors.read_delta(self.index_dir, self.published)
+        in_delta = np.isin(np.asarray(dropped, dtype=np.int64), vectors.stored_ids(delta))
+        if in_delta.any():
+            delta.remove_ids(np.asarray(dropped, dtype=np.int64)[in_delta])
+        removed = np.union1d(removed, np.asarray(dropped, dtype=np.int64)[~in_delta])
+        self._add_vectors(delta, added)
+        if not vectors.merge_due(base, delta, removed):
+            vectors.write_delta(self.index_dir, gen, delta, removed)
+            return self.base
+        merged = vectors.read_vectors(base_file, mmap=False)
+        if removed.size:
+            merged.remove_ids(removed)
+        if delta.ntotal:
+            merged.add_with_ids(vectors.stored_vectors(delta), vectors.stored_ids(delta))
+        vectors.write_vectors_atomic(merged, vectors_path(self.index_dir, gen))
+        return gen
 
     def _add_vectors(self, index, rows: list[tuple[int, str]], batch: int = 20_000) -> None:
         """Add (passage id, hash) rows to a FAISS index, vectors read from the cache."""
@@ -289,12 +305,10 @@ class IndexWriter:
             # A reader that has not reloaded yet may still look up generation gen-1's rows.
             self.db.execute("DELETE FROM passages WHERE removed < ?", (gen,))
             self.db.execute("DELETE FROM articles WHERE removed < ?", (gen,))
-        self.published = gen
-        for old in vectors.vector_generations(self.index_dir):
-            if old < gen - 1:
-                vectors_path(self.index_dir, old).unlink(missing_ok=True)
-        for tmp in (self.index_dir / VECTORS_DIR).glob(".*.tmp"):
-            tmp.unlink(missing_ok=True)
+        # Readers that have not reloaded yet still serve the previous generation.
+        bases = {self.base, int(meta["vectors_base"])}
+        vectors.remove_generation_files(self.index_dir, bases.__contains__, lambda d: d >= gen - 1)
+        self.published, self.base = gen, int(meta["vectors_base"])
 
     def record_files(self, files: list[FileRecord], forget_files: Iterable[str]) -> None:
         """File stats that changed without changing any article (touched, or still broken)."""
@@ -323,9 +337,7 @@ class IndexWriter:
             if lexical_gen is not None and lexical_gen > g:
                 self._undo_lexical(g)
                 lexical_gen = g
-            for gen in vectors.vector_generations(self.index_dir):
-                if gen > g:
-                    vectors_path(self.index_dir, gen).unlink(missing_ok=True)
+            vectors.remove_generation_files(self.index_dir, lambda b: b <= g, lambda d: d <= g)
             with self.db:
                 self.db.execute("DELETE FROM passages WHERE added > ?", (g,))
                 self.db.execute("DELETE FROM articles WHERE added > ?", (g,))
@@ -341,12 +353,22 @@ class IndexWriter:
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('tokens', ?)",
                                 (LEXICAL_TOKENS_VERSION,))
-        if g > 0 and not vectors_path(self.index_dir, g).exists():
+        if g > 0 and not self._vectors_complete(g):
             vectors.write_vectors_atomic(self._vectors_from_catalog(g), vectors_path(self.index_dir, g))
+            with self.db:
+                self.db.execute("INSERT OR REPLACE INTO meta VALUES ('vectors_base', ?)", (str(g),))
+            self.base = g
             done.append("rebuilt the vector index from the catalog and the embedding cache")
         for line in done:
             log.warning("%s: %s", self.index_dir, line)
         return done
+
+    def _vectors_complete(self, g: int) -> bool:
+        """Are the files generation `g` serves from all there?"""
+        files = [vectors_path(self.index_dir, self.base)]
+        if self.base != g:
+            files += [vectors.delta_path(self.index_dir, g), vectors.removed_path(self.index_dir, g)]
+        return all(f.exists() for f in files)
 
     def _undo_lexical(self, g: int) -> None:
         """Put the lexical index back to generation `g` after a lexical commit of g+1."""
