@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +39,11 @@ from .textnorm import (
     syllables,
 )
 from .types import Article, Hit, SearchResponse
+
+# Read for every question an article is a candidate of (~70 articles a question,
+# 0.2-1 ms each); articles recur across questions, and the result depends on the
+# arguments alone.  Shared: callers must not change a Subject.
+_subject = lru_cache(maxsize=16_384)(article_subject)
 
 
 def lexical_query(question: str):
@@ -100,7 +106,7 @@ class Searcher:
         subjects: dict[str, Subject] = {}
         for c in found.values():  # once per article, not per passage
             if c.article_id not in subjects:
-                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "")
+                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "")
         cast += self._vote_for_constraints(intent, found, subjects, scores)
         # A passage first in every vote cast scores 1.0.
         best = max(cast, 1e-9) / (self.config.search.rrf_k + 1)
