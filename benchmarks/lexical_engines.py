@@ -3,10 +3,11 @@
     python benchmarks/lexical_engines.py --passages 100000 [--engines bm25s,tantivy,fts5] [--json]
     python benchmarks/lexical_engines.py --quality [--json]
 
-Why: today the lexical index is bm25s, which keeps the whole score matrix in
-memory and can only be rebuilt from scratch.  Before the archive grows to
-hundreds of thousands of passages we want figures for the alternatives that
-update in place: tantivy (PyPI `tantivy`) and SQLite FTS5.
+Why: the lexical index used to be bm25s, which keeps the whole score matrix in
+memory and can only be rebuilt from scratch.  Before the archive grew to
+hundreds of thousands of passages we wanted figures for the alternatives that
+update in place: tantivy (PyPI `tantivy`) and SQLite FTS5.  These figures chose
+tantivy, which the index uses now; bm25s stays here as the reference.
 
 Every engine gets exactly the same terms: `retrieval.textnorm.lexical_tokens`
 (syllables, `~`-prefixed folded twins and folded `a_b` pairs), joined with

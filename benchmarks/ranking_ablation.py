@@ -4,7 +4,8 @@
 
 Each row is `retrieval.evaluate` with one part of search.py changed in the
 config: the constraint votes (place, year, organisation, event) and the
-diacritic restoration of unaccented questions.  Build the index first, e.g. of
+diacritic restoration of unaccented questions.  Every row is today's code with
+weights zeroed or switches off, not an older version of it.  Build the index first, e.g. of
 corpus/ plus tests/data/fictional/ (what the tests use).
 """
 from __future__ import annotations
@@ -24,7 +25,7 @@ VARIANTS = {
     "all on (default)": {},
     "no constraint votes": {"place_weight": 0.0, "year_weight": 0.0, "organisation_weight": 0.0,
                             "event_weight": 0.0},
-    "place vote only (before)": {"year_weight": 0.0, "organisation_weight": 0.0, "event_weight": 0.0,
+    "place vote only, no respelling": {"year_weight": 0.0, "organisation_weight": 0.0, "event_weight": 0.0,
                                  "respell_questions": False},
     "no place vote": {"place_weight": 0.0},
     "no year vote": {"year_weight": 0.0},
@@ -58,9 +59,9 @@ def main() -> int:
     if args.json:
         print(json.dumps(rows, ensure_ascii=False, indent=1))
         return 0
-    print(f"{'variant':<28} hit@1  hit@3  MRR@10 unacc@1 unanswerable≠exact answerable=none")
+    print(f"{'variant':<31} hit@1  hit@3  MRR@10 unacc@1 unanswerable≠exact answerable=none")
     for name, r in rows.items():
-        print(f"{name:<28} {r['hit@1']:.3f}  {r['hit@3']:.3f}  {r['mrr@10']:.3f}  "
+        print(f"{name:<31} {r['hit@1']:.3f}  {r['hit@3']:.3f}  {r['mrr@10']:.3f}  "
               f"{r['unaccented_hit@1']:.3f}   {r['unanswerable_not_exact']:>8}"
               f"         {r['answerable_none']:>6}")
     return 0

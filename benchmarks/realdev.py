@@ -18,10 +18,14 @@ Definitions (issue 16):
   ranked passages, article hit@1 is the first passage's article;
 - the answer is in the first card when the gold snippet, its first 40 or its last
   40 characters appear in the first card's shown text (chat.answers.card_answer_texts);
-  a card's length is that text, before headline and citation lines;
+  a card's length is that text, before headline and citation lines; its total
+  length is the whole plain card (headline, citation and link included) without
+  the page's header;
 - near misses are the questions with no gold article (off-topic included); they
   are declined when graded `partial` or `none`; "detail" ones carry "detail" in
   `expect_missing`; an answerable question graded `none` is a wrong "not found";
+- the answer sentence hits when the first passage's bold sentence (Hit.answer)
+  holds the snippet's first or last 40 characters, or lies inside the snippet;
 - a chain is right when every turn's first card is its gold article, asked in one
   conversation;
 - each off-topic question is sent right after every answerable question, in the
@@ -41,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: python benchmarks/realdev.py
     sys.path.insert(0, str(ROOT))
 
-from chat.answers import card_answer_texts  # noqa: E402
+from chat.answers import PLAIN, card_answer_texts, hit_block  # noqa: E402
 from chat.context import ConversationMemory  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.service import ChatService, Status  # noqa: E402
@@ -91,14 +95,21 @@ def visible(snippet: str, shown: str) -> bool:
     return bool(s) and (s in t or s[:SNIPPET_PREFIX] in t or s[-SNIPPET_PREFIX:] in t)
 
 
+def overlaps(snippet: str, sentence: str) -> bool:
+    """The bold sentence holds the snippet's start or end, or lies inside the snippet."""
+    s, t = _norm(snippet), _norm(sentence)
+    return bool(s and t) and (s[:SNIPPET_PREFIX] in t or s[-SNIPPET_PREFIX:] in t or t in s)
+
+
 def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures: bool) -> dict:
     service = ChatService(searcher, FeedbackStore(":memory:"), 3, ConversationMemory())
     conv = iter(range(1, 10**9))
     answerable = [it for it in items if it.q.gold_ids]
     misses = [it for it in items if not it.q.gold_ids]
-    hit1 = art1 = in_card = graded_none = 0
+    hit1 = art1 = in_card = graded_none = sentence_hit = 0
     rr = 0.0
     card_chars: list[int] = []
+    card_totals: list[int] = []
     by_type: dict[str, Counter] = defaultdict(Counter)
     report: list[str] = []
     for it in answerable:
@@ -106,6 +117,8 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         response = searcher.search(q.question, top_k=10)
         p_rank, a_rank = first_hit_rank(response.hits, q)
         hit1 += p_rank == 1
+        sentence_hit += bool(response.hits) and response.hits[0].article_id in q.gold_ids and overlaps(
+            q.gold_snippet, response.hits[0].answer_sentence)
         art1 += bool(response.hits) and response.hits[0].article_id in q.gold_ids
         rr += 1 / p_rank if p_rank else 0.0
         page = service.ask(q.question, chat_id=next(conv))
@@ -113,6 +126,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         if page.status is Status.ANSWER:
             texts = card_answer_texts(page.hits[0], page.searched or page.question, page.extra[0])
             card_chars.append(len("\n".join(texts)))
+            card_totals.append(len(hit_block(PLAIN, page.hits[0], 1, page.searched or page.question)))
             shown_ok = page.hits[0].article_id in q.gold_ids and visible(q.gold_snippet, "\n".join(texts))
         else:
             graded_none += 1
@@ -175,6 +189,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         "passage_hit1": round(hit1 / n, 3),
         "mrr": round(rr / n, 3),
         "article_hit1": round(art1 / n, 3),
+        "answer_sentence_hit1": round(sentence_hit / n, 3),
         "answer_in_first_card": round(in_card / n, 3),
         "nearmiss_declined": round(declined["all"] / len(misses), 3),
         "detail_declined": round(declined["detail"] / max(1, total_kind["detail"]), 3),
@@ -183,6 +198,7 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         "chains_total": len(chains),
         "offtopic_after_question_not_found": round(off_ok / max(1, off_n), 3),
         "first_card_max_chars": max(card_chars, default=0),
+        "first_card_max_total_chars": max(card_totals, default=0),
         # counts behind the shares
         "answerable": n,
         "nearmiss": len(misses),
@@ -190,7 +206,8 @@ def measure(searcher: Searcher, items: list[Item], chains: list[dict], failures:
         "answerable_none_count": graded_none,
         "offtopic_pairs": f"{off_ok}/{off_n}",
         "first_card_median_chars": sorted(card_chars)[len(card_chars) // 2] if card_chars else 0,
-        "by_type": {k: f"hit@1 {v['hit1']}/{v['n']}, card {v['card']}/{v['n']}" for k, v in sorted(by_type.items())},
+        "by_type": {k: f"hit@1 {v['hit1']}/{v['n']}, card {v['card']}/{v['n']}"
+                    for k, v in sorted(by_type.items())},
     }
     return {"figures": figures, "failures": report}
 

@@ -14,6 +14,14 @@ type), and polls of an older Bot API shape, which python-telegram-bot 22.8
 cannot parse.  Half-way through, one more unparseable update is queued, then
 a probe question from a fresh chat (after a control probe without poison).
 
+After its 20 updates each chat sends --hostile-per-chat more (issue 23), drawn
+from a second random stream so the first 20 stay the same: presses on cards
+posted through inline mode (no chat), questions deleted before the answer,
+lone surrogates in group mentions, files whose caption mentions the bot in a
+group, GIFs, admin uploads Telegram will not hand over, and sends whose
+connection drops once ("network") or twice in a row ("outage": the apology is
+then the right answer).  --hostile-per-chat 0 is the mix before issue 23.
+
 Printed figures (goals in brackets):
   handler exceptions [0]    records of on_error plus any ERROR/CRITICAL record
   unanswered [0]            updates that expected a reply/acknowledgement and got none
@@ -21,9 +29,22 @@ Printed figures (goals in brackets):
   user text in the log [0]  log lines above DEBUG holding a marker planted in user text
   non-admin disk writes [0] corpus files created by non-admins; getFile calls for their files
   probe after poison        seconds from queuing the poison update to the probe's answer [< 5]
+  generic-error replies [0] the "Xin lỗi, đã có lỗi" reply, outside the injected outages
+  tracebacks [0]            log records carrying a traceback
+  per kind                  updates of each issue-23 kind that got what they should: the
+                            answer (it repeats the question's marker), or the reply the
+                            case calls for (the apology, for an outage)
+
+--dump FILE writes every chat's replies (digits masked) as JSON; --compare FILE says
+which chats got other replies than in that dump, in any order: other text, and
+another kind of reply (first lines; which passages fill an answer's later cards
+differs between two runs of the same code).  Run both with the same options
+(--hostile-per-chat 0: the mix before issue 23) on the code before and after a
+change: the cases that passed before must get the same kinds of reply.
 
     python benchmarks/reliability.py                   # 50 chats x 20 updates (+ probe, poison)
     python benchmarks/reliability.py --chats 10 --per-chat 10 --seed 2
+    python benchmarks/reliability.py --dump after.json --compare before.json
 
 Before/after: copy this file into benchmarks/ of a checkout of older code and run it
 there (it imports the bot from the checkout it sits in).
@@ -33,12 +54,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import io
+import json
 import logging
 import random
+import re
 import shutil
 import sys
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -47,7 +71,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_bot_api import FakeBotAPI  # noqa: E402
 
-from chat import logsafe  # noqa: E402
+from chat import answers, logsafe  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
 from retrieval.config import Config  # noqa: E402
@@ -62,6 +86,9 @@ QUESTIONS = [
     "Đại hội MTTQ huyện Đầm Hà nhiệm kỳ 2024 – 2029",
     "Giá vàng hôm nay bao nhiêu?",
 ]
+# Replies of issue 23, absent from older code (which then fails those cases).
+NO_CHAT = getattr(answers, "BUTTON_NO_CHAT", "(no such reply before issue 23)")
+NOT_DOWNLOADED = getattr(answers, "UPLOAD_NOT_DOWNLOADED", "(no such reply before issue 23)")
 MEDIA = [
     {"sticker": {"file_id": "s1", "file_unique_id": "su1", "type": "regular", "width": 512,
                  "height": 512, "is_animated": False, "is_video": False, "emoji": "😀"}},
@@ -84,7 +111,7 @@ class CountingAPI(FakeBotAPI):
     def __init__(self):
         super().__init__()
         self.per_chat: dict[int, int] = {}
-        self.acked: set[str] = set()
+        self.acked: dict[str, str | None] = {}  # callback query id -> the text it showed
 
     def _send_message(self, p: dict) -> dict:
         message = super()._send_message(p)
@@ -95,7 +122,7 @@ class CountingAPI(FakeBotAPI):
     def _dispatch(self, method: str, p: dict):
         result = super()._dispatch(method, p)
         if method == "answerCallbackQuery":
-            self.acked.add(str(p.get("callback_query_id")))
+            self.acked[str(p.get("callback_query_id"))] = p.get("text")
         return result
 
 
@@ -108,6 +135,7 @@ class Tally:
     non_admin_markers: set = field(default_factory=set)  # words in their file names
     markers: list = field(default_factory=list)
     unparseable: int = 0  # old-shape polls sent besides the one poison update
+    hostile: list = field(default_factory=list)  # (chat, kind, want, callback id, window)
 
 
 def marker(rng: random.Random, tally: Tally) -> str:
@@ -210,6 +238,65 @@ def group_step(api, rng, tally, chat: int, n: int):
                               reply_to=bot_message), "reply", kind
 
 
+def hostile_step(api, rng, tally, chat: int, admin: bool, group: bool):
+    """One update of the failure paths of issue 23: (update, expects, kind, setup, want).
+    setup() runs just before the update is queued (a drop must hit this update's reply);
+    `want` is what the chat (or, for a press, its acknowledgement) must then show: the
+    marker a question's answer repeats, or the fixed reply the case calls for."""
+    m = marker(rng, tally)
+    q = rng.choice(QUESTIONS)
+    handle = f"@{api.bot_user['username']}"
+    user = 5000 + rng.randrange(100) if group else (ADMIN if admin else chat)
+    kinds = (["surrogate_mention", "deleted_mention", "deleted_ask", "caption_file",
+              "group_network"] if group else
+             ["inline_press", "network", "outage", "animation"]
+             + (["bad_file", "lost_download"] if admin else []))
+    kind = rng.choice(kinds)
+
+    def drop(key, times):
+        return lambda: api.drops.__setitem__(key, times)
+
+    if kind == "inline_press":
+        data = rng.choice(["more:1:3", "full:1:0", "fb:1:0:1", "tp:y:2024", f"lạ:{m}"])
+        return {"callback_query": {"id": f"inl-{chat}-{m}", "from": api.user(user),
+                                   "chat_instance": "ci", "data": data,
+                                   "inline_message_id": f"inl{m}"}}, \
+            "ack", kind, None, NO_CHAT
+    if kind in ("network", "outage"):
+        update = api.message_update(f"{q} {m}", chat_id=chat, user_id=user)
+        return update, "reply", kind, drop(("sendMessage", chat), 1 if kind == "network" else 2), \
+            m if kind == "network" else answers.ERROR
+    if kind == "animation":
+        return api.animation_update(chat_id=chat, user_id=user), "reply", kind, None, \
+            answers.NOT_TEXT
+    if kind in ("bad_file", "lost_download"):
+        update = api.document_update(f"bai-{m}.txt", f"Tiêu đề {m}\n\nNội dung.".encode(),
+                                     chat_id=chat, user_id=user, fetchable=kind == "lost_download")
+        return update, "reply", kind, drop("download", 2) if kind == "lost_download" else None, \
+            NOT_DOWNLOADED
+    if kind == "surrogate_mention":
+        text, want = rng.choice([(f"{handle} \ud800", "chưa nhập câu hỏi"),
+                                 (f"{handle} {q} \udfff{m}", m), (f"\ud83d {handle} {q} {m}", m),
+                                 (f"{m}\udc00 {handle}\ud800 {q}", m)])
+        return api.message_update(text, chat_id=chat, user_id=user,
+                                  entities=[api.mention_entity(text)]), "reply", kind, None, want
+    if kind == "caption_file":
+        caption = f"{handle} thêm bài {m}"
+        update = api.document_update(f"{m}.txt", b"x", chat_id=chat, user_id=user, caption=caption,
+                                     caption_entities=[api.mention_entity(caption)])
+        return update, "reply", kind, None, answers.ADMIN_ONLY
+    if kind == "deleted_ask":
+        update = api.message_update(f"/ask {q} {m}", chat_id=chat, user_id=user)
+    else:
+        text = f"{handle} {q} {m}"
+        update = api.message_update(text, chat_id=chat, user_id=user,
+                                    entities=[api.mention_entity(text)])
+    if kind != "group_network":
+        api.deleted.add((chat, update["message"]["message_id"]))
+        return update, "reply", kind, None, m
+    return update, "reply", kind, drop(("sendMessage", chat), 1), m
+
+
 async def wait_until(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while not predicate():
@@ -219,9 +306,30 @@ async def wait_until(predicate, timeout: float) -> bool:
     return True
 
 
-async def converse(api: CountingAPI, steps, chat: int, tally: Tally, settle: float) -> None:
+async def quiet(api: CountingAPI, chat: int, seconds: float, busy=lambda: False) -> None:
+    """Wait until the bot has sent nothing to the chat for `seconds` (and is not busy)."""
+    count = -1
+    while count != api.per_chat.get(chat, 0) or busy():
+        count = api.per_chat.get(chat, 0)
+        await asyncio.sleep(seconds)
+
+
+async def converse(api: CountingAPI, steps, chat: int, tally: Tally, settle: float,
+                   hostile_settle: float, building=lambda: False) -> None:
     """One chat: send each update, wait for what it expects, then go on."""
-    for update, expect, kind in steps:
+    for update, expect, kind, *hostile in steps:
+        window: list[str] = []  # what came back before the next update (hostile steps)
+        if hostile:
+            # The rate limiter spaces a group's messages seconds apart, and an admin's
+            # index report comes when the build ends: an earlier reply must not land in
+            # this step's window, nor take its drop.
+            await quiet(api, chat, hostile_settle, building)
+            settle = hostile_settle
+            setup, want = hostile
+            if setup:
+                setup()
+            tally.hostile.append((chat, kind, want, update.get("callback_query", {}).get("id"),
+                                  window))
         before = api.per_chat.get(chat, 0)
         update_id = api.push(update)
         tally.sent += 1
@@ -236,10 +344,8 @@ async def converse(api: CountingAPI, steps, chat: int, tally: Tally, settle: flo
             tally.unanswered.append((chat, update_id, kind, api.per_chat.get(chat, 0)))
             return
         # Let the rest of a multi-message answer arrive before the next question.
-        count = -1
-        while count != api.per_chat.get(chat, 0):
-            count = api.per_chat.get(chat, 0)
-            await asyncio.sleep(settle)
+        await quiet(api, chat, settle)
+        window += [s.plain for s in api.sent_to(chat)[before:]]
 
 
 def poison_update(api) -> dict:
@@ -273,8 +379,17 @@ async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream
             admin = c == groups  # one private chat belongs to an admin
             scripts[chat] = [private_step(api, rng, tally, chat, n, admin)
                              for n in range(args.per_chat)]
+    hostile = random.Random(args.seed + 1)  # its own stream: the steps above stay the same
+    for c, (chat, steps) in enumerate(scripts.items()):
+        steps += [hostile_step(api, hostile, tally, chat, c == groups, c < groups)
+                  for _ in range(args.hostile_per_chat)]
     t0 = time.monotonic()
-    tasks = [asyncio.create_task(converse(api, steps, chat, tally, args.settle))
+    def building() -> bool:
+        state = app.bot_data.get("chat")
+        return bool(state and state.reindexer.busy)
+
+    tasks = [asyncio.create_task(converse(api, steps, chat, tally, args.settle,
+                                          args.hostile_settle, building))
              for chat, steps in scripts.items()]
     # The poison update once about half of the updates are out, then a probe question.
     total = sum(len(s) for s in scripts.values())
@@ -326,7 +441,7 @@ class Records(logging.Handler):
 
     def __init__(self):
         super().__init__()
-        self.count = self.bytes = self.leaked = self.error_count = 0
+        self.count = self.bytes = self.leaked = self.error_count = self.tracebacks = 0
         self.errors: list[str] = []
         self.failures = self.skipped = 0
         self.skipped_lines: list[str] = []
@@ -336,6 +451,7 @@ class Records(logging.Handler):
         self.count += 1
         self.bytes += len(text.encode("utf-8", "replace")) + 1
         self.leaked += "QZX" in text  # every planted marker starts so
+        self.tracebacks += bool(record.exc_info) or "Traceback" in text
         if record.levelno >= logging.ERROR:
             self.error_count += 1
             if len(self.errors) < self.KEEP:
@@ -357,6 +473,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-per-minute", type=int, default=30)
     parser.add_argument("--settle", type=float, default=0.3,
                         help="quiet seconds that end a multi-message reply")
+    parser.add_argument("--hostile-per-chat", type=int, default=4,
+                        help="updates of issue 23's failure paths after each chat's others")
+    parser.add_argument("--hostile-settle", type=float, default=3.5,
+                        help="quiet seconds around each of those (a group's messages can "
+                             "be 3 s apart)")
+    parser.add_argument("--log", help="also write the log (INFO and above) to this file")
+    parser.add_argument("--dump", help="write what each update got back to this JSON file")
+    parser.add_argument("--compare", help="a --dump of an earlier run to compare replies with")
     args = parser.parse_args(argv)
 
     from retrieval.index import build_index
@@ -381,6 +505,10 @@ def main(argv: list[str] | None = None) -> int:
             records.addFilter(logsafe.RepeatFilter(60))
         root = logging.getLogger()
         root.addHandler(records)
+        if args.log:  # the whole log at INFO, to read what the figures count
+            to_file = logging.FileHandler(args.log, mode="w", encoding="utf-8")
+            to_file.setFormatter(records.formatter)
+            root.addHandler(to_file)
         root.setLevel(logging.INFO)
         for name in ("httpx", "httpcore", "faiss.loader", "apscheduler"):
             logging.getLogger(name).setLevel(logging.WARNING)
@@ -394,7 +522,8 @@ def main(argv: list[str] | None = None) -> int:
     tally, api = result["tally"], result["api"]
     skipped = [t for t in records.skipped_lines if f"skipped update {result['poison_id']}" in t]
     rate_limited = sum(1 for s in api.sent if "hỏi hơi nhanh" in s.plain)
-    bad_requests = [e for e in api.errors if e[1] == 400 and e[0] != "answerCallbackQuery"]
+    bad_requests = [e for e in api.errors
+                    if e[1] == 400 and e[0] not in ("answerCallbackQuery", "getFile")]
     print(f"updates sent: {result['total']} ({tally.sent} from {args.chats} concurrent chats, "
           f"{args.chats // 5 or 1} of them groups) in {result['wall']:.1f} s; "
           f"bot messages: {len(api.sent)}, of them rate-limit notices: {rate_limited}")
@@ -420,12 +549,75 @@ def main(argv: list[str] | None = None) -> int:
           f"poison logged {len(skipped)} time(s)")
     print(f"unparseable updates: {tally.unparseable + 1} sent (the poison and old-shape polls), "
           f"{records.skipped} skipped-update log lines")
-    print(f"Bot API 400s (not counting stale button acks): {len(bad_requests)} {bad_requests[:3]}")
+    print(f"Bot API 400s (not counting stale button acks and getFile of lost files): "
+          f"{len(bad_requests)} {bad_requests[:3]}")
     print(f"shutdown in {result['stop_seconds']:.2f} s: "
           + (f"FAILED, {result['shutdown_error']}" if result["shutdown_error"] else "clean"))
+    report_failure_paths(tally, api, records, args)
     for text in records.errors[:3]:
         print("  " + text[:300])
     return 0
+
+
+def masked(text: str) -> str:
+    """A reply with digits masked: times, counts and ids differ between runs, the text not."""
+    return re.sub(r"\d", "0", text)
+
+
+def report_failure_paths(tally: Tally, api, records: Records, args) -> None:
+    """Generic-error replies, tracebacks, issue 23's kinds; the dump and the comparison."""
+    texts: dict[int, list[str]] = {}
+    for sent in api.sent:
+        texts.setdefault(sent.chat_id, []).append(sent.plain)
+    outages = Counter(chat for chat, kind, *_ in tally.hostile if kind == "outage")
+    errors = Counter(chat for chat, chat_texts in texts.items() for t in chat_texts
+                     if answers.ERROR in t)
+    beyond = {chat: n - outages[chat] for chat, n in errors.items() if n > outages[chat]}
+    print(f"generic-error replies: {sum(beyond.values())} outside injected outages "
+          f"(chats {sorted(beyond)[:6]}), {sum(errors.values()) - sum(beyond.values())} "
+          f"for {sum(outages.values())} outages; tracebacks in the log: {records.tracebacks}")
+    ok: dict[str, list[int]] = {}
+    misses = []
+    for chat, kind, want, press, window in tally.hostile:
+        if press is not None:
+            good = api.acked.get(press) == want
+        elif want.startswith("QZX"):  # a question's marker: its answer repeats it, whenever
+            good = any(want in t for t in texts.get(chat, []))
+        else:  # a fixed reply: before the chat's next update
+            good = any(want in t for t in window)
+        ok.setdefault(kind, [0, 0])[good] += 1
+        if not good:
+            misses.append((chat, kind, [t[:60] for t in window][:2]))
+    if ok:
+        print("issue 23 kinds that got what they should: " + ", ".join(
+            f"{kind} {good}/{bad + good}" for kind, (bad, good) in sorted(ok.items()))
+              + (f"; missed (chat, kind, what came back): {misses[:4]}" if misses else ""))
+    replies = {str(chat): sorted(masked(t) for t in chat_texts) for chat, chat_texts in texts.items()}
+    if args.dump:
+        Path(args.dump).write_text(json.dumps(replies, ensure_ascii=False, indent=0))
+    if args.compare:
+        compare(replies, json.loads(Path(args.compare).read_text()), args.compare)
+
+
+def first_lines(texts: list[str]) -> Counter:
+    """The replies as kinds: each message's first line, an answer's later parts dropped.
+    Which passages fill a card can differ between two runs of the same code (scores
+    within float noise of the cut-offs); which reply each update got may not."""
+    return Counter(t.split("\n", 1)[0] for t in texts if not re.match(r"0+\. ", t))
+
+
+def compare(replies: dict, earlier: dict, name: str) -> None:
+    """Chats whose replies differ from an earlier run's: exactly, and in kind."""
+    chats = sorted(replies.keys() | earlier.keys())
+    exact = [c for c in chats if Counter(replies.get(c, [])) != Counter(earlier.get(c, []))]
+    kinds = []
+    for chat in chats:
+        before, now = first_lines(earlier.get(chat, [])), first_lines(replies.get(chat, []))
+        if before != now:
+            kinds.append((chat, [t[:80] for t in before - now][:2], [t[:80] for t in now - before][:2]))
+    print(f"compared with {name}: of {len(chats)} chats, {len(exact)} got other text, "
+          f"{len(kinds)} another kind of reply (first lines, answers' later parts aside)"
+          + "".join(f"\n  chat {c}: before {b}, now {n}" for c, b, n in kinds[:5]))
 
 
 if __name__ == "__main__":

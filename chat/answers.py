@@ -10,18 +10,22 @@ broken.
 from __future__ import annotations
 
 import html
+from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from retrieval.query import ORGANISATIONS
+from retrieval.textnorm import sentence_spans
 from retrieval.types import Article, BuildReport, Hit
 
-from .service import Page, Status
+from .service import CardPassages, Page, Status
 from .textutil import (
     TELEGRAM_LIMIT,
     best_sentence,
     cut_words,
     format_date,
     format_datetime,
+    head_words,
+    tail_words,
     utf16_len,
 )
 from .topics import Topics
@@ -183,52 +187,178 @@ def meta_line(m: Markup, place: str | None, date: str | None, source: str | None
     return m.i(" · ".join(parts)) if parts else ""
 
 
-def highlighted(m: Markup, text: str, question: str) -> str:
-    """The passage with the sentence that best matches the question in bold."""
-    span = best_sentence(text, question)
+# A card's answer text (the answering sentence and its context) stays within this
+# many characters, so three cards fit a phone screen (issue 16: first card <= 600,
+# whole card < 1,000); «Cả đoạn» and «Toàn văn» show the rest.
+CARD_ANSWER_CHARS = 400
+# A context sentence cut shorter than this says nothing: it is left out ("…" instead).
+MIN_CONTEXT_CHARS = 40
+
+
+@dataclass(frozen=True)
+class Excerpt:
+    """What a card quotes of its passage: the answering sentence (bold when `marked`)
+    with at most one sentence of context each side, "…" where the passage goes on."""
+
+    before: str
+    answer: str
+    after: str
+    marked: bool
+
+    def pieces(self) -> list[str]:
+        return [p for p in (self.before, self.answer, self.after) if p]
+
+
+def card_answer(hit: Hit, question: str) -> tuple[int, int] | None:
+    """The sentence a card leads with: search's choice (`Hit.answer`) as is; where search
+    chose none, the passage's sentence that best matches the question."""
+    return hit.answer or best_sentence(hit.text, question)
+
+
+def card_excerpt(hit: Hit, question: str, limit: int = CARD_ANSWER_CHARS) -> Excerpt:
+    """The card's answer text: its answering sentence with a sentence of context each side
+    within `limit` characters; a passage with no answering sentence shows its opening."""
+    span = card_answer(hit, question)
+    marked = span is not None
     if span is None:
-        return m.esc(text)
-    s, e = span
-    return m.esc(text[:s]) + m.mark(m.esc(text[s:e])) + m.esc(text[e:])
+        spans = sentence_spans(hit.text)
+        span = spans[0] if spans else (0, len(hit.text))
+    before, answer, after = _window(hit.text, span, limit)
+    return Excerpt(before, answer, after, marked)
 
 
 def card_answer_texts(hit: Hit, question: str, extra: list[Hit] | tuple = ()) -> list[str]:
     """The plain text a card shows of its article, before headline and citation: what
-    a reader must see the answer in (benchmarks/realdev.py measures it)."""
-    return [hit.text] + [e.text for e in extra]
+    a reader must see the answer in (benchmarks/realdev.py measures it).  A card quotes
+    its best passage only; `extra`, the article's other close passages, waits behind
+    «Cả đoạn» (quoting the best-matching sentence among them lost answers on realdev:
+    48 of 92 shown against 60 from the best passage alone, while search chose none)."""
+    return card_excerpt(hit, question).pieces()
 
 
-def hit_block(m: Markup, hit: Hit, rank: int, question: str,
-              limit: int = TELEGRAM_LIMIT, extra: list[Hit] | tuple = ()) -> str:
-    """One article card: title, place · date · source and link once, then its best
-    passage (and `extra` passages of the same article), answering sentence in bold."""
-    texts = card_answer_texts(hit, question, extra)
+def _flat(text: str) -> str:
+    return " ".join(text.split())
 
-    def render(cut: int | None) -> str:
-        lines = [m.b(f"{rank}. {m.esc(cut_words(hit.title or 'Không có tiêu đề', TITLE_CHARS))}")]
-        meta = meta_line(m, hit.place, hit.date, hit.source)
-        if meta:
-            lines.append(meta)
-        lines += [m.quote(highlighted(m, t if cut is None else cut_words(t, cut), question))
-                  for t in texts]
-        url = web_url(hit.url)
-        if url:
-            lines.append(f"🔗 {m.link(url, 'Đọc bài gốc')}")
-        return "\n".join(lines)
 
-    block = render(None)
-    text_len = max(len(t) for t in texts)
-    # Cut the plain text, never the marked-up block, until it fits.
-    while utf16_len(block) > limit and text_len > 0:
-        text_len = int(text_len * min(0.9, limit / utf16_len(block)))
-        block = render(text_len)
+def _window(text: str, span: tuple[int, int], limit: int) -> tuple[str, str, str]:
+    """(before, answer, after) around `span`, within `limit` characters once joined by
+    spaces: the previous and the next sentence whole when they fit, else their nearest
+    words (left out under MIN_CONTEXT_CHARS); "…" marks text left out, never a split word."""
+    s, e = span
+    answer = _flat(text[s:e])
+    head, tail = text[:s], text[e:]
+    more_before, more_after = bool(head.strip()), bool(tail.strip())
+    markers = 2 * more_before + 2 * more_after  # "… " and " …"
+    if len(answer) + markers > limit:  # one long sentence: cut at a word end
+        room = max(0, limit - 2 * more_before - 1)
+        cut = head_words(answer, room) or answer[:room]  # (a single huge "word": cut anyway)
+        return ("…" if more_before else ""), cut + "…", ""
+    head_spans, tail_spans = sentence_spans(head), sentence_spans(tail)
+    prev_at = head_spans[-1][0] if head_spans else len(head)
+    next_to = tail_spans[0][1] if tail_spans else 0
+    prev, nxt = _flat(head[prev_at:]), _flat(tail[:next_to])
+    room_prev, room_next = _share(limit - len(answer) - markers, len(prev), len(nxt))
+    before_text = prev if len(prev) <= room_prev else tail_words(prev, room_prev)
+    after_text = nxt if len(nxt) <= room_next else head_words(nxt, room_next)
+    if len(before_text) < min(MIN_CONTEXT_CHARS, len(prev)):
+        before_text = ""
+    if len(after_text) < min(MIN_CONTEXT_CHARS, len(nxt)):
+        after_text = ""
+    earlier = more_before and (before_text != prev or bool(head[:prev_at].strip()))
+    later = more_after and (after_text != nxt or bool(tail[next_to:].strip()))
+    before = " ".join(x for x in ("…" if earlier else "", before_text) if x)
+    after = " ".join(x for x in (after_text, "…" if later else "") if x)
+    return before, answer, after
+
+
+def _share(room: int, prev: int, nxt: int) -> tuple[int, int]:
+    """Characters for the sentence before and the one after (a space each counted): half
+    the room each, and what one side does not need goes to the other."""
+    need_prev, need_next = prev + 1 if prev else 0, nxt + 1 if nxt else 0
+    if need_prev <= room // 2:
+        room_prev = need_prev
+    elif need_next <= room // 2:
+        room_prev = room - need_next
+    else:
+        room_prev = room // 2
+    return max(0, room_prev - 1), max(0, room - room_prev - 1)
+
+
+def _whole(hit: Hit, question: str, limit: int) -> Excerpt:
+    """A passage whole, answering sentence marked; a passage over `limit` characters (only
+    ever one too long for a message) is cut at a word end."""
+    text, cut = hit.text, len(hit.text) > limit
+    if cut:
+        text = (head_words(text, limit - 1) or text[:limit - 1]) + "…"
+    span = card_answer(hit, question)
+    if span is None or span[1] > len(text) - cut:  # (the answer was cut off)
+        return Excerpt("", "", _flat(text), False)
+    s, e = span
+    return Excerpt(_flat(text[:s]), _flat(text[s:e]), _flat(text[e:]), True)
+
+
+def _quoted(m: Markup, rank: int | None, ex: Excerpt) -> str:
+    """One quoted excerpt (or whole passage), its answering sentence in bold."""
+    answer = m.mark(m.esc(ex.answer)) if ex.marked else m.esc(ex.answer)
+    parts = [f"{rank}." if rank is not None else "", m.esc(ex.before), answer, m.esc(ex.after)]
+    return m.quote(" ".join(p for p in parts if p))
+
+
+def _citation(m: Markup, hit: Hit) -> list[str]:
+    """Headline, place · date · source, and the link, under what a card quotes."""
+    return [f"📰 {m.esc(cut_words(hit.title or 'Không có tiêu đề', TITLE_CHARS))}",
+            *_where_from(m, hit)]
+
+
+def _where_from(m: Markup, item: Hit | Article) -> list[str]:
+    """The place · date · source line and the link to the original, where known."""
+    meta = meta_line(m, item.place, item.date, item.source)
+    url = web_url(item.url)
+    return [x for x in (meta, f"🔗 {m.link(url, 'Đọc bài gốc')}" if url else "") if x]
+
+
+def _fitted(render, size: int, limit: int) -> str:
+    """`render(size)` with `size` (the characters quoted) shrunk until the block fits `limit`."""
+    block = render(size)
+    while utf16_len(block) > limit and size > 0:
+        size = int(size * min(0.9, limit / utf16_len(block)))
+        block = render(size)
     return block
+
+
+def hit_block(m: Markup, hit: Hit, rank: int, question: str, limit: int = TELEGRAM_LIMIT) -> str:
+    """One article card: the answering sentence in bold with a sentence of context each
+    side (card_excerpt), then headline, place · date · source and link."""
+    return _fitted(lambda size: "\n".join([_quoted(m, rank, card_excerpt(hit, question, size)),
+                                           *_citation(m, hit)]), CARD_ANSWER_CHARS, limit)
+
+
+def passage_block(m: Markup, card: list[Hit], rank: int, question: str,
+                  limit: int = TELEGRAM_LIMIT) -> str:
+    """«Cả đoạn»: card `rank`'s passages (service.CardPassages) whole, each answering
+    sentence in bold."""
+
+    def render(size: int) -> str:
+        quotes = [_quoted(m, rank if n == 0 else None, _whole(p, question, size))
+                  for n, p in enumerate(card)]
+        return "\n".join([*quotes, *_citation(m, card[0])])
+
+    return _fitted(render, max(len(p.text) for p in card), limit)
+
+
+def passage_reply(m: Markup, result: CardPassages | None) -> str:
+    """The answer to «Cả đoạn N» (the button or /doan N)."""
+    if result is None:
+        return BUTTON_EXPIRED
+    if not result.card:
+        return PASSAGE_GONE
+    return passage_block(m, result.card, result.rank + 1, result.question)
 
 
 def inline_card(m: Markup, question: str, card: list[Hit], limit: int = TELEGRAM_LIMIT) -> str:
     """The message an inline result posts: the question, then one article card."""
     head = f"🔎 {m.i(m.esc(cut_words(question, QUESTION_ECHO_CHARS)))}"
-    return f"{head}\n\n" + hit_block(m, card[0], 1, question, limit - utf16_len(head) - 2, card[1:])
+    return f"{head}\n\n" + hit_block(m, card[0], 1, question, limit - utf16_len(head) - 2)
 
 
 def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
@@ -236,10 +366,10 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
     """The messages answering one page of a question (at least one message)."""
     if page.status is Status.EMPTY:
         return [f"Bạn chưa nhập câu hỏi. Hãy gõ điều bạn muốn biết, ví dụ: "
-                f"{m.code(m.esc(_example(examples)))}"]
+                f"{m.code(m.esc(first_example(examples)))}"]
     if page.status is Status.NOT_WORDS:
         return ["Mình chưa hiểu câu hỏi 🙂 Mình chỉ đọc được câu hỏi bằng chữ. Ví dụ: "
-                f"{m.code(m.esc(_example(examples)))}"]
+                f"{m.code(m.esc(first_example(examples)))}"]
     if page.status is Status.EXPIRED:
         return ["Xin lỗi, mình không còn nhớ câu hỏi này. Bạn gửi lại câu hỏi nhé."]
     if page.status is Status.END:
@@ -250,18 +380,18 @@ def page_messages(m: Markup, page: Page, examples: list[str] | None = None,
         return [no_answer(m, echo, examples) + (f"\n{understood}" if understood else "")]
 
     first, last = page.offset + 1, page.offset + len(page.hits)
-    header = (f"🔎 Câu hỏi: {echo}" if page.offset == 0
-              else f"🔎 Kết quả {first}–{last} cho: {echo}")
-    if page.truncated:
-        header += "\n" + m.i("(Câu hỏi quá dài nên mình chỉ dùng phần đầu.)")
-    if understood and page.offset == 0:
-        header += "\n" + understood
     if page.offset == 0 and page.match == "partial" and page.hits:
-        header += "\n" + close_but(m, page)
-    blocks = [header]
-    extra = page.extra or [[] for _ in page.hits]
-    blocks += [hit_block(m, h, page.offset + i + 1, page.searched or page.question, limit, more)
-               for i, (h, more) in enumerate(zip(page.hits, extra, strict=False))]
+        lines = [close_but(m, page)]  # the first thing read: what the cards below miss
+    else:
+        lines = [f"🔎 Câu hỏi: {echo}" if page.offset == 0
+                 else f"🔎 Kết quả {first}–{last} cho: {echo}"]
+    if page.truncated:
+        lines.append(m.i("(Câu hỏi quá dài nên mình chỉ dùng phần đầu.)"))
+    if understood and page.offset == 0:
+        lines.append(understood)
+    blocks = ["\n".join(lines)]
+    blocks += [hit_block(m, h, page.offset + i + 1, page.searched or page.question, limit)
+               for i, h in enumerate(page.hits)]
     if hint:
         blocks.append(hint)
     return pack(blocks, limit)
@@ -305,19 +435,16 @@ def no_answer(m: Markup, echo: str, examples: list[str] | None) -> str:
     return text + "."
 
 
-def _example(examples: list[str] | None) -> str:
+def first_example(examples: list[str] | None) -> str:
+    """The example a usage hint shows: the newest headline's question, else (an empty
+    index, or examples that failed and were logged) a question of the usual shape."""
     return examples[0] if examples else "Huyện ủy duyệt chương trình công tác năm 2024"
 
 
 def article_messages(m: Markup, article: Article, limit: int = TELEGRAM_LIMIT) -> list[str]:
     """The whole article, split across messages on paragraph boundaries."""
-    head = [f"📄 {m.b(m.esc(cut_words(article.title or 'Không có tiêu đề', TITLE_CHARS)))}"]
-    meta = meta_line(m, article.place, article.date, article.source)
-    if meta:
-        head.append(meta)
-    url = web_url(article.url)
-    if url:
-        head.append(f"🔗 {m.link(url, 'Đọc bài gốc')}")
+    head = [f"📄 {m.b(m.esc(cut_words(article.title or 'Không có tiêu đề', TITLE_CHARS)))}",
+            *_where_from(m, article)]
     blocks = ["\n".join(head)]
     for paragraph in article.paragraphs:
         blocks += chunk_text(m, " ".join(paragraph.split()), limit)
@@ -342,8 +469,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
         f"👋 {m.b('Xin chào!')} Mình trả lời câu hỏi dựa trên kho bài viết tin tức về hoạt động "
         f"của các địa phương: {stats.get('articles', 0)} bài, {stats.get('passages', 0)} đoạn văn"
         + (f", từ {span}" if span else "") + ".",
-        "Mỗi câu trả lời gồm các đoạn trích phù hợp nhất, kèm tiêu đề, địa phương, ngày đăng "
-        "và nguồn của bài gốc; câu khớp nhất được in đậm.",
+        "Mỗi câu trả lời mở đầu bằng câu trả lời đúng nhất (in đậm) trong bài, kèm tiêu đề, "
+        "địa phương, ngày đăng và nguồn của bài gốc.",
         "",
         m.b("Cách hỏi"),
         "• Gõ câu hỏi bằng tiếng Việt, có dấu hay không dấu đều được.",
@@ -359,6 +486,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
         lines += [
             m.b("Lệnh"),
             "/more – xem thêm kết quả cho câu hỏi vừa rồi",
+            "/doan N – đọc cả đoạn trích của kết quả số N",
             "/full N – đọc toàn văn bài của kết quả số N",
             "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
             "/stats – thống kê dữ liệu · /latest – bài mới nhất · /quit – thoát",
@@ -368,8 +496,8 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
         lines += [
             f"{m.b('Trong nhóm')}: gõ /ask kèm câu hỏi, nhắc {mention} trong tin nhắn, "
             "hoặc trả lời (reply) tin nhắn của mình.",
-            "Dưới mỗi câu trả lời: «Xem thêm» cho kết quả tiếp theo, «Toàn văn» để đọc cả bài, "
-            "👍/👎 để góp ý.",
+            "Dưới mỗi câu trả lời: «Xem thêm» cho kết quả tiếp theo, «Cả đoạn» để đọc hết đoạn "
+            "trích, «Toàn văn» để đọc cả bài, 👍/👎 để góp ý.",
             "",
             m.b("Lệnh"),
             "/new – hỏi chuyện khác (quên ngữ cảnh câu trước)",
@@ -383,6 +511,7 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
                 "",
                 m.b("Quản trị"),
                 "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
+                "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì",
                 "Gửi tệp .txt, .md hoặc .html để thêm bài viết vào kho dữ liệu.",
                 f"/add {m.esc('<đường dẫn>')} (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web "
                 "về kho dữ liệu",
@@ -508,6 +637,7 @@ REINDEX_FAILED = "❌ Cập nhật chỉ mục thất bại: {error}"
 UPLOAD_BAD_TYPE = "Mình chỉ nhận tệp .txt, .md hoặc .html để thêm vào kho dữ liệu."
 UPLOAD_TOO_BIG = f"Tệp quá lớn: mình nhận tệp tối đa {MAX_UPLOAD_MB} MB."
 UPLOAD_UNSAFE = "Xin lỗi, mình không lưu được tệp này vào kho dữ liệu (thư mục không an toàn)."
+UPLOAD_NOT_DOWNLOADED = "Mình không tải được tệp này từ Telegram. Bạn gửi lại tệp nhé."
 UPLOAD_SAVED = "📥 Đã lưu tệp <code>{name}</code> vào kho dữ liệu. Đang cập nhật chỉ mục…"
 UPLOAD_SKIPPED = ("⚠️ Tệp <code>{name}</code> không dùng được nên mình đã bỏ nó khỏi kho dữ liệu: "
                   "{reason}")
@@ -515,6 +645,10 @@ NEW_CONVERSATION = ("🆕 Đã bắt đầu cuộc trò chuyện mới: câu h�
                     "các câu trước nữa.")
 FEEDBACK_THANKS = "Cảm ơn bạn đã góp ý!"
 BUTTON_EXPIRED = "Nút này không còn dùng được. Bạn gửi lại câu hỏi nhé."
+PASSAGE_GONE = ("Xin lỗi, đoạn này không còn trong dữ liệu (có thể vừa được cập nhật). "
+                "Bạn gửi lại câu hỏi nhé.")
+BUTTON_NO_CHAT = ("Nút này chỉ dùng được trong cuộc trò chuyện với mình. "
+                  "Bạn nhắn câu hỏi cho mình nhé.")
 
 
 def hint(page: Page, console: bool = False) -> str:
@@ -523,9 +657,9 @@ def hint(page: Page, console: bool = False) -> str:
         return ""
     if console:
         parts = (["/more: xem thêm kết quả"] if page.has_more else []) + \
-            ["/full N: đọc toàn văn bài số N"]
+            ["/doan N: cả đoạn trích số N", "/full N: toàn văn bài số N"]
         return f"({' · '.join(parts)})"
-    parts = ["«Toàn văn» để đọc cả bài"] + \
+    parts = ["«Cả đoạn» để đọc hết đoạn trích", "«Toàn văn» để đọc cả bài"] + \
         (["«Xem thêm» cho kết quả tiếp theo"] if page.has_more else []) + ["👍/👎 để góp ý"]
     return "👇 " + " · ".join(parts) + "."
 

@@ -12,14 +12,17 @@ from telegram.constants import InlineKeyboardButtonLimit
 
 MAX_BYTES = InlineKeyboardButtonLimit.MAX_CALLBACK_DATA  # 64
 
-_PATTERN = re.compile(r"^(more|full|fb):(\d{1,18}):(\d{1,6})(?::([01]))?$")
+PASSAGE = "doan"  # «Cả đoạn»: a card's passages whole
+PASSAGE_PATTERN = rf"^{PASSAGE}:"  # what the bot's handler for it matches
+
+_PATTERN = re.compile(rf"^(more|full|{PASSAGE}|fb):(\d{{1,18}}):(\d{{1,6}})(?::([01]))?$")
 
 
 @dataclass(frozen=True)
 class Button:
-    kind: str  # "more" | "full" | "fb"
+    kind: str  # "more" | "full" | PASSAGE | "fb"
     qid: int
-    number: int  # more: offset of the next page; full: rank; fb: offset of the judged page
+    number: int  # more: offset of the next page; full, PASSAGE: rank; fb: offset of the judged page
     good: bool | None = None  # fb only
 
 
@@ -29,6 +32,10 @@ def more(qid: int, offset: int) -> str:
 
 def full(qid: int, rank: int) -> str:
     return _checked(f"full:{qid}:{rank}")
+
+
+def passage(qid: int, rank: int) -> str:
+    return _checked(f"{PASSAGE}:{qid}:{rank}")
 
 
 def feedback(qid: int, offset: int, good: bool) -> str:

@@ -22,6 +22,7 @@ from .answers import (
     hint,
     latest_text,
     page_messages,
+    passage_reply,
     stats_text,
     topics_text,
 )
@@ -51,7 +52,7 @@ def _lines(stdin: TextIO, stdout: TextIO, interactive: bool) -> Iterator[str]:
 
 
 class Console:
-    """One conversation: remembers the last answer so /more and /full N work."""
+    """One conversation: remembers the last answer so /more, /doan N and /full N work."""
 
     def __init__(self, service: ChatService, markup: Markup = PLAIN):
         self.service = service
@@ -80,6 +81,8 @@ class Console:
             return self._more()
         if command == "/full":
             return self._full(arg)
+        if command in ("/doan", "/passage"):
+            return self._passages(arg)
         if command == "/ask":
             text = arg
         page = self.service.ask(text, chat_id=0, user_id=0)
@@ -98,16 +101,26 @@ class Console:
         page = self.service.more(self.last.qid, self.last.offset + len(self.last.hits))
         return self._show(page)
 
-    def _full(self, arg: str) -> str:
+    def _stored(self, command: str, arg: str, what: str, lookup):
+        """What `lookup(qid, rank)` finds for result number `arg` of the last answer, or
+        the sentence to say instead."""
         if self.last is None:
-            return "Hãy đặt câu hỏi trước, rồi gõ /full N để đọc toàn văn bài số N."
+            return f"Hãy đặt câu hỏi trước, rồi gõ {command} N để đọc {what} số N."
         try:
             rank = int(arg) - 1
         except ValueError:
-            return "Gõ /full kèm số thứ tự kết quả, ví dụ: /full 1"
-        result = self.service.full_text(self.last.qid, rank)
-        if result is None:
-            return f"Không có kết quả số {arg} cho câu hỏi vừa rồi."
+            return f"Gõ {command} kèm số thứ tự kết quả, ví dụ: {command} 1"
+        result = lookup(self.last.qid, rank)
+        return f"Không có kết quả số {arg} cho câu hỏi vừa rồi." if result is None else result
+
+    def _passages(self, arg: str) -> str:
+        result = self._stored("/doan", arg, "cả đoạn trích của kết quả", self.service.passages)
+        return result if isinstance(result, str) else passage_reply(self.m, result)
+
+    def _full(self, arg: str) -> str:
+        result = self._stored("/full", arg, "toàn văn bài", self.service.full_text)
+        if isinstance(result, str):
+            return result
         if result.article is None:
             return article_gone(self.m)
         return "\n\n".join(article_messages(self.m, result.article))

@@ -44,6 +44,19 @@ _MAX_TOPIC = 12  # syllables kept from one question to the next
 # unsaid; one that names no place, body or year at all, up to LONE_TOPIC.
 SHORT_TOPIC = 4
 LONE_TOPIC = 8
+# Words that point back to the previous answer: "họ", "ở đó", "huyện ấy".
+_ANAPHORA = frozenset({"họ", "đó", "ấy", "đấy", "kia"})
+# Asking words: they say what is wanted, not what about.
+_ASKING = frozenset({"ai", "nao", "bao", "nhieu", "may", "gi", "dau", "khi", "luc", "sao", "the", "co",
+                     "la", "duoc", "nhu"})
+# A follow-up may ask a detail in this many words of its own ("ai chủ trì?",
+# "bao nhiêu đại biểu?") whether or not the previous article uses them.
+DETAIL_WORDS = 2
+_NEW_TERM = frozenset({"lan", "khoa"})  # "lần thứ 9", "khóa X": another congress, another year
+_LEVEL_WORDS = frozenset({"tỉnh", "huyện", "xã", "phường", "thị xã", "thành phố"})
+_TITLE_WORDS = frozenset({"chu", "tich", "bi", "thu", "pho", "truong", "ban", "giam", "doc", "hoi", "dai",
+                          "uy", "vien", "dang", "dong", "chi"})
+_ROMAN = re.compile(r"[IVXLC]+")
 _ORGANISATION_SPELLINGS = Spellings({s: k for k, spellings in ALIASES.items() if k in ORGANISATIONS
                                      for s in spellings})
 
@@ -54,6 +67,9 @@ class Remembered:
 
     intent: Intent
     topic: str  # the question's words without its constraints
+    # Folded syllables of the article that answered it: what a short follow-up's own
+    # words ("ai chủ trì?") must be explained by to be about the same thing.
+    vocabulary: frozenset[str] = frozenset()
 
 
 @dataclass
@@ -64,6 +80,9 @@ class Resolved:
     followup: bool = False  # True when `text` was completed from the conversation
     intent: Intent = field(default_factory=Intent)  # the constraints of `text`
     topic: str = ""
+    # The constraints a follow-up changed ("organisation", "place", "year"): search
+    # ranks the articles that satisfy them first (Searcher.search `prefer`).
+    changed: tuple[str, ...] = ()
 
 
 def _strip_edges(words: list[str]) -> list[str]:
@@ -106,11 +125,13 @@ def constraint_text(intent: Intent) -> str:
     return " ".join(parts)
 
 
-def _merge(new: Intent, old: Intent) -> Intent:
-    """The new question's constraints, completed by the old ones it leaves unsaid."""
-    has_time = bool(new.years or new.terms)
+def _merge(new: Intent, old: Intent, new_level: bool = False, new_term: bool = False) -> Intent:
+    """The new question's constraints, completed by the old ones it leaves unsaid;
+    a level without a name ("cấp tỉnh") drops the old place, another congress or
+    term ("lần thứ 9", "khóa X") the old year."""
+    has_time = bool(new.years or new.terms) or new_term
     return Intent(
-        places=list(new.places or old.places),
+        places=list(new.places or ([] if new_level else old.places)),
         years=set(new.years if has_time else old.years),
         terms=list(new.terms if has_time else old.terms),
         organisations=list(new.organisations or old.organisations),
@@ -127,37 +148,87 @@ def _states_all(new: Intent, old: Intent) -> bool:
 
 def _names_something_else(question: str, intent: Intent) -> bool:
     """Does the question name something (a capitalised word after the first) that is
-    neither an organisation nor a place it states?  "Giá vàng ở Paris?" is a new
-    subject, not a follow-up about the last district."""
+    neither an organisation, nor a place it states, nor an office ("Chủ tịch"), nor a
+    Roman numeral ("lần X")?  "Giá vàng ở Paris?" is a new subject, not a follow-up
+    about the last district."""
     words = re.findall(r"\w+", question)
     lowered = [w.lower() for w in words]
     known = {i for start, end, _ in _ORGANISATION_SPELLINGS.find(lowered) for i in range(start, end)}
     place_words = {w for p in intent.places for w in p.name.split()}
     return any(w[:1].isupper() and i not in known and fold_syllable(w.lower()) not in place_words
+               and fold_syllable(w.lower()) not in _TITLE_WORDS and not _ROMAN.fullmatch(w)
                for i, w in enumerate(words) if i > 0)
 
 
 def resolve(question: str, previous: Remembered | None, known_places: Mapping[str, str],
             today: date | None = None) -> Resolved:
     """The question to search: `question` itself, or completed from `previous` when it
-    is a follow-up (short or opened by "còn", "ở", ..., and leaving unsaid some
-    constraint the previous question had)."""
-    intent = understand(question, known_places, today)
+    is a follow-up.
+
+    A follow-up leaves unsaid some constraint the previous question had, and is
+    elliptic ("còn X?", "ở huyện Y thì sao?", "năm 2024?"), points back ("họ",
+    "ở đó"), or asks a detail in at most two words of its own ("ai chủ trì?");
+    otherwise its own words must fit the previous topic (the question's topic and
+    the article that answered it).  "Giá vàng hôm nay bao nhiêu?" has words the
+    previous topic does not explain: a fresh question, and "not found" as before.
+    """
+    text = _without_edges(question)
+    intent = understand(text, known_places, today)
     own_topic = topic_words(question, intent)
-    fresh = Resolved(question, False, intent, " ".join(own_topic))
+    fresh = Resolved(text, False, intent, " ".join(own_topic))
     if previous is None or previous.intent.is_empty() or _states_all(intent, previous.intent):
         return fresh
     words = syllables(question)
     opened = any(tuple(words[:n]) in _LEADS for n in (1, 2))
-    size = len([w for w in own_topic if fold_syllable(w) not in FOLDED_STOPWORDS])
-    if not opened and size > (LONE_TOPIC if intent.is_empty() else SHORT_TOPIC):
-        return fresh
+    pointing = bool(_ANAPHORA & set(words))
+    content = [w for w in own_topic if fold_syllable(w) not in FOLDED_STOPWORDS | _ASKING]
+    if not (opened or pointing):
+        if len(content) > (LONE_TOPIC if intent.is_empty() else SHORT_TOPIC):
+            return fresh
+        known = previous.vocabulary | {fold_syllable(w) for w in previous.topic.split()}
+        if len(content) > DETAIL_WORDS and any(fold_syllable(w) not in known for w in content):
+            return fresh
     if _names_something_else(question, intent):
         return fresh
-    merged = _merge(intent, previous.intent)
-    topic = list(dict.fromkeys(own_topic + previous.topic.split()))[:_MAX_TOPIC]
-    text = " ".join(x for x in (constraint_text(merged), " ".join(topic)) if x)
-    return Resolved(text, True, merged, " ".join(topic))
+    merged = _merge(intent, previous.intent, new_level=_names_level_only(words, intent),
+                    new_term=bool(_NEW_TERM & {fold_syllable(w) for w in words}))
+    # A follow-up with a subject of its own ("còn đại hội cấp cơ sở?") is about that,
+    # not the previous one's ("tổng kết ... Quỹ Vì người nghèo").
+    keep = len(content) <= DETAIL_WORDS and not (intent.events - previous.intent.events)
+    topic = list(dict.fromkeys(own_topic + (previous.topic.split() if keep else [])))[:_MAX_TOPIC]
+    searched = " ".join(x for x in (constraint_text(merged), " ".join(topic)) if x)
+    return Resolved(searched, True, merged, " ".join(topic), _changed(intent, previous.intent))
+
+
+def _changed(new: Intent, old: Intent) -> tuple[str, ...]:
+    """The kinds of constraint the follow-up states anew, differing from the old ones."""
+    out = []
+    if new.organisations and set(new.deciding_organisations) != set(old.deciding_organisations):
+        out.append("organisation")
+    if new.places and {p.name for p in new.places} != {p.name for p in old.places}:
+        out.append("place")
+    if (new.years or new.terms) and (new.years, new.terms) != (old.years, old.terms):
+        out.append("year")
+    return tuple(out)
+
+
+def _names_level_only(words: list[str], intent: Intent) -> bool:
+    """"cấp tỉnh", "của tỉnh": a level without a name moves away from the old place
+    ("huyện đó", "huyện ấy" point back to it)."""
+    return not intent.places and any(
+        w in _LEVEL_WORDS and not (words[i + 1:i + 2] and words[i + 1] in _ANAPHORA)
+        for i, w in enumerate(words))
+
+
+_EDGE_HEAD = re.compile(r"^\s*(?:(?:thế|vậy|the|vay)\s+)?(?:còn|con)\s+", re.IGNORECASE)
+_EDGE_TAIL = re.compile(r"\s*(?:thì\s+|thi\s+)?(?:sao|thế nào|ra sao|the nao)\s*\?*\s*$", re.IGNORECASE)
+
+
+def _without_edges(question: str) -> str:
+    """The question without an elliptic "còn ..." / "... thì sao": the words searched
+    ("còn" is also a word of the index: con, child)."""
+    stripped = _EDGE_TAIL.sub("", _EDGE_HEAD.sub("", question)) if _EDGE_HEAD.match(question) else question
+    return stripped.strip() or question
 
 
 class RecentMap:
@@ -208,8 +279,8 @@ class ConversationMemory:
         """The conversation's last question if it is recent enough."""
         return self._recent.get(key)
 
-    def remember(self, key: tuple, resolved: Resolved) -> None:
-        self._recent.put(key, Remembered(resolved.intent, resolved.topic))
+    def remember(self, key: tuple, resolved: Resolved, vocabulary: frozenset[str] = frozenset()) -> None:
+        self._recent.put(key, Remembered(resolved.intent, resolved.topic, vocabulary))
 
     def forget(self, key: tuple) -> bool:
         """Drop a conversation's context (/new); True if there was one."""

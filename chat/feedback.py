@@ -12,8 +12,16 @@ Privacy: no Telegram user or chat id is stored, only a keyed hash of it
 button is pressed in the chat where its question was asked and keeps one
 vote per person and page, but the file alone does not say who asked.
 Everything is deleted `bot.feedback_days` after it was written (`purge`,
-run by the bot at start and daily; `python -m retrieval feedback purge`).
-A database of an older version, holding raw ids, is converted on open.
+run by the bot at start and daily; `python -m chat feedback purge`).
+
+For the admins' report (chat/insights.py) each question also keeps its grade
+(exact / partial / none), what the best article missed, and what search
+understood (organisation, place, year, kind of event) as a small JSON record.
+
+A database of an older version is converted on open, one numbered step at a
+time: 1 -> 2 replaces raw ids by their hashes; 2 -> 3 adds the grade and the
+topic, read again from each stored question's text (an old answered question's
+grade is unknown: it is left empty).
 """
 from __future__ import annotations
 
@@ -30,11 +38,14 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from retrieval.query import Intent, understand
 from retrieval.types import Hit
 
 log = logging.getLogger(__name__)
 
-SCHEMA_VERSION = 2  # 1: raw user_id/chat_id columns; 2: keyed hashes only
+# 1: raw user_id/chat_id columns; 2: keyed hashes only; 3: grade, missing and topic
+SCHEMA_VERSION = 3
+GRADES = ("exact", "partial", "none")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
     id        INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -42,7 +53,10 @@ CREATE TABLE IF NOT EXISTS questions (
     user_hash TEXT,                         -- keyed hash of the user id
     text      TEXT NOT NULL,
     answered  INTEGER NOT NULL,
-    asked_at  TEXT NOT NULL
+    asked_at  TEXT NOT NULL,
+    grade     TEXT,                         -- exact, partial, none (NULL: unknown, older rows)
+    missing   TEXT,                         -- JSON list: "year", "place", "organisation"
+    topic     TEXT                          -- JSON: what search understood (topic_record)
 );
 CREATE TABLE IF NOT EXISTS shown (
     question_id INTEGER NOT NULL REFERENCES questions(id),
@@ -65,7 +79,8 @@ CREATE TABLE IF NOT EXISTS feedback (
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
 CREATE INDEX IF NOT EXISTS feedback_created_at ON feedback (created_at);
 """
-# Version 1 -> 2: the same rows, ids kept, raw ids replaced by their hashes.
+# Version 1 -> 2: the same rows, ids kept, raw ids replaced by their hashes (the
+# table is created as the current schema; step 2 -> 3 then fills the new columns).
 _MIGRATE_V1 = [
     "ALTER TABLE questions RENAME TO questions_v1",
     "ALTER TABLE feedback RENAME TO feedback_v1",
@@ -81,6 +96,45 @@ _MIGRATE_V1 = [
     "DROP TABLE questions_v1",
     "DROP TABLE feedback_v1",
 ]
+
+
+def topic_record(intent: Intent | None, detail: str = "") -> dict:
+    """What search understood, as stored with a question: organisation keys, places
+    as a reply names them ("huyện Đầm Hà"), years and terms ("2020-2025"), event keys,
+    and the detail asked for when the best article lacks it ("số hội viên")."""
+    if intent is None:
+        return {"detail": detail} if detail else {}
+    record = {
+        "organisations": list(intent.deciding_organisations),
+        "places": [f"{p.level} {p.label}" if p.level else p.label for p in intent.places],
+        "years": [str(y) for y in sorted(intent.years)] + [f"{a}-{b}" for a, b in intent.terms],
+        "events": sorted(intent.events),
+        "detail": detail,
+    }
+    return {k: v for k, v in record.items() if v}
+
+
+def _topic_of_text(text: str, asked_at: str) -> str:
+    """Step 2 -> 3: an old question's topic, read again from its text ("năm nay" is
+    the year it was asked; places are those named with a unit word)."""
+    try:
+        asked = datetime.fromisoformat(asked_at).date()
+    except ValueError:
+        asked = None
+    return json.dumps(topic_record(understand(text, {}, asked)), ensure_ascii=False)
+
+
+def _migrate_v2(db: sqlite3.Connection) -> None:
+    """Version 2 -> 3: add grade, missing and topic; fill topic from each text."""
+    columns = {row[1] for row in db.execute("PRAGMA table_info(questions)")}
+    for name in ("grade", "missing", "topic"):
+        if name not in columns:
+            db.execute(f"ALTER TABLE questions ADD COLUMN {name} TEXT")
+    rows = db.execute("SELECT id, text, asked_at, answered FROM questions"
+                      " WHERE topic IS NULL").fetchall()
+    db.executemany("UPDATE questions SET topic = ?, grade = ? WHERE id = ?",
+                   [(_topic_of_text(text, asked), None if answered else "none", qid)
+                    for qid, text, asked, answered in rows])
 
 
 @dataclass
@@ -121,6 +175,13 @@ def _key_for(path: str) -> bytes:
     return key
 
 
+def _run(db: sqlite3.Connection, statements: list[str]) -> None:
+    for statement in statements:
+        for part in statement.split(";"):
+            if part.strip():
+                db.execute(part)
+
+
 class FeedbackStore:
     """Thread-safe: handlers call it from worker threads, one connection behind a lock."""
 
@@ -140,19 +201,20 @@ class FeedbackStore:
 
     def _open_schema(self) -> None:
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(questions)")}
+        version = (1 if "user_id" in columns else SCHEMA_VERSION if not columns else
+                   self._db.execute("PRAGMA user_version").fetchone()[0] or 2)
         self._db.execute("BEGIN IMMEDIATE")
         try:
-            if "user_id" in columns:
-                for statement in _MIGRATE_V1:
-                    for part in statement.split(";"):
-                        if part.strip():
-                            self._db.execute(part)
+            if version == 1:
+                _run(self._db, _MIGRATE_V1)
                 log.info("feedback store %s: user and chat ids replaced by keyed hashes",
                          self.path)
-            else:
-                for part in _SCHEMA.split(";"):
-                    if part.strip():
-                        self._db.execute(part)
+            elif version == SCHEMA_VERSION:
+                _run(self._db, [_SCHEMA])
+            if version < 3:
+                _migrate_v2(self._db)
+                log.info("feedback store %s: grades and topics added to stored questions",
+                         self.path)
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._db.execute("COMMIT")
         except BaseException:
@@ -181,11 +243,18 @@ class FeedbackStore:
                 raise
             return cur
 
-    def add_question(self, chat_id: int, user_id: int | None, text: str, answered: bool) -> int:
+    def add_question(self, chat_id: int, user_id: int | None, text: str, answered: bool,
+                     grade: str | None = None, missing: list[str] | None = None,
+                     topic: dict | None = None) -> int:
+        """Store a question with how search graded it (exact/partial/none), what the
+        best article missed, and what search understood (topic_record)."""
+        if grade is None and not answered:
+            grade = "none"
         cur = self._write(
-            "INSERT INTO questions (chat_hash, user_hash, text, answered, asked_at)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (self.pseudonym(chat_id), self.pseudonym(user_id), text, int(answered), _now()))
+            "INSERT INTO questions (chat_hash, user_hash, text, answered, asked_at, grade,"
+            " missing, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (self.pseudonym(chat_id), self.pseudonym(user_id), text, int(answered), _now(),
+             grade, json.dumps(missing or []), json.dumps(topic or {}, ensure_ascii=False)))
         return int(cur.lastrowid)
 
     def question(self, question_id: int, chat_id: int | None = None) -> StoredQuestion | None:
@@ -257,12 +326,17 @@ class FeedbackStore:
         for r in self._rows("SELECT question_id, passage_id FROM shown"
                             " ORDER BY question_id, rank"):
             shown.setdefault(r["question_id"], []).append(r["passage_id"])
-        for q in self._rows("SELECT id, chat_hash, user_hash, text, answered, asked_at"
-                            " FROM questions ORDER BY id"):
+        for q in self._rows("SELECT id, chat_hash, user_hash, text, answered, asked_at, grade,"
+                            " missing, topic FROM questions ORDER BY id"):
             yield {"kind": "question", **q, "answered": bool(q["answered"]),
-                   "shown": shown.get(q["id"], [])}
+                   "missing": json.loads(q["missing"] or "[]"),
+                   "topic": json.loads(q["topic"] or "{}"), "shown": shown.get(q["id"], [])}
         for v in self.feedback_rows():
             yield {"kind": "vote", **v}
+
+    def reader(self) -> FeedbackReader:
+        """What the admins' report reads, over this store's connection."""
+        return FeedbackReader(self._db, self._lock)
 
     def purge(self, older_than_days: float | None = None) -> dict[str, int]:
         """Delete questions, shown passages and votes made more than `older_than_days`
@@ -289,3 +363,103 @@ class FeedbackStore:
             if self.path != ":memory:":  # no copy of the deleted pages left in the WAL file
                 self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         return counts
+
+
+@dataclass
+class AskedQuestion:
+    """A stored question as the report reads it: no pseudonym.  `missing` and `topic`
+    stay JSON until asked for: the report groups by the text, and parses each
+    distinct one once (10,000 questions hold a few hundred topics)."""
+
+    id: int
+    text: str
+    asked_at: str
+    grade: str | None  # None: asked before grades were stored, answered
+    missing_json: str
+    topic_json: str
+
+    @property
+    def missing(self) -> list[str]:
+        return json.loads(self.missing_json or "[]")
+
+    @property
+    def topic(self) -> dict:
+        """topic_record"""
+        return json.loads(self.topic_json or "{}")
+
+
+class FeedbackReader:
+    """The report's queries (chat/insights.py).  Pseudonyms are only ever counted,
+    never returned; `since` is an ISO time, and nothing older is read."""
+
+    def __init__(self, db: sqlite3.Connection, lock: threading.Lock | None = None):
+        self._db = db
+        self._lock = lock or threading.Lock()
+        columns = {row[1] for row in self._rows("PRAGMA table_info(questions)")}
+        if "user_id" in columns:
+            raise ValueError("the feedback database is of version 1: start the bot (or run "
+                             "`python -m chat feedback export`) once to convert it")
+        self._graded = "topic" in columns  # version 2: read the topic from the text
+
+    @classmethod
+    def open(cls, path: str | Path) -> FeedbackReader:
+        """Open read-only: the bot may be writing meanwhile (WAL), nothing here writes."""
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"no feedback database at {path}")
+        db = sqlite3.connect(f"file:{Path(path).resolve()}?mode=ro", uri=True,
+                             check_same_thread=False)
+        db.execute("PRAGMA busy_timeout=5000")
+        return cls(db)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def _rows(self, sql: str, params=()) -> list[tuple]:
+        with self._lock:
+            return self._db.execute(sql, params).fetchall()
+
+    def questions(self, since: str) -> list[AskedQuestion]:
+        """Questions asked since `since`, oldest first."""
+        extra = "grade, missing, topic" if self._graded else "NULL, NULL, NULL"
+        out = []
+        for qid, text, asked_at, answered, grade, missing, topic in self._rows(
+                f"SELECT id, text, asked_at, answered, {extra} FROM questions"
+                " WHERE asked_at >= ? ORDER BY asked_at, id", (since,)):
+            if not self._graded:
+                grade, topic = (None if answered else "none"), _topic_of_text(text, asked_at)
+            out.append(AskedQuestion(qid, text, asked_at, grade, missing or "[]", topic or "{}"))
+        return out
+
+    def people(self, since: str) -> int:
+        """How many different people asked since `since` (a count of pseudonyms)."""
+        return self._rows("SELECT count(DISTINCT user_hash) FROM questions WHERE asked_at >= ?",
+                          (since,))[0][0]
+
+    def most_shown(self, since: str, top: int) -> list[tuple[str, int]]:
+        """(article id, questions it was shown for) of the `top` articles shown most for
+        questions asked since `since`; ties by article id."""
+        return self._rows(
+            "SELECT s.article_id, count(DISTINCT s.question_id) AS n FROM shown s"
+            " JOIN questions q ON q.id = s.question_id WHERE q.asked_at >= ?"
+            " GROUP BY s.article_id ORDER BY n DESC, s.article_id LIMIT ?", (since, top))
+
+    def votes(self, since: str) -> tuple[int, int]:
+        """(👍, 👎) votes made since `since`."""
+        up, down = self._rows("SELECT count(*) FILTER (WHERE value > 0), count(*) FILTER"
+                              " (WHERE value < 0) FROM feedback WHERE created_at >= ?", (since,))[0]
+        return up, down
+
+    def votes_on(self, since: str, article_ids: list[str]) -> dict[str, tuple[int, int]]:
+        """(👍, 👎) since `since` of the pages that showed each article: a vote judges
+        the passages of its page, each article once."""
+        if not article_ids:
+            return {}
+        marks = ",".join("?" * len(article_ids))
+        return {a: (up, down) for a, up, down in self._rows(
+            "SELECT s.article_id, count(DISTINCT f.id) FILTER (WHERE f.value > 0),"
+            " count(DISTINCT f.id) FILTER (WHERE f.value < 0)"
+            " FROM feedback f, json_each(f.passage_ids) j"
+            " JOIN shown s ON s.question_id = f.question_id AND s.passage_id = j.value"
+            f" WHERE f.created_at >= ? AND s.article_id IN ({marks}) GROUP BY s.article_id",
+            (since, *article_ids))}

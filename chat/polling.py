@@ -24,6 +24,8 @@ from telegram.error import TelegramError
 from telegram.ext import ExtBot
 from telegram.request import HTTPXRequest
 
+from .network import RetryingRequest
+
 log = logging.getLogger(__name__)
 
 
@@ -67,9 +69,10 @@ class TolerantBot(ExtBot):
 def tolerant_bot(token: str, *, base_url: str | None = None, base_file_url: str | None = None,
                  defaults=None, rate_limiter=None) -> TolerantBot:
     """A TolerantBot with the connection pools ApplicationBuilder would give an ExtBot
-    (256 connections for requests, 1 for getUpdates); pass it to ApplicationBuilder.bot()."""
+    (256 connections for requests, 1 for getUpdates); pass it to ApplicationBuilder.bot().
+    Requests other than getUpdates get one more try when the network drops them."""
     urls = {"base_url": base_url, "base_file_url": base_file_url}
     return TolerantBot(token, defaults=defaults, rate_limiter=rate_limiter,
-                       request=HTTPXRequest(connection_pool_size=256),
+                       request=RetryingRequest(connection_pool_size=256),
                        get_updates_request=HTTPXRequest(connection_pool_size=1),
                        **{k: v for k, v in urls.items() if v})

@@ -7,16 +7,20 @@ Telegram or terminals: rendering lives in answers.py.
 """
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
 from retrieval.query import ORGANISATIONS
+from retrieval.textnorm import folded_words
 from retrieval.types import Article, Hit
 
 from .context import ConversationMemory, RecentMap, resolve
-from .feedback import FeedbackStore
+from .feedback import FeedbackStore, topic_record
 from .textutil import clean_question, has_words, searchable
 from .topics import Headline, Topics, count_topics, example_question
+
+log = logging.getLogger(__name__)
 
 # Passages grouped into article cards: deeper than anyone pages, and cheap (the
 # searcher ranks all its candidates anyway; top_k only slices the list).
@@ -40,6 +44,13 @@ def article_cards(hits: list[Hit], per_card: int = PASSAGES_PER_CARD,
 
 
 INLINE_CACHE_SECONDS = 60
+
+
+def _grade(response, answered: bool) -> str | None:
+    """exact / partial / none as stored; None when a searcher answered without grading."""
+    if not answered:
+        return "none"
+    return response.match if response.match in ("exact", "partial") else None
 
 
 class Status(StrEnum):
@@ -72,6 +83,16 @@ class Page:
 class FullText:
     article: Article | None  # None when the article left the index since
     rank: int
+
+
+@dataclass
+class CardPassages:
+    """«Cả đoạn»: the passage card `rank` quoted, whole, and the article's other passages
+    that ranked nearly as well (article_cards)."""
+
+    card: list[Hit]  # empty when the passage left the index since
+    rank: int
+    question: str  # as searched: its words choose the bold sentences
 
 
 def conversation_memory(bot_config) -> ConversationMemory:
@@ -110,18 +131,27 @@ class ChatService:
         conversation = (chat_id, user_id)
         resolved = resolve(searchable(question) or question, self.memory.recall(conversation),
                            self._known_places())
-        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0)
-        self.memory.remember(conversation, resolved)
+        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0, prefer=resolved.changed)
         answered = bool(response.answered and response.hits)
+        vocabulary = self._vocabulary(response.hits[0]) if answered else frozenset()
+        self.memory.remember(conversation, resolved, vocabulary)
         # A follow-up is stored as searched, so "Xem thêm" pages the same results.
         stored = resolved.text if resolved.followup else question
-        qid = self.store.add_question(chat_id, user_id, stored, answered)
+        qid = self.store.add_question(
+            chat_id, user_id, stored, answered, grade=_grade(response, answered),
+            missing=response.missing, topic=topic_record(response.intent, response.detail))
         common = dict(question=question, truncated=truncated, followup=resolved.followup,
                       understood=response.understood, searched=resolved.text)
         if not answered:
             return Page(Status.NO_ANSWER, qid=qid, **common)
         return self._page(response.hits, qid, 0, match=response.match, missing=response.missing,
                           **common)
+
+    def _vocabulary(self, hit: Hit) -> frozenset[str]:
+        """The words of the article that answered: what a follow-up may ask about."""
+        article = self.searcher.article(hit.article_id)
+        text = f"{hit.title} {article.text if article else hit.text}"
+        return frozenset(folded_words(text))
 
     def _page(self, hits: list[Hit], qid: int, offset: int, **fields) -> Page:
         """Cards offset..offset+per_page (pages count articles), recorded as shown."""
@@ -149,9 +179,8 @@ class ChatService:
             self._inline.put(key, cards)
         return question, cards
 
-    def _generation(self) -> int | None:
-        reader = getattr(self.searcher, "reader", None)
-        return reader.current.number if reader is not None else None
+    def _generation(self) -> int:
+        return self.searcher.reader.current.number
 
     def forget(self, chat_id: int = 0, user_id: int | None = None) -> bool:
         """Start a new conversation (/new): follow-ups no longer inherit anything."""
@@ -159,10 +188,7 @@ class ChatService:
 
     def _known_places(self) -> dict[str, str]:
         """Folded place names the index has articles of, mapped to their spelling."""
-        try:
-            return self.searcher.reader.current.places
-        except AttributeError:  # a searcher without an index reader (tests, stubs)
-            return {}
+        return self.searcher.reader.current.places
 
     def more(self, qid: int, offset: int, chat_id: int | None = None) -> Page:
         """The page of answers starting at article card `offset` for a stored question."""
@@ -182,6 +208,20 @@ class ChatService:
             return None
         return FullText(self.searcher.article(shown[1]), rank)
 
+    def passages(self, qid: int, rank: int, chat_id: int | None = None) -> CardPassages | None:
+        """The passages of card `rank` for a stored question, whole; None if the button is
+        unknown.  Searched again as «Xem thêm» is (the card's Hits carry search's answering
+        sentence) and found by the passage stored as shown, so a rebuilt index cannot
+        swap in another article's passage."""
+        stored = self._question(qid, chat_id)
+        shown = self.store.shown(qid, rank) if stored is not None else None
+        if shown is None:
+            return None
+        question = searchable(stored.text) or stored.text
+        response = self.searcher.search(question, top_k=CARD_POOL, offset=0)
+        card = next((c for c in article_cards(response.hits) if c[0].passage_id == shown[0]), [])
+        return CardPassages(card, rank, question)
+
     def vote(self, qid: int, offset: int, user_id: int | None, good: bool,
              chat_id: int | None = None) -> bool:
         """Store 👍/👎 for one page; False if the question is unknown."""
@@ -199,9 +239,11 @@ class ChatService:
         """Questions built from the newest headlines (ALL-CAPS ones last)."""
         try:
             articles = sorted(self.searcher.latest(n * 3), key=lambda a: a.title.isupper())
-            heads = [Headline(a.article_id, a.title, a.date, a.place) for a in articles[:n]]
+            heads = [Headline(a.article_id, a.title, a.date, a.place, date_source=a.date_source)
+                     for a in articles[:n]]
             return [example_question(h, self._known_places()) for h in heads]
-        except Exception:  # examples are a nicety; help must still work
+        except Exception:  # examples are a nicety; help must still work, and the bug be seen
+            log.exception("example questions failed; answering without them")
             return []
 
     def topics(self) -> Topics:
@@ -227,7 +269,8 @@ class ChatService:
             if article is None:
                 return None
             return example_question(Headline(article.article_id, article.title, article.date,
-                                             article.place), self._known_places())
+                                             article.place, date_source=article.date_source),
+                                    self._known_places())
         return None
 
     def _question(self, qid: int, chat_id: int | None):

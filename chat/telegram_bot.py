@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import html
 import logging
 import re
@@ -23,6 +24,7 @@ from telegram import (
     InputTextMessageContent,
     LinkPreviewOptions,
     Message,
+    MessageEntity,
     Update,
 )
 from telegram.constants import ChatAction, ParseMode
@@ -44,7 +46,7 @@ from retrieval.query import ORGANISATIONS
 from retrieval.textnorm import folded_syllables
 from retrieval.types import Hit
 
-from . import callbacks, logsafe
+from . import callbacks, insights_bot, logsafe
 from .admin import (
     IndexWatcher,
     Reindexer,
@@ -59,6 +61,7 @@ from .answers import (
     ADMIN_ONLY,
     ASK_USAGE,
     BUTTON_EXPIRED,
+    BUTTON_NO_CHAT,
     ERROR,
     FEEDBACK_THANKS,
     FETCH_STARTED,
@@ -71,17 +74,20 @@ from .answers import (
     REINDEX_FAILED,
     REINDEX_STARTED,
     UNKNOWN_COMMAND,
+    UPLOAD_NOT_DOWNLOADED,
     UPLOAD_PRIVATE_ONLY,
     UPLOAD_SAVED,
     UPLOAD_SKIPPED,
     article_gone,
     article_messages,
     fetch_text,
+    first_example,
     help_text,
     hint,
     inline_card,
     latest_text,
     page_messages,
+    passage_reply,
     report_text,
     seconds_text,
     stats_text,
@@ -147,12 +153,28 @@ def file_url_for(base_url: str) -> str:
     return urlunsplit(parts._replace(path=path))
 
 
+def entity_texts(message: Message, types: tuple[str, ...]) -> list[tuple[MessageEntity, str]]:
+    """(entity, the text it covers) for the entities of these types in the message's text,
+    or else its caption (a file's caption can mention the bot too).
+
+    Telegram counts offsets in UTF-16 units.  python-telegram-bot's parse_entities
+    encodes strictly and raises on a lone surrogate, which the Bot API's JSON can
+    carry ("@bot \\ud800" crashed the group filter); "surrogatepass" counts it as the
+    one unit it is.
+    """
+    text, entities = ((message.text, message.entities) if message.text is not None
+                      else (message.caption or "", message.caption_entities))
+    units = text.encode("utf-16-le", "surrogatepass")
+    return [(e, units[2 * e.offset:2 * (e.offset + e.length)].decode("utf-16-le", "surrogatepass"))
+            for e in entities if e.type in types]
+
+
 def addressed_text(message: Message, bot_id: int, bot_username: str | None) -> str | None:
     """Text of a group message meant for the bot, mention removed; None if not for the bot."""
     text = message.text or message.caption or ""
     mention = f"@{bot_username}".lower() if bot_username else None
     mentioned = False
-    for entity, value in message.parse_entities(["mention", "text_mention"]).items():
+    for entity, value in entity_texts(message, ("mention", "text_mention")):
         if entity.type == "mention" and mention and value.lower() == mention:
             mentioned = True
         elif entity.type == "text_mention" and entity.user and entity.user.id == bot_id:
@@ -183,17 +205,19 @@ ADDRESSED_TO_BOT = _AddressedToBot(name="AddressedToBot")
 
 
 def page_keyboard(page: Page) -> InlineKeyboardMarkup | None:
-    """Buttons under an answer: full text per article, more results, feedback."""
+    """Buttons under an answer: full text and whole passage per article, more results, feedback."""
     if page.status is not Status.ANSWER or page.qid is None:
         return None
-    full, seen = [], set()
+    full, whole, seen = [], [], set()
     for i, hit in enumerate(page.hits):
         if hit.article_id not in seen:
             seen.add(hit.article_id)
             rank = page.offset + i
             full.append(InlineKeyboardButton(f"📄 Toàn văn {rank + 1}",
                                              callback_data=callbacks.full(page.qid, rank)))
-    rows = [full]
+            whole.append(InlineKeyboardButton(f"📃 Cả đoạn {rank + 1}",
+                                              callback_data=callbacks.passage(page.qid, rank)))
+    rows = [full, whole]
     if page.has_more:
         rows.append([InlineKeyboardButton(
             "➕ Xem thêm", callback_data=callbacks.more(page.qid, page.offset + len(page.hits)))])
@@ -224,6 +248,21 @@ async def _ack(query, text: str | None = None) -> None:
     too old to acknowledge; the press itself must still be served."""
     with contextlib.suppress(BadRequest):
         await query.answer(text)
+
+
+def in_a_chat(callback):
+    """Every handler answers in a chat, but a press on a card posted through inline mode
+    comes with none (only an inline_message_id): such a press gets a short note on the
+    button for every kind of button, instead of failing on update.effective_chat."""
+
+    @functools.wraps(callback)
+    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None and update.effective_chat is None:
+            await _ack(update.callback_query, BUTTON_NO_CHAT)
+            return
+        await callback(update, context)
+
+    return handler
 
 
 def _without_more(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
@@ -335,8 +374,7 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     question = " ".join(context.args or [])
     if not question.strip():
         examples = await asyncio.to_thread(_state(context).service.examples, 1)
-        example = examples[0] if examples else "Huyện ủy duyệt chương trình công tác năm 2024"
-        await update.effective_message.reply_html(ASK_USAGE.format(example=html.escape(example)))
+        await update.effective_message.reply_html(ASK_USAGE.format(example=html.escape(first_example(examples))))
         return
     await _answer(update, context, question)
 
@@ -418,14 +456,25 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     doc = message.document
     try:
         check_upload(doc.file_name, doc.file_size)
-        data = await (await doc.get_file()).download_as_bytearray()
+        data = await _download(doc)
         path = await asyncio.to_thread(save_upload, _state(context).corpus_dir, doc.file_name,
-                                       bytes(data))
+                                       data)
     except UploadRejected as refusal:
         await message.reply_html(str(refusal))
         return
     await message.reply_html(UPLOAD_SAVED.format(name=html.escape(path.name)))
     await _rebuild_and_report(update, context, uploaded=path)
+
+
+async def _download(doc) -> bytes:
+    """The uploaded file's bytes.  Telegram can refuse it (getFile: "invalid file_id", a
+    file it no longer keeps) or the download can fail even on a second try: the admin
+    is asked to send it again, which gives the bot a fresh file_id."""
+    try:
+        return bytes(await (await doc.get_file()).download_as_bytearray())
+    except TelegramError as error:
+        log.warning("could not download an uploaded file: %s", error)
+        raise UploadRejected(UPLOAD_NOT_DOWNLOADED) from error
 
 
 async def group_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -469,6 +518,18 @@ async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
         texts = article_messages(HTML, result.article)
     for text in texts:
         await update.effective_chat.send_message(text)
+
+
+async def passage_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """«Cả đoạn»: the passage a card quoted, whole (and its article's close seconds)."""
+    query = update.callback_query
+    button = callbacks.parse(query.data)
+    await _ack(query)
+    result = None
+    if button is not None:
+        result = await asyncio.to_thread(_state(context).service.passages, button.qid,
+                                         button.number, update.effective_chat.id)
+    await update.effective_chat.send_message(passage_reply(HTML, result))
 
 
 async def feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -572,7 +633,11 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.warning("problem while polling (retried with back-off): %s", error)
         return
     update_id = update.update_id if isinstance(update, Update) else None
-    log.error("update %s failed", update_id, exc_info=error)
+    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+        # Already tried twice (network.RetryingRequest): the network, not a bug.
+        log.warning("update %s: the Bot API could not be reached (%s)", update_id, error)
+    else:
+        log.error("update %s failed", update_id, exc_info=error)
     if isinstance(update, Update) and update.effective_chat:
         with contextlib.suppress(TelegramError):
             await update.effective_chat.send_message(ERROR)
@@ -593,6 +658,7 @@ async def _post_shutdown(application: Application) -> None:
     """Close the question store and the index once no handler can use them."""
     state = application.bot_data[STATE]
     await state.watcher.close()
+    insights_bot.close(application)
     state.service.close()
 
 
@@ -618,7 +684,9 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         token, base_url=base_url,
         base_file_url=base_file_url or (file_url_for(base_url) if base_url else None),
         rate_limiter=AIORateLimiter(max_retries=3),
-        defaults=Defaults(parse_mode=ParseMode.HTML,
+        # A question deleted while it was searched: the answer goes out unquoted
+        # instead of failing with "Message to be replied not found".
+        defaults=Defaults(parse_mode=ParseMode.HTML, allow_sending_without_reply=True,
                           link_preview_options=LinkPreviewOptions(is_disabled=True)))
     application = (
         ApplicationBuilder()
@@ -639,7 +707,9 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     )
 
     private, groups = filters.ChatType.PRIVATE, filters.ChatType.GROUPS
-    application.add_handlers([
+    # A GIF comes as both animation and document: it is not a file upload.
+    files = filters.Document.ALL & ~filters.ANIMATION
+    handlers = [
         CommandHandler("start", start),
         CommandHandler("help", help_command),
         CommandHandler("stats", stats),
@@ -649,21 +719,28 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         CommandHandler(["chude", "topics"], topics),
         CommandHandler("reindex", reindex),
         CommandHandler("add", add_link),
+        insights_bot.command(),  # /thongke
         MessageHandler(private & filters.COMMAND, unknown_command),
         MessageHandler(private & filters.User(user_id=bot_cfg.admins, allow_empty=False)
                        & filters.Regex(LINK_ONLY), admin_link),
         MessageHandler(private & filters.TEXT, private_question),
         MessageHandler(groups & filters.TEXT & ADDRESSED_TO_BOT, group_question),
-        MessageHandler(private & filters.Document.ALL, document),
-        MessageHandler(groups & filters.Document.ALL & ADDRESSED_TO_BOT, group_document),
+        MessageHandler(private & files, document),
+        MessageHandler(groups & files & ADDRESSED_TO_BOT, group_document),
+        MessageHandler(groups & filters.CAPTION & ADDRESSED_TO_BOT, not_text),
         MessageHandler(private & ~filters.StatusUpdate.ALL, not_text),
         CallbackQueryHandler(more_button, pattern=r"^more:"),
         CallbackQueryHandler(full_button, pattern=r"^full:"),
+        CallbackQueryHandler(passage_button, pattern=callbacks.PASSAGE_PATTERN),
         CallbackQueryHandler(feedback_button, pattern=r"^fb:"),
         CallbackQueryHandler(topic_button, pattern=r"^tp:"),
         InlineQueryHandler(inline_query),
         CallbackQueryHandler(unknown_button),
-    ])
+    ]
+    for handler in handlers:
+        handler.callback = in_a_chat(handler.callback)
+    application.add_handlers(handlers)
+    insights_bot.register(application, config, service, index_dir)  # /thongke, weekly report
     application.add_error_handler(on_error)
     if bot_cfg.reload_seconds > 0:
         application.job_queue.run_repeating(check_reload, interval=bot_cfg.reload_seconds,

@@ -29,6 +29,10 @@ VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 
 _INVISIBLE = re.compile(r"[\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
 _HTML_TAG = re.compile(r"</?[A-Za-z][^<>]{0,200}>")
+_WORD_TAIL = re.compile(r"\S*$")  # the word a cut ends inside
+_WORD_HEAD = re.compile(r"^\S*")  # the word a cut starts inside
+_END_TRIM = " \t\n,;:-–("  # what the start of a cut text must not end with
+_START_TRIM = " \t\n,;:.-–)"  # ...and its end must not start with
 _MARKDOWN = re.compile(r"(\*\*|__|~~|`+|\|\||(?<!\w)[*_](?=\w)|(?<=\w)[*_](?!\w))")
 
 def utf16_len(text: str) -> int:
@@ -110,3 +114,29 @@ def cut_words(text: str, limit: int) -> str:
     if space > limit * 0.5:
         cut = cut[:space]
     return cut.rstrip(" ,;:-") + "…"
+
+
+def head_words(text: str, limit: int) -> str:
+    """The longest start of `text` within `limit` characters that ends at a word end
+    ("" when not even its first word fits): a cut that never splits a word."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    cut = text[:limit]
+    if not text[limit].isspace():
+        cut = _WORD_TAIL.sub("", cut)
+    return cut.rstrip(_END_TRIM)
+
+
+def tail_words(text: str, limit: int) -> str:
+    """The longest end of `text` within `limit` characters that starts at a word start."""
+    if len(text) <= limit:
+        return text
+    if limit <= 0:
+        return ""
+    cut = text[len(text) - limit:]
+    if not text[len(text) - limit - 1].isspace():
+        cut = _WORD_HEAD.sub("", cut)
+    return cut.lstrip(_START_TRIM)
+

@@ -4,7 +4,10 @@ Nobody can ask well about a corpus they cannot see.  /chude lists the
 organisations, places and years the articles are about, with how many articles
 each, and the newest articles; each line is a button that asks about it.  An
 article counts for an organisation, a place or a year by its own subject (date,
-place, headline, lead: retrieval.query.article_subject), as search grades it.
+place, headline, lead: retrieval.query.article_subject), as search grades it, except
+that browsing reads only trusted dates (retrieval.types.trusted_date): a full day the
+page itself states.  A year completed from the text, an anniversary's year or a date
+found elsewhere in the text never puts an article under a year or among the newest.
 
 Example questions are questions ("Hội Nông dân huyện Tùng Khê tổng kết năm 2023
 thế nào?"), not a headline pasted with a year after it.
@@ -18,6 +21,7 @@ from dataclasses import dataclass, field
 
 from retrieval.query import EVENTS, ORGANISATIONS, article_subject, understand
 from retrieval.textnorm import YEAR, fold, syllables
+from retrieval.types import trusted_date
 
 TOP = 8  # lines per section: a chat message, not a catalogue
 
@@ -31,6 +35,12 @@ class Headline:
     date: str | None
     place: str | None
     lead: str = ""
+    date_source: str | None = None  # retrieval.types.DATE_SOURCES
+
+    @property
+    def trusted(self) -> str | None:
+        """The date browsing may show and count by (retrieval.types.trusted_date)."""
+        return trusted_date(self.date, self.date_source)
 
 
 @dataclass
@@ -43,17 +53,20 @@ class Topics:
 
 
 def count_topics(headlines: Iterable[Headline], top: int = TOP, newest: int = 5) -> Topics:
-    """Article counts per organisation, place and year; `headlines` newest first."""
+    """Article counts per organisation, place and year; the newest are those with the latest
+    trusted dates (articles without one are never "newest")."""
     orgs, places, years = Counter(), Counter(), Counter()
     rows = list(headlines)
     for h in rows:
-        subject = article_subject(h.title, h.place, h.date, h.lead)
+        subject = article_subject(h.title, h.place, h.trusted, h.lead)
         orgs.update(subject.organisations)
         if h.place:
             places[h.place] += 1
         years.update(subject.years)
     return Topics(organisations=orgs.most_common(top), places=places.most_common(top),
-                  years=sorted(years.items(), reverse=True)[:top], newest=rows[:newest],
+                  years=sorted(years.items(), reverse=True)[:top],
+                  newest=sorted((h for h in rows if h.trusted), key=lambda h: h.trusted,
+                                reverse=True)[:newest],
                   articles=len(rows))
 
 
@@ -87,7 +100,7 @@ def example_question(h: Headline, known_places: Mapping[str, str] | None = None)
     ("Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"), else the
     headline's first clause with its place and year ("... ở Sơn Khê năm 2023 diễn ra thế nào?")."""
     title = _sentence_case(_main_clause(h.title or "")).rstrip(".,!? ")
-    subject = article_subject(title, h.place, h.date, "")
+    subject = article_subject(title, h.place, h.trusted, "")
     intent = understand(title, known_places or {})
     # The headline's own year first: a review of 2023 is dated January 2024.
     stated = YEAR.findall(title)

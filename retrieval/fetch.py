@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import codecs
 import hashlib
+import json
 import logging
 import os
 import re
@@ -122,6 +123,12 @@ class FetchState:
             " body_hash TEXT, title TEXT, date TEXT, fetched_at REAL)")
         self.db.execute("CREATE INDEX IF NOT EXISTS pages_hash ON pages(body_hash)")
         self.db.execute("CREATE UNIQUE INDEX IF NOT EXISTS pages_path ON pages(path)")
+        # The last run of each source (a feed, a sitemap, or "pages": single URLs), for
+        # the admins' report: when, how many pages of each outcome, the failures' reasons.
+        self.db.execute(
+            "CREATE TABLE IF NOT EXISTS runs ("
+            " source TEXT PRIMARY KEY, started_at REAL, finished_at REAL, fetched INTEGER,"
+            " unchanged INTEGER, skipped INTEGER, failed INTEGER, failures TEXT)")
 
     def _one(self, sql: str, args: tuple) -> tuple | None:
         with self._lock:
@@ -154,8 +161,41 @@ class FetchState:
                 " fetched_at=excluded.fetched_at",
                 (url, path, etag, last_modified, body_hash, title, date, time.time()))
 
+    def record_run(self, source: str, started_at: float, report: FetchReport) -> None:
+        """Keep `report` as the last run of `source` (its first failures with reasons)."""
+        failures = [{"url": o.url, "reason": o.reason} for o in report.failed[:MAX_FAILURES_KEPT]]
+        with self._lock, self.db:
+            self.db.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (source, started_at, time.time(), len(report.fetched), len(report.unchanged),
+                 len(report.skipped), len(report.failed), json.dumps(failures, ensure_ascii=False)))
+
     def close(self) -> None:
         self.db.close()
+
+
+MAX_FAILURES_KEPT = 20
+PAGES_SOURCE = "pages"  # the source name of single article URLs (config pages, /add)
+
+
+def last_runs(path: str | Path) -> list[dict]:
+    """Each source's last run, newest first, read without writing (the bot may be
+    fetching); [] when nothing was ever fetched."""
+    path = Path(path)
+    if not path.is_file():
+        return []
+    db = sqlite3.connect(f"file:{path.resolve()}?mode=ro", uri=True)
+    try:
+        db.execute("PRAGMA busy_timeout=5000")
+        if not db.execute("SELECT 1 FROM sqlite_master WHERE name = 'runs'").fetchone():
+            return []
+        rows = db.execute("SELECT source, started_at, finished_at, fetched, unchanged, skipped,"
+                          " failed, failures FROM runs ORDER BY finished_at DESC").fetchall()
+    finally:
+        db.close()
+    names = ("source", "started_at", "finished_at", "fetched", "unchanged", "skipped", "failed")
+    return [{**dict(zip(names, r[:7], strict=True)), "failures": json.loads(r[7] or "[]")}
+            for r in rows]
 
 
 # ---------------------------------------------------------------- pages -> files
@@ -262,7 +302,8 @@ def _front_matter_value(value: str) -> str:
 def render_markdown(article, url: str, fallback_source: str, fallback_date: str | None) -> str:
     """The corpus file for a page: front matter the parser honours, then one paragraph a line."""
 
-    meta = {"title": article.title, "date": article.date or fallback_date, "place": article.place,
+    meta = {"title": article.title, "date": article.date or fallback_date,
+            "date_source": article.date_source if article.date else None, "place": article.place,
             "source": article.source or fallback_source, "url": url}
     head = [f"{k}: {v if k == 'url' else _front_matter_value(v)}" for k, v in meta.items() if v]
     return "---\n" + "\n".join(head) + "\n---\n\n" + "\n\n".join(article.paragraphs) + "\n"
@@ -294,6 +335,7 @@ class FetchRun:
         self.max_pages = max_pages
         self.min_chars = min_chars
         self.report = FetchReport()
+        self.by_source: dict[str, FetchReport] = {}  # the same outcomes, per source
         self._seen: set[str] = set()
         self._paths: dict[str, str] = {}  # corpus-relative path -> URL, within this run
         self._texts: dict[str, str] = {}  # text hash -> URL, within this run
@@ -306,8 +348,10 @@ class FetchRun:
         response = await self.fetcher.get(canonical_url(url), limit_kb=LIST_MAX_KB)
         return feed_links(response.body, response.url)
 
-    async def links_of_sitemap(self, url: str, depth: int = 0, seen: set | None = None) -> list[Link]:
+    async def links_of_sitemap(self, url: str, depth: int = 0, seen: set | None = None,
+                               source: str | None = None) -> list[Link]:
         seen = seen if seen is not None else set()
+        source = source or url
         url = canonical_url(url)
         if url in seen or depth > MAX_SITEMAP_DEPTH:
             return []
@@ -316,42 +360,50 @@ class FetchRun:
         children, pages = sitemap_entries(response.body)
         for child in children:
             try:
-                pages += await self.links_of_sitemap(urljoin(response.url, child), depth + 1, seen)
+                pages += await self.links_of_sitemap(urljoin(response.url, child), depth + 1, seen,
+                                                     source)
             except (Skip, Failure) as e:
-                self._record_source_problem(child, e)
+                self._record_source_problem(child, e, source)
         return pages
 
-    def _record_source_problem(self, url: str, problem: Exception) -> None:
+    def _record_source_problem(self, url: str, problem: Exception, source: str | None = None) -> None:
         outcome = Outcome(url, f"feed/sitemap: {problem}")
-        (self.report.skipped if isinstance(problem, Skip) else self.report.failed).append(outcome)
+        self._add("skipped" if isinstance(problem, Skip) else "failed", outcome, source or url)
 
-    async def page(self, link: Link) -> None:
-        """Fetch one page into the corpus, recording its outcome."""
+    def _add(self, kind: str, outcome: Outcome, source: str) -> None:
+        """Record an outcome ("fetched", "unchanged", "skipped", "failed") in the run's
+        report and in its source's."""
+        getattr(self.report, kind).append(outcome)
+        getattr(self.by_source.setdefault(source, FetchReport()), kind).append(outcome)
+
+    async def page(self, link: Link, source: str = PAGES_SOURCE) -> None:
+        """Fetch one page into the corpus, recording its outcome under `source`."""
         try:
             url = canonical_url(link.url)
         except Skip as e:
-            self.report.skipped.append(Outcome(link.url, str(e)))
+            self._add("skipped", Outcome(link.url, str(e)), source)
             return
         if url in self._seen:
             return
         self._seen.add(url)
         if len(self._seen) > self.max_pages:
-            self.report.skipped.append(Outcome(url, f"over fetch.max_pages ({self.max_pages}) this run"))
+            self._add("skipped", Outcome(url, f"over fetch.max_pages ({self.max_pages}) this run"),
+                      source)
             return
         if self._too_old(link):
-            self.report.skipped.append(Outcome(url, f"older than --since ({link.date})"))
+            self._add("skipped", Outcome(url, f"older than --since ({link.date})"), source)
             return
         try:
             outcome, written = await self._page(url, link)
         except Skip as e:
-            self.report.skipped.append(Outcome(url, str(e)))
+            self._add("skipped", Outcome(url, str(e)), source)
         except Failure as e:
-            self.report.failed.append(Outcome(url, str(e)))
+            self._add("failed", Outcome(url, str(e)), source)
         except Exception as e:  # a bug or a page no rule foresaw: report it, go on
             log.exception("fetching %s failed", url)
-            self.report.failed.append(Outcome(url, f"unexpected error: {type(e).__name__}: {e}"))
+            self._add("failed", Outcome(url, f"unexpected error: {type(e).__name__}: {e}"), source)
         else:
-            (self.report.fetched if written else self.report.unchanged).append(outcome)
+            self._add("fetched" if written else "unchanged", outcome, source)
 
     async def _page(self, url: str, link: Link) -> tuple[Outcome, bool]:
         known = await asyncio.to_thread(self.state.get, url)
@@ -412,30 +464,36 @@ async def fetch_async(corpus_dir: str | Path, cfg: FetchConfig, state_path: str 
                       urls: Iterable[str] = (), feeds: Iterable[str] = (), sitemaps: Iterable[str] = (),
                       since: date | None = None, allow_private: bool = False) -> FetchReport:
     """Fetch pages, and the pages listed by feeds and sitemaps, into `corpus_dir`."""
-    started = time.monotonic()
+    started, started_at = time.monotonic(), time.time()
     corpus_dir = Path(corpus_dir)
     corpus_dir.mkdir(parents=True, exist_ok=True)
     state = FetchState(Path(state_path))
     fetcher = Fetcher(cfg, allow_private=allow_private)
     run = FetchRun(corpus_dir, state, fetcher, since, cfg.max_pages, cfg.min_text_chars)
     try:
-        links = [Link(u) for u in urls]
+        links = [(PAGES_SOURCE, Link(u)) for u in urls]
+        sources = [PAGES_SOURCE] if links else []
         for source, lister in [(f, run.links_of_feed) for f in feeds] + \
                               [(s, run.links_of_sitemap) for s in sitemaps]:
+            sources.append(source)
             try:
-                links += await lister(source)
+                links += [(source, link) for link in await lister(source)]
             except (Skip, Failure) as e:
                 run._record_source_problem(source, e)
-        queue: asyncio.Queue[Link] = asyncio.Queue()
-        for link in links:
-            queue.put_nowait(link)
+        queue: asyncio.Queue[tuple[str, Link]] = asyncio.Queue()
+        for item in links:
+            queue.put_nowait(item)
 
         async def worker() -> None:
             while not queue.empty():
-                await run.page(queue.get_nowait())
+                source, link = queue.get_nowait()
+                await run.page(link, source)
 
         workers = max(1, min(len(links), cfg.workers))
         await asyncio.gather(*(worker() for _ in range(workers)))
+        for source in dict.fromkeys(sources):
+            await asyncio.to_thread(state.record_run, source, started_at,
+                                    run.by_source.get(source, FetchReport()))
     finally:
         await fetcher.close()
         state.close()

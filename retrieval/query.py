@@ -30,6 +30,7 @@ ORGANISATIONS = {
     "hoi_ccb": "Hội Cựu chiến binh",
     "mttq": "MTTQ",
     "doan_tn": "Đoàn Thanh niên",
+    "hoi_lhtn": "Hội LHTN",
     "cong_doan": "Công đoàn",
     "dan_van": "Ban Dân vận",
     "cap_uy": "cấp ủy",

@@ -163,6 +163,7 @@ ALIASES: dict[str, tuple[str, ...]] = {
     "mttq": ("mặt trận tổ quốc", "mttq", "mặt trận"),
     "doan_tn": ("đoàn thanh niên", "đoàn tn", "đtn", "đoàn tncs", "huyện đoàn", "tỉnh đoàn",
                 "thành đoàn", "thị đoàn"),
+    "hoi_lhtn": ("hội liên hiệp thanh niên", "liên hiệp thanh niên", "hội lhtn", "lhtn"),
     "cong_doan": ("liên đoàn lao động", "lđlđ", "công đoàn"),
     "dan_van": ("ban dân vận", "dân vận"),
     "cap_uy": ("huyện ủy", "tỉnh ủy", "thành ủy", "thị ủy", "đảng ủy", "ban thường vụ"),
@@ -181,6 +182,14 @@ _ALIAS_SPELLINGS = Spellings({spelling: key for key, spellings in ALIASES.items(
 def alias_keys(words: list[str]) -> list[str]:
     """Keys of the alias groups spelled in a list of lower-case syllables, in order."""
     return [key for _, _, key in _ALIAS_SPELLINGS.find(words)]
+
+
+def alias_spellings(words: list[str]) -> dict[str, set[str]]:
+    """The folded syllables each alias group is spelled with in `words`: {"hoi_nong_dan": {"hnd"}}."""
+    out: dict[str, set[str]] = {}
+    for start, end, key in _ALIAS_SPELLINGS.find(words):
+        out.setdefault(key, set()).update(fold_syllable(w) for w in words[start:end])
+    return out
 
 
 def lexical_tokens(text: str) -> list[str]:
@@ -207,7 +216,7 @@ def lexical_tokens(text: str) -> list[str]:
 
 # Bump when lexical_tokens changes: an index built with other tokens is rebuilt
 # from its catalog (no re-embedding) before it is searched again.
-LEXICAL_TOKENS_VERSION = "2"
+LEXICAL_TOKENS_VERSION = "3"  # 3: Hội LHTN is an organisation of its own
 
 
 def folded_words(text: str) -> list[str]:
@@ -285,7 +294,10 @@ def respell(text: str, vocabulary: Iterable[str]) -> str:
 # capital ends an abbreviation ("TP. Lam Hạ", "H. Hòa Lĩnh", "ThS."), not a
 # sentence.  Official prose strings clauses together with semicolons into
 # sentences of many lines; sentence_spans cuts those at their semicolons.
-SENTENCE_END = re.compile(r"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![a-zà-ỹđ])|\n+")
+# Lower-case Vietnamese letters, listed: a range such as à-ỹ also holds capitals
+# (Đ is U+0110), and a sentence opening "Đồng chí..." was never split off.
+_LOWER = "a-z" + "".join(sorted({c for c in map(chr, range(0xC0, 0x1EFA)) if c.islower()}))
+SENTENCE_END = re.compile(rf"(?<=[.!?…])(?<![A-ZĐ][.!?…])(?<!\bTh[.!?…])[\"”’»)]*\s+(?![{_LOWER}])|\n+")
 _CLAUSE_END = re.compile(r";\s+")
 LONG_SENTENCE = 300  # characters
 

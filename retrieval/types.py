@@ -27,6 +27,22 @@ def format_date(iso: str | None) -> str | None:
     return iso
 
 
+# Where an article's date came from (Article.date_source), see articles.date_claim:
+# the page's metadata, its own date line, its URL, the lead's event date, the year of
+# the anniversary it celebrates, a full date elsewhere in its text, its headline's year.
+DATE_SOURCES = ("meta", "dateline", "url", "lead", "anniversary", "text", "headline-year")
+# The page's own statement of its day: what browsing (/chude, "Bài mới nhất", /help's
+# range, example questions) shows.  A year from an anniversary or the headline is a
+# year only, and a date found elsewhere in the text may be a past event's.
+TRUSTED_DATE_SOURCES = frozenset({"meta", "dateline", "url", "lead"})
+
+
+def trusted_date(iso: str | None, source: str | None) -> str | None:
+    """The date when a reader may browse by it: a full day the page itself states
+    (TRUSTED_DATE_SOURCES), else None."""
+    return iso if iso and len(iso) == 10 and source in TRUSTED_DATE_SOURCES else None
+
+
 @dataclass
 class Article:
     """One corpus file after parsing: clean body paragraphs plus citation metadata."""
@@ -34,11 +50,12 @@ class Article:
     article_id: str  # path relative to the corpus folder, without extension, "/"-separated
     title: str
     paragraphs: list[str]
-    date: str | None = None  # ISO yyyy-mm-dd when known
+    date: str | None = None  # ISO yyyy-mm-dd when known, or a year alone (yyyy)
     place: str | None = None  # e.g. "Đầm Hà"
     source: str | None = None  # author line and/or site name
     url: str | None = None
     path: str = ""  # file path relative to the corpus folder
+    date_source: str | None = None  # one of DATE_SOURCES, None when undated
 
     @property
     def text(self) -> str:
@@ -88,6 +105,7 @@ class Hit:
     # The sentence that answers the question: a (start, end) span of `text`, chosen
     # by search (retrieval/answer.py); None when no sentence of the passage matches.
     answer: tuple[int, int] | None = None
+    date_source: str | None = None  # where the date came from (DATE_SOURCES)
 
     @property
     def answer_sentence(self) -> str:
@@ -112,12 +130,19 @@ class SearchResponse:
     # year or term, organisation); "partial": it is relevant but misses the constraints
     # in `missing`; "none": nothing relevant.
     match: str = "none"
-    missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation"
+    missing: list[str] = field(default_factory=list)  # of "year", "place", "organisation", "detail"
     understood: str = ""  # the constraints as a reply states them: "Hội Nông dân huyện X, năm 2024"
+    # The same constraints as data (a query.Intent): what the admins' report groups
+    # unanswered questions by (chat/insights.py).  None when nothing was searched.
+    intent: object | None = field(default=None, repr=False, compare=False)
+    wanted: str = "open"  # the kind of answer asked for: number, who, when, where, tasks, open
+    # With "detail" in `missing`: what the best article does not state ("số hội viên").
+    detail: str = ""
 
     def to_json(self) -> dict:
         return {"query": self.query, "answered": self.answered, "match": self.match,
                 "missing": self.missing, "understood": self.understood,
+                "wanted": self.wanted, "detail": self.detail,
                 "results": [h.to_json() for h in self.hits]}
 
 

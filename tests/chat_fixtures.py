@@ -56,6 +56,25 @@ def long_article_text() -> str:
     return front + "\n\n".join(paragraphs) + "\n"
 
 
+class StubReader:
+    """What ChatService reads of the searcher's IndexReader: the current generation
+    (its number keys caches, its places are what questions may name) and the headlines
+    /chude counts.  For stub searchers, which have no index."""
+
+    @dataclass
+    class Generation:
+        number: int = 1
+        places: dict[str, str] = field(default_factory=dict)
+
+    def __init__(self, places: dict[str, str] | None = None,
+                 headlines: list[tuple[str, str, str | None, str | None, str]] | None = None) -> None:
+        self.current = self.Generation(places=dict(places or {}))
+        self._headlines = list(headlines or [])
+
+    def headlines(self) -> list[tuple[str, str, str | None, str | None, str]]:
+        return list(self._headlines)
+
+
 @dataclass
 class SeedIndex:
     corpus_dir: Path

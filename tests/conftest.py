@@ -18,6 +18,20 @@ FICTIONAL = ROOT / "tests" / "data" / "fictional"
 QUESTIONS = ROOT / "tests" / "data" / "questions.jsonl"
 
 
+# Fixtures that load the embedding model or build a real index with it.  A test that
+# uses one is `slow` without saying so: `pytest -m "not slow"` loads no model and builds
+# no real index.  A test that does either otherwise (the CLI in a subprocess, a model
+# loaded in the test) carries the mark itself.
+REAL_MODEL_FIXTURES = {"e5", "eval_index", "eval_searcher", "st_config", "seed_index", "searcher",
+                       "bot_env", "own_index_env"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def config() -> Config:
     return Config()

@@ -10,6 +10,12 @@ It is strict where Telegram is strict, so a test fails the way production
 would: sendMessage rejects text over 4096 UTF-16 units, HTML that Telegram
 could not parse (stray `<`/`&`, unknown or unbalanced tags), callback_data
 over 64 bytes, and answers 403 for chats that blocked the bot.
+
+It also fails the way a hostile day does, on request: a reply to a message
+the user deleted meanwhile ("message to be replied not found", unless the bot
+allowed sending without the reply), getFile of an unknown file ("invalid
+file_id"), and a connection dropped without an answer (`drop`), for any
+method or for file downloads.
 """
 from __future__ import annotations
 
@@ -36,7 +42,8 @@ _ENTITY = re.compile(r"&(lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);")
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    """Length in UTF-16 code units, as Telegram counts; a lone surrogate counts one."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 def check_html(text: str) -> None:
@@ -105,6 +112,7 @@ class Sent:
     reply_to: int | None
     at: float
     raw: dict = field(default_factory=dict)  # the Message JSON returned to the bot
+    photo: bytes | None = None  # sendPhoto: the uploaded image (text holds the caption)
 
     @property
     def plain(self) -> str:
@@ -138,6 +146,11 @@ class FakeBotAPI:
         self.blocked_chats: set[int] = set()
         # Presses delivered after a bot restart may be too old for answerCallbackQuery.
         self.stale_callbacks = False
+        self.deleted: set[tuple[int, int]] = set()  # (chat_id, message_id) users deleted
+        # Method name (or "download"), or (method, chat_id) -> how many of its next
+        # requests lose their connection without an answer, as when the network drops.
+        self.drops: dict[str | tuple[str, int], int] = {}
+        self.dropped: list[str] = []  # methods whose request was dropped, in order
         self._update_ids = itertools.count(1000)
         self._message_ids = itertools.count(1)
         self._ids = itertools.count(1)
@@ -207,6 +220,9 @@ class FakeBotAPI:
         file_prefix = f"/file/bot{self.token}/"
         api_prefix = f"/bot{self.token}/"
         if verb == "GET" and path.startswith(file_prefix):
+            if self._dropped("download"):
+                req.close_connection = True
+                return
             data = self.files.get(path[len(file_prefix):].split("/")[-1])
             if data is None:
                 return self._reply(req, 404, b"not found", "text/plain")
@@ -216,6 +232,9 @@ class FakeBotAPI:
                               {"ok": False, "error_code": 401, "description": "Unauthorized"})
         method = path[len(api_prefix):]
         params = self._params(req.headers.get("Content-Type", ""), body)
+        if self._dropped(method, params.get("chat_id")):
+            req.close_connection = True
+            return
         with self.cond:
             self.calls.append(Call(method, params, time.monotonic()))
             self.cond.notify_all()
@@ -227,6 +246,19 @@ class FakeBotAPI:
             return self._json(req, e.code, {"ok": False, "error_code": e.code,
                                             "description": e.description})
         self._json(req, 200, {"ok": True, "result": result})
+
+    def _dropped(self, method: str, chat_id=None) -> bool:
+        """True when this request is to lose its connection: the caller answers nothing
+        and closes it, so the client sees the server disconnect."""
+        with self.cond:
+            keys = [method] if chat_id in (None, "") else [(method, int(chat_id)), method]
+            key = next((k for k in keys if self.drops.get(k, 0) > 0), None)
+            if key is None:
+                return False
+            self.drops[key] -= 1
+            self.dropped.append(method)
+            self.cond.notify_all()
+            return True
 
     @staticmethod
     def _params(content_type: str, body: bytes) -> dict:
@@ -240,6 +272,7 @@ class FakeBotAPI:
             msg = BytesParser().parsebytes(
                 f"Content-Type: {content_type}\r\n\r\n".encode() + body)
             return {part.get_param("name", header="content-disposition"):
+                    part.get_payload(decode=True) if part.get_filename() else
                     part.get_payload(decode=True).decode("utf-8", "replace")
                     for part in msg.get_payload()}
         return {k: v[-1] for k, v in parse_qs(body.decode(), keep_blank_values=True).items()}
@@ -280,6 +313,8 @@ class FakeBotAPI:
             return {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
         if method == "sendMessage":
             return self._send_message(p)
+        if method == "sendPhoto":
+            return self._send_photo(p)
         if method in ("editMessageText", "editMessageReplyMarkup"):
             return self._edit(method, p)
         if method == "getFile":
@@ -339,11 +374,7 @@ class FakeBotAPI:
         chat_id = self._check_chat(p)
         text = self._check_text(p)
         markup = self._check_markup(p)
-        reply = p.get("reply_parameters")
-        if isinstance(reply, str):
-            reply = json.loads(reply)
-        reply_to = int(reply["message_id"]) if reply else (
-            int(p["reply_to_message_id"]) if p.get("reply_to_message_id") else None)
+        reply_to = self._reply_target(chat_id, p)
         message = {
             "message_id": next(self._message_ids),
             "date": int(time.time()),
@@ -356,6 +387,49 @@ class FakeBotAPI:
         with self.cond:
             self.sent.append(Sent(message["message_id"], chat_id, text, p.get("parse_mode"),
                                   markup, reply_to, time.monotonic(), message))
+            self.cond.notify_all()
+        return message
+
+    def _reply_target(self, chat_id: int, p: dict) -> int | None:
+        """The message a send quotes; one the user deleted is an error unless the bot
+        allowed sending without it (then the message goes out unquoted)."""
+        reply = p.get("reply_parameters")
+        if isinstance(reply, str):
+            reply = json.loads(reply)
+        if reply:
+            reply_to, anyway = int(reply["message_id"]), reply.get("allow_sending_without_reply")
+        elif p.get("reply_to_message_id"):
+            reply_to, anyway = int(p["reply_to_message_id"]), p.get("allow_sending_without_reply")
+        else:
+            return None
+        if (chat_id, reply_to) not in self.deleted:
+            return reply_to
+        if anyway in (True, "true", "True"):
+            return None
+        raise ApiError(400, "Bad Request: message to be replied not found")
+
+    def _send_photo(self, p: dict) -> dict:
+        """An uploaded photo (multipart, as python-telegram-bot sends bytes); the caption is
+        checked like a message text, against Telegram's 1024-character caption limit."""
+        chat_id = self._check_chat(p)
+        photo = p.get("photo")
+        if not isinstance(photo, bytes) or not photo:
+            raise ApiError(400, "Bad Request: there is no photo in the request")
+        caption = p.get("caption", "")
+        if utf16_len(caption) > 1024:
+            raise ApiError(400, "Bad Request: message caption is too long")
+        if caption and p.get("parse_mode") == "HTML":
+            try:
+                check_html(caption)
+            except ValueError as e:
+                raise ApiError(400, f"Bad Request: can't parse entities: {e}") from None
+        message = {"message_id": next(self._message_ids), "date": int(time.time()),
+                   "chat": self._chat(chat_id), "from": self.bot_user, "caption": caption,
+                   "photo": [{"file_id": f"photo{len(self.sent)}", "file_unique_id": f"up{len(self.sent)}",
+                              "width": 800, "height": 800, "file_size": len(photo)}]}
+        with self.cond:
+            self.sent.append(Sent(message["message_id"], chat_id, caption, p.get("parse_mode"), None,
+                                  None, time.monotonic(), message, photo))
             self.cond.notify_all()
         return message
 
@@ -427,20 +501,40 @@ class FakeBotAPI:
         msg.update(extra)
         return {"edited_message" if edited else "message": msg}
 
-    def mention(self, text: str, username: str | None = None, **kw) -> int:
-        """A message mentioning @username (the bot by default) with a proper entity."""
+    def mention_entity(self, text: str, username: str | None = None) -> dict:
+        """The entity Telegram attaches to "@username" (the bot by default) in `text`."""
         handle = f"@{username or self.bot_user['username']}"
         start = text.index(handle)
-        entity = {"type": "mention", "offset": utf16_len(text[:start]), "length": utf16_len(handle)}
-        return self.message(text, entities=[entity], **kw)
+        return {"type": "mention", "offset": utf16_len(text[:start]), "length": utf16_len(handle)}
 
-    def document(self, name: str, data: bytes, *, chat_id: int = 1001,
-                 user_id: int | None = None, mime: str = "text/plain") -> int:
+    def mention(self, text: str, username: str | None = None, **kw) -> int:
+        """A message mentioning @username (the bot by default) with a proper entity."""
+        return self.message(text, entities=[self.mention_entity(text, username)], **kw)
+
+    def document_update(self, name: str, data: bytes, *, chat_id: int = 1001,
+                        user_id: int | None = None, mime: str = "text/plain",
+                        fetchable: bool = True, **extra) -> dict:
+        """A user sending a file (caption etc. as keyword arguments); a file that is not
+        `fetchable` is unknown to getFile, as after Telegram dropped it."""
         file_id = f"doc{next(self._ids)}"
-        self.files[file_id] = data
-        return self.message(None, chat_id=chat_id, user_id=user_id, document={
+        if fetchable:
+            self.files[file_id] = data
+        return self.message_update(None, chat_id=chat_id, user_id=user_id, document={
             "file_id": file_id, "file_unique_id": f"u{file_id}", "file_name": name,
-            "mime_type": mime, "file_size": len(data)})
+            "mime_type": mime, "file_size": len(data)}, **extra)
+
+    def document(self, name: str, data: bytes, **kw) -> int:
+        return self.push(self.document_update(name, data, **kw))
+
+    def animation_update(self, *, chat_id: int = 1001, user_id: int | None = None) -> dict:
+        """A GIF: Telegram sends it as `animation` and, for older clients, as `document`."""
+        file = {"file_id": f"gif{next(self._ids)}", "file_unique_id": "ugif",
+                "file_name": "vui.gif.mp4", "mime_type": "video/mp4", "file_size": 52_000}
+        return self.message_update(None, chat_id=chat_id, user_id=user_id, document=file,
+                                   animation={**file, "width": 320, "height": 240, "duration": 3})
+
+    def animation(self, **kw) -> int:
+        return self.push(self.animation_update(**kw))
 
     def press(self, sent: Sent, data: str, *, user_id: int | None = None) -> int:
         """A user pressing an inline button under a message the bot sent."""
@@ -448,6 +542,13 @@ class FakeBotAPI:
         return self.push({"callback_query": {
             "id": str(next(self._ids)), "from": self.user(user_id), "chat_instance": "ci",
             "data": data, "message": sent.raw}})
+
+    def press_inline(self, data: str, *, user_id: int = 4242) -> int:
+        """A press on a message posted through inline mode: Telegram sends no message and
+        no chat with it, only the inline_message_id."""
+        return self.push({"callback_query": {
+            "id": str(next(self._ids)), "from": self.user(user_id), "chat_instance": "ci",
+            "data": data, "inline_message_id": f"AAAAinline{next(self._ids)}"}})
 
     def inline(self, text: str, *, user_id: int = 4242) -> int:
         """A user typing "@bot text" in any chat (an inline query)."""

@@ -1,5 +1,6 @@
 """Corpus files -> Articles: metadata of each seed, front matter, HTML, broken files."""
 import unicodedata
+from datetime import date
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,9 @@ from retrieval.articles import (
     infer_place,
     parse_text,
     read_article,
+    split_front_matter,
 )
+from retrieval.types import format_date
 
 
 def seed(name: str):
@@ -392,8 +395,10 @@ _NO_YEAR = "Hội Nông dân huyện Hòa Lĩnh ra quân"
     # Cited documents' years do not complete the event's date either.
     (_NO_YEAR, "Sáng nay 12/5, Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 và Nghị quyết số "
      "21-NQ/TU, ngày 1/12/2023 của Tỉnh ủy. Năm 2024, Hội phấn đấu kết nạp 300 hội viên.", "2024-05-12"),
-    # Only a cited document is dated: no article date at all rather than the wrong one.
-    (_WITH_YEAR, "Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 của Tỉnh ủy.", None),
+    # Only a cited document is dated: the headline's year alone, never the document's day,
+    (_WITH_YEAR, "Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 của Tỉnh ủy.", "2024"),
+    # and no date at all when the headline names no year either.
+    (_NO_YEAR, "Hội triển khai Nghị quyết số 20-NQ/TU, ngày 27/11/2023 của Tỉnh ủy.", None),
 ])
 def test_event_date_of_the_lead_never_a_cited_document(headline, body, date):
     assert infer_date(headline, [], body) == date
@@ -466,3 +471,77 @@ def test_headline_or_lead_sentence_and_nothing_lost(text, title, paragraphs):
     article = parse_text(text, "a")
     assert article.title == title
     assert len(article.paragraphs) == paragraphs
+
+
+# The day the fictional pages below are read: dates after it (with a day's slack) are not believed.
+READ_ON = date(2026, 12, 3)
+
+
+@pytest.mark.parametrize("name, date_, source", [
+    # "Ngày 1/4, ... nhiệm kỳ 2024-2029": a congress opens its term, never 01/04/2029.
+    ("date_term_congress.txt", "2024-04-01", "lead"),
+    # "Sáng ngày 18/5" under a headline naming "nhiệm kỳ 2023 - 2028", and a target "đến năm 2028".
+    ("date_term_morning.txt", "2023-05-18", "lead"),
+    # "(3/2/1930 - 3/2/2024)" and no day of its own: the anniversary's year, shown as a year.
+    ("date_anniversary_range.txt", "2024", "anniversary"),
+    # "92 năm Ngày thành lập" and "thành lập ngày 14/10/1930": 1930 + 92, never 14/10/1930.
+    ("date_anniversary_founding.txt", "2022", "anniversary"),
+    # "Ngày 4-12, ... (6-12-1989 - 6-12-2019)": the year is the later end's, not 1989.
+    ("date_anniversary_event.txt", "2019-12-04", "lead"),
+    # The lead "..., ngày 03/02/2021, ..." is cut into short lines above the headline.
+    ("date_lead_full_date.txt", "2021-02-03", "lead"),
+    # "Cập nhật: 12/05/2031" is after the page was read: the lead "Ngày 22/11/2024 ..." decides.
+    ("date_future_dateline.txt", "2024-11-22", "lead"),
+    # "ngày 2/9/1945" in the text is history, not the article's day: undated rather than wrong.
+    ("date_old_in_text.txt", None, None),
+    # No day anywhere: the one year the headline names, as a year.
+    ("date_headline_year.txt", "2022", "headline-year"),
+])
+def test_dates_are_claims_with_a_source(name, date_, source):
+    article = read_article(PAGES / name, PAGES, now=READ_ON)
+    assert (article.date, article.date_source) == (date_, source)
+
+
+def test_a_year_alone_is_shown_as_a_year():
+    assert format_date("2024") == "2024"
+    assert format_date("2024-04-01") == "01/04/2024"
+
+
+@pytest.mark.parametrize("meta_date, source, expected", [
+    ("1998-09-05", None, ("1998-09-05", "meta")),  # the page's own metadata may be old
+    ("2027-01-10", None, ("2026-02-11", "lead")),  # but never after the page was read
+    ("2024-04-01", "lead", ("2024-04-01", "lead")),  # a fetched page keeps where its date came from
+    ("2024", "headline-year", ("2024", "headline-year")),
+])
+def test_front_matter_dates(meta_date, source, expected):
+    head = f"date: {meta_date}\n" + (f"date_source: {source}\n" if source else "")
+    text = (f"---\ntitle: Hội Nông dân xã Tân Mai ra quân\n{head}---\n"
+            "Sáng 11/2/2026, Hội Nông dân xã Tân Mai ra quân làm đường.")
+    meta, body = split_front_matter(text)
+    article = parse_text(body, "a", meta, now=READ_ON)
+    assert (article.date, article.date_source) == expected
+
+
+def test_the_moment_of_reading_decides_what_is_future():
+    page_text = "Cập nhật: 12/05/2025 08:30\nHội Nông dân xã Tân Mai ra quân làm đường giao thông nông thôn\n" \
+                "Sáng 10/5/2025, Hội Nông dân xã Tân Mai ra quân làm 2 km đường giao thông nông thôn."
+    assert parse_text(page_text, "a", now=date(2025, 5, 12)).date_source == "dateline"
+    assert parse_text(page_text, "a", now=date(2025, 5, 11)).date_source == "dateline"  # a day's slack
+    assert parse_text(page_text, "a", now=date(2025, 5, 10)).date == "2025-05-10"
+
+
+@pytest.mark.parametrize("headline, body, date_", [
+    # Fictional: a term lends only its first year, and only when nothing better exists.
+    ("Hội nghị điển hình tiên tiến giai đoạn 2021-2025", "Ngày 10-7, Hội LHPN huyện Hòa Lĩnh tổ chức hội nghị.",
+     "2021-07-10"),
+    ("Đại hội Đoàn xã Tân Mai khóa X, 2022-2027", "Sáng 12/6, Đại hội diễn ra tại hội trường xã.", "2022-06-12"),
+    # ... and a year the text states outright is better than the term's.
+    ("Hội nghị điển hình tiên tiến giai đoạn 2015-2020",
+     "Ngày 10-7, Hội tổ chức hội nghị và sơ kết công tác 6 tháng đầu năm 2020.", "2020-07-10"),
+    # A school year is no term: a review in May is in its second year.
+    ("Tổng kết công tác Đội năm học 2021-2022", "Chiều 25/5, Hội đồng Đội huyện tổng kết năm học.", "2022-05-25"),
+    # The date of a term's first day would still be after the page was read: undated.
+    ("Đại hội Hội Nông dân xã Phú Đông nhiệm kỳ 2027-2032", "Ngày 1/4, Đại hội khai mạc.", None),
+])
+def test_terms_never_complete_a_year(headline, body, date_):
+    assert infer_date(headline, [], body, now=READ_ON) == date_

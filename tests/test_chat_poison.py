@@ -39,20 +39,23 @@ def test_poison_update_in_a_batch_is_skipped_and_the_others_answered(bot_env, ca
             after = await api.wait_reply(8103)
             await api.wait_for(lambda: api.confirmed(last), what="offset confirmed")
             polls = len(api.calls_to("getUpdates"))
-            t0 = time.monotonic()
             api.message(SEED_QUESTION, chat_id=8104)  # and the bot goes on answering
             later = await api.wait_reply(8104)
-            return before, after, later, polls, time.monotonic() - t0
+            return before, after, later, polls
 
     with caplog.at_level(logging.DEBUG):
         started = time.monotonic()
-        before, after, later, polls, delay = bot_env.run(scenario())
+        before, after, later, polls = bot_env.run(scenario())
         elapsed = time.monotonic() - started  # includes the clean shutdown
     assert "Đầm Hà" in before[0].plain and "Đầm Hà" in after[0].plain
-    assert "Đầm Hà" in later[0].plain and delay < 5
+    # No time bound on the answer: a loaded machine is slow, not wrong (wait_reply's own
+    # timeout fails a bot that stopped answering); bot_latency.py measures the latency.
+    assert "Đầm Hà" in later[0].plain
     assert not api.sent_to(8102)
     assert first < bad < last and api.confirmed(bad)
-    # Long polling, not a hot loop: a handful of getUpdates for the whole scenario.
+    # Long polling, not a hot loop: a handful of getUpdates for the whole scenario.  The
+    # bound grows with the time taken, so a slow (loaded) run cannot break it; a hot loop
+    # makes hundreds of calls a second.
     assert polls < 10 + 4 * elapsed, polls
     above_debug = [r for r in caplog.records if r.levelno > logging.DEBUG]
     skipped = [r.getMessage() for r in above_debug if f"skipped update {bad}" in r.getMessage()]

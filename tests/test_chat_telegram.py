@@ -26,7 +26,7 @@ from chat_fixtures import (
 )
 from fake_bot_api import BOT_USERNAME, check_html, utf16_len
 
-from chat import answers
+from chat import answers, callbacks
 from retrieval.articles import corpus_files
 
 pytestmark = pytest.mark.slow
@@ -50,6 +50,11 @@ def has_buttons(messages) -> bool:
 def ranks(messages) -> list[int]:
     """Result numbers as shown at the start of each passage's title line."""
     return [int(n) for m in messages for n in re.findall(r"^(\d+)\. ", m.plain, re.MULTILINE)]
+
+
+def headlines(messages) -> list[str]:
+    """The headline under each card, in order."""
+    return [t for m in messages for t in re.findall(r"^📰 (.*)$", m.plain, re.MULTILINE)]
 
 
 def assert_sane(api, allowed=()):
@@ -142,7 +147,7 @@ def test_first_page_shows_different_articles(bot_env):
             return await api.wait_reply(USER, until=has_buttons)
 
     messages = bot_env.run(scenario())
-    titles = re.findall(r"<b>\d+\. (.*?)</b>", "\n".join(m.text for m in messages))
+    titles = headlines(messages)
     assert len(titles) == 3 and len(set(titles)) == 3, titles
     last = answer_of(messages)
     assert [label for label, _ in last.buttons()][:3] == [f"📄 Toàn văn {n}" for n in (1, 2, 3)]
@@ -383,9 +388,10 @@ def test_full_text_of_long_article_is_split_and_complete(bot_env, searcher):
     assert_sane(api)
 
 
-def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
-    """A page of every article of the seed index, one with two long passages,
-    needs two messages; each ends on a card boundary."""
+def test_a_page_of_every_article_is_short_cards_answer_first(bot_env):
+    """A page of every article of the seed index (one with long passages) fits one
+    message: each card quotes a few sentences, answer first, then its headline.
+    (Answers longer than a message are split between cards: test_chat_units.)"""
     api = bot_env.api
     bot_env.config.bot.answers_per_page = 8  # more than the articles: all of them on one page
 
@@ -396,15 +402,48 @@ def test_answers_over_4096_are_split_on_passage_boundaries(bot_env):
                                         until=has_buttons)
 
     messages = bot_env.run(scenario())
-    assert len(messages) >= 2
-    for m in messages:
-        assert utf16_len(m.text) <= 4096
-        assert m.text.count("<blockquote>") == m.text.count("</blockquote>")
+    assert len(messages) == 1 and utf16_len(messages[0].text) <= 4096
+    text = messages[0].text
+    quotes = re.findall(r"<blockquote>(.*?)</blockquote>\n📰 ", text)
     shown = ranks(messages)
     assert len(shown) >= 5 and shown == list(range(1, len(shown) + 1))  # one card per article
-    titles = re.findall(r"<b>\d+\. (.*?)</b>", "\n".join(m.text for m in messages))
+    assert len(quotes) == len(shown)
+    assert all(len(html.unescape(re.sub(r"<[^>]+>", "", q))) <= answers.CARD_ANSWER_CHARS + 3
+               for q in quotes)  # "N. " and the answer text
+    titles = headlines(messages)
     assert len(titles) == len(set(titles)) == len(shown)
-    assert answer_of(messages) is messages[-1]  # buttons under the last part
+    assert [label for label, _ in answer_of(messages).buttons()].count("📃 Cả đoạn 1") == 1
+    assert_sane(api)
+
+
+def test_whole_passage_button_shows_what_the_card_left_out(bot_env, searcher):
+    """«Cả đoạn 1» under an answer sends card 1's passages whole, answer in bold."""
+    from chat.service import CARD_POOL, article_cards
+
+    api = bot_env.api
+    question = "Hội Nông dân huyện Bình Minh nuôi ong lấy mật năm 2023"
+
+    async def scenario():
+        async with bot_env.running():
+            api.message(question, chat_id=USER)
+            answer = answer_of(await api.wait_reply(USER, until=has_buttons))
+            n = len(api.sent_to(USER))
+            api.press(answer, answer.button("📃 Cả đoạn 1"))
+            whole = await api.wait_reply(USER, after=n)
+            n = len(api.sent_to(USER))
+            api.press(answer, callbacks.passage(99999, 0))  # a question this bot never stored
+            return answer, whole, await api.wait_reply(USER, after=n)
+
+    answer, whole, unknown = bot_env.run(scenario())
+    card = article_cards(searcher.search(question, top_k=CARD_POOL).hits)[0]
+    passage = " ".join(card[0].text.split())
+    assert len(passage) > answers.CARD_ANSWER_CHARS and passage not in answer.plain  # the card: part
+    (reply,) = whole
+    for hit in card:  # «Cả đoạn»: all of it
+        assert " ".join(hit.text.split()) in reply.plain
+    assert reply.plain.startswith("1. ") and f"📰 {card[0].title}" in reply.plain
+    assert "<b>" in reply.text.split("</blockquote>")[0]
+    assert [m.plain for m in unknown] == [answers.BUTTON_EXPIRED]
     assert_sane(api)
 
 
@@ -553,6 +592,8 @@ def test_admin_upload_is_saved_safely_and_indexed(own_index_env):
 
 
 def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
+    """The old index serves until the rebuild swaps the new one in, even once the new
+    generation is on disk: asked then, the new article's question finds nothing of it."""
     env, api = own_index_env, own_index_env.api
     from retrieval.index import build_index
 
@@ -566,6 +607,7 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
                              embedder=env.searcher.embedder)
         timeline["built"] = time.monotonic()
         assert release.wait(60)
+        timeline["released"] = time.monotonic()
         return report
 
     env.build = slow_build
@@ -576,8 +618,9 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
             api.message("/reindex", chat_id=ADMIN_ID, user_id=ADMIN_ID)
             await api.wait_reply(ADMIN_ID, contains="Bắt đầu xây dựng lại", settle=0)
             await api.wait_for(started.is_set, what="build started")
-            # During the build: a seed question is answered from the old index...
-            api.message(SEED_QUESTION, chat_id=USER)
+            await api.wait_for(lambda: "built" in timeline, what="new generation written", timeout=120)
+            # The new generation is on disk, the rebuild not finished: the old index answers.
+            api.message(NEW_QUESTION, chat_id=USER)
             during = await api.wait_reply(USER)
             timeline["answered"] = time.monotonic()
             # ...and a second /reindex is told to wait instead of starting another build.
@@ -593,7 +636,9 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
             return during, busy, report, after
 
     during, busy, report, after = env.run(scenario())
-    assert "Đầm Hà" in during[0].plain
+    assert timeline["built"] < timeline["answered"] < timeline["released"]
+    assert [m.plain for m in during if "Xã Tân Lập tổ chức hội thi" in m.plain] == []
+    assert "chưa tìm thấy" in during[0].plain  # nothing of the new article in the old index
     assert busy[0].plain == answers.REINDEX_BUSY
     assert "Thêm mới: 1 (tan_lap_banh_chung)" in report[-1].plain
     assert "Bài viết: 7" in report[-1].plain

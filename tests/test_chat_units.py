@@ -5,9 +5,12 @@ from __future__ import annotations
 import html
 import io
 import logging
+import random
+import re
 from datetime import datetime
 
 import pytest
+from chat_fixtures import StubReader
 from fake_bot_api import check_html, html_to_text
 from telegram import Message
 
@@ -17,13 +20,16 @@ from chat.answers import (
     HTML,
     PLAIN,
     article_messages,
+    card_answer_texts,
+    card_excerpt,
     chunk_text,
     hit_block,
     page_messages,
+    passage_block,
 )
 from chat.feedback import FeedbackStore
 from chat.ratelimit import QuestionLimiter
-from chat.service import ChatService, Status
+from chat.service import CardPassages, ChatService, Status
 from chat.telegram_bot import addressed_text, file_url_for, page_keyboard
 from chat.textutil import (
     MAX_QUESTION_CHARS,
@@ -98,26 +104,32 @@ def test_hit_block_escapes_everything_and_links_only_http():
 
 def test_huge_passage_is_cut_without_breaking_tags():
     text = ("Thường trực Huyện ủy & <MTTQ> duyệt chương trình năm 2024. " * 400)  # ~24k chars
-    block = hit_block(HTML, make_hit(text=text), 1, "huyện ủy duyệt chương trình 2024")
-    assert utf16_len(block) <= 4096
-    check_html(block)
-    assert block.count("<b>") == block.count("</b>")
-    assert "…" in block and utf16_len(block) > 3000  # cut, but not needlessly short
+    hit = make_hit(text=text)
+    card = hit_block(HTML, hit, 1, "huyện ủy duyệt chương trình 2024")
+    assert len(html_to_text(card)) < 1000  # the card quotes a few sentences only
+    whole = passage_block(HTML, [hit], 1, "huyện ủy duyệt chương trình 2024")  # «Cả đoạn»
+    for block in (card, whole):
+        assert utf16_len(block) <= 4096
+        check_html(block)
+        assert block.count("<b>") == block.count("</b>") >= 1
+    assert "…" in whole and utf16_len(whole) > 3000  # cut, but not needlessly short
 
 
 def test_page_messages_split_on_passage_boundaries():
-    hits = [make_hit(i, text=f"Đoạn {i}: " + "Huyện ủy duyệt chương trình. " * 60)
-            for i in range(8)]
+    hits = [make_hit(i, text=f"Đoạn {i}: " + "Huyện ủy duyệt chương trình. " * 60,
+                     title=f"Bài {i}: " + "tiêu đề rất dài " * 20) for i in range(12)]
     page = ChatServiceStub.page(hits)
     messages = page_messages(HTML, page, hint=answers.hint(page))
     assert len(messages) >= 2
     for m in messages:
         assert utf16_len(m) <= 4096
         check_html(m)
-    # Each passage sits whole in one message.
-    for i in range(8):
-        holders = [m for m in messages if f"Đoạn {i}:" in m]
-        assert len(holders) == 1 and holders[0].count(f"Đoạn {i}:") == 1
+    # Each card sits whole in one message.
+    for i in range(12):
+        holders = [m for m in messages if f"Bài {i}:" in m]
+        assert len(holders) == 1 and holders[0].count(f"Bài {i}:") == 1
+        assert re.search(rf"<blockquote>{i + 1}\. [^<]*<b>[^<]+</b>[^<]*</blockquote>\n📰 Bài {i}:",
+                         holders[0])
     assert messages[-1].endswith("👍/👎 để góp ý.") and "Xem thêm" not in messages[-1]
 
 
@@ -159,9 +171,48 @@ def test_no_answer_and_statuses_are_polite():
     check_html(text)
     assert "chưa tìm thấy" in text and "&lt;giá vàng&gt;" in text and "năm" in text
     assert "<code>Đầm Hà năm 2024</code>" in text
-    for status in (Status.EMPTY, Status.NOT_WORDS, Status.END, Status.EXPIRED):
-        (text,) = page_messages(HTML, ChatServiceStub.page([], status=status))
+    # Each status says what happened and what to do next.
+    says = {Status.EMPTY: ["chưa nhập câu hỏi", "<code>Hội Nông dân Đầm Hà năm 2024</code>"],
+            Status.NOT_WORDS: ["chưa hiểu câu hỏi", "bằng chữ", "<code>Hội Nông dân Đầm Hà năm 2024</code>"],
+            Status.END: ["Không còn kết quả nào khác"],
+            Status.EXPIRED: ["không còn nhớ câu hỏi này", "gửi lại câu hỏi"]}
+    for status, phrases in says.items():
+        (text,) = page_messages(HTML, ChatServiceStub.page([], status=status),
+                                examples=["Hội Nông dân Đầm Hà năm 2024"])
         check_html(text)
+        assert all(p in text for p in phrases), (status, text)
+    # Without examples (an empty index) the hints still show a question to copy.
+    (text,) = page_messages(HTML, ChatServiceStub.page([], status=Status.EMPTY))
+    assert "<code>" in text and "</code>" in text
+
+
+def test_a_follow_up_naming_a_place_of_the_index_replaces_the_place():
+    """The places come from the index being served (its reader), typed without diacritics."""
+    searcher = StubSearcher([make_hit()])
+    searcher.reader = StubReader(places={"tung khe": "Tùng Khê", "ky luong": "Kỳ Lương"})
+    service = ChatService(searcher, FeedbackStore(":memory:"))
+    service.ask("Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?")
+    assert service.ask("còn ky luong?").followup
+    searched = searcher.queries[-1][0]
+    assert "Kỳ Lương" in searched and "Tùng Khê" not in searched and "2023" in searched
+
+
+def test_examples_are_the_newest_headlines_and_a_failure_is_logged(caplog):
+    class Searcher(StubSearcher):
+        def latest(self, n):
+            return [Article("a0", "Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023", ["x"],
+                            date="2023-12-20", place="Tùng Khê")]
+
+    class Broken(StubSearcher):
+        def latest(self, n):
+            raise RuntimeError("catalog unreadable")
+
+    service = ChatService(Searcher([]), FeedbackStore(":memory:"))
+    service.searcher.reader = StubReader(places={"tung khe": "Tùng Khê"})
+    assert service.examples(1) == ["Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"]
+    with caplog.at_level(logging.ERROR, logger="chat.service"):
+        assert ChatService(Broken([]), FeedbackStore(":memory:")).examples(1) == []
+    assert "example questions failed" in caplog.text and "catalog unreadable" in caplog.text
 
 
 def test_plain_markup_marks_best_sentence():
@@ -169,6 +220,126 @@ def test_plain_markup_marks_best_sentence():
     text = "\n\n".join(page_messages(PLAIN, page))
     assert "**Thường trực Huyện ủy duyệt chương trình công tác năm 2024.**" in text
     assert "<" not in text and "&amp;" not in text
+
+
+# ---------------------------------------------------------------- answer-first cards
+
+REPORT = ("Sáng 14/3, Hội Nông dân huyện Tân Lạc tổ chức hội nghị sơ kết công tác quý I năm 2025. "
+          "Dự hội nghị có lãnh đạo Huyện ủy cùng đại diện các xã, thị trấn trong huyện. "
+          "Trong quý, các cấp Hội đã kết nạp 215 hội viên mới và thành lập 4 tổ hợp tác nuôi bò. "
+          "Hội cũng phối hợp giải ngân 12 tỷ đồng vốn vay ưu đãi cho 310 hộ hội viên. "
+          "Quý II, Hội tiếp tục vận động nông dân chuyển đổi cơ cấu cây trồng. "
+          "Kết thúc hội nghị, Hội khen thưởng 9 chi hội có thành tích tốt.")
+SENTENCES = [s + "." for s in REPORT[:-1].split(". ")]
+
+
+def assert_whole_words(piece: str, text: str) -> None:
+    """`piece` (ellipses aside) is a run of `text` that starts and ends at word boundaries."""
+    flat = " ".join(text.split())
+    for part in filter(None, (p.strip() for p in piece.split("…"))):
+        i = flat.find(part)
+        assert i >= 0, part
+        assert i == 0 or flat[i - 1] == " ", f"starts mid-word: {part[:30]}"
+        end = i + len(part)
+        assert end == len(flat) or not flat[end].isalnum(), f"ends mid-word: {part[-30:]}"
+
+
+def test_card_leads_with_the_answer_and_one_sentence_each_side():
+    hit = make_hit(text=REPORT, title="Hội Nông dân Tân Lạc sơ kết quý I", url="https://x.vn/a")
+    ex = card_excerpt(hit, "kết nạp bao nhiêu hội viên mới?")
+    assert ex.marked and ex.answer == SENTENCES[2]
+    assert ex.before == f"… {SENTENCES[1]}" and ex.after == f"{SENTENCES[3]} …"
+    assert card_answer_texts(hit, "kết nạp bao nhiêu hội viên mới") == [ex.before, ex.answer, ex.after]
+    lines = hit_block(PLAIN, hit, 2, "kết nạp bao nhiêu hội viên mới").split("\n")
+    assert lines == [f"2. {ex.before} **{ex.answer}** {ex.after}",
+                     "📰 Hội Nông dân Tân Lạc sơ kết quý I",
+                     "📍 Đầm Hà · 🗓 11/01/2024 · Nguồn: Trung tâm TT&VH", "🔗 https://x.vn/a"]
+    first = card_excerpt(hit, "hội nghị sơ kết quý I Tân Lạc")  # nothing before the first sentence
+    assert (first.before, first.answer, first.after) == ("", SENTENCES[0], f"{SENTENCES[1]} …")
+
+
+def test_search_choice_of_answer_is_used_as_is():
+    start = REPORT.index(SENTENCES[5])
+    hit = make_hit(text=REPORT, answer=(start, start + len(SENTENCES[5])))
+    ex = card_excerpt(hit, "kết nạp bao nhiêu hội viên mới")  # best_sentence would say [2]
+    assert (ex.before, ex.answer, ex.after) == (f"… {SENTENCES[4]}", SENTENCES[5], "")
+    assert f"<b>{SENTENCES[5]}</b>" in hit_block(HTML, hit, 1, "kết nạp bao nhiêu hội viên mới")
+
+
+def test_passage_without_an_answering_sentence_shows_its_opening_unmarked():
+    ex = card_excerpt(make_hit(text=REPORT), "thời tiết thế nào?")
+    assert not ex.marked and ex.pieces() == [SENTENCES[0], f"{SENTENCES[1]} …"]
+    assert "**" not in hit_block(PLAIN, make_hit(text=REPORT), 1, "thời tiết thế nào?")
+
+
+def test_long_context_is_cut_at_word_ends_within_the_limit():
+    long_before = "Trước đó, " + "các chi hội đã rà soát danh sách hộ nghèo, cận nghèo ở từng ấp, " * 6
+    long_after = "Sau hội nghị, " + "Ban Thường vụ giao các chi hội theo dõi tiến độ giải ngân, " * 6
+    text = f"Mở đầu. {long_before.strip()}. {SENTENCES[2]} {long_after.strip()}. Kết luận."
+    ex = card_excerpt(make_hit(text=text), "kết nạp bao nhiêu hội viên mới")
+    assert ex.answer == SENTENCES[2]
+    assert len(" ".join(ex.pieces())) <= answers.CARD_ANSWER_CHARS
+    assert ex.before.startswith("… ") and ex.after.endswith(" …")
+    assert len(ex.before) > 60 and len(ex.after) > 60  # both sides get a share of the room
+    for piece in ex.pieces():
+        assert_whole_words(piece, text)
+
+
+def test_one_long_sentence_is_cut_at_a_word_end_with_an_ellipsis():
+    sentence = ("Năm 2024, Hội Nông dân huyện đã vận động " + "hội viên tham gia các mô hình kinh tế, "
+                * 20 + "đạt 120% kế hoạch.")
+    text = f"Câu mở đầu ngắn. {sentence} Câu kết."
+    ex = card_excerpt(make_hit(text=text), "vận động hội viên tham gia mô hình kinh tế 2024")
+    assert ex.before == "…" and ex.after == "" and ex.answer.endswith("…")
+    assert len(" ".join(ex.pieces())) <= answers.CARD_ANSWER_CHARS
+    assert sentence.startswith(ex.answer[:-1]) and sentence[len(ex.answer) - 1] in " ,"
+    assert_whole_words(ex.answer, text)
+
+
+def test_card_text_bounds_hold_for_any_passage():
+    """Random fictional passages, questions and limits: the answer text stays within its
+    limit, quotes whole words only, and a whole card stays under 1,000 characters."""
+    rng = random.Random(16)
+    words = ("hội viên nông dân huyện xã thị trấn kết nạp mô hình kinh tế tập thể giải ngân vốn "
+             "vay ưu đãi hộ nghèo chi hội tổ hợp tác khen thưởng 215 12 tỷ đồng năm 2025").split()
+    for _ in range(300):
+        sentences = [" ".join(rng.choices(words, k=rng.randint(3, 70))).capitalize() + "."
+                     for _ in range(rng.randint(1, 8))]
+        text = " ".join(sentences)
+        question = " ".join(rng.choices(words, k=4))
+        limit = rng.randint(120, 400)
+        ex = card_excerpt(make_hit(text=text), question, limit)
+        assert ex.answer and len(" ".join(ex.pieces())) <= limit
+        for piece in ex.pieces():
+            assert_whole_words(piece, text)
+        title = " ".join(rng.choices(words, k=40)).capitalize()
+        card = hit_block(PLAIN, make_hit(text=text, title=title, url="https://x.vn/" + "a" * 100),
+                         1, question)
+        assert len(card) < 1000
+
+
+def test_whole_passage_view_shows_everything_with_the_answer_marked():
+    card = [make_hit(text=REPORT, title="Hội Nông dân Tân Lạc"),
+            make_hit(passage_id="a0#3", text="Đoạn sau: đại biểu tham quan vườn cây ăn trái.")]
+    whole = passage_block(PLAIN, card, 2, "khen thưởng bao nhiêu chi hội")
+    assert whole.split("\n") == [
+        "2. " + " ".join(SENTENCES[:5]) + f" **{SENTENCES[5]}**",  # the last sentence, marked
+        "Đoạn sau: đại biểu tham quan vườn cây ăn trái.",  # nothing in it answers: unmarked
+        "📰 Hội Nông dân Tân Lạc", "📍 Đầm Hà · 🗓 11/01/2024 · Nguồn: Trung tâm TT&VH"]
+    assert answers.passage_reply(PLAIN, None) == answers.BUTTON_EXPIRED
+    gone = answers.passage_reply(PLAIN, CardPassages([], 0, "câu hỏi"))
+    assert gone == answers.PASSAGE_GONE
+
+
+def test_partial_answer_says_what_is_missing_first():
+    page = ChatServiceStub.page([make_hit()], question="Huyện ủy Đầm Hà năm 2023")
+    page.match, page.missing, page.understood = "partial", ["year"], "Huyện ủy huyện Đầm Hà, năm 2023"
+    first_line = page_messages(PLAIN, page)[0].split("\n")[0]
+    assert first_line == "⚠️ Chưa có bài về Huyện ủy huyện Đầm Hà, năm 2023; gần nhất là năm 2024:"
+    page.followup = True
+    lines = page_messages(HTML, page)[0].split("\n")
+    assert lines[0].startswith("⚠️ Chưa có bài về") and lines[1].startswith("🧭 Hiểu là:")
+    assert "🔎 Câu hỏi" not in lines[0] + lines[1] and lines[3].startswith("<blockquote>1. ")
 
 
 # ---------------------------------------------------------------- buttons
@@ -181,6 +352,9 @@ def test_callback_payloads_round_trip_and_fit():
         assert callbacks.parse(data).qid == big
     assert callbacks.parse("fb:12:3:1") == callbacks.Button("fb", 12, 3, True)
     assert callbacks.parse("more:12:3") == callbacks.Button("more", 12, 3, None)
+    whole = callbacks.passage(big, 2)  # «Cả đoạn»: its handler's pattern comes from the same name
+    assert re.match(callbacks.PASSAGE_PATTERN, whole) and callbacks.parse(whole).kind == "doan"
+    assert not re.match(callbacks.PASSAGE_PATTERN, callbacks.full(big, 2))
     for bad in ("", "more:x:1", "fb:1:2", "more:1:2:1", "full:1:2; DROP TABLE", None):
         assert callbacks.parse(bad) is None
 
@@ -190,7 +364,9 @@ def test_keyboard_has_one_full_text_button_per_article():
     page = ChatServiceStub.page(hits, has_more=True, offset=3, qid=77)
     rows = page_keyboard(page).inline_keyboard
     data = [b.callback_data for row in rows for b in row]
-    assert data == ["full:77:3", "full:77:5", "more:77:6", "fb:77:3:1", "fb:77:3:0"]
+    assert data == ["full:77:3", "full:77:5", "doan:77:3", "doan:77:5", "more:77:6", "fb:77:3:1",
+                    "fb:77:3:0"]
+    assert [b.text for b in rows[1]] == ["📃 Cả đoạn 4", "📃 Cả đoạn 6"]
     assert page_keyboard(ChatServiceStub.page([], status=Status.NO_ANSWER)) is None
 
 
@@ -199,6 +375,7 @@ def test_keyboard_has_one_full_text_button_per_article():
 class StubSearcher:
     def __init__(self, hits, answered=True):
         self.hits, self.answered, self.queries = hits, answered, []
+        self.reader = StubReader()
 
     def search(self, question, top_k=5, offset=0):
         self.queries.append((question, top_k, offset))
@@ -255,7 +432,9 @@ def test_a_page_shows_one_card_per_article():
     assert service.full_text(page.qid, 1).article.article_id == "a1"  # "Toàn văn 2"
     text = "\n\n".join(page_messages(PLAIN, page))
     assert text.count("Bài 0") == 1 and text.count("Đầm Hà") == 3  # title and place once a card
-    assert text.count("**Thường trực Huyện ủy") == 4  # every passage shown has its answer in bold
+    assert text.count("**Thường trực Huyện ủy") == 3  # each card quotes one passage, answer in bold
+    whole = service.passages(page.qid, 0)  # «Cả đoạn 1»: both passages a0 matched, whole
+    assert [h.passage_id for h in whole.card] == ["a0#0", "a0#1"] and whole.rank == 0
     second = service.more(page.qid, 3)
     assert [h.article_id for h in second.hits] == ["a3"] and not second.has_more
 
@@ -397,16 +576,23 @@ def test_console_conversation_with_prompt_more_and_full(tmp_path):
             return [Article("a0", "Bài mới", ["x"], date="2024-02-21")]
 
     service = ChatService(Searcher([make_hit(i) for i in range(5)]), FeedbackStore(":memory:"))
-    stdin = io.StringIO("huyện ủy 2024\n/more\n/more\n/full 5\n/full x\n/stats\n/quit\nbỏ qua\n")
+    stdin = io.StringIO("huyện ủy 2024\n/more\n/more\n/full 5\n/full x\n/doan 4\n/doan 9\n"
+                        "/stats\n/quit\nbỏ qua\n")
     stdout = io.StringIO()
     assert run_console(service, stdin, stdout, interactive=True) == 0
     out = stdout.getvalue()
-    assert out.startswith("👋 Xin chào!") and "/full N" in out  # help first
-    assert out.count(PROMPT) == 7  # one prompt per line read, none after /quit
-    assert "\n1. Bài 0" in out and "\n4. Bài 3" in out and "\n5. Bài 4" in out
+    assert out.startswith("👋 Xin chào!") and "/full N" in out and "/doan N" in out  # help first
+    assert out.count(PROMPT) == 9  # one prompt per line read, none after /quit
+    for n in (1, 4, 5):  # each card: the answer first, then its headline
+        assert f"\n{n}. Câu mở đầu. **Thường trực Huyện ủy" in out
+        assert f"Câu kết thúc bài.\n📰 Bài {n - 1}\n" in out
     assert "Không còn kết quả nào khác" in out  # the second /more
     assert "📄 Bài a4" in out and "Đoạn hai." in out  # /full 5 = the article of result 5
     assert "Gõ /full kèm số thứ tự" in out
+    replies = out.split(PROMPT)[1:]  # replies[n] answers input line n
+    assert replies[5].startswith("4. Câu mở đầu. **Thường trực Huyện ủy duyệt chương trình công "
+                                 "tác năm 2024.** Câu kết thúc bài.\n📰 Bài 3\n")  # /doan 4
+    assert "Không có kết quả số 9" in replies[6]
     assert "Số bài viết: 2" in out and "30/03/2022 – 21/02/2024" in out
     assert "bỏ qua" not in out
     assert "\033[" not in out  # no colour codes when stdout is not a terminal
@@ -478,10 +664,11 @@ def test_topics_count_articles_by_subject_and_examples_are_questions():
 
     heads = [
         Headline("a", "Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023", "2023-12-20",
-                 "Tùng Khê"),
+                 "Tùng Khê", date_source="dateline"),
         Headline("b", "Hội LHPN huyện Đào Nguyên tổng kết công tác Hội năm 2023, triển khai nhiệm vụ "
-                      "năm 2024", "2024-01-11", "Đào Nguyên"),
-        Headline("c", "Hội Nông dân huyện Đào Nguyên ra quân làm đường", "2022-05-02", "Đào Nguyên"),
+                      "năm 2024", "2024-01-11", "Đào Nguyên", date_source="lead"),
+        Headline("c", "Hội Nông dân huyện Đào Nguyên ra quân làm đường", "2022-05-02", "Đào Nguyên",
+                 date_source="meta"),
     ]
     topics = count_topics(heads)
     assert dict(topics.organisations) == {"hoi_nong_dan": 2, "hoi_phu_nu": 1}
@@ -491,9 +678,25 @@ def test_topics_count_articles_by_subject_and_examples_are_questions():
     assert example_question(heads[0], known) == "Hội Nông dân huyện Tùng Khê tổng kết năm 2023 thế nào?"
     # The headline's year, not the date's: a review of 2023 published in January 2024.
     assert example_question(heads[1], known) == "Hội LHPN huyện Đào Nguyên tổng kết năm 2023 thế nào?"
-    odd = Headline("d", "LẠC GIANG: HƠN 1.200 ĐOÀN VIÊN RA QUÂN TÌNH NGUYỆN HÈ", "2023-06-05", "Lạc Giang")
+    odd = Headline("d", "LẠC GIANG: HƠN 1.200 ĐOÀN VIÊN RA QUÂN TÌNH NGUYỆN HÈ", "2023-06-05", "Lạc Giang",
+                   date_source="url")
     assert example_question(odd) == ("Hơn 1.200 đoàn viên ra quân tình nguyện hè ở Lạc Giang năm 2023 "
                                      "diễn ra thế nào?")
+
+
+def test_browsing_reads_only_trusted_dates():
+    from chat.topics import Headline, count_topics, example_question
+
+    # Fictional: dated by the page itself, by an anniversary's year, by a date elsewhere in the text.
+    stated = Headline("a", "Hội Nông dân xã Tân Mai ra quân làm đường", "2024-03-14", "Tân Mai",
+                      date_source="dateline")
+    anniversary = Headline("b", "Đảng bộ xã Phú Đông gặp mặt đảng viên lão thành", "2029", "Phú Đông",
+                           date_source="anniversary")
+    in_text = Headline("c", "Đoàn xã Phú Đông về nguồn", "2027-09-02", "Phú Đông", date_source="text")
+    topics = count_topics([anniversary, in_text, stated])
+    assert topics.years == [(2024, 1)]
+    assert [h.article_id for h in topics.newest] == ["a"]
+    assert "2029" not in example_question(anniversary) and "2027" not in example_question(in_text)
 
 
 def test_topic_payloads_fit_and_parse():

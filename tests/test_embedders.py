@@ -29,16 +29,21 @@ def test_loads_from_a_local_path_and_embeds_normalised(st_config):
     assert float(vectors[1] @ query) > float(vectors[0] @ query)
 
 
-def test_e5_models_get_their_prefixes():
-    class Fake(SentenceTransformerEmbedder):
-        def __init__(self, model):  # only the prefix logic, no model load
-            is_e5 = "e5" in model.lower()
-            self.query_prefix = "query: " if is_e5 else ""
-            self.passage_prefix = "passage: " if is_e5 else ""
-
-    assert Fake("intfloat/multilingual-e5-small").query_prefix == "query: "
-    assert Fake("intfloat/multilingual-e5-small").passage_prefix == "passage: "
-    assert Fake("all-MiniLM-L6-v2").query_prefix == ""
+def test_e5_models_get_their_prefixes(tmp_path, st_config):
+    """The real rule in SentenceTransformerEmbedder: a model whose name says e5 gets e5's
+    prefixes, on every text it embeds; any other model none, unless the config gives them."""
+    plain = SentenceTransformerEmbedder(st_config.embedder.model)
+    e5_named = tmp_path / "multilingual-E5-small"  # the same weights under an e5 name
+    e5_named.symlink_to(st_config.embedder.model, target_is_directory=True)
+    e5_like = SentenceTransformerEmbedder(str(e5_named))
+    assert (plain.query_prefix, plain.passage_prefix) == ("", "")
+    assert (e5_like.query_prefix, e5_like.passage_prefix) == ("query: ", "passage: ")
+    text = "Huyện đoàn Sơn Khê ra quân mùa hè xanh"  # fictional
+    assert float(e5_like.embed_query(text) @ plain.embed_query("query: " + text)) > 0.9999
+    assert float(e5_like.embed_passages([text])[0] @ plain.embed_passages(["passage: " + text])[0]) > 0.9999
+    assert float(e5_like.embed_query(text) @ plain.embed_query(text)) < 0.99
+    given = SentenceTransformerEmbedder(str(e5_named), query_prefix="", passage_prefix="")
+    assert (given.query_prefix, given.passage_prefix) == ("", "")  # the config's choice wins
 
 
 def test_index_built_with_it_searches_and_refuses_e5(tmp_path, st_config, e5):

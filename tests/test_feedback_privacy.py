@@ -9,6 +9,7 @@ import stat
 from types import SimpleNamespace
 
 import pytest
+from chat_fixtures import StubReader
 
 from chat.feedback import FeedbackStore
 from chat.service import ChatService, Status
@@ -34,6 +35,8 @@ def hit(n: int) -> Hit:
 
 
 class Searcher:
+    reader = StubReader()
+
     def search(self, question, top_k=None, offset=0):
         from retrieval.types import SearchResponse
 
@@ -130,8 +133,16 @@ def test_purge_forgets_what_is_older_than_the_retention_period(tmp_path):
     assert list(store.export()) == []
 
 
-def test_cli_exports_json_lines_and_purges(tmp_path, capsys):
+def test_retrieval_cli_points_to_the_chat_cli(capsys):
     from retrieval.cli import main
+
+    for command in (["feedback", "export", "--db", "x.sqlite"], ["dashboard"]):
+        assert main(command) == 2
+        assert f"python -m chat {command[0]}" in capsys.readouterr().err
+
+
+def test_cli_exports_json_lines_and_purges(tmp_path, capsys):
+    from chat.cli import main
 
     def _cli(*args):
         code = main(["feedback", *args])

@@ -12,10 +12,11 @@ from pathlib import Path
 import pytest
 
 from chat.console import Console
-from chat.context import ConversationMemory, Resolved, resolve, topic_words
+from chat.context import ConversationMemory, Remembered, Resolved, resolve, topic_words
 from chat.feedback import FeedbackStore
 from chat.service import ChatService, Status
 from retrieval.query import Intent, understand
+from retrieval.textnorm import folded_words
 
 CHAINS = Path(__file__).parent / "data" / "followups.jsonl"
 KNOWN = {"tung khe": "Tùng Khê", "ky luong": "Kỳ Lương", "dao nguyen": "Đào Nguyên"}
@@ -102,7 +103,9 @@ def test_follow_up_chains_stay_on_the_intended_article(eval_searcher):
     passed = sum(all(steps) for steps in results)
     print(f"\nfollow-up chains answered about the intended article: {passed}/{len(results)} "
           f"{results}")
-    assert passed >= 9  # the target of issue 11
+    # Measured: 10 of 10.  The README says a follow-up keeps the organisation, place and
+    # year, without exceptions, so every step of every chain must find its article.
+    assert passed == len(results) == 10, results
 
 
 @pytest.mark.slow
@@ -125,3 +128,59 @@ def test_a_question_naming_something_else_is_not_a_follow_up():
     _, other = ask_chain(ConversationMemory(), [
         "Hội Nông dân huyện Tùng Khê tổng kết năm 2023", "Giá vàng hôm nay ở Paris bao nhiêu?"])
     assert not other.followup
+
+
+def remembered(question: str, vocabulary: str = "") -> Remembered:
+    r = resolve(question, None, KNOWN)
+    return Remembered(r.intent, r.topic, frozenset(folded_words(vocabulary)))
+
+
+ARTICLE = ("Hội Nông dân huyện Tùng Khê tổng kết công tác Hội năm 2023. Đồng chí Ma Đình Tuấn, "
+           "Chủ tịch Hội Nông dân huyện chủ trì hội nghị; 135 đại biểu dự.")
+
+
+@pytest.mark.parametrize("message", [
+    "Giá vàng hôm nay bao nhiêu?", "Thời tiết ngày mai thế nào?", "Kết quả bóng đá tối qua?",
+    "gia vang hom nay bao nhieu"])
+def test_a_message_with_words_of_its_own_is_a_fresh_question(message):
+    previous = remembered("Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?", ARTICLE)
+    assert not resolve(message, previous, KNOWN).followup
+
+
+@pytest.mark.parametrize("message", [
+    "ai chủ trì?", "bao nhiêu đại biểu dự?", "năm 2022?", "còn huyện Kỳ Lương?", "ở huyện Kỳ Lương thì sao?",
+    "đại biểu dự hội nghị tổng kết có bao nhiêu?", "năm 2022 thì họ làm gì?"])
+def test_elliptic_pointing_or_on_topic_messages_are_follow_ups(message):
+    previous = remembered("Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?", ARTICLE)
+    assert resolve(message, previous, KNOWN).followup
+
+
+def test_a_follow_up_says_which_constraint_it_changed():
+    previous = remembered("Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?", ARTICLE)
+    body = resolve("còn Hội Phụ nữ thì sao?", previous, KNOWN)
+    assert body.changed == ("organisation",) and body.intent.describe() == "Hội LHPN huyện Tùng Khê, năm 2023"
+    assert resolve("còn năm 2022?", previous, KNOWN).changed == ("year",)
+    # "huyện đó" points back to the old place; "cấp tỉnh" leaves it
+    back = resolve("còn Hội Phụ nữ huyện đó?", previous, KNOWN)
+    assert back.intent.describe() == "Hội LHPN huyện Tùng Khê, năm 2023"
+    assert not resolve("thế còn đại hội cấp tỉnh lần thứ 9 thì sao?", previous, KNOWN).intent.places
+    # a subject of its own replaces the old one's topic words
+    congress = resolve("còn đại hội đại biểu nhiệm kỳ 2023-2028 thì sao?", previous, KNOWN)
+    assert "tổng kết" not in congress.text and "đại hội" in congress.text
+
+
+def test_an_elliptic_question_that_states_everything_is_searched_without_its_edges():
+    previous = remembered("Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?", ARTICLE)
+    fresh = resolve("còn Hội LHPN huyện Đào Nguyên năm 2022 thì sao?", previous, KNOWN)
+    assert not fresh.followup and fresh.text == "Hội LHPN huyện Đào Nguyên năm 2022"
+
+
+@pytest.mark.slow
+def test_off_topic_after_a_question_is_not_found_and_a_changed_body_comes_first(eval_searcher):
+    service = ChatService(eval_searcher, FeedbackStore(":memory:"), per_page=3)
+    first = service.ask("Hội Nông dân huyện Kỳ Lương tổng kết công tác năm 2023 thế nào?", chat_id=7)
+    assert first.status is Status.ANSWER
+    assert service.ask("Giá vàng hôm nay bao nhiêu?", chat_id=7).status is Status.NO_ANSWER
+    service.ask("Hội Nông dân huyện Kỳ Lương tổng kết công tác năm 2023 thế nào?", chat_id=8)
+    other = service.ask("còn Hội Cựu chiến binh thì sao?", chat_id=8)
+    assert other.hits[0].article_id == "conf_ky_luong_hoi_ccb_2023"

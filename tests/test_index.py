@@ -363,8 +363,8 @@ def test_old_format_index_gets_a_clear_message_and_is_migrated(tmp_path, corpus,
 
 def test_catalog_from_before_migrations_is_migrated_without_re_embedding(tmp_path, corpus, e5):
     """A catalog as written before numbered migrations (unwritten `years`/`scope` columns,
-    no `migrations` table) is refused by readers with the command that updates it; the
-    next build applies the migrations and nothing else changes."""
+    no `migrations` table) is served as it is; the next build applies the migrations and
+    nothing else changes."""
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)
     before = _answers(Searcher.open(index, embedder=e5))
@@ -374,8 +374,7 @@ def test_catalog_from_before_migrations_is_migrated_without_re_embedding(tmp_pat
         db.execute("ALTER TABLE articles ADD COLUMN years TEXT")
         db.execute("ALTER TABLE articles ADD COLUMN scope TEXT")
     db.close()
-    with pytest.raises(IndexFormatError, match="older version.*python -m retrieval index"):
-        Searcher.open(index, embedder=e5)
+    assert _answers(Searcher.open(index, embedder=e5)) == before
     report = build_index(corpus, index, progress=False, embedder=e5)
     assert (report.parsed_files, report.embedded) == (0, 0)
     assert _answers(Searcher.open(index, embedder=e5)) == before
@@ -539,3 +538,21 @@ def test_base_less_removed_plus_delta_searches_like_one_index(kind):
     assert not np.isin(got_ids, removed).any()
     np.testing.assert_array_equal(got_ids, want_ids)
     np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)
+
+
+def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:  # what an older version wrote: no date_source column (nor its migration)
+        db.execute("ALTER TABLE articles DROP COLUMN date_source")
+        db.execute("DELETE FROM migrations WHERE name = 'm003_articles_date_source'")
+    db.close()
+    old = Searcher.open(index, embedder=e5)
+    assert old.stats()["date_min"] is None  # served, but no date is trusted yet
+    assert all(a.date_source is None for a in old.latest(5))
+    again = build_index(corpus, index, progress=False, embedder=e5)
+    assert again.parsed_files == 2 and again.embedded == 0  # parsed again; vectors from the cache
+    fresh = Searcher.open(index, embedder=e5)
+    assert {a.date_source for a in fresh.latest(5)} <= {"meta", "dateline", "url", "lead"}
+    assert fresh.stats()["date_min"] is not None

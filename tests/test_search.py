@@ -1,15 +1,28 @@
 """Search over the seeds + fictional test articles: ranking, citations, dedup, answerability."""
+import pytest
 from conftest import QUESTIONS
 
 from retrieval import Config, Searcher, build_index
 from retrieval.evaluate import evaluate, read_questions
 from retrieval.textnorm import fold
 
-# Floors for our own test set (tests/data/questions.jsonl). Measured at the time
-# of writing: hit@1 0.86, hit@3 0.98, MRR@10 0.92; 39/40 unanswerable graded partial
-# or none; 3 of 90 answerable graded none.  The floors leave a margin for harmless
-# changes but catch any real regression.
-FLOORS = {"hit@1": 0.70, "hit@3": 0.90, "hit@5": 0.93, "mrr@10": 0.80, "article_hit@3": 0.95}
+pytestmark = pytest.mark.slow  # every test here searches a real index
+
+# Our own test set (tests/data/questions.jsonl) with the default embedder, as
+# `python -m retrieval eval` measures it today: of 90 answerable questions 80 have the
+# answer at rank 1 (hit@1 0.889), 89 in the top 3 (0.989), 90 in the top 5 (1.0), the
+# article in the top 3 for 90 (1.0), MRR@10 0.934; of 25 unaccented ones 24 at rank 1,
+# 25 in the top 3; of 43 unanswerable ones 43 graded partial or none, 33 of them naming
+# what is missing; 3 answerable ones graded none.  Each floor lets two questions slip and
+# no more, so a change that moves three questions fails here: rerun the eval, look at
+# what moved, then update these figures and the README's table together
+# (benchmarks/readme_eval.py).
+SLACK = 2
+ANSWERABLE, UNACCENTED, UNANSWERABLE = 90, 25, 43
+FLOORS = {"hit@1": (80 - SLACK) / ANSWERABLE, "hit@3": (89 - SLACK) / ANSWERABLE,
+          "hit@5": (90 - SLACK) / ANSWERABLE, "article_hit@3": (90 - SLACK) / ANSWERABLE,
+          "mrr@10": 0.934 - SLACK * (1 - 1 / 2) / ANSWERABLE}  # two questions from rank 1 to 2
+UNACCENTED_FLOORS = {"hit@1": (24 - SLACK) / UNACCENTED, "hit@3": (25 - SLACK) / UNACCENTED}
 
 
 def test_seed_question_cites_the_right_article(eval_searcher):
@@ -109,18 +122,16 @@ def test_browsing_helpers(eval_searcher):
 def test_eval_floors_on_our_question_set(eval_searcher):
     result = evaluate(eval_searcher, read_questions(QUESTIONS))
     print("\n" + result.report())
+    assert result.overall["n"] == ANSWERABLE and result.by_type["unaccented"]["n"] == UNACCENTED
     for metric, floor in FLOORS.items():
-        assert result.overall[metric] >= floor, (metric, result.overall)
-    # unaccented questions are answered about as well as accented ones
-    assert result.by_type["unaccented"]["hit@3"] >= 0.85
-    assert result.by_type["unaccented"]["mrr@10"] >= result.by_type["accented"]["mrr@10"] - 0.12
+        assert result.overall[metric] >= floor - 1e-9, (metric, result.overall)
+    for metric, floor in UNACCENTED_FLOORS.items():
+        assert result.by_type["unaccented"][metric] >= floor - 1e-9, (metric, result.by_type["unaccented"])
     # near misses and off-topic questions are graded partial or none, not exact ...
     u = result.unanswerable
-    assert u["n"] >= 30 and u["correct"] >= 0.9 * u["n"], u
-    assert u["said_missing"] >= 0.7 * (u["n"] - 10), u  # 10 off-topic ones have nothing to name
+    assert u["n"] == UNANSWERABLE and u["correct"] >= 43 - SLACK and u["said_missing"] >= 33 - SLACK, u
     # ... while answerable ones are seldom graded "not found"
-    answerable = sum(result.graded.values())
-    assert result.graded["none"] <= 0.05 * answerable, result.graded
+    assert result.graded["none"] <= 3 + SLACK, result.graded
 
 
 # Two fictional districts' Hội Nông dân reports of the same kind.  The bodies say

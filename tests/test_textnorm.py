@@ -8,6 +8,7 @@ from retrieval.textnorm import (
     has_diacritics,
     lexical_tokens,
     nfc,
+    sentences,
     syllables,
     tone_key,
 )
@@ -80,3 +81,16 @@ def test_alias_terms_need_whole_syllables_and_the_longest_spelling_wins():
     assert alias_keys("mat tran to quoc".split()) == ["mttq"]  # one group, not "mat tran" + rest
     assert alias_keys("hndx".split()) == []
     assert "@hoi_ccb" not in lexical_tokens("Hội Nông dân")
+
+
+def test_sentences_end_before_any_capital_even_outside_ascii():
+    """Đ, Ơ, Ư and the capitals of Latin Extended Additional start sentences too (the
+    range à-ỹ once counted them as lower case); lower-case letters after "v.v." and
+    a capital's full stop ("TP.") do not."""
+    text = ("Hội nghị tổng kết năm 2023. Đến dự có lãnh đạo huyện. Ủy ban MTTQ báo cáo. "
+            "Ông Nguyễn Văn An phát biểu. Ưu tiên vốn cho hộ nghèo, v.v. đã được thống nhất. "
+            "TP. Lam Hạ đạt 98% chỉ tiêu… Ở xã Tân Phú, hội viên ủng hộ.")
+    assert sentences(text) == [
+        "Hội nghị tổng kết năm 2023.", "Đến dự có lãnh đạo huyện.", "Ủy ban MTTQ báo cáo.",
+        "Ông Nguyễn Văn An phát biểu.", "Ưu tiên vốn cho hộ nghèo, v.v. đã được thống nhất.",
+        "TP. Lam Hạ đạt 98% chỉ tiêu…", "Ở xã Tân Phú, hội viên ủng hộ."]

@@ -10,8 +10,9 @@ The schema grows by numbered migrations (the style of simonw/llm's
 migrations.py): each is one function ``mNNN_what(db)``, applied once, in
 order, in its own transaction, and recorded by name in the `migrations`
 table.  The writer applies the missing ones when it opens a catalog; a reader
-(read-only) refuses a catalog that lacks one, with the command that updates it.
-Adding a column is one new function at the end of MIGRATIONS.
+(read-only) serves a catalog that lacks some as well as it can (a missing column
+reads as NULL) and refuses one written by a newer version.  Adding a column is
+one new function at the end of MIGRATIONS.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from ..textnorm import LEXICAL_TOKENS_VERSION, folded_syllables
+from ..types import TRUSTED_DATE_SOURCES
 from .layout import FORMAT_VERSION, IndexFormatError, IndexMismatch
 
 # ---------------------------------------------------------------- keys stored per passage
@@ -64,11 +66,26 @@ def m001_initial(db: sqlite3.Connection) -> None:
 
 def m002_drop_unwritten_columns(db: sqlite3.Connection) -> None:
     """`years` and `scope` were never written since search reads an article's subject (query.py)."""
-    db.execute("ALTER TABLE articles DROP COLUMN years")
-    db.execute("ALTER TABLE articles DROP COLUMN scope")
+    for column in ("years", "scope"):
+        if has_column(db, "articles", column):
+            db.execute(f"ALTER TABLE articles DROP COLUMN {column}")
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [m001_initial, m002_drop_unwritten_columns]
+def m003_articles_date_source(db: sqlite3.Connection) -> None:
+    """Where each article's date came from (issue 18); every file is parsed again at the
+    next build, so no article keeps a date the old rules gave.  (Catalogs from between
+    issue 18 and numbered migrations have the column already.)"""
+    if not has_column(db, "articles", "date_source"):
+        db.execute("ALTER TABLE articles ADD COLUMN date_source TEXT")
+        db.execute("UPDATE files SET size = -1, sha256 = ''")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
+    m001_initial, m002_drop_unwritten_columns, m003_articles_date_source]
+
+
+def has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
+    return any(row[1] == column for row in db.execute(f"PRAGMA table_info({table})"))
 
 
 def _has_table(db: sqlite3.Connection, name: str) -> bool:
@@ -140,13 +157,14 @@ def new_meta(embedder_identity: str, dim: int) -> dict[str, str]:
             "published": "0", "tokens": LEXICAL_TOKENS_VERSION}
 
 
-def check_meta(index_dir: Path, meta: dict[str, str], embedder_identity: str) -> None:
+def check_meta(index_dir: Path, meta: dict[str, str], embedder_identity: str | None) -> None:
     """The one check, for writer and readers alike, that this version may use the catalog
-    with this embedder: same format, same embedder identity."""
+    with this embedder: same format, same embedder identity (None: any, for a reader
+    that never embeds, such as the dashboard)."""
     if int(meta.get("format", 0)) != FORMAT_VERSION:
         raise IndexFormatError(f"{index_dir} holds index format {meta.get('format')}; this "
                                f"version reads {FORMAT_VERSION}: rebuild with `index --rebuild`")
-    if meta["embedder"] != embedder_identity:
+    if embedder_identity is not None and meta["embedder"] != embedder_identity:
         raise IndexMismatch(
             f"the index in {index_dir} was built with embedder {meta['embedder']!r}, "
             f"but the configuration uses {embedder_identity!r}. Vectors of different models "
@@ -168,6 +186,11 @@ def visible_passages(columns: str, where: str = "") -> str:
     """SQL: `columns` of the passages (p) visible at :g, with their articles (a)."""
     return (f"SELECT {columns} FROM passages p JOIN articles a ON a.id = p.article"
             f" WHERE {visible('p')}" + (f" AND {where}" if where else ""))
+
+
+# The date browsing may rely on (types.trusted_date, in SQL): a full day the page itself states.
+TRUSTED_DATE_SQL = ("CASE WHEN length(date) = 10 AND date_source IN ({}) THEN date END"
+                    .format(", ".join(f"'{s}'" for s in sorted(TRUSTED_DATE_SOURCES))))
 
 
 # What the lexical index is made of, per passage (lexical.passage_tokens of indexed_text).

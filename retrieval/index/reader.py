@@ -14,7 +14,16 @@ from pathlib import Path
 
 from ..textnorm import LEXICAL_TOKENS_VERSION, folded_syllables
 from ..types import Article, indexed_text
-from .catalog import check_meta, chunks, connect, pending_migrations, visible, visible_passages
+from .catalog import (
+    TRUSTED_DATE_SQL,
+    check_meta,
+    chunks,
+    connect,
+    has_column,
+    pending_migrations,
+    visible,
+    visible_passages,
+)
 from .layout import CATALOG, IndexFormatError, IndexNotFound, check_not_format_1
 from .lexical import open_lexical
 from .vectors import GenerationVectors, VectorSettings, open_generation
@@ -37,6 +46,7 @@ class Candidate:
     source: str | None
     url: str | None
     lead: str  # the article's first paragraph: with the headline, what the article is about
+    date_source: str | None = None  # where the date came from (types.DATE_SOURCES)
 
     @property
     def passage_id(self) -> str:
@@ -59,9 +69,9 @@ class _Generation:
 
 
 _CANDIDATE_COLUMNS = ("p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place,"
-                      " a.source, a.url, json_extract(a.paragraphs, '$[0]')")
-_ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs FROM articles a"
-                " WHERE {visible} ")
+                      " a.source, a.url, json_extract(a.paragraphs, '$[0]'), {date_source}")
+_ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs, {date_source}"
+                " FROM articles a WHERE {visible} ")
 
 
 class IndexReader:
@@ -73,8 +83,10 @@ class IndexReader:
     generation; the old one is dropped as soon as no search holds it.
     """
 
-    def __init__(self, index_dir: str | Path, embedder_identity: str,
+    def __init__(self, index_dir: str | Path, embedder_identity: str | None,
                  settings: VectorSettings | None = None) -> None:
+        """`embedder_identity` None: any embedder's index, for a reader that never
+        embeds (the dashboard reads the catalog only)."""
         self.index_dir = Path(index_dir)
         check_not_format_1(self.index_dir)
         if not (self.index_dir / CATALOG).is_file():
@@ -82,6 +94,9 @@ class IndexReader:
                                 f"`python -m retrieval index --corpus DIR --index {self.index_dir}`")
         self.settings = settings or VectorSettings()
         self._db = connect(self.index_dir / CATALOG, readonly=True)
+        # A catalog from before issue 18 has no date sources until its next build: none is trusted.
+        self._date_source = "date_source" if has_column(self._db, "articles", "date_source") else "NULL"
+        self._trusted_date = TRUSTED_DATE_SQL if self._date_source != "NULL" else "NULL"
         self._db_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._check_catalog(embedder_identity)
@@ -102,20 +117,17 @@ class IndexReader:
 
         faiss.omp_set_num_threads(1)
 
-    def _check_catalog(self, embedder_identity: str) -> None:
-        """Refuse a catalog this version cannot read as it is; the writer can update it."""
-        update = (f"run `python -m retrieval index --index {self.index_dir}` to update it "
-                  f"(nothing is re-embedded)")
+    def _check_catalog(self, embedder_identity: str | None) -> None:
+        """Refuse a catalog this version cannot read; one that lacks migrations is served
+        (a missing column reads as NULL) until the next build applies them."""
         with self._db_lock:
-            pending = pending_migrations(self._db, self.index_dir)
-        if pending:
-            raise IndexFormatError(f"the catalog in {self.index_dir} was written by an older "
-                                   f"version: {update}")
+            pending_migrations(self._db, self.index_dir)  # raises for a newer version's catalog
         meta = self.meta()
         check_meta(self.index_dir, meta, embedder_identity)
         if meta.get("tokens") != LEXICAL_TOKENS_VERSION:
             raise IndexFormatError(
-                f"the lexical index in {self.index_dir} was built by an older version: {update}")
+                f"the lexical index in {self.index_dir} was built by an older version: run "
+                f"`python -m retrieval index --index {self.index_dir}` to update it (nothing is re-embedded)")
 
     # -------------------------------------------------------- generations
 
@@ -163,35 +175,58 @@ class IndexReader:
         for chunk in chunks(ids):
             params = {"g": gen.number, **{f"i{k}": pid for k, pid in enumerate(chunk)}}
             marks = ",".join(f":i{k}" for k in range(len(chunk)))
-            for row in self._query(visible_passages(_CANDIDATE_COLUMNS, f"p.id IN ({marks})"), params):
+            for row in self._query(visible_passages(self._candidate_columns(), f"p.id IN ({marks})"),
+                                   params):
                 found[row[0]] = Candidate(*row)
         return found
 
+    def _candidate_columns(self) -> str:
+        return _CANDIDATE_COLUMNS.format(date_source=self._date_source)
+
+    def article_passages(self, gen: _Generation, article_ids: Iterable[str]) -> list[Candidate]:
+        """Every visible passage of these articles, in article and reading order: where
+        search looks for the sentence that answers (retrieval/answer.py)."""
+        ids = list(dict.fromkeys(article_ids))
+        out: list[Candidate] = []
+        for chunk in chunks(ids):
+            params = {"g": gen.number, **{f"i{k}": a for k, a in enumerate(chunk)}}
+            marks = ",".join(f":i{k}" for k in range(len(chunk)))
+            sql = visible_passages(self._candidate_columns(),
+                                   f"{visible('a')} AND a.article_id IN ({marks})")
+            out += [Candidate(*row) for row in self._query(sql + " ORDER BY a.article_id, p.position",
+                                                           params)]
+        return out
+
     def article(self, article_id: str, gen: _Generation | None = None) -> Article | None:
         gen = gen or self.current
-        rows = self._query(_ARTICLE_SQL.format(visible=visible('a')) + "AND article_id = :id",
+        rows = self._query(self._article_sql() + "AND article_id = :id",
                            {"g": gen.number, "id": article_id})
         return _article(rows[0]) if rows else None
 
+    def _article_sql(self) -> str:
+        return _ARTICLE_SQL.format(visible=visible('a'), date_source=self._date_source)
+
     def latest(self, n: int) -> list[Article]:
-        """Newest articles first (undated ones last)."""
-        rows = self._query(_ARTICLE_SQL.format(visible=visible('a'))
-                           + "ORDER BY coalesce(date, '') DESC, article_id DESC LIMIT :n",
+        """Newest articles first by trusted date (types.trusted_date); the others last."""
+        rows = self._query(self._article_sql()
+                           + f"ORDER BY coalesce({self._trusted_date}, '') DESC, article_id DESC LIMIT :n",
                            {"g": self.current.number, "n": n})
         return [_article(r) for r in rows]
 
-    def headlines(self) -> list[tuple[str, str, str | None, str | None, str]]:
-        """(article_id, title, date, place, first paragraph) of every visible article,
-        newest first: what browsing (/chude) counts, without loading whole texts."""
+    def headlines(self) -> list[tuple[str, str, str | None, str | None, str, str | None]]:
+        """(article_id, title, date, place, first paragraph, date source) of every visible
+        article, newest trusted date first: what browsing (/chude) counts, without whole texts."""
         return self._query(
-            "SELECT article_id, title, date, place, coalesce(json_extract(paragraphs, '$[0]'), '')"
-            f" FROM articles WHERE {visible()} ORDER BY coalesce(date, '') DESC, article_id DESC",
+            "SELECT article_id, title, date, place, coalesce(json_extract(paragraphs, '$[0]'), ''),"
+            f" {self._date_source} FROM articles WHERE {visible()}"
+            f" ORDER BY coalesce({self._trusted_date}, '') DESC, article_id DESC",
             {"g": self.current.number})
 
     def stats(self) -> dict:
         g = {"g": self.current.number}
         articles, date_min, date_max = self._query(
-            f"SELECT count(*), min(date), max(date) FROM articles WHERE {visible()}", g)[0]
+            f"SELECT count(*), min({self._trusted_date}), max({self._trusted_date}) FROM articles"
+            f" WHERE {visible()}", g)[0]
         meta = self.meta()
         return {"articles": articles, "passages": self.current.passages,
                 "date_min": date_min, "date_max": date_max,
@@ -205,4 +240,4 @@ class IndexReader:
 
 def _article(row) -> Article:
     return Article(article_id=row[0], title=row[1], date=row[2], place=row[3], source=row[4],
-                   url=row[5], path=row[6] or "", paragraphs=json.loads(row[7]))
+                   url=row[5], path=row[6] or "", paragraphs=json.loads(row[7]), date_source=row[8])

@@ -184,9 +184,9 @@ class IndexWriter:
                 a = item.article
                 cur = db.execute(
                     "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
-                    " added) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " added, date_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
-                     json.dumps(a.paragraphs, ensure_ascii=False), gen))
+                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source))
                 aid = cur.lastrowid
                 for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
                     cur = db.execute(
