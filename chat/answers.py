@@ -419,9 +419,16 @@ def close_but(m: Markup, page: Page) -> str:
     if "year" in page.missing and best.date:
         nearest.append(f"năm {best.date[:4]}")
     about = page.understood or page.question
+    if page.missing == ["detail"]:
+        # The right article, without the figure, name or date asked for: say so first.
+        lacks = page.detail or "điều bạn hỏi"
+        return (f"⚠️ Bài «{m.esc(cut_words(best.title, 90))}» không nêu {m.b(m.esc(lacks))}; "
+                "đây là đoạn gần nhất:")
     text = f"⚠️ Chưa có bài về {m.b(m.esc(about))}"
     if nearest:
         text += f"; gần nhất là {m.esc(', '.join(nearest))}"
+    if "detail" in page.missing and page.detail:
+        text += f" (và bài gần nhất cũng không nêu {m.esc(page.detail)})"
     return text + ":"
 
 

@@ -74,6 +74,7 @@ class Page:
     truncated: bool = False  # the question was cut to MAX_QUESTION_CHARS
     match: str = "exact"  # "partial": the best article misses what `missing` lists
     missing: list[str] = field(default_factory=list)
+    detail: str = ""  # with "detail" missing: what the best article does not state ("số hội viên")
     understood: str = ""  # the question's constraints: "Hội Nông dân huyện X, năm 2024"
     followup: bool = False  # completed from the conversation: the reply says "Hiểu là: ..."
     searched: str = ""  # the question as searched (a follow-up's rewritten text)
@@ -145,7 +146,7 @@ class ChatService:
         if not answered:
             return Page(Status.NO_ANSWER, qid=qid, **common)
         return self._page(response.hits, qid, 0, match=response.match, missing=response.missing,
-                          **common)
+                          detail=response.detail, **common)
 
     def _vocabulary(self, hit: Hit) -> frozenset[str]:
         """The words of the article that answered: what a follow-up may ask about."""

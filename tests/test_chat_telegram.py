@@ -705,10 +705,10 @@ class ExplodingSearcher:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def search(self, question, top_k=None, offset=0):
+    def search(self, question, top_k=None, offset=0, today=None, prefer=()):
         if "BOOM" in question:
             raise RuntimeError("index exploded")
-        return self.inner.search(question, top_k, offset)
+        return self.inner.search(question, top_k, offset, today, prefer)
 
 
 def test_failure_is_logged_and_user_told_briefly(bot_env, caplog):

@@ -377,7 +377,7 @@ class StubSearcher:
         self.hits, self.answered, self.queries = hits, answered, []
         self.reader = StubReader()
 
-    def search(self, question, top_k=5, offset=0):
+    def search(self, question, top_k=5, offset=0, today=None, prefer=()):
         self.queries.append((question, top_k, offset))
         return SearchResponse(question, self.answered, self.hits[offset:offset + top_k])
 
@@ -647,7 +647,7 @@ def test_partial_answer_says_what_is_missing_before_the_results():
 
 def test_service_passes_the_grade_to_the_page(tmp_path):
     class Partial(StubSearcher):
-        def search(self, question, top_k=5, offset=0):
+        def search(self, question, top_k=5, offset=0, today=None, prefer=()):
             response = super().search(question, top_k, offset)
             response.match, response.missing, response.understood = "partial", ["place"], "huyện X"
             return response
@@ -705,3 +705,20 @@ def test_topic_payloads_fit_and_parse():
     assert callbacks.parse_topic(callbacks.topic("p", "my lam dong")) == ("p", "my lam dong")
     assert callbacks.topic("a", "x" * 80) is None  # too long for Telegram's 64 bytes: no button
     assert callbacks.parse_topic("tp:z:1") is None and callbacks.parse_topic("more:1:1") is None
+
+
+def test_an_article_that_does_not_state_the_detail_says_so_first():
+    from chat.service import Page
+
+    hit = make_hit(title="Đại hội Hội Nông dân huyện Tùng Khê nhiệm kỳ 2023-2028")
+    page = Page(Status.ANSWER, question="ai được bầu làm Chủ tịch?", qid=1, hits=[hit], match="partial",
+                missing=["detail"], detail="tên người giữ chức Chủ tịch Hội",
+                understood="Hội Nông dân huyện Tùng Khê")
+    (text,) = page_messages(HTML, page)
+    check_html(text)
+    first = text.split("\n")[0]
+    assert first == ("⚠️ Bài «Đại hội Hội Nông dân huyện Tùng Khê nhiệm kỳ 2023-2028» không nêu "
+                     "<b>tên người giữ chức Chủ tịch Hội</b>; đây là đoạn gần nhất:")
+    both = Page(Status.ANSWER, question="q", qid=1, hits=[hit], match="partial", missing=["year", "detail"],
+                detail="số hội viên", understood="Hội Nông dân huyện Tùng Khê, năm 2020")
+    assert "cũng không nêu số hội viên" in page_messages(HTML, both)[0]
