@@ -6,7 +6,7 @@ Why: `index.nprobe` and the number of IVF lists trade recall for speed, and
 the right values depend on how clustered the vectors are.  This embeds the
 fictional corpus of benchmarks/synthetic.py with its hashed-syllables
 stand-in (each passage as headline, place, date and paragraph, as the index
-does), trains each IVF variant the way retrieval/store.py does, and prints
+does), trains each IVF variant the way retrieval/index/vectors.py does, and prints
 recall@10 and the search time per question for every nprobe.
 """
 from __future__ import annotations
@@ -26,8 +26,8 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 from synthetic import HashedSyllableEmbedder, questions, write_corpus  # noqa: E402
 
 from retrieval.articles import corpus_files, read_article  # noqa: E402
+from retrieval.index.vectors import new_ivf_index  # noqa: E402
 from retrieval.passages import split_article  # noqa: E402
-from retrieval.store import _new_ivf_index  # noqa: E402
 
 
 def embed_corpus(folder: Path, embedder) -> np.ndarray:
@@ -58,7 +58,7 @@ def main() -> None:
     for nlist in (int(x) for x in args.nlist.split(",")):
         started = time.perf_counter()
         sample = vectors[rng.choice(len(vectors), size=min(len(vectors), 40 * nlist), replace=False)]
-        index = _new_ivf_index(vectors.shape[1], nlist, sample, 1)
+        index = new_ivf_index(vectors.shape[1], nlist, sample, 1)
         index.add(vectors)
         trained = time.perf_counter() - started
         for nprobe in (int(x) for x in args.nprobe.split(",")):

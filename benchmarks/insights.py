@@ -77,7 +77,7 @@ def coverage_time(n: int) -> None:
 
 
 def report_times(db: Path, index: Path, runs: int) -> None:
-    from retrieval.store import IndexReader
+    from retrieval.index import IndexReader
 
     store = FeedbackStore(db)
     reader = IndexReader(index, None)
@@ -166,7 +166,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as name:
         tmp = Path(name)
         index = _index(args, tmp)
-        from retrieval.store import IndexReader
+        from retrieval.index import IndexReader
 
         reader = IndexReader(index, None)
         articles = [(h[0], h[1]) for h in reader.headlines()]

@@ -24,7 +24,7 @@ thousands.  This script generates a fictional corpus of N passages
 3. add one article file, build, reload the server and search until the new
    article is in the top 5 (`add_one_s`, from writing the file); then delete
    it, build, reload until it is gone (`remove_one_s`);
-4. `retrieval.store.dense_recall` (recall@10 of an approximate dense index
+4. `retrieval.evaluate.dense_recall` (recall@10 of an approximate dense index
    against exact search) when the library has it, else null.
 
 Passages are embedded by a hashed-syllables stand-in (synthetic.py), not by
@@ -337,7 +337,7 @@ def add_and_remove_one(corpus: Path, index: Path, server: ServerProcess, seed: i
 
 def dense_recall(index: Path, texts: list[str]) -> float | None:
     """recall@10 of the approximate dense index against exact search (None when it is exact)."""
-    from retrieval.store import dense_recall as measure
+    from retrieval.evaluate import dense_recall as measure
 
     embedder = HashedSyllableEmbedder()
     vectors = np.stack([embedder.embed_query(t.strip()) for t in texts]).astype(np.float32)

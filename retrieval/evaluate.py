@@ -15,6 +15,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .search import Searcher
 from .textnorm import nfc, normalize_space
 
@@ -174,3 +176,34 @@ def evaluate(searcher: Searcher, questions: list[Question], depth: int = 10) -> 
         ms_per_query=1000 * elapsed / max(len(questions), 1),
         misses=misses,
     )
+
+
+def dense_recall(index_dir: str | Path, query_vectors: np.ndarray, k: int = 10) -> float | None:
+    """Recall@k of the served dense index against exact search (None when it is exact).
+
+    For IVF, exact search is the same index probing every list.
+    """
+    import faiss
+
+    from .index.catalog import connect, get_meta
+    from .index.layout import CATALOG
+    from .index.vectors import is_ivf, open_generation
+
+    index_dir = Path(index_dir)
+    db = connect(index_dir / CATALOG, readonly=True)
+    try:
+        meta = get_meta(db)
+    finally:
+        db.close()
+    gen = int(meta["published"])
+    vectors = open_generation(index_dir, gen, int(meta.get("vectors_base", gen)), nprobe=None)
+    if not is_ivf(vectors.base):
+        return None
+    queries = np.ascontiguousarray(query_vectors, dtype=np.float32)
+    _, approx = vectors.search(queries, k)
+    ivf = faiss.extract_index_ivf(vectors.base)
+    ivf.nprobe = ivf.nlist
+    _, exact = vectors.search(queries, k)
+    found = sum(len(set(a[a >= 0]) & set(e[e >= 0])) for a, e in zip(approx, exact, strict=True))
+    total = sum(int((e >= 0).sum()) for e in exact)
+    return found / total if total else None

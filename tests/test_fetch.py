@@ -136,7 +136,7 @@ def test_each_source_keeps_its_last_run_for_the_report(runs, portal):
     for kind in ("fetched", "unchanged", "skipped", "failed"):  # every outcome under one source
         assert sum(r[kind] for r in by_source.values()) == len(getattr(third, kind)), kind
     pages = by_source[PAGES_SOURCE]
-    assert pages["failed"] == len(pages["failures"]) >= 4
+    assert pages["failed"] == len(pages["failures"]) >= 3  # loop, 404, 500 (the slow page now answers in time)
     reasons = {f["url"].rsplit("/", 1)[-1]: f["reason"] for f in pages["failures"]}
     assert reasons["khong-co.html"] == "HTTP 404" and reasons["vong-a"] == "redirect loop"
     assert pages["started_at"] <= pages["finished_at"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +14,12 @@ import pytest
 from conftest import ROOT
 
 from retrieval import Config, IndexFormatError, IndexMismatch, IndexNotFound, Searcher, build_index
-from retrieval import store as store_module
+from retrieval.evaluate import dense_recall
+from retrieval.index import build as build_module
+from retrieval.index import lexical as lexical_module
+from retrieval.index import vectors as vectors_module
+from retrieval.index import writer as writer_module
+from retrieval.index.catalog import MIGRATIONS
 
 # Fictional articles written for these tests; places and people are invented.
 ARTICLES = {
@@ -201,20 +207,20 @@ def test_incremental_update_equals_a_fresh_build(tmp_path, corpus, e5):
     assert Searcher.open(index, embedder=e5).stats()["articles"] == 4
 
 
-# A real kill -9 inside the store's update, after the step named (or, for the
+# A real kill -9 inside the writer's update, after the step named (or, for the
 # publish, before it): rows of an unpublished generation in the catalog, a
 # vectors file and a lexical commit of it.
 KILLER = """
 import os, signal, sys
 from retrieval import build_index
-from retrieval.store import IndexStore
+from retrieval.index.writer import IndexWriter
 step = sys.argv[3]
-original = getattr(IndexStore, step)
+original = getattr(IndexWriter, step)
 def die(self, *args, **kwargs):
     if step != "_publish":
         original(self, *args, **kwargs)
     os.kill(os.getpid(), signal.SIGKILL)
-setattr(IndexStore, step, die)
+setattr(IndexWriter, step, die)
 build_index(sys.argv[1], sys.argv[2], progress=False)
 """
 
@@ -255,7 +261,7 @@ def test_failed_build_leaves_previous_index_serving(tmp_path, corpus, e5, monkey
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(store_module, "write_vectors_atomic", crash)
+    monkeypatch.setattr(vectors_module, "write_vectors_atomic", crash)
     with pytest.raises(OSError):
         build_index(corpus, index, progress=False, embedder=e5)
     searcher = Searcher.open(index, embedder=e5)
@@ -294,6 +300,34 @@ def test_build_killed_mid_embedding_leaves_previous_index(tmp_path, corpus, e5):
     assert report.reused > 0  # the killed build's finished batches were kept
 
 
+NO_OP_BUILD = """
+import sys
+from retrieval import build_index
+report = build_index(sys.argv[1], sys.argv[2], progress=False)
+loaded = sorted(m for m in ("torch", "onnxruntime", "sentence_transformers") if m in sys.modules)
+print(report.parsed_files, report.embedded, ",".join(loaded) or "-")
+"""
+
+
+def test_a_build_with_nothing_to_embed_loads_no_model(tmp_path, corpus, e5):
+    """The default (onnx, device auto) embedder is loaded only when something is embedded,
+    and torch is imported only to ask about a GPU for bulk work."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+
+    def build() -> list[str]:
+        run = subprocess.run([sys.executable, "-c", NO_OP_BUILD, str(corpus), str(index)], cwd=ROOT,
+                             capture_output=True, text=True, check=True)
+        return run.stdout.split()
+
+    assert build() == ["0", "0", "-"]
+    (corpus / "son_khe.txt").touch()  # touched, same bytes: read, nothing embedded
+    assert build() == ["0", "0", "-"]
+    (corpus / "dong_trang.txt").write_text(EXTRA, encoding="utf-8")
+    parsed, embedded, loaded = build()
+    assert (parsed, loaded) == ("1", "onnxruntime") and int(embedded) > 0  # ONNX on the CPU, no torch
+
+
 def test_other_embedder_is_refused(tmp_path, corpus, e5):
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)
@@ -327,6 +361,44 @@ def test_old_format_index_gets_a_clear_message_and_is_migrated(tmp_path, corpus,
     assert article_ids(Searcher.open(old, embedder=e5), "mô hình Phụ nữ giữ đường hoa")[0] == "binh_lac"
 
 
+def test_catalog_from_before_migrations_is_migrated_without_re_embedding(tmp_path, corpus, e5):
+    """A catalog as written before numbered migrations (unwritten `years`/`scope` columns,
+    no `migrations` table) is served as it is; the next build applies the migrations and
+    nothing else changes."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    before = _answers(Searcher.open(index, embedder=e5))
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:
+        db.execute("DROP TABLE migrations")
+        db.execute("ALTER TABLE articles ADD COLUMN years TEXT")
+        db.execute("ALTER TABLE articles ADD COLUMN scope TEXT")
+    db.close()
+    assert _answers(Searcher.open(index, embedder=e5)) == before
+    report = build_index(corpus, index, progress=False, embedder=e5)
+    assert (report.parsed_files, report.embedded) == (0, 0)
+    assert _answers(Searcher.open(index, embedder=e5)) == before
+    db = sqlite3.connect(index / "catalog.sqlite")
+    columns = {row[1] for row in db.execute("PRAGMA table_info(articles)")}
+    applied = [name for (name,) in db.execute("SELECT name FROM migrations ORDER BY name")]
+    db.close()
+    assert not {"years", "scope"} & columns
+    assert applied == [m.__name__ for m in MIGRATIONS]
+
+
+def test_catalog_from_a_newer_version_is_refused(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:
+        db.execute("INSERT INTO migrations VALUES ('m999_from_the_future', '2030-01-01')")
+    db.close()
+    with pytest.raises(IndexFormatError, match="newer version"):
+        Searcher.open(index, embedder=e5)
+    with pytest.raises(IndexFormatError, match="newer version"):
+        build_index(corpus, index, progress=False, embedder=e5)
+
+
 def test_approximate_dense_index_above_the_exact_limit(tmp_path, corpus, e5):
     config = Config()
     config.index.exact_max_passages = 2  # tiny, so the test corpus is "large"
@@ -334,10 +406,10 @@ def test_approximate_dense_index_above_the_exact_limit(tmp_path, corpus, e5):
     index = tmp_path / "index"
     build_index(corpus, index, config, progress=False, embedder=e5)
     searcher = Searcher.open(index, config, embedder=e5)
-    assert store_module.is_ivf(searcher.reader.current.vectors)
+    assert vectors_module.is_ivf(searcher.reader.current.vectors.base)
     assert article_ids(searcher, "mô hình Phụ nữ giữ đường hoa")[0] == "binh_lac"
     queries = np.stack([e5.embed_query(q) for q in QUESTIONS])
-    assert store_module.dense_recall(index, queries, k=3) == 1.0  # every list probed
+    assert dense_recall(index, queries, k=3) == 1.0  # every list probed
     (corpus / "dong_trang.txt").write_text(EXTRA, encoding="utf-8")
     build_index(corpus, index, config, progress=False, embedder=e5)
     assert searcher.reload()
@@ -345,11 +417,9 @@ def test_approximate_dense_index_above_the_exact_limit(tmp_path, corpus, e5):
 
 
 def test_parsing_in_worker_processes_gives_the_same_index(tmp_path, corpus, e5, monkeypatch):
-    from retrieval import index as index_module
-
     _change_corpus(corpus)
     serial = build_index(corpus, tmp_path / "serial", progress=False, embedder=e5)
-    monkeypatch.setattr(index_module, "PARALLEL_FROM", 1)  # as for a big first build
+    monkeypatch.setattr(build_module, "PARALLEL_FROM", 1)  # as for a big first build
     shutil.copytree(tmp_path / "serial", tmp_path / "parallel", ignore=shutil.ignore_patterns(
         "catalog.sqlite*", "lexical", "vectors", "write.lock"))
     parallel = build_index(corpus, tmp_path / "parallel", progress=False, embedder=e5)
@@ -381,7 +451,7 @@ def test_bulk_removal_leaves_exact_lexical_statistics(tmp_path, corpus, e5):
         (corpus / name).unlink()
     build_index(corpus, index, progress=False, embedder=e5)
     searcher = Searcher.open(index, embedder=e5)
-    assert store_module.deleted_share(searcher.reader.current.lexical) == 0.0
+    assert lexical_module.deleted_share(searcher.reader.current.lexical) == 0.0
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     shutil.copy(index / "embeddings.sqlite", fresh)
@@ -396,21 +466,87 @@ def test_a_few_removals_do_not_rebuild_the_lexical_index(tmp_path, corpus, e5, m
     _change_corpus(corpus)
     build_index(corpus, index, progress=False, embedder=e5)
     rebuilt = []
-    monkeypatch.setattr(store_module.IndexStore, "_rebuild_lexical", lambda self, g: rebuilt.append(g))
-    monkeypatch.setattr(store_module, "MAX_DELETED_SHARE", 0.5)
+    monkeypatch.setattr(writer_module.IndexWriter, "_rebuild_lexical", lambda self, g: rebuilt.append(g))
+    monkeypatch.setattr(writer_module, "MAX_DELETED_SHARE", 0.5)
     (corpus / "dong_trang_2.txt").unlink()  # one article of four
     build_index(corpus, index, progress=False, embedder=e5)
     assert rebuilt == []
 
 
-def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus, e5):
-    import sqlite3
-
+def test_an_update_writes_a_delta_not_the_whole_vectors_file(tmp_path, corpus, e5, monkeypatch):
+    """An update costs what it changes: the base vectors file stays as it is and a
+    small delta serves the change, with the answers of a fresh build; past the merge
+    threshold the delta is folded into a new base."""
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)
-    db = sqlite3.connect(index / store_module.CATALOG)
-    with db:  # what an older version wrote: no date_source column
+    base = index / "vectors" / "vectors-1.faiss"
+    written = base.stat().st_mtime_ns
+    _change_corpus(corpus)  # adds, changes and removes articles
+    build_index(corpus, index, progress=False, embedder=e5)
+    names = sorted(p.name for p in (index / "vectors").iterdir())
+    assert names == ["delta-2.faiss", "delta-2.removed.npy", "vectors-1.faiss"]
+    assert base.stat().st_mtime_ns == written
+    fresh = tmp_path / "fresh"
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    searcher = Searcher.open(index, embedder=e5)
+    assert _answers(searcher) == _answers(Searcher.open(fresh, embedder=e5))
+    assert searcher.reader.current.vectors.ntotal == searcher.stats()["passages"]
+
+    monkeypatch.setattr(vectors_module, "MERGE_MIN", 0)
+    (corpus / "dong_trang_2.txt").unlink()
+    build_index(corpus, index, progress=False, embedder=e5)
+    assert sorted(p.name for p in (index / "vectors").iterdir()) == \
+        ["delta-2.faiss", "delta-2.removed.npy", "vectors-1.faiss", "vectors-3.faiss"]  # 2 kept for readers
+    assert searcher.reload()
+    assert searcher.reader.current.vectors.delta is None
+    assert searcher.reader.current.vectors.ntotal == searcher.stats()["passages"]
+    shutil.rmtree(fresh)
+    fresh.mkdir()
+    shutil.copy(index / "embeddings.sqlite", fresh)
+    build_index(corpus, fresh, progress=False, embedder=e5)
+    assert _answers(searcher) == _answers(Searcher.open(fresh, embedder=e5))
+
+
+@pytest.mark.parametrize("kind", ["flat", "ivf"])
+def test_base_less_removed_plus_delta_searches_like_one_index(kind):
+    rng = np.random.default_rng(0)
+    vectors = rng.standard_normal((600, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    ids = np.arange(1, 601, dtype=np.int64)
+
+    def make(rows):
+        if kind == "flat":
+            index = vectors_module.new_flat_index(16)
+        else:
+            index = vectors_module.new_ivf_index(16, 8, vectors, nprobe=8)  # every list probed
+        index.add_with_ids(vectors[rows], ids[rows])
+        return index
+
+    removed = ids[rng.choice(500, 60, replace=False)]
+    base = make(np.arange(500))
+    delta = vectors_module.new_flat_index(16)
+    delta.add_with_ids(vectors[500:], ids[500:])
+    served = vectors_module.GenerationVectors(base, delta, removed)
+    visible = np.setdiff1d(np.arange(600), removed - 1)
+    whole = make(visible)
+    queries = rng.standard_normal((20, 16)).astype(np.float32)
+    got_scores, got_ids = served.search(queries, 10)
+    want_scores, want_ids = whole.search(queries, 10)
+    assert served.ntotal == whole.ntotal == len(visible)
+    assert not np.isin(got_ids, removed).any()
+    np.testing.assert_array_equal(got_ids, want_ids)
+    np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)
+
+
+def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:  # what an older version wrote: no date_source column (nor its migration)
         db.execute("ALTER TABLE articles DROP COLUMN date_source")
+        db.execute("DELETE FROM migrations WHERE name = 'm003_articles_date_source'")
     db.close()
     old = Searcher.open(index, embedder=e5)
     assert old.stats()["date_min"] is None  # served, but no date is trusted yet

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
+from chat_fixtures import StubReader
 from insights_fixture import EVENT_WORDS, OLD_MARK, make_store
 
 from chat.dashboard import Dashboard, make_server, render_page
@@ -137,6 +138,8 @@ def test_the_chart_draws_the_reports_figures(fixture_store):
 class GradingSearcher:
     """Answers every question with one article, graded as the test says."""
 
+    reader = StubReader()
+
     def __init__(self, match: str, missing: list[str], intent: Intent, detail: str = ""):
         self.match, self.missing, self.intent, self.detail = match, missing, intent, detail
 
@@ -145,6 +148,9 @@ class GradingSearcher:
         answered = self.match != "none"
         return SearchResponse(question, answered, [hit] if answered else [], self.match,
                               self.missing, intent=self.intent, detail=self.detail)
+
+    def article(self, article_id):
+        return None
 
 
 def test_a_question_is_stored_with_its_grade_what_it_missed_and_its_topic(tmp_path):

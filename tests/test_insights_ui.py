@@ -117,7 +117,7 @@ def test_the_page_in_a_browser_shows_the_fixture_figures(tmp_path, seed_index):
 
 
 def _headlines(seed_index):
-    from retrieval.store import IndexReader
+    from retrieval.index import IndexReader
 
     reader = IndexReader(seed_index.index_dir, None)
     try:

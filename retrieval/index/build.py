@@ -4,8 +4,8 @@ A build scans the corpus and compares each file's size and modification time
 with what the catalog recorded; only files whose stats moved are hashed, and
 only files whose content changed are parsed, split, embedded (vectors come
 from the cache whenever the text was embedded before) and written, as one
-generation of the store (store.py owns the on-disk format and its crash
-safety).  Unchanged files are not even read.
+generation of the index (writer.py owns the update and its crash safety,
+layout.py and catalog.py the format).  Unchanged files are not even read.
 """
 from __future__ import annotations
 
@@ -24,45 +24,29 @@ from functools import partial
 from itertools import repeat
 from pathlib import Path
 
-from .articles import UnusableFile, article_id_for, corpus_files, read_article
-from .config import Config, SplitConfig
-from .embedders import Embedder, make_embedder
-from .passages import split_article
-from .store import (
-    CACHE_DB,
-    CATALOG,
-    BuildInProgress,
-    EmbeddingCache,
-    FileRecord,
-    IndexFormatError,
-    IndexMismatch,
-    IndexNotFound,
-    IndexStore,
-    NewArticle,
-    VectorSettings,
-    passage_tokens,
-    remove_old_format,
-    reset,
-    text_hash,
-    write_lock,
-)
-from .types import Article, BuildReport, SkippedFile
+from ..articles import UnusableFile, article_id_for, corpus_files, read_article
+from ..config import Config, SplitConfig
+from ..embedders import DeferredEmbedder, Embedder, build_embedder
+from ..passages import split_article
+from ..types import Article, BuildReport, SkippedFile
+from .catalog import text_hash
+from .embcache import EmbeddingCache
+from .layout import CACHE_DB, CATALOG, remove_old_format, reset, write_lock
+from .lexical import passage_tokens
+from .vectors import VectorSettings
+from .writer import FileRecord, IndexWriter, NewArticle
 
 log = logging.getLogger(__name__)
 
 PARALLEL_FROM = 200  # changed files from which parsing is spread over processes
 BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k passages)
 
-__all__ = ["BuildInProgress", "IndexFormatError", "IndexMismatch", "IndexNotFound", "build_index",
-           "vector_settings"]
-
-
 def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def vector_settings(config: Config) -> VectorSettings:
-    """The [index] settings (checked by load_config) as the store takes them."""
+    """The [index] settings (checked by load_config) as the writer takes them."""
     return VectorSettings(exact_max=config.index.exact_max_passages, ann=config.index.ann,
                           nprobe=config.index.nprobe)
 
@@ -173,13 +157,15 @@ def _embed_missing(embedder: Embedder, text_of: dict[str, str], cache_path: Path
     """Embed the texts (keyed by hash) that the cache lacks; returns their hashes.
 
     Each batch is committed to the cache as soon as it is done, so a killed
-    build loses at most one; the store reads vectors from the cache later.
+    build loses at most one; the writer reads vectors from the cache at commit.
     """
     cache = EmbeddingCache(cache_path)
     try:
         cached = cache.cached(embedder.identity, text_of)
         # Batches of similar length waste less padding in the model.
         missing = sorted((h for h in text_of if h not in cached), key=lambda h: len(text_of[h]))
+        if missing and isinstance(embedder, DeferredEmbedder):
+            embedder.prepare(len(missing))  # the model, on the GPU for bulk work
         bar, advance = _progress(len(missing), progress, label)
         batch = max(1, batch_size)
         for start in range(0, len(missing), batch):
@@ -211,39 +197,39 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus_dir}")
     index_dir.mkdir(parents=True, exist_ok=True)
-    embedder = embedder or make_embedder(config.embedder, for_build=True)
+    embedder = embedder or build_embedder(config.embedder)
 
     with write_lock(index_dir):
         if rebuild:
             reset(index_dir)
         elif not (index_dir / CATALOG).exists():
             remove_old_format(index_dir)  # format 1: its embedding cache (same schema) is kept
-        store = IndexStore(index_dir, embedder.identity, embedder.dim, vector_settings(config))
+        writer = IndexWriter(index_dir, embedder.identity, embedder.dim, vector_settings(config))
         try:
-            store.repair()
+            writer.repair()
             split = json.dumps(asdict(config.split), sort_keys=True)
-            known = store.files()
-            if store.db.execute("SELECT value FROM meta WHERE key = 'split'").fetchone() not in (
+            known = writer.files()
+            if writer.db.execute("SELECT value FROM meta WHERE key = 'split'").fetchone() not in (
                     None, (split,)):
                 # Other passage sizes: every article is parsed and split again.
                 known = {p: replace(r, size=-1, sha256="") for p, r in known.items()}
-            report = _update(store, corpus_dir, known, embedder, config, progress, split)
+            report = _update(writer, corpus_dir, known, embedder, config, progress, split)
             fresh = {s.path for s in report.skipped}  # broken files not read again are still listed
-            report.skipped += [SkippedFile(r.path, r.skipped) for r in store.files().values()
+            report.skipped += [SkippedFile(r.path, r.skipped) for r in writer.files().values()
                                if r.skipped and r.path not in fresh]
-            report.articles, report.passages = store.counts()
+            report.articles, report.passages = writer.counts()
         finally:
-            store.close()
+            writer.close()
     report.seconds = time.monotonic() - started
     return report
 
 
-def _update(store: IndexStore, corpus_dir: Path, known: dict[str, FileRecord], embedder: Embedder,
+def _update(writer: IndexWriter, corpus_dir: Path, known: dict[str, FileRecord], embedder: Embedder,
             config: Config, progress: bool, split: str) -> BuildReport:
     """Write what changed in the corpus as one generation, in batches of files.
 
     Batches keep a first build of a whole archive within a bounded memory: each
-    batch is parsed, embedded into the cache and written to the store, then
+    batch is parsed, embedded into the cache and written to the index, then
     dropped.
     """
     scan = _scan(corpus_dir, known)
@@ -255,7 +241,7 @@ def _update(store: IndexStore, corpus_dir: Path, known: dict[str, FileRecord], e
     # Which file provides each article id ("a.txt" and "a.md" would share "a"): the
     # one already indexed keeps it; among new files, the first in path order.
     owner = {rec.article_id: p for p, rec in known.items() if rec.article_id and p in scan.present}
-    store.begin()
+    writer.begin()
     with _parser(len(scan.moved), corpus_dir, config.split) as parse:
         for start in range(0, len(scan.moved), BATCH_FILES):
             batch = scan.moved[start:start + BATCH_FILES]
@@ -290,21 +276,21 @@ def _update(store: IndexStore, corpus_dir: Path, known: dict[str, FileRecord], e
             text_of = {h: text for p in new for (_, _, h), text in zip(p.passages, p.indexed, strict=True)}
             label = ("embedding" if len(scan.moved) <= BATCH_FILES else
                      f"embedding (files {start + 1}-{start + len(batch)} of {len(scan.moved)})")
-            missing = _embed_missing(embedder, text_of, store.index_dir / CACHE_DB,
+            missing = _embed_missing(embedder, text_of, writer.index_dir / CACHE_DB,
                                      config.embedder.batch_size, progress, label)
             report.embedded += len(missing)
             report.reused += sum(len(p.passages) for p in new) - len(missing)
-            store.add([NewArticle(p.article, p.passages, p.tokens) for p in new])
+            writer.add([NewArticle(p.article, p.passages, p.tokens) for p in new])
             written.update(p.article.article_id for p in new)
     removed -= written
-    store.remove(removed)
+    writer.remove(removed)
     report.added = sorted(written - stored)
     report.changed = sorted(written & stored)
     report.removed = sorted(removed)
-    if store.changed or store.published == 0:
+    if writer.changed or writer.published == 0:
         meta = {"built_at": datetime.now(UTC).isoformat(timespec="seconds"),
                 "corpus_dir": str(corpus_dir.resolve()), "split": split}
-        store.commit(files, scan.forget, meta)
+        writer.commit(files, scan.forget, meta)
     elif files or scan.forget:
-        store.record_files(files, scan.forget)
+        writer.record_files(files, scan.forget)
     return report
