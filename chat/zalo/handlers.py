@@ -30,6 +30,7 @@ from ..answers import (
     PASSAGE_GONE,
     PLAIN,
     RATE_LIMITED,
+    UNKNOWN_COMMAND,
     article_gone,
     article_messages,
     help_text,
@@ -182,9 +183,9 @@ class ZaloChat:
             wait = self.limiter.retry_after(user)
             if wait:
                 return [RATE_LIMITED.format(seconds=seconds_text(wait))]
-        if command == "thongke":
-            return await self._thongke(arg, msg)
         try:
+            if command == "thongke":
+                return await self._thongke(arg, msg)
             return await self._command(command, arg, chat, user, msg.group)
         except Exception:
             log.exception("the Zalo handler failed on a %s message", command or "question")
@@ -210,7 +211,7 @@ class ZaloChat:
         if command in ("full", "doan"):
             return await self._numbered(command, arg, chat)
         if command == "unknown":
-            return ["Mình không biết lệnh này. Gõ /help để xem hướng dẫn."]
+            return [UNKNOWN_COMMAND]
         page = await asyncio.to_thread(service.ask, arg, chat, user)
         return await self._show(page, chat)
 
