@@ -18,6 +18,7 @@ import sys
 import threading
 from pathlib import Path
 
+from retrieval.cli import common_options
 from retrieval.config import ConfigError, load_config
 
 from .feedback import FeedbackStore
@@ -76,11 +77,7 @@ def _cmd_dashboard(args, config) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
-    common.add_argument("--config", default=argparse.SUPPRESS,
-                        help="TOML file overriding the defaults (see config.example.toml)")
-    common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
-                        help="log details")
+    common = common_options()
     parser = argparse.ArgumentParser(prog="python -m chat", parents=[common],
                                      description="What the chat bot stored: export, purge, report page.")
     sub = parser.add_subparsers(dest="command", required=True)

@@ -374,7 +374,8 @@ async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     question = " ".join(context.args or [])
     if not question.strip():
         examples = await asyncio.to_thread(_state(context).service.examples, 1)
-        await update.effective_message.reply_html(ASK_USAGE.format(example=html.escape(first_example(examples))))
+        example = html.escape(first_example(examples))
+        await update.effective_message.reply_html(ASK_USAGE.format(example=example))
         return
     await _answer(update, context, question)
 
@@ -501,15 +502,20 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
             await query.edit_message_reply_markup(_without_more(query.message.reply_markup))
 
 
-async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """«Toàn văn»: the whole article behind a passage, split across messages."""
+async def _card_lookup(update: Update, lookup):
+    """Acknowledge a card's button and look up what it names, in this chat only
+    (`lookup(qid, rank, chat_id)`); None when the button is unknown."""
     query = update.callback_query
     button = callbacks.parse(query.data)
     await _ack(query)
-    result = None
-    if button is not None:
-        result = await asyncio.to_thread(_state(context).service.full_text, button.qid,
-                                         button.number, update.effective_chat.id)
+    if button is None:
+        return None
+    return await asyncio.to_thread(lookup, button.qid, button.number, update.effective_chat.id)
+
+
+async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """«Toàn văn»: the whole article behind a passage, split across messages."""
+    result = await _card_lookup(update, _state(context).service.full_text)
     if result is None:
         texts = [BUTTON_EXPIRED]
     elif result.article is None:
@@ -522,13 +528,7 @@ async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 
 async def passage_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """«Cả đoạn»: the passage a card quoted, whole (and its article's close seconds)."""
-    query = update.callback_query
-    button = callbacks.parse(query.data)
-    await _ack(query)
-    result = None
-    if button is not None:
-        result = await asyncio.to_thread(_state(context).service.passages, button.qid,
-                                         button.number, update.effective_chat.id)
+    result = await _card_lookup(update, _state(context).service.passages)
     await update.effective_chat.send_message(passage_reply(HTML, result))
 
 

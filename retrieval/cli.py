@@ -129,12 +129,18 @@ def _moved(args, config) -> int:
     return 2
 
 
-def build_parser() -> argparse.ArgumentParser:
-    common = argparse.ArgumentParser(add_help=False)  # accepted before or after the command
+def common_options() -> argparse.ArgumentParser:
+    """--config and --verbose, accepted before or after the command (this CLI and chat's)."""
+    common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", default=argparse.SUPPRESS,
                         help="TOML file overriding the defaults (see config.example.toml)")
     common.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
                         help="log details")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = common_options()
     parser = argparse.ArgumentParser(prog="python -m retrieval", parents=[common],
                                      description="Index and search Vietnamese work-programme articles.")
     sub = parser.add_subparsers(dest="command", required=True)
