@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import os
 import sys
 import threading
 from pathlib import Path
 
-from retrieval.cli import common_options
+from retrieval.cli import common_options, parse_common
 from retrieval.config import ConfigError, load_config
 
 from .feedback import FeedbackStore
@@ -105,11 +104,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    args.config = getattr(args, "config", None)
-    args.verbose = getattr(args, "verbose", False)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(levelname)s %(name)s: %(message)s")
+    args = parse_common(build_parser(), argv)
     try:
         return args.run(args, load_config(args.config))
     except (ConfigError, FileNotFoundError, ValueError, OSError) as e:
