@@ -62,7 +62,11 @@ def _cmd_dashboard(args, config) -> int:
     host = args.host or config.dashboard.host
     server = make_server(dashboard, host, args.port if args.port is not None else config.dashboard.port)
     port = server.server_address[1]
-    threading.Thread(target=dashboard.warm_up, name="dashboard-warm-up", daemon=True).start()
+    # Not a daemon, and joined on the way out: interrupting the interpreter while this
+    # thread is still loading the index's native libraries aborts the process
+    # ("terminate called without an active exception", exit -6, seen in CI).
+    warm_up = threading.Thread(target=dashboard.warm_up, name="dashboard-warm-up")
+    warm_up.start()
     print(f"Trang thống kê: http://{'localhost' if host in ('127.0.0.1', '::1') else host}:{port}/"
           + ("  (cần ?token=...)" if dashboard.token else "") + "  (Ctrl+C để dừng)", flush=True)
     try:
@@ -71,6 +75,7 @@ def _cmd_dashboard(args, config) -> int:
         pass
     finally:
         server.server_close()
+        warm_up.join()
         dashboard.close()
     return 0
 
