@@ -21,7 +21,7 @@ import os
 import sys
 from urllib.parse import urlsplit
 
-from retrieval.config import ConfigError, load_config
+from chat.config import ConfigError, load_config
 
 log = logging.getLogger("bot")
 

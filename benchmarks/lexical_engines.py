@@ -582,9 +582,10 @@ def scale_run(n: int, engines: list[str], budget: float, keep: bool) -> dict:
 # ---------------------------------------------------------------- quality run
 
 def load_eval_passages(tmp: Path):
-    from retrieval.articles import UnusableFile, read_article
     from retrieval.config import SplitConfig
+    from retrieval.convert import read_article
     from retrieval.passages import split_article
+    from retrieval.types import UnusableFile
 
     corpus = tmp / "eval_corpus"  # flat copy, as tests/conftest.py's eval_corpus does
     corpus.mkdir()

@@ -56,15 +56,11 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path[:0] = [str(HERE.parent)]
 
-from retrieval.articles import (  # noqa: E402
-    UnusableFile,
-    corpus_files,
-    decode,
-    parse_text,
-    read_article,
-    split_front_matter,
-)
-from retrieval.types import Article  # noqa: E402
+from retrieval.articles import parse_text  # noqa: E402
+from retrieval.convert import corpus_files, read_article  # noqa: E402
+from retrieval.convert.decode import decode  # noqa: E402
+from retrieval.convert.text import split_front_matter  # noqa: E402
+from retrieval.types import Article, UnusableFile  # noqa: E402
 
 CAPTION_TITLE = re.compile(
     r"^([•·*]|tác giả\b|ảnh\s*:|quang cảnh|toàn cảnh|các đại biểu|đại biểu\b|các đồng chí\b)"

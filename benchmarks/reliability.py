@@ -72,9 +72,9 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 from fake_bot_api import FakeBotAPI  # noqa: E402
 
 from chat import answers, logsafe  # noqa: E402
+from chat.config import ChatConfig  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
 from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
-from retrieval.config import Config  # noqa: E402
 
 ADMIN = 777000
 GROUP_BASE = -1009000000000
@@ -353,7 +353,7 @@ def poison_update(api) -> dict:
                               poll={"id": "bad", "question": "QZXPOISON", "options": []})
 
 
-async def run(config: Config, searcher, args, db: Path, corpus: Path, log_stream) -> dict:
+async def run(config: ChatConfig, searcher, args, db: Path, corpus: Path, log_stream) -> dict:
     rng = random.Random(args.seed)
     tally = Tally()
     api = CountingAPI().start()
@@ -490,7 +490,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         corpus = tmp / "corpus"
         shutil.copytree(args.corpus, corpus)
-        config = Config(corpus_dir=str(corpus), index_dir=str(tmp / "index"))
+        config = ChatConfig(corpus_dir=str(corpus), index_dir=str(tmp / "index"))
         config.bot.admins = [ADMIN]
         config.bot.questions_per_minute = args.questions_per_minute
         config.bot.reload_seconds = 5

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from retrieval import Config, Searcher, build_index  # noqa: E402
-from retrieval.articles import corpus_files  # noqa: E402
+from retrieval.convert import corpus_files  # noqa: E402
 from retrieval.evaluate import evaluate, read_questions  # noqa: E402
 
 

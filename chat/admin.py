@@ -14,11 +14,11 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from retrieval.convert import SUPPORTED_SUFFIXES
 from retrieval.textnorm import fold
 from retrieval.types import BuildReport
 
 from .answers import (
-    ALLOWED_UPLOADS,
     MAX_UPLOAD_MB,
     UPLOAD_BAD_TYPE,
     UPLOAD_TOO_BIG,
@@ -39,7 +39,7 @@ def safe_file_name(name: str | None) -> str:
     base = (name or "").replace("\\", "/").rsplit("/", 1)[-1]
     stem, dot, ext = base.rpartition(".")
     ext = ext.lower()
-    if not dot or f".{ext}" not in ALLOWED_UPLOADS:
+    if not dot or f".{ext}" not in SUPPORTED_SUFFIXES:  # what the corpus reads
         raise UploadRejected(UPLOAD_BAD_TYPE)
     stem = re.sub(r"[^a-z0-9_-]+", "-", fold(stem).lower()).strip("-_")[:80] or "tai-lieu"
     if stem == "readme":  # the corpus reader ignores README.md files
@@ -74,7 +74,7 @@ def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
     for n in range(1, 1000):
         candidate = stem if n == 1 else f"{stem}-{n}"
         target = folder / f"{candidate}.{ext}"
-        same_stem = [p for p in folder.glob(f"{candidate}.*") if p.suffix.lower() in ALLOWED_UPLOADS]
+        same_stem = [p for p in folder.glob(f"{candidate}.*") if p.suffix.lower() in SUPPORTED_SUFFIXES]
         if target.exists() and target.read_bytes() == data:
             return target
         if not same_stem:
@@ -99,12 +99,6 @@ def discard_if_skipped(corpus_dir: str | Path, path: Path, report: BuildReport) 
     return None
 
 
-def fetch_state_path(config, index_dir: str | Path) -> Path:
-    """Where the fetch state lives: fetch.state_db, or fetch.sqlite in the index folder
-    (the same place the command line uses)."""
-    return Path(config.fetch.state_db) if config.fetch.state_db else Path(index_dir) / "fetch.sqlite"
-
-
 async def fetch_into_corpus(config, corpus_dir: str | Path, index_dir: str | Path,
                             urls: list[str] | None = None):
     """Fetch `urls` (an admin's links), or else the feeds, sitemaps and pages of [fetch]."""
@@ -113,7 +107,7 @@ async def fetch_into_corpus(config, corpus_dir: str | Path, index_dir: str | Pat
     cfg = config.fetch
     sources = ({"urls": urls} if urls is not None else
                {"urls": cfg.pages, "feeds": cfg.feeds, "sitemaps": cfg.sitemaps})
-    return await fetch_async(corpus_dir, cfg, fetch_state_path(config, index_dir), **sources)
+    return await fetch_async(corpus_dir, cfg, cfg.state_path(index_dir), **sources)
 
 
 class Reindexer:

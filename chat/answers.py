@@ -33,7 +33,6 @@ from .topics import Topics
 MAX_ARTICLE_MESSAGES = 10  # "Toàn văn" of a book-sized file must not flood the chat
 QUESTION_ECHO_CHARS = 200
 TITLE_CHARS = 300
-ALLOWED_UPLOADS = (".txt", ".md", ".html", ".htm")
 MAX_UPLOAD_MB = 5
 
 

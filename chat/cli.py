@@ -18,8 +18,8 @@ import threading
 from pathlib import Path
 
 from retrieval.cli import common_options, parse_common
-from retrieval.config import ConfigError, load_config
 
+from .config import ConfigError, load_config
 from .feedback import FeedbackStore
 
 

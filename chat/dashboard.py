@@ -319,10 +319,8 @@ def make_server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8750)
 
 def dashboard_from_config(config, *, feedback_db=None, index_dir=None) -> Dashboard:
     """A Dashboard over the stores the config names (arguments override them)."""
-    from .admin import fetch_state_path
-
     index = Path(index_dir or config.index_dir)
-    return Dashboard(feedback_db or config.bot.feedback_db, index, fetch_state_path(config, index),
+    return Dashboard(feedback_db or config.bot.feedback_db, index, config.fetch.state_path(index),
                      retention_days=config.bot.feedback_days, default_days=config.dashboard.days,
                      tz=config.insights.timezone,
                      token=os.environ.get(config.dashboard.token_env) or None)

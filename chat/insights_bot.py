@@ -21,7 +21,6 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from .admin import fetch_state_path
 from .answers import ADMIN_ONLY
 from .insights import (
     GRADE_NAMES,
@@ -151,7 +150,7 @@ def register(application: Application, config, service: ChatService, index_dir: 
     """The report's state, the weekly job and (when configured) the dashboard page."""
     bot_cfg, cfg = config.bot, config.insights
     state = InsightsState(service, frozenset(int(a) for a in bot_cfg.admins),
-                          fetch_state_path(config, index_dir), bot_cfg.feedback_days, cfg.timezone)
+                          config.fetch.state_path(index_dir), bot_cfg.feedback_days, cfg.timezone)
     application.bot_data[KEY] = state
     if cfg.weekly and state.admins:
         application.job_queue.run_daily(

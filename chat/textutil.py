@@ -11,8 +11,6 @@ from datetime import datetime
 from itertools import pairwise
 from zoneinfo import ZoneInfo
 
-from telegram.constants import MessageLimit
-
 from retrieval.textnorm import (
     FOLDED_STOPWORDS,
     MAX_QUESTION_CHARS,
@@ -22,8 +20,11 @@ from retrieval.textnorm import (
 )
 from retrieval.types import format_date  # noqa: F401  (re-exported for the renderers)
 
-# Telegram measures message length in UTF-16 code units (emoji count twice).
-TELEGRAM_LIMIT = MessageLimit.MAX_TEXT_LENGTH
+# Telegram's longest message (telegram.constants.MessageLimit.MAX_TEXT_LENGTH), in UTF-16
+# code units (emoji count twice).  Written here, not imported, so that the front-end-neutral
+# core (ChatService, the console, Zalo) runs without python-telegram-bot; a test keeps the
+# two equal.
+TELEGRAM_LIMIT = 4096
 
 VN_TZ = ZoneInfo("Asia/Ho_Chi_Minh")
 

@@ -1,15 +1,14 @@
-"""Corpus files -> Articles: decoding, boilerplate removal and citation metadata.
+"""A page's text -> Article: boilerplate removal and citation metadata.
 
-Three kinds of file are read:
-- raw scraped `.txt` pages (banner, headline, body, author line, footer); the
-  title, date, place and source are inferred from the text.  Each line is
-  recognised by what it is (furniture, date line, byline, caption, text), so
-  prose is never lost for standing before a guessed headline;
-- `.md`/`.txt` starting with a front-matter block (`---`, `key: value` lines,
-  `---`); what it states wins over inference;
-- `.html` pages, whose main text and metadata come from trafilatura.
+The rules every converter (retrieval/convert/) ends with, whatever the format:
+raw scraped text (banner, headline, body, author line, footer), the body of a
+front-matter file, or the main text trafilatura found in an HTML page.  The
+title, date, place and source are inferred from the text unless the source
+states them.  Each line is recognised by what it is (furniture, date line,
+byline, caption, text), so prose is never lost for standing before a guessed
+headline.
 
-A file that cannot be used raises `UnusableFile` with a reason a person can act
+A page that cannot be used raises `UnusableFile` with a reason a person can act
 on; the index build reports it and goes on with the rest.
 """
 from __future__ import annotations
@@ -17,74 +16,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
-from pathlib import Path
 
-from .textnorm import SENTENCE_END, YEAR, fold, nfc, normalize_space, sentences, syllables
-from .types import DATE_SOURCES, Article
-
-SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
-FRONT_MATTER_KEYS = ("title", "date", "date_source", "place", "source", "url")
-
-
-class UnusableFile(Exception):
-    """The file has nothing we can index; the message says why."""
-
-
-# ---------------------------------------------------------------- decoding
-
-# Legacy Vietnamese pages were often saved as Windows-1258; cp1252 is the usual
-# mislabel.  Both decode almost anything, so they come after strict UTF-8.
-_LEGACY_ENCODINGS = ("cp1258", "cp1252")
-
-
-def decode(data: bytes) -> str:
-    """Bytes -> NFC text: UTF-8 first, then legacy Vietnamese code pages."""
-    if not data.strip():
-        raise UnusableFile("empty file")
-    if b"\x00" in data[:4096]:
-        raise UnusableFile("binary file (contains NUL bytes)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        for encoding in _LEGACY_ENCODINGS:
-            try:
-                text = data.decode(encoding)
-                break
-            except UnicodeDecodeError:
-                continue
-        else:
-            raise UnusableFile("cannot decode as UTF-8 or a Vietnamese legacy code page") from None
-    controls = sum(1 for c in text if ord(c) < 32 and c not in "\r\n\t\f")
-    if controls > max(3, len(text) // 100):
-        raise UnusableFile("binary file (control characters)")
-    return nfc(text.replace("\r\n", "\n").replace("\r", "\n"))
-
-
-# ---------------------------------------------------------------- front matter
-
-def split_front_matter(text: str) -> tuple[dict[str, str], str]:
-    """Read a leading `---` block of `key: value` lines.
-
-    Deliberately not YAML: values here are plain Vietnamese text that often
-    holds colons and quotes, which YAML would misread.
-    """
-    lines = text.lstrip("\ufeff").split("\n")
-    if not lines or lines[0].strip() != "---":
-        return {}, text
-    for end in range(1, len(lines)):
-        if lines[end].strip() == "---":
-            break
-    else:
-        return {}, text
-    meta: dict[str, str] = {}
-    for line in lines[1:end]:
-        key, sep, value = line.partition(":")
-        if sep:
-            value = value.strip().strip('"').strip("'").strip()
-            if value:
-                meta[key.strip().lower()] = value
-    return meta, "\n".join(lines[end + 1:])
-
+from .textnorm import SENTENCE_END, YEAR, fold, normalize_space, sentences, syllables
+from .types import DATE_SOURCES, Article, UnusableFile
 
 # ---------------------------------------------------------------- what a line is
 #
@@ -194,6 +128,11 @@ def _is_banner(line: str) -> bool:
         words = m["name"].split()
         return 1 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
     return bool(_BANNER.match(line)) and not _is_sentence(line)
+
+
+def names_the_site(line: str) -> bool:
+    """A portal's name or slogan ("Cổng thông tin điện tử huyện ..."): never an article's title."""
+    return bool(_BANNER.match(line.strip()))
 
 
 def _is_furniture(line: str) -> bool:
@@ -797,60 +736,3 @@ def _meta_date(value: str | None) -> str | None:
     if m := _FULL_DATE.search(value):
         return _full_date_iso(m)
     return None
-
-
-# ---------------------------------------------------------------- html
-
-def parse_html(html: str, article_id: str) -> Article:
-    """Main text and metadata through trafilatura; gaps filled by the raw-text rules."""
-    import trafilatura  # imported here: it is slow to import and only HTML needs it
-
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False,
-                                      favor_precision=True)
-    if doc is None or not (doc.text or "").strip():
-        raise UnusableFile("no main text found in the HTML page")
-    meta = {
-        "title": doc.title,
-        "date": doc.date,
-        "source": " · ".join(x for x in (doc.author, doc.sitename) if x) or None,
-        "url": doc.url,
-    }
-    text = nfc(doc.text)
-    banners = [nfc(doc.sitename)] if doc.sitename else []
-    article = parse_text(text, article_id, {k: nfc(v) for k, v in meta.items() if v})
-    if not article.place:
-        article.place = infer_place(article.title, banners, text)
-    return article
-
-
-# ---------------------------------------------------------------- entry point
-
-def article_id_for(path: Path, corpus_dir: Path) -> str:
-    return path.relative_to(corpus_dir).with_suffix("").as_posix()
-
-
-def read_article(path: Path, corpus_dir: Path, now: date | None = None) -> Article:
-    """Parse one corpus file (read at `now`, today by default); raises UnusableFile with the reason."""
-    article_id = article_id_for(path, corpus_dir)
-    try:
-        data = path.read_bytes()
-    except OSError as e:
-        raise UnusableFile(f"cannot read: {e.strerror or e}") from None
-    text = decode(data)
-    if path.suffix.lower() in (".html", ".htm"):
-        article = parse_html(text, article_id)
-    else:
-        meta, body = split_front_matter(text)
-        article = parse_text(body, article_id, meta, now)
-    article.path = path.relative_to(corpus_dir).as_posix()
-    return article
-
-
-def corpus_files(corpus_dir: Path) -> list[Path]:
-    """Every supported file under the corpus folder (sub-folders too), hidden ones excluded."""
-    return sorted(
-        p for p in corpus_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-        and p.name.lower() != "readme.md"
-    )

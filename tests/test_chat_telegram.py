@@ -27,7 +27,7 @@ from chat_fixtures import (
 from fake_bot_api import BOT_USERNAME, check_html, utf16_len
 
 from chat import answers, callbacks
-from retrieval.articles import corpus_files
+from retrieval.convert import corpus_files
 
 pytestmark = pytest.mark.slow
 

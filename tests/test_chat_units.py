@@ -613,8 +613,8 @@ def test_shutdown_closes_the_question_store_and_the_index(tmp_path):
     import asyncio
     import sqlite3
 
+    from chat.config import ChatConfig
     from chat.telegram_bot import build_application
-    from retrieval import Config
 
     class Index:
         closed = False
@@ -623,7 +623,7 @@ def test_shutdown_closes_the_question_store_and_the_index(tmp_path):
             self.closed = True
 
     store, index = FeedbackStore(tmp_path / "fb.sqlite"), Index()
-    app = build_application(Config(), index, token="1:x", base_url="http://127.0.0.1:9/bot",
+    app = build_application(ChatConfig(), index, token="1:x", base_url="http://127.0.0.1:9/bot",
                             store=store)
     asyncio.run(app.post_shutdown(app))  # what run_polling/run_webhook call last
     assert index.closed

@@ -1,7 +1,11 @@
 """Config files: every wrong type, unknown key and bad value is refused with its key and file."""
+from dataclasses import fields
+
 import pytest
 
-from retrieval.config import ConfigError, load_config
+from chat.config import ChatConfig, ConfigError, load_config
+from retrieval.config import Config
+from retrieval.config import load_config as load_retrieval_config
 
 CASES = [
     ('[bot]\nadmins = "123"\n', "bot.admins must be a list of whole numbers, found '123' (str)"),
@@ -64,3 +68,29 @@ def test_the_example_config_is_valid():
     from conftest import ROOT
 
     load_config(ROOT / "config.example.toml")
+
+
+def test_one_file_serves_retrieval_and_the_chat_front_ends(tmp_path):
+    """`python -m retrieval` reads its sections of the bot's file and leaves the chat's
+    tables to chat/config.py, which checks every one; a misspelt table is refused by both."""
+    path = tmp_path / "both.toml"
+    path.write_text('[search]\ntop_k = 3\n[bot]\nadmins = [7]\n[zalo]\nenabled = true\n'
+                    '[log]\nbackups = 2\n', encoding="utf-8")
+    retrieval_side = load_retrieval_config(path)
+    assert type(retrieval_side) is Config and retrieval_side.search.top_k == 3
+    assert not hasattr(retrieval_side, "bot")
+    chat_side = load_config(path)
+    assert chat_side.search.top_k == 3 and chat_side.bot.admins == [7] and chat_side.zalo.enabled
+    front_end = {f.name for f in fields(ChatConfig)} - {f.name for f in fields(Config)}
+    assert front_end == set(Config.FRONT_END_SECTIONS)
+    path.write_text("[serch]\ntop_k = 3\n", encoding="utf-8")
+    for load in (load_retrieval_config, load_config):
+        with pytest.raises(ConfigError, match="unknown setting 'serch'"):
+            load(path)
+
+
+def test_the_fetch_state_has_one_home(tmp_path):
+    config = load_config()
+    assert config.fetch.state_path(tmp_path / "index") == tmp_path / "index" / "fetch.sqlite"
+    config.fetch.state_db = str(tmp_path / "state.sqlite")
+    assert config.fetch.state_path(tmp_path / "index") == tmp_path / "state.sqlite"

@@ -19,8 +19,8 @@ from fake_bot_api import check_html
 from portal_site import ARTICLES, DISALLOWED, FakeArticle, PortalServer, Route, article_html, full_portal
 
 from chat import answers
-from retrieval.articles import split_front_matter
 from retrieval.config import FetchConfig
+from retrieval.convert.text import split_front_matter
 from retrieval.fetch import PAGES_SOURCE, canonical_url, fetch, last_runs
 
 # A local page answers in milliseconds, but a loaded machine can stall one for a
@@ -247,7 +247,7 @@ def test_redirects_to_listed_hosts_are_followed_and_429_is_retried_after_its_wai
 
 
 def test_a_headline_ending_in_a_quotation_survives_the_front_matter(tmp_path):
-    from retrieval.articles import read_article
+    from retrieval.convert import read_article
 
     page = replace(ARTICLES[0], path="/tin/hoi-thi.html",
                    title='Hội LHPN huyện Tân Khê tổ chức hội thi "Tuyên truyền viên giỏi"')

@@ -15,7 +15,7 @@ import logging
 import re
 from collections import OrderedDict
 
-from ..admin import IndexWatcher, fetch_state_path
+from ..admin import IndexWatcher
 from ..feedback import FeedbackStore
 from ..insights import build_report
 from ..insights_bot import summary_html
@@ -197,7 +197,7 @@ def build_zalo(config, searcher, token: str, base_url: str | None = None,
 def report_text(config, service: ChatService, days: int) -> str:
     """/thongke as plain text: the Telegram summary without its HTML (blocking)."""
     report = build_report(service.store.reader(), getattr(service.searcher, "reader", None),
-                          fetch_state_path(config, config.index_dir), days=days,
+                          config.fetch.state_path(config.index_dir), days=days,
                           retention_days=config.bot.feedback_days, tz=config.insights.timezone)
     return html.unescape(re.sub(r"<[^>]+>", "", summary_html(report)))
 

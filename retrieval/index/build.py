@@ -24,11 +24,11 @@ from functools import partial
 from itertools import repeat
 from pathlib import Path
 
-from ..articles import UnusableFile, article_id_for, corpus_files, read_article
 from ..config import Config, SplitConfig
+from ..convert import article_id_for, corpus_files, read_article
 from ..embedders import DeferredEmbedder, Embedder, build_embedder
 from ..passages import split_article
-from ..types import Article, BuildReport, SkippedFile
+from ..types import Article, BuildReport, SkippedFile, UnusableFile
 from .catalog import text_hash
 from .embcache import EmbeddingCache
 from .layout import CACHE_DB, CATALOG, remove_old_format, reset, write_lock
