@@ -16,6 +16,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import date, timedelta
+from urllib.parse import unquote, urlsplit
 
 from .textnorm import SENTENCE_END, YEAR, fold, normalize_space, sentences, syllables
 from .types import DATE_SOURCES, Article, UnusableFile
@@ -562,10 +563,15 @@ def infer_place(headline: str, banners: list[str], body: str) -> str | None:
 
 # ---------------------------------------------------------------- headline
 
+_BULLETS = ("•", "·", "*", "- ")  # a list item or a section's sub-heading, never the headline
+
+
 def _headline_shaped(line: str) -> bool:
-    """Four words or more, one sentence at most, not opening like a lead; a long one
-    has no full stop."""
+    """Four words or more, one sentence at most, not opening like a lead nor a list item;
+    a long one has no full stop."""
     return (not _LEAD_OPENING.match(line) and not _is_caption(line) and len(line.split()) >= 4
+            and not line.startswith(_BULLETS) and not (line[0] == "(" and line[-1] == ")")
+            and not (line.endswith(_TERMINAL) and _CAPTION.search(line))
             and len(line) <= 400
             and not SENTENCE_END.search(line)
             and (len(line) <= 200 or not line.endswith(_TERMINAL)))
@@ -594,7 +600,8 @@ def _find_headline(texts: list[str]) -> int | None:
     after_lead = not zone
     if after_lead:
         zone = [i for i in range(lead + 1, min(lead + 3, len(texts)))
-                if _headline_shaped(texts[i]) and not texts[i].endswith(_TERMINAL)]
+                if _headline_shaped(texts[i]) and not texts[i].endswith(_TERMINAL)
+                and not _looks_like_author(texts[i])]
     if not zone:
         return None
 
@@ -620,6 +627,109 @@ def _lead_title(lead: str, limit: int = 150) -> str:
     return sentence[:limit].rsplit(" ", 1)[0].rstrip(",;:–- ") + " …"
 
 
+# ---------------------------------------------------------------- headline from the address
+#
+# Many portals write the headline into the page's address ("/trao-nha-mai-am-cong-doan-
+# tai-huyen-giong-trom-22092020-a78189.html"), without diacritics.  When the page's text
+# has no headline line, the address's words spelled as the page spells them are the real
+# headline, where the lead or a photo caption would be a stand-in.
+
+_SLUG_SPLIT = re.compile(r"[-_+.]+")
+_SLUG_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")  # .html, .aspx, ".337" (an id)
+_YEAR_WORD = re.compile(r"(?:19|20)\d\d")
+# "năm 2019" in an address: before a year, "nam" is the word for year.
+_NAM_BEFORE_YEAR = ("nam", "năm")
+
+
+def _is_slug_id(word: str, at_end: bool) -> bool:
+    """A record number or stamp around the words: "a78189", "22092020", "6439967"; at the
+    end a 4-digit number that is no year ("-4747.html") too."""
+    if not word.isdigit():
+        return not word.isalpha()
+    return len(word) >= 5 or (at_end and len(word) == 4 and not _YEAR_WORD.fullmatch(word))
+
+
+def _slug_words(url: str | None) -> list[str]:
+    """The words of a page address's last segment when they can spell a headline (four
+    words or more, letters and short numbers only), else []."""
+    segments = [s for s in urlsplit(url or "").path.split("/") if s]
+    if not segments:
+        return []
+    words = [w for w in _SLUG_SPLIT.split(_SLUG_EXTENSION.sub("", unquote(segments[-1]))) if w]
+    while words and _is_slug_id(words[0], at_end=False):
+        words.pop(0)
+    while words and _is_slug_id(words[-1], at_end=True):
+        words.pop()
+    if not all((w.isascii() and w.isalpha()) or (w.isdigit() and len(w) <= 4) for w in words):
+        return []
+    return [w.lower() for w in words] if sum(w.isalpha() for w in words) >= 4 else []
+
+
+_PAIRS = {"(": ")", "“": "”", "[": "]"}
+
+
+def _closed(text: str, start: int, end: int) -> str:
+    """text[start:end], with the bracket or quotation mark it opens closed when the text
+    closes it right after ("nhà “Mái ấm Công đoàn" -> "nhà “Mái ấm Công đoàn”"), else
+    without the unmatched opening mark."""
+    span = text[start:end]
+    for opening, closing in _PAIRS.items():
+        if span.count(opening) > span.count(closing):
+            if text[end:end + 1] == closing:
+                span += closing
+            else:
+                cut = span.rfind(opening)
+                span = (span[:cut] + span[cut + 1:]).replace("  ", " ")
+    return span
+
+
+def _spell_as_page(words: list[str], text: str) -> tuple[list[str], int]:
+    """(the words as the page writes them, how many the page spelled).  Only runs of two
+    words or more are looked up, and copied as the page writes them ("4,03", "Covid-19",
+    quotes); one syllable alone ("dong": đồng, động, đông) is ambiguous.  Numbers stand
+    as they are, "nam" before a year is "năm"; a word the page does not spell stays as
+    the address writes it."""
+    matches = list(re.finditer(r"\w+", text))
+    folded = [fold(m[0]).lower() for m in matches]
+    at: dict[str, list[int]] = {}
+    for k, f in enumerate(folded):
+        at.setdefault(f, []).append(k)
+    out: list[str] = []
+    spelled = i = 0
+    while i < len(words):
+        run = next(((j, k) for j in range(len(words), i + 1, -1) for k in at.get(words[i], ())
+                    if folded[k:k + j - i] == words[i:j]), None)
+        if run:
+            j, k = run
+            span = _closed(text, matches[k].start(), matches[k + j - i - 1].end())
+            out += [span] if not re.search(r"[\n.!?;:]\s", span) else [m[0] for m in matches[k:k + j - i]]
+            spelled += j - i
+            i = j
+            continue
+        word = words[i]
+        if word.isdigit() or (word == _NAM_BEFORE_YEAR[0] and i + 1 < len(words)
+                              and _YEAR_WORD.fullmatch(words[i + 1])):
+            word = word if word.isdigit() else _NAM_BEFORE_YEAR[1]
+            spelled += 1
+        out.append(word)
+        i += 1
+    return out, spelled
+
+
+def _address_headline(url: str | None, texts: list[str]) -> str | None:
+    """The headline the page's address carries, spelled as the page spells it, for a page
+    with no headline line; None unless the page spells every word of it (a headline half
+    without diacritics would misquote the page)."""
+    words = _slug_words(url)
+    if not words:
+        return None
+    spelled, known = _spell_as_page(words, "\n".join(texts))
+    if known < len(words):
+        return None
+    title = " ".join(spelled)
+    return title[:1].upper() + title[1:]
+
+
 # ---------------------------------------------------------------- raw text
 
 def _choose_title(texts: list[str]) -> tuple[str, str | None, list[str]]:
@@ -635,8 +745,10 @@ def _choose_title(texts: list[str]) -> tuple[str, str | None, list[str]]:
     if not candidates:
         return (captions[0] if captions else ""), None, []
     best = _find_headline(candidates)
+    prose = [line for line in candidates if _opens_body(line) or _is_prose(line)]
+    # A lead title is never a caption written as a sentence ("Các đại biểu chụp ảnh lưu niệm ...").
     top = candidates[best] if best is not None else next(
-        (line for line in candidates if _opens_body(line) or _is_prose(line)), candidates[0])
+        (line for line in prose if not _CAPTION.search(line)), prose[0] if prose else candidates[0])
     furniture = [line for line in texts[:texts.index(top)] if not _is_prose(line)]
     if best is None:
         return _lead_title(top), None, furniture
@@ -690,11 +802,14 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None,
     banners = [line for line in lines if _is_banner(line)]
     texts, datelines, authors = _sort_lines(lines)
 
+    stand_in = None  # the title the page's text gave, when its address gave a better one
     if "title" in meta:
         title = headline = meta["title"]
         chrome: list[str] = []
     else:
         title, headline, chrome = _choose_title(texts)
+        if headline is None and (from_address := _address_headline(meta.get("url"), texts)):
+            stand_in, title = title, from_address
     # Only a headline found in the page is taken out of the text; a title made
     # from the lead (or a caption) leaves that line where it was.
     head_key = fold(headline).lower() if headline else None
@@ -709,8 +824,13 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None,
 
     site = _site_name(next((b for b in banners if not b.lower().startswith("chủ đề")), "")) or None
     source = meta.get("source") or " · ".join(x for x in (authors[:1] + [site]) if x) or None
+    # A headline from the address lost its punctuation ("Năm Căn Hội nghị ..." reads as
+    # one place name) and may name no year: the text's own stand-in is asked as before.
     when, date_source = date_claim(title or "", datelines, body, meta.get("url"),
                                    _meta_date(meta.get("date")), now, "\n".join(chrome))
+    if when is None and stand_in:
+        when, date_source = date_claim(stand_in, datelines, body, meta.get("url"),
+                                       _meta_date(meta.get("date")), now, "\n".join(chrome))
     if date_source == "meta" and meta.get("date_source") in DATE_SOURCES:
         date_source = meta["date_source"]  # a fetched page's front matter keeps where its date came from
     return Article(
@@ -719,7 +839,8 @@ def parse_text(text: str, article_id: str, meta: dict[str, str] | None = None,
         paragraphs=body_lines,
         date=when,
         date_source=date_source,
-        place=meta.get("place") or infer_place(title or "", banners + chrome, body),
+        place=meta.get("place") or infer_place(stand_in or title or "", banners + chrome, body)
+        or (infer_place(title, banners + chrome, body) if stand_in else None),
         source=source,
         url=meta.get("url"),
     )

@@ -560,3 +560,35 @@ def test_the_moment_of_reading_decides_what_is_future():
 ])
 def test_terms_never_complete_a_year(headline, body, date_):
     assert infer_date(headline, [], body, now=READ_ON) == date_
+
+
+CAPTION_FIRST = """---
+url: https://hnd.tankhe.example.vn/tin-tuc/{slug}.html
+---
+Các đại biểu chụp ảnh lưu niệm cùng gia đình ông Lê Văn Tư tại lễ bàn giao.
+Sáng ngày 12/3, Hội Nông dân huyện Tân Khê tổ chức lễ bàn giao nhà “Mái ấm nông dân” cho gia đình \
+ông Lê Văn Tư ở xã Phú Khê. Ngôi nhà rộng 60 m2, kinh phí xây dựng 80 triệu đồng.
+Dịp này, Hội Nông dân huyện Tân Khê cũng trao nhà “Mái ấm nông dân” cho hai hộ hội viên khó khăn \
+khác, nâng số nhà trao năm 2024 lên 5 căn.
+"""
+
+
+def test_a_page_without_a_headline_takes_the_one_its_address_carries(tmp_path):
+    """A fictional page of a real shape: no headline line, a photo caption written as a
+    sentence first.  The address's words, spelled as the page spells them, are the title
+    (not the caption), and the place and date follow from it."""
+    slug = "hoi-nong-dan-huyen-tan-khe-trao-nha-mai-am-nong-dan-nam-2024-a12345"
+    article = read_article(write(tmp_path, "a.md", CAPTION_FIRST.format(slug=slug)), tmp_path)
+    assert article.title == "Hội Nông dân huyện Tân Khê trao nhà “Mái ấm nông dân” năm 2024"
+    assert article.place == "Tân Khê"
+    assert article.date == "2024-03-12"
+    assert article.paragraphs[0].startswith("Các đại biểu chụp ảnh")  # kept as text, not lost
+
+
+def test_an_address_the_page_cannot_spell_is_no_title_and_a_caption_is_none_either(tmp_path):
+    """"giong-trom" is nowhere in the page: a title half without diacritics would misquote
+    it, so the lead gives the title; the caption sentence does not."""
+    slug = "trao-nha-mai-am-nong-dan-tai-huyen-giong-trom"
+    article = read_article(write(tmp_path, "b.md", CAPTION_FIRST.format(slug=slug)), tmp_path)
+    assert article.title.startswith("Sáng ngày 12/3, Hội Nông dân huyện Tân Khê tổ chức lễ bàn giao")
+    assert "Giồng" not in article.title and "giong" not in article.title
