@@ -1,6 +1,6 @@
 """Recall@10 of IVF settings against exact search on the synthetic corpus (not a test).
 
-    python benchmarks/ann_sweep.py --passages 1000000 [--nlist 1000,4000] [--nprobe 32,64,128,256]
+    python -m benchmarks.ann_sweep --passages 1000000 [--nlist 1000,4000] [--nprobe 32,64,128,256]
 
 Why: `index.nprobe` and the number of IVF lists trade recall for speed, and
 the right values depend on how clustered the vectors are.  This embeds the
@@ -13,21 +13,17 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
+from retrieval.convert import corpus_files, read_article
+from retrieval.index.vectors import new_ivf_index
+from retrieval.passages import split_article
 
-from synthetic import HashedSyllableEmbedder, questions, write_corpus  # noqa: E402
-
-from retrieval.convert import corpus_files, read_article  # noqa: E402
-from retrieval.index.vectors import new_ivf_index  # noqa: E402
-from retrieval.passages import split_article  # noqa: E402
+from .synthetic import HashedSyllableEmbedder, questions, write_corpus
 
 
 def embed_corpus(folder: Path, embedder) -> np.ndarray:

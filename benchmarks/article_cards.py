@@ -10,21 +10,19 @@ the target of issue 11 is about questions with at least three of them.  Also
 prints how often the question's gold article is on the first page, so a page of
 more articles is not bought by losing the right one.
 
-    python benchmarks/article_cards.py --index INDEX_DIR [--questions FILE] [--per-page 3]
+    python -m benchmarks.article_cards --index INDEX_DIR [--questions FILE] [--per-page 3]
 """
 from __future__ import annotations
 
 import argparse
 import json
 import statistics
-import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT)]
+from chat.service import CARD_POOL, article_cards
+from retrieval import Config, Searcher
 
-from chat.service import CARD_POOL, article_cards  # noqa: E402
-from retrieval import Config, Searcher  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:

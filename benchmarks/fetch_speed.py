@@ -1,6 +1,6 @@
 """Fetch speed and deduplication over a local FICTIONAL portal of N article pages.
 
-    python benchmarks/fetch_speed.py [--pages 500] [--runs 3] [--workers 8] [--per-host 8]
+    python -m benchmarks.fetch_speed [--pages 500] [--runs 3] [--workers 8] [--per-host 8]
                                      [--no-validators]
 
 The portal runs in a separate process (http.server, threads) so that serving
@@ -35,10 +35,11 @@ import tempfile
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE), str(HERE.parent / "tests")]
-
-from portal_site import (  # noqa: E402
+from retrieval.config import FetchConfig
+from retrieval.convert import read_article
+from retrieval.convert.text import split_front_matter
+from retrieval.fetch import fetch
+from tests.portal_site import (
     FakeArticle,
     PortalServer,
     Route,
@@ -47,12 +48,8 @@ from portal_site import (  # noqa: E402
     sitemap_index,
     urlset,
 )
-from synthetic import article_spec, render_article  # noqa: E402
 
-from retrieval.config import FetchConfig  # noqa: E402
-from retrieval.convert import read_article  # noqa: E402
-from retrieval.convert.text import split_front_matter  # noqa: E402
-from retrieval.fetch import fetch  # noqa: E402
+from .synthetic import article_spec, render_article
 
 SEED = 7
 LAYOUT_CYCLE = ("portal", "blog", "legacy")

@@ -6,8 +6,8 @@ questions of bot_latency.py as inline queries one at a time, twice: the first
 round searches, the second is answered from the bot's brief inline cache.
 Prints the median, p90 and worst time of each round.
 
-    python benchmarks/inline_latency.py                 # temporary index of corpus/
-    python benchmarks/inline_latency.py --index index --rounds 3
+    python -m benchmarks.inline_latency                 # temporary index of corpus/
+    python -m benchmarks.inline_latency --index index --rounds 3
 """
 from __future__ import annotations
 
@@ -19,12 +19,11 @@ import sys
 import tempfile
 from pathlib import Path
 
+from chat.config import ChatConfig
+
+from .bot_latency import QUESTIONS, bench_searcher, percentile, running_bot
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
-
-from bot_latency import QUESTIONS, bench_searcher, percentile, running_bot  # noqa: E402
-
-from chat.config import ChatConfig  # noqa: E402
 
 
 async def measure(config: ChatConfig, searcher, rounds: int, db: Path) -> list[list[float]]:

@@ -1,6 +1,6 @@
 """How fast the admins' report is, on a fixture store of 10,000 questions over 90 days.
 
-    python benchmarks/insights.py [--index DIR] [--questions N] [--runs N]
+    python -m benchmarks.insights [--index DIR] [--questions N] [--runs N]
 
 Prints three figures against issue 20's targets:
 - report: chat.insights.build_report for 7, 30 and 90 days (target <= 1 s);
@@ -30,16 +30,14 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
+from chat.config import ChatConfig
+from chat.dashboard import Dashboard, make_server
+from chat.feedback import FeedbackStore
+from chat.insights import build_report, pyplot
+from tests.fake_bot_api import FakeBotAPI
+from tests.insights_fixture import make_store
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
-
-from fake_bot_api import FakeBotAPI  # noqa: E402
-from insights_fixture import make_store  # noqa: E402
-
-from chat.config import ChatConfig  # noqa: E402
-from chat.dashboard import Dashboard, make_server  # noqa: E402
-from chat.feedback import FeedbackStore  # noqa: E402
-from chat.insights import build_report, pyplot  # noqa: E402
 
 ADMIN = 777
 
@@ -56,10 +54,10 @@ def _index(args, tmp: Path) -> Path:
 
 def coverage_time(n: int) -> None:
     """The first report after an index build reads every headline once (then cached)."""
-    from synthetic import article_spec, render_article
-
     from chat.insights import coverage
     from retrieval.convert.text import split_front_matter
+
+    from .synthetic import article_spec, render_article
 
     rows = []
     for number in range(n):

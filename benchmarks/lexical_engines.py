@@ -1,7 +1,7 @@
 """Compare three BM25 engines for the lexical half of the index at archive scale.
 
-    python benchmarks/lexical_engines.py --passages 100000 [--engines bm25s,tantivy,fts5] [--json]
-    python benchmarks/lexical_engines.py --quality [--json]
+    python -m benchmarks.lexical_engines --passages 100000 [--engines bm25s,tantivy,fts5] [--json]
+    python -m benchmarks.lexical_engines --quality [--json]
 
 Why: the lexical index used to be bm25s, which keeps the whole score matrix in
 memory and can only be rebuilt from scratch.  Before the archive grew to
@@ -54,10 +54,9 @@ from pathlib import Path
 
 import psutil
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from retrieval.textnorm import fold, lexical_tokens
 
-from retrieval.textnorm import fold, lexical_tokens  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 ENGINES = ("bm25s", "tantivy", "fts5")
 TOP = 50
@@ -509,7 +508,7 @@ def measure_update(engine, work: Path, n: int) -> dict:
 # ---------------------------------------------------------------- scale run (parent)
 
 def run_worker(*args: str) -> dict:
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--_worker", *args]
+    cmd = [sys.executable, "-m", "benchmarks.lexical_engines", "--_worker", *args]
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
     if done.returncode != 0:
         return {"error": done.stderr.strip().splitlines()[-1] if done.stderr else "failed"}

@@ -1,6 +1,6 @@
 """How well the page parser keeps prose and finds citations on a folder of pages (not a test).
 
-    python benchmarks/parse_audit.py corpus/ [more folders ...] [--realdev FILE] [-v] [--dump FILE]
+    python -m benchmarks.parse_audit corpus/ [more folders ...] [--realdev FILE] [-v] [--dump FILE]
 
 Why: issue 8 measured, on pages the project had never seen, titles that were
 photo captions, pages without a date although one was shown, a person's name
@@ -48,19 +48,15 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent)]
-
-from retrieval.articles import parse_text  # noqa: E402
-from retrieval.convert import corpus_files, read_article  # noqa: E402
-from retrieval.convert.decode import decode  # noqa: E402
-from retrieval.convert.text import split_front_matter  # noqa: E402
-from retrieval.types import Article, UnusableFile  # noqa: E402
+from retrieval.articles import parse_text
+from retrieval.convert import corpus_files, read_article
+from retrieval.convert.decode import decode
+from retrieval.convert.text import split_front_matter
+from retrieval.types import Article, UnusableFile
 
 CAPTION_TITLE = re.compile(
     r"^([•·*]|tác giả\b|ảnh\s*:|quang cảnh|toàn cảnh|các đại biểu|đại biểu\b|các đồng chí\b)"

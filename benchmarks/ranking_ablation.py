@@ -1,6 +1,6 @@
 """What moves the right article to rank 1: the ranking's parts switched off one at a time.
 
-    python benchmarks/ranking_ablation.py --index INDEX [--questions tests/data/questions.jsonl] [--json]
+    python -m benchmarks.ranking_ablation --index INDEX [--questions tests/data/questions.jsonl] [--json]
 
 Each row is `retrieval.evaluate` with one part of search.py changed in the
 config: the constraint votes (place, year, organisation, event) and the
@@ -13,13 +13,9 @@ from __future__ import annotations
 import argparse
 import copy
 import json
-import sys
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from retrieval import Config, Searcher  # noqa: E402
-from retrieval.evaluate import evaluate, read_questions  # noqa: E402
+from retrieval import Config, Searcher
+from retrieval.evaluate import evaluate, read_questions
 
 VARIANTS = {
     "all on (default)": {},

@@ -1,8 +1,8 @@
 """Keep the README's eval table equal to what `python -m retrieval eval --json` prints.
 
     python -m retrieval eval --index INDEX --questions tests/data/questions.jsonl --json > eval.json
-    python benchmarks/readme_eval.py eval.json            # exit 1, with a diff, if the README differs
-    python benchmarks/readme_eval.py eval.json --write    # rewrite the README's table from it
+    python -m benchmarks.readme_eval eval.json            # exit 1, with a diff, if the README differs
+    python -m benchmarks.readme_eval eval.json --write    # rewrite the README's table from it
 
 INDEX is an index of corpus/ plus tests/data/fictional/ built with the default
 config (what the tests evaluate).  The table sits between the README's

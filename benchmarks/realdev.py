@@ -1,6 +1,6 @@
 """Real portal pages (../shared/realdev): the figures of issue 16, before and after a change.
 
-    python benchmarks/realdev.py [--realdev DIR] [--work DIR] [--json] [--failures]
+    python -m benchmarks.realdev [--realdev DIR] [--work DIR] [--json] [--failures]
 
 The pages are third-party text: they are read from ../shared/realdev and written
 only into a temporary corpus folder (or `--work DIR`), never into the repository.
@@ -41,17 +41,15 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-if __package__ in (None, ""):  # run as a script: python benchmarks/realdev.py
-    sys.path.insert(0, str(ROOT))
+from chat.answers import PLAIN, card_answer_texts, hit_block
+from chat.context import ConversationMemory
+from chat.feedback import FeedbackStore
+from chat.service import ChatService, Status
+from retrieval import Config, Searcher, build_index
+from retrieval.evaluate import SNIPPET_PREFIX, Question, first_hit_rank
+from retrieval.textnorm import nfc, normalize_space
 
-from chat.answers import PLAIN, card_answer_texts, hit_block  # noqa: E402
-from chat.context import ConversationMemory  # noqa: E402
-from chat.feedback import FeedbackStore  # noqa: E402
-from chat.service import ChatService, Status  # noqa: E402
-from retrieval import Config, Searcher, build_index  # noqa: E402
-from retrieval.evaluate import SNIPPET_PREFIX, Question, first_hit_rank  # noqa: E402
-from retrieval.textnorm import nfc, normalize_space  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_REALDEV = ROOT.parent / "shared" / "realdev"
 

@@ -42,9 +42,9 @@ differs between two runs of the same code).  Run both with the same options
 (--hostile-per-chat 0: the mix before issue 23) on the code before and after a
 change: the cases that passed before must get the same kinds of reply.
 
-    python benchmarks/reliability.py                   # 50 chats x 20 updates (+ probe, poison)
-    python benchmarks/reliability.py --chats 10 --per-chat 10 --seed 2
-    python benchmarks/reliability.py --dump after.json --compare before.json
+    python -m benchmarks.reliability                   # 50 chats x 20 updates (+ probe, poison)
+    python -m benchmarks.reliability --chats 10 --per-chat 10 --seed 2
+    python -m benchmarks.reliability --dump after.json --compare before.json
 
 Before/after: copy this file into benchmarks/ of a checkout of older code and run it
 there (it imports the bot from the checkout it sits in).
@@ -66,15 +66,13 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from chat import answers, logsafe
+from chat.config import ChatConfig
+from chat.feedback import FeedbackStore
+from chat.telegram_bot import ALLOWED_UPDATES, build_application
+from tests.fake_bot_api import FakeBotAPI
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
-
-from fake_bot_api import FakeBotAPI  # noqa: E402
-
-from chat import answers, logsafe  # noqa: E402
-from chat.config import ChatConfig  # noqa: E402
-from chat.feedback import FeedbackStore  # noqa: E402
-from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
 
 ADMIN = 777000
 GROUP_BASE = -1009000000000

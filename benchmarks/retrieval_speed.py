@@ -1,6 +1,6 @@
 """Build and query speed of the retrieval layer, printed as figures (not a test).
 
-    python benchmarks/retrieval_speed.py [--corpus DIR ...] [--questions FILE]
+    python -m benchmarks.retrieval_speed [--corpus DIR ...] [--questions FILE]
 
 Builds a fresh index of the seed corpus plus the fictional test articles in a
 temporary folder (so every passage is embedded), rebuilds it unchanged (cache
@@ -11,17 +11,15 @@ from __future__ import annotations
 import argparse
 import shutil
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+from retrieval import Config, Searcher, build_index
+from retrieval.convert import corpus_files
+from retrieval.evaluate import evaluate, read_questions
 
-from retrieval import Config, Searcher, build_index  # noqa: E402
-from retrieval.convert import corpus_files  # noqa: E402
-from retrieval.evaluate import evaluate, read_questions  # noqa: E402
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def main() -> None:

@@ -1,7 +1,7 @@
 """Build, update, memory and query figures of the index at a given corpus size (not a test).
 
-    python benchmarks/scale.py --passages 100000 [--json] [--workdir DIR --keep] [--config FILE]
-    python benchmarks/scale.py --real-embedder [--passages 10000] [--json]
+    python -m benchmarks.scale --passages 100000 [--json] [--workdir DIR --keep] [--config FILE]
+    python -m benchmarks.scale --real-embedder [--passages 10000] [--json]
 
 Why: the bundled corpus is a few hundred passages; a portal holds hundreds of
 thousands.  This script generates a fictional corpus of N passages
@@ -51,11 +51,9 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-HERE = Path(__file__).resolve().parent
-ROOT = HERE.parent
-sys.path[:0] = [str(ROOT), str(HERE)]
+from .synthetic import HashedSyllableEmbedder, questions, write_corpus, write_new_article
 
-from synthetic import HashedSyllableEmbedder, questions, write_corpus, write_new_article  # noqa: E402
+HERE = Path(__file__).resolve().parent
 
 STARTED = time.monotonic()
 FOUND_TIMEOUT_S = 600  # give up waiting for an added/removed article after this long

@@ -1,6 +1,6 @@
 """The vectors layer's cost of one small update at N passages: a whole rewrite against a delta.
 
-    python benchmarks/vector_update.py [--passages 1000000] [--workdir DIR]
+    python -m benchmarks.vector_update [--passages 1000000] [--workdir DIR]
 
 Why (issue 19): before deltas, every update read, changed and rewrote the whole
 vectors file (1.5 GB at 1M passages).  This writes a base of N random unit
@@ -12,17 +12,13 @@ whole path (catalog, tantivy, reload) at the same sizes.
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from retrieval.index import vectors  # noqa: E402
+from retrieval.index import vectors
 
 DIM = 384
 

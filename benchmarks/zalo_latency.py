@@ -8,8 +8,8 @@ median, p90 and worst time from the moment the fake server hands an update to
 the bot until the bot's first sendMessage for it and its last one.  Also
 counts unanswered updates and messages over 2,000 characters.
 
-    python benchmarks/zalo_latency.py                  # temp index of corpus/ (seed corpus)
-    python benchmarks/zalo_latency.py --index index --n 50
+    python -m benchmarks.zalo_latency                  # temp index of corpus/ (seed corpus)
+    python -m benchmarks.zalo_latency --index index --n 50
 """
 from __future__ import annotations
 
@@ -21,14 +21,13 @@ import tempfile
 import time
 from pathlib import Path
 
+from chat.feedback import FeedbackStore
+from chat.zalo.app import build_zalo
+from tests.fake_zalo_api import TEXT_LIMIT, FakeZaloAPI
+
+from .bot_latency import QUESTIONS, bench_searcher, print_spans, spans
+
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
-
-from bot_latency import QUESTIONS, bench_searcher, print_spans, spans  # noqa: E402
-from fake_zalo_api import TEXT_LIMIT, FakeZaloAPI  # noqa: E402
-
-from chat.feedback import FeedbackStore  # noqa: E402
-from chat.zalo.app import build_zalo  # noqa: E402
 
 
 async def measure(config, searcher, n: int, db: Path) -> dict:

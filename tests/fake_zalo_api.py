@@ -19,7 +19,10 @@ import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-from fake_bot_api import FakeBotAPI
+try:
+    from fake_bot_api import FakeBotAPI
+except ImportError:  # imported as tests.fake_zalo_api, by python -m benchmarks.zalo_latency
+    from tests.fake_bot_api import FakeBotAPI
 
 TOKEN = "3141592653589793:ZaloFakeTokenForTestsOnly_abcdefghijklmnop"
 BOT_ID = "b0t1d2zal0"

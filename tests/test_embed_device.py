@@ -3,7 +3,7 @@
 No GPU here: torch is told it sees one (or none), and SentenceTransformer records
 the device it is asked for and loads on the CPU (once: loading takes seconds).  What is tested is the branch
 `make_embedder` takes, the identity the build records, and the errors.  Vectors
-on a real GPU are measured by `benchmarks/embed_speed.py --device cuda`.
+on a real GPU are measured by `python -m benchmarks.embed_speed --device cuda`.
 """
 import sys
 
