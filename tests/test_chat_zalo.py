@@ -542,3 +542,63 @@ def test_fit_cuts_long_reports_between_lines_within_the_limit():
     assert all(1 <= len(p) <= TEXT_LIMIT for p in parts)
     assert "".join(parts).replace("\n", "") == "".join(lines)  # nothing lost
     assert all(p.startswith(("• dòng", "x")) for p in parts)  # whole lines, never mid-line
+
+
+# ---------------------------------------------------------------- both front ends in one process
+
+def test_one_process_serves_telegram_and_zalo_webhook(seed_index, tmp_path):
+    """`python bot.py --telegram --zalo`: a question through the fake Telegram Bot API and
+    one through the Zalo webhook are both answered, into the same feedback store; SIGINT
+    stops both with exit 0; tokens and secret stay out of the log.  Without the secret,
+    Zalo's webhook mode is one clear line and exit 2."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from chat_fixtures import REPO
+    from fake_bot_api import FakeBotAPI
+
+    port = free_port()
+    db = tmp_path / "fb.sqlite"
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[bot]\nfeedback_db = "{db}"\nreload_seconds = 1\n'
+                      f'[zalo]\nmode = "webhook"\nwebhook_url = "http://127.0.0.1:{port}/zalo"\n'
+                      f'webhook_port = {port}\n', encoding="utf-8")
+    command = [sys.executable, str(REPO / "bot.py"), "--telegram", "--zalo", "--config",
+               str(config), "--index", str(seed_index.index_dir), "--corpus",
+               str(seed_index.corpus_dir), "--log-level", "DEBUG"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    with FakeBotAPI() as telegram, FakeZaloAPI() as zalo:
+        env.update(TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_BASE_URL=telegram.base_url,
+                   ZALO_BOT_TOKEN=zalo.token, ZALO_BASE_URL=zalo.base_url)
+        telegram.message(SEED_QUESTION, chat_id=4242)
+        proc = subprocess.Popen(command, env={**env, "ZALO_WEBHOOK_SECRET": SECRET}, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not zalo.webhook and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            status = zalo.deliver(zalo.message_update(SEED_QUESTION, chat_id=USER)) \
+                if zalo.webhook else None
+            while (not (zalo.sent_to(USER) and telegram.sent_to(4242))
+                   and time.monotonic() < deadline and proc.poll() is None):
+                time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        assert status == 200, err
+        assert "📰" in texts(zalo.sent_to(USER)), err
+        assert "📰" in "\n".join(s.plain for s in telegram.sent_to(4242)), err
+        assert proc.returncode == 0 and "Traceback" not in err, err
+        for secret in (telegram.token, zalo.token, SECRET):
+            assert secret not in err + out and secret.split(":")[-1] not in err + out
+        no_secret = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60,
+                                   cwd=tmp_path)
+    with sqlite3.connect(db) as store:
+        assert store.execute("SELECT count(*) FROM questions").fetchone()[0] == 2  # one store
+    assert no_secret.returncode == 2 and "ZALO_WEBHOOK_SECRET" in no_secret.stderr
