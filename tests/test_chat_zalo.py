@@ -286,7 +286,9 @@ def test_clean_shutdown_waits_for_the_answer_under_way(zalo):
     async def scenario():
         async with zalo.running() as bot:
             api.message(SEED_QUESTION, chat_id=USER)
-            await api.wait_for(lambda: bot._tasks, what="the question taken")
+            # "typing" is the first thing the bot does with a private question (the index
+            # watcher's task is in bot._tasks from the start, so that set says nothing).
+            await api.wait_for(lambda: api.calls_to("sendChatAction"), what="the question taken")
         return bot
 
     bot = asyncio.run(scenario())  # stop() right after the update arrived
@@ -602,3 +604,46 @@ def test_one_process_serves_telegram_and_zalo_webhook(seed_index, tmp_path):
     with sqlite3.connect(db) as store:
         assert store.execute("SELECT count(*) FROM questions").fetchone()[0] == 2  # one store
     assert no_secret.returncode == 2 and "ZALO_WEBHOOK_SECRET" in no_secret.stderr
+
+
+@pytest.mark.parametrize("flags,enabled,telegram_token,expected", [
+    ([], False, True, {"telegram"}),
+    ([], True, True, {"telegram", "zalo"}),
+    ([], True, False, {"zalo"}),  # [zalo] enabled and no Telegram token: Zalo alone
+    (["--zalo"], False, True, {"zalo"}),
+    (["--telegram"], True, True, {"telegram"}),
+    (["--telegram", "--zalo"], False, False, {"telegram", "zalo"}),
+])
+def test_which_front_ends_run(monkeypatch, flags, enabled, telegram_token, expected):
+    import bot
+    from retrieval.config import Config
+
+    config = Config()
+    config.zalo.enabled = enabled
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    if telegram_token:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:t")
+    assert bot.front_ends(bot.parse_args(flags), config) == expected
+
+
+@pytest.mark.parametrize("url,secret,problem", [
+    ("", SECRET, "zalo.webhook_url"),
+    ("https://bot.example.vn/zalo", None, "is not set"),
+    ("https://bot.example.vn/zalo", "short", "8 to 256"),
+    ("https://bot.example.vn/zalo", "x" * 257, "8 to 256"),
+])
+def test_zalo_webhook_needs_a_url_and_a_secret_of_8_to_256_characters(monkeypatch, url, secret,
+                                                                       problem):
+    import bot
+    from retrieval.config import Config
+
+    config = Config()
+    config.zalo.mode, config.zalo.webhook_url = "webhook", url
+    monkeypatch.delenv("ZALO_WEBHOOK_SECRET", raising=False)
+    if secret:
+        monkeypatch.setenv("ZALO_WEBHOOK_SECRET", secret)
+    assert problem in bot.webhook_modes(bot.parse_args(["--zalo"]), config, {"zalo"})
+    monkeypatch.setenv("ZALO_WEBHOOK_SECRET", SECRET)
+    if url:  # with a good secret it runs, and --polling turns it off
+        assert bot.webhook_modes(bot.parse_args([]), config, {"zalo"})["zalo"].secret == SECRET
+        assert bot.webhook_modes(bot.parse_args(["--polling"]), config, {"zalo"})["zalo"] is None

@@ -161,10 +161,15 @@ class ZaloBot:
         return True
 
     def _track(self, coro) -> None:
-        """Run `coro` as a task that shutdown waits for."""
+        """Run `coro` as a task that shutdown waits for; a failure is logged, not lost."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a Zalo update failed", exc_info=task.exception())
 
     def _lock(self, chat_id: str) -> asyncio.Lock:
         lock = self._locks.pop(chat_id, None) or asyncio.Lock()
