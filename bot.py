@@ -53,7 +53,7 @@ Chưa có token của bot Zalo: biến môi trường {var} chưa được đặ
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Bot hỏi đáp tiếng Việt có trích dẫn nguồn: Telegram hoặc terminal.")
+        description="Bot hỏi đáp tiếng Việt có trích dẫn nguồn: Telegram, Zalo hoặc terminal.")
     parser.add_argument("--config", help="tệp cấu hình TOML (xem config.example.toml)")
     parser.add_argument("--index", help="thư mục chỉ mục (ghi đè cấu hình)")
     parser.add_argument("--corpus", help="thư mục dữ liệu bài viết (ghi đè cấu hình)")
