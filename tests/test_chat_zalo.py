@@ -544,6 +544,8 @@ def test_fit_cuts_long_reports_between_lines_within_the_limit():
     assert all(1 <= len(p) <= TEXT_LIMIT for p in parts)
     assert "".join(parts).replace("\n", "") == "".join(lines)  # nothing lost
     assert all(p.startswith(("• dòng", "x")) for p in parts)  # whole lines, never mid-line
+    assert fit("📊 Thống kê\n\n• Câu hỏi: 3\n• Người hỏi: 2") == [
+        "📊 Thống kê\n\n• Câu hỏi: 3\n• Người hỏi: 2"]  # a short text as it is, blank lines kept
 
 
 # ---------------------------------------------------------------- both front ends in one process

@@ -51,6 +51,7 @@ from ..context import RecentMap
 from ..insights_bot import PERIODS
 from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
+from ..textutil import utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -127,11 +128,17 @@ def plain(text: str) -> str:
 
 def fit(text: str, limit: int = ZALO_LIMIT) -> list[str]:
     """A long plain text (a rebuild report, /thongke) as messages within Zalo's limit,
-    cut between lines; a line longer than a message is cut between words."""
-    lines: list[str] = []
-    for line in text.split("\n"):
-        lines += chunk_text(PLAIN, line, limit) if len(line) > limit else [line]
-    return pack(lines, limit, sep="\n") or [text[:limit]]
+    cut between paragraphs, else between lines, else between words."""
+    blocks: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if utf16_len(paragraph) <= limit:
+            blocks.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            lines += chunk_text(PLAIN, line, limit) if utf16_len(line) > limit else [line]
+        blocks += pack(lines, limit, sep="\n")
+    return pack(blocks, limit)
 
 
 @dataclass
