@@ -377,7 +377,7 @@ class StubSearcher:
         self.hits, self.answered, self.queries = hits, answered, []
         self.reader = StubReader()
 
-    def search(self, question, top_k=5, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=5, offset=0, today=None, prefer=(), intent=None):
         self.queries.append((question, top_k, offset))
         return SearchResponse(question, self.answered, self.hits[offset:offset + top_k])
 
@@ -647,7 +647,7 @@ def test_partial_answer_says_what_is_missing_before_the_results():
 
 def test_service_passes_the_grade_to_the_page(tmp_path):
     class Partial(StubSearcher):
-        def search(self, question, top_k=5, offset=0, today=None, prefer=()):
+        def search(self, question, top_k=5, offset=0, today=None, prefer=(), intent=None):
             response = super().search(question, top_k, offset)
             response.match, response.missing, response.understood = "partial", ["place"], "huyện X"
             return response
