@@ -14,18 +14,15 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from retrieval.articles import SUPPORTED_SUFFIXES
 from retrieval.textnorm import fold
 from retrieval.types import BuildReport
 
-from .answers import (
-    ALLOWED_UPLOADS,
-    MAX_UPLOAD_MB,
-    UPLOAD_BAD_TYPE,
-    UPLOAD_TOO_BIG,
-    UPLOAD_UNSAFE,
-)
+from .render.texts import UPLOAD_BAD_TYPE, UPLOAD_TOO_BIG, UPLOAD_UNSAFE
 
 UPLOAD_DIR = "uploads"
+ALLOWED_UPLOADS = SUPPORTED_SUFFIXES  # an upload is what the corpus reader reads
+MAX_UPLOAD_MB = 5
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +48,7 @@ def check_upload(name: str | None, size: int | None) -> None:
     """Raise UploadRejected before downloading anything that would be refused anyway."""
     safe_file_name(name)
     if size is not None and size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadRejected(UPLOAD_TOO_BIG)
+        raise UploadRejected(UPLOAD_TOO_BIG.format(mb=MAX_UPLOAD_MB))
 
 
 def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
@@ -63,7 +60,7 @@ def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
     numbered name is also taken when the stem exists with another extension.
     """
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadRejected(UPLOAD_TOO_BIG)
+        raise UploadRejected(UPLOAD_TOO_BIG.format(mb=MAX_UPLOAD_MB))
     corpus = Path(corpus_dir).resolve()
     folder = corpus / UPLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)
