@@ -29,7 +29,7 @@ from chat.render.cards import (
     page_messages,
     passage_block,
 )
-from chat.render.markup import HTML, PLAIN, TELEGRAM_LIMIT, ZALO, chunk_text
+from chat.render.markup import HTML, PLAIN, ZALO, chunk_text
 from chat.service import CardPassages, ChatService, Status
 from chat.telegram_bot import addressed_text, file_url_for
 from chat.textutil import (
@@ -372,10 +372,10 @@ def test_each_button_reaches_its_own_handler_only():
     assert not any(re.match(p, "lạ:nút-cũ") for p in made)  # the catch-all handler's
 
 
-def test_render_limits_agree_with_telegram():
-    """render/ needs no python-telegram-bot, so it writes Telegram's limit itself."""
-    assert TELEGRAM_LIMIT == HTML.limit == MessageLimit.MAX_TEXT_LENGTH
-    assert ZALO.limit == 2000 and not ZALO.buttons and HTML.buttons
+def test_each_front_end_has_its_limit_and_its_way_to_go_on():
+    """Telegram: its message limit and buttons; Zalo: 2,000 characters, typed commands."""
+    assert HTML.limit == MessageLimit.MAX_TEXT_LENGTH and HTML.buttons
+    assert ZALO.limit == 2000 and not ZALO.buttons and not PLAIN.buttons
 
 
 def test_keyboard_has_one_full_text_button_per_article():

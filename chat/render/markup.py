@@ -12,12 +12,8 @@ from __future__ import annotations
 import html
 from urllib.parse import urlsplit
 
-from ..textutil import utf16_len
+from ..textutil import TELEGRAM_LIMIT, utf16_len
 
-# Telegram measures message length in UTF-16 code units (emoji count twice):
-# telegram.constants.MessageLimit.MAX_TEXT_LENGTH, written here so that rendering
-# needs no python-telegram-bot (a unit test checks the two agree).
-TELEGRAM_LIMIT = 4096
 ZALO_LIMIT = 2000  # Zalo's sendMessage `text`: 1 to 2,000 characters
 
 
