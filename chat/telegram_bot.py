@@ -233,6 +233,19 @@ def in_a_chat(callback):
     return handler
 
 
+def admins_only(callback):
+    """A handler for the [bot] admins only: anyone else gets the polite refusal."""
+
+    @functools.wraps(callback)
+    async def handler(update: Update, context: BotContext) -> None:
+        if not context.is_admin(update):
+            await update.effective_message.reply_html(ADMIN_ONLY)
+            return
+        await callback(update, context)
+
+    return handler
+
+
 # ---------------------------------------------------------------- talking to the chat
 
 async def _send_page(update: Update, context: BotContext, page: Page,
@@ -342,11 +355,9 @@ async def ask(update: Update, context: BotContext) -> None:
     await _answer(update, context, question)
 
 
+@admins_only
 async def reindex(update: Update, context: BotContext) -> None:
     """/reindex (admins): rebuild from the corpus folder while answering from the old index."""
-    if not context.is_admin(update):
-        await update.effective_message.reply_html(ADMIN_ONLY)
-        return
     if context.state.reindexer.busy:
         await update.effective_message.reply_html(REINDEX_BUSY)
         return
@@ -371,11 +382,9 @@ async def _fetch_and_report(update: Update, context: BotContext,
         await _rebuild_and_report(update, context)
 
 
+@admins_only
 async def add_link(update: Update, context: BotContext) -> None:
     """/add URL (admins): fetch the article page into the corpus and index it."""
-    if not context.is_admin(update):
-        await update.effective_message.reply_html(ADMIN_ONLY)
-        return
     if not context.args:
         await update.effective_message.reply_html(ADD_USAGE)
         return
@@ -410,12 +419,10 @@ async def not_text(update: Update, context: BotContext) -> None:
     await update.effective_message.reply_html(NOT_TEXT)
 
 
+@admins_only
 async def document(update: Update, context: BotContext) -> None:
     """A file sent in a private chat: admins add it to the corpus, others are refused."""
     message = update.effective_message
-    if not context.is_admin(update):
-        await message.reply_html(ADMIN_ONLY)
-        return
     doc = message.document
     try:
         check_upload(doc.file_name, doc.file_size)
