@@ -48,12 +48,15 @@ from retrieval.types import Hit
 
 from . import callbacks, insights_bot, logsafe
 from .admin import (
+    LINK_ONLY,
     IndexWatcher,
     Reindexer,
     UploadRejected,
     check_upload,
-    discard_if_skipped,
+    fetch_and_report,
     fetch_into_corpus,
+    rebuild_and_report,
+    reindex_and_report,
     save_upload,
 )
 from .feedback import FeedbackStore
@@ -71,26 +74,19 @@ from .render.texts import (
     COMMAND_MENU,
     ERROR,
     FEEDBACK_THANKS,
-    FETCH_STARTED,
     MENTION_EMPTY,
     NEW_CONVERSATION,
     NO_TITLE,
     NOT_TEXT,
     RATE_LIMITED,
-    REINDEX_BUSY,
-    REINDEX_FAILED,
-    REINDEX_STARTED,
     UNKNOWN_COMMAND,
     UPLOAD_NOT_DOWNLOADED,
     UPLOAD_PRIVATE_ONLY,
     UPLOAD_SAVED,
-    UPLOAD_SKIPPED,
-    fetch_text,
     first_example,
     help_text,
     hint,
     latest_text,
-    report_text,
     seconds_text,
     stats_text,
     topics_text,
@@ -103,7 +99,6 @@ log = logging.getLogger(__name__)
 STATE = "chat"  # key of BotState in application.bot_data
 TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
-LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 COMMANDS = [BotCommand(command, description) for command, description in COMMAND_MENU]
 
 
@@ -286,20 +281,8 @@ async def _rebuild_and_report(update: Update, context: BotContext,
                               uploaded: Path | None = None) -> None:
     """Rebuild the index and tell the admin what changed (or why it failed, or why the
     uploaded file was dropped); the old index answers meanwhile."""
-    state = context.state
-    try:
-        report = await state.reindexer.run()
-    except Exception as e:  # the admin must hear about it; the old index keeps serving
-        log.exception("index rebuild failed")
-        await update.effective_chat.send_message(
-            REINDEX_FAILED.format(error=html.escape(str(e)[:500])))
-        return
-    if uploaded is not None:
-        reason = await asyncio.to_thread(discard_if_skipped, state.corpus_dir, uploaded, report)
-        if reason:
-            await update.effective_chat.send_message(UPLOAD_SKIPPED.format(
-                name=html.escape(uploaded.name), reason=html.escape(reason)))
-    await update.effective_chat.send_message(report_text(HTML, report))
+    await rebuild_and_report(context.state.reindexer, update.effective_chat.send_message, HTML,
+                             uploaded)
 
 
 # ---------------------------------------------------------------- command handlers
@@ -358,11 +341,7 @@ async def ask(update: Update, context: BotContext) -> None:
 @admins_only
 async def reindex(update: Update, context: BotContext) -> None:
     """/reindex (admins): rebuild from the corpus folder while answering from the old index."""
-    if context.state.reindexer.busy:
-        await update.effective_message.reply_html(REINDEX_BUSY)
-        return
-    await update.effective_message.reply_html(REINDEX_STARTED)
-    await _rebuild_and_report(update, context)
+    await reindex_and_report(context.state.reindexer, update.effective_message.reply_html, HTML)
 
 
 async def unknown_command(update: Update, context: BotContext) -> None:
@@ -373,13 +352,8 @@ async def unknown_command(update: Update, context: BotContext) -> None:
 async def _fetch_and_report(update: Update, context: BotContext,
                             urls: list[str]) -> None:
     """Fetch an admin's links into the corpus, say what was stored, index it if anything changed."""
-    state = context.state
-    await update.effective_message.reply_html(FETCH_STARTED)
-    report = await fetch_into_corpus(state.reindexer.config, state.corpus_dir,
-                                     state.reindexer.index_dir, urls)
-    await update.effective_message.reply_html(fetch_text(HTML, report))
-    if report.fetched:
-        await _rebuild_and_report(update, context)
+    await fetch_and_report(context.state.reindexer, update.effective_message.reply_html, HTML,
+                           urls)
 
 
 @admins_only
