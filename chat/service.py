@@ -3,7 +3,7 @@
 Everything here is blocking (the searcher embeds the question on the CPU, the
 store writes SQLite), so the Telegram handlers call it through
 asyncio.to_thread; the console calls it directly.  It knows nothing about
-Telegram or terminals: rendering lives in answers.py.
+Telegram or terminals: rendering lives in render/.
 """
 from __future__ import annotations
 

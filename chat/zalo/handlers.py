@@ -5,10 +5,8 @@ console's in spirit and Vietnamese first: «xem thêm» (/more), «đoạn N»
 (/doan N), «toàn văn N» (/full N), /new, /chude, /help; typed with or without
 diacritics.  The line that says how to use them comes once per conversation.
 
-Messages are plain text (Zalo documents no formatting) within 2,000
-characters, packed at card boundaries by answers.pack.  pack counts UTF-16
-units, which is never fewer than characters, so a message fits whether Zalo
-counts characters (as documented) or UTF-16 units.
+Messages are plain text within 2,000 characters (render.markup.ZALO), packed
+at card boundaries.
 
 Ids are strings on Zalo; the service, the rate limit and the feedback store
 see them as "zalo:<id>", so they never meet a Telegram id of the same digits.
@@ -25,37 +23,32 @@ from dataclasses import dataclass
 from retrieval.textnorm import fold
 
 from ..admin import LINK_ONLY, Reindexer, fetch_and_report, reindex_and_report
-from ..answers import (
+from ..context import RecentMap
+from ..insights_bot import PERIODS
+from ..ratelimit import QuestionLimiter
+from ..render.cards import article_messages, page_messages, passage_reply
+from ..render.markup import ZALO, chunk_text, pack
+from ..render.texts import (
     ADD_USAGE,
     ADMIN_ONLY,
+    ARTICLE_GONE,
     ERROR,
     NEW_CONVERSATION,
+    NO_MORE,
     NOT_TEXT,
-    PASSAGE_GONE,
-    PLAIN,
     RATE_LIMITED,
     UNKNOWN_COMMAND,
-    article_gone,
-    article_messages,
-    chunk_text,
     help_text,
     latest_text,
-    pack,
-    page_messages,
-    passage_block,
     seconds_text,
     stats_text,
     topics_text,
 )
-from ..context import RecentMap
-from ..insights_bot import PERIODS
-from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
 from ..textutil import utf16_len
 
 log = logging.getLogger(__name__)
 
-ZALO_LIMIT = 2000  # sendMessage `text`: 1 to 2,000 characters
 TEXT_EVENT = "message.text.received"
 CONVERSATIONS = 5000  # chats whose last answer is remembered (in memory only)
 CONVERSATION_SECONDS = 24 * 3600
@@ -64,7 +57,6 @@ HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn
           "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
 THONGKE_USAGE = "Dùng /thongke (7 ngày) hoặc /thongke 30 (30 ngày)."
 THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng."
-NO_MORE = "Không còn kết quả nào khác. Hãy đặt câu hỏi mới."
 ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
 NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
 NO_SUCH = "Không có kết quả số {n} cho câu hỏi vừa rồi."
@@ -126,7 +118,7 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-def fit(text: str, limit: int = ZALO_LIMIT) -> list[str]:
+def fit(text: str, limit: int = ZALO.limit) -> list[str]:
     """A long plain text (a rebuild report, /thongke) as messages within Zalo's limit,
     cut between paragraphs, else between lines, else between words."""
     blocks: list[str] = []
@@ -136,7 +128,7 @@ def fit(text: str, limit: int = ZALO_LIMIT) -> list[str]:
             continue
         lines: list[str] = []
         for line in paragraph.split("\n"):
-            lines += chunk_text(PLAIN, line, limit) if utf16_len(line) > limit else [line]
+            lines += chunk_text(ZALO, line, limit) if utf16_len(line) > limit else [line]
         blocks += pack(lines, limit, sep="\n")
     return pack(blocks, limit)
 
@@ -243,11 +235,11 @@ class ZaloChat:
             self._last.pop(chat)
             return [NEW_CONVERSATION]
         if command == "topics":
-            return [topics_text(PLAIN, await asyncio.to_thread(service.topics), console=True)]
+            return [topics_text(ZALO, await asyncio.to_thread(service.topics))]
         if command == "stats":
-            return [stats_text(PLAIN, await asyncio.to_thread(service.stats))]
+            return [stats_text(ZALO, await asyncio.to_thread(service.stats))]
         if command == "latest":
-            return [latest_text(PLAIN, await asyncio.to_thread(service.latest, 5))]
+            return [latest_text(ZALO, await asyncio.to_thread(service.latest, 5))]
         if command == "more":
             return await self._more(chat)
         if command in ("full", "doan"):
@@ -286,17 +278,17 @@ class ZaloChat:
 
         try:
             if command == "add":
-                await fetch_and_report(self.reindexer, say, PLAIN, urls)
+                await fetch_and_report(self.reindexer, say, ZALO, urls)
             else:
-                await reindex_and_report(self.reindexer, say, PLAIN)
+                await reindex_and_report(self.reindexer, say, ZALO)
         except Exception:
             log.exception("the Zalo /%s failed", command)
             await say(ERROR)
 
     def _help(self, group: bool, user: str = "") -> str:
         stats, examples = self.service.stats(), self.service.examples(3)
-        # The console's help without its command list (/quit has no meaning here).
-        general = help_text(PLAIN, stats, examples, console=True).split("\nLệnh\n")[0]
+        # The help for typed commands without its command list (/quit has no meaning here).
+        general = help_text(ZALO, stats, examples).split("\nLệnh\n")[0]
         parts = [general.rstrip(), ZALO_COMMANDS]
         if user.removeprefix("zalo:") in self.admins:
             parts.append(ZALO_ADMIN_COMMANDS)
@@ -314,7 +306,7 @@ class ZaloChat:
             if self._told.get(chat) is None:
                 self._told.put(chat, True)
                 how_to = HOW_TO
-        return page_messages(PLAIN, page, examples, hint=how_to, limit=ZALO_LIMIT)
+        return page_messages(ZALO, page, examples, hint=how_to)
 
     async def _more(self, chat: str) -> list[str]:
         last = self._last.get(chat)
@@ -339,14 +331,7 @@ class ZaloChat:
         if result is None:
             return [NO_SUCH.format(n=arg.strip())]
         if command == "doan":
-            return [self._passages(result)]
+            return [passage_reply(ZALO, result)]
         if result.article is None:
-            return [article_gone(PLAIN)]
-        return article_messages(PLAIN, result.article, ZALO_LIMIT)
-
-    @staticmethod
-    def _passages(result) -> str:
-        """answers.passage_reply within Zalo's limit (passage_reply has Telegram's)."""
-        if not result.card:
-            return PASSAGE_GONE
-        return passage_block(PLAIN, result.card, result.rank + 1, result.question, ZALO_LIMIT)
+            return [ARTICLE_GONE]
+        return article_messages(ZALO, result.article)
