@@ -17,7 +17,7 @@ Definitions (issue 16):
   as in `retrieval/evaluate.py`; passage hit@1 and MRR@10 are over the search's
   ranked passages, article hit@1 is the first passage's article;
 - the answer is in the first card when the gold snippet, its first 40 or its last
-  40 characters appear in the first card's shown text (chat.answers.card_answer_texts);
+  40 characters appear in the first card's shown text (chat.render.cards.card_answer_texts);
   a card's length is that text, before headline and citation lines; its total
   length is the whole plain card (headline, citation and link included) without
   the page's header;
@@ -41,9 +41,10 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from chat.answers import PLAIN, card_answer_texts, hit_block
 from chat.context import ConversationMemory
 from chat.feedback import FeedbackStore
+from chat.render.cards import card_answer_texts, hit_block
+from chat.render.markup import PLAIN
 from chat.service import ChatService, Status
 from retrieval import Config, Searcher, build_index
 from retrieval.evaluate import SNIPPET_PREFIX, Question, first_hit_rank

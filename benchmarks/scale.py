@@ -53,8 +53,6 @@ import psutil
 
 from .synthetic import HashedSyllableEmbedder, questions, write_corpus, write_new_article
 
-HERE = Path(__file__).resolve().parent
-
 STARTED = time.monotonic()
 FOUND_TIMEOUT_S = 600  # give up waiting for an added/removed article after this long
 

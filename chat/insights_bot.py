@@ -21,7 +21,6 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from .answers import ADMIN_ONLY
 from .insights import (
     GRADE_NAMES,
     Report,
@@ -33,6 +32,7 @@ from .insights import (
     period_text,
     pyplot,
 )
+from .render.texts import ADMIN_ONLY
 from .service import ChatService
 from .textutil import cut_words
 

@@ -22,7 +22,7 @@ from retrieval.types import format_date  # noqa: F401  (re-exported for the rend
 
 # Telegram's longest message (telegram.constants.MessageLimit.MAX_TEXT_LENGTH), in UTF-16
 # code units (emoji count twice).  Written here, not imported, so that the front-end-neutral
-# core (ChatService, the console, Zalo) runs without python-telegram-bot; a test keeps the
+# core (ChatService, the console) runs without python-telegram-bot; a test keeps the
 # two equal.
 TELEGRAM_LIMIT = 4096
 

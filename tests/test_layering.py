@@ -36,7 +36,8 @@ sys.meta_path.insert(0, NoTelegram())
 from chat.config import load_config
 from chat.console import run_console
 from chat.service import ChatService
-from chat import answers, textutil
+from chat import textutil
+from chat.render import cards, markup, texts
 print("imported", ChatService.__name__, run_console.__name__, textutil.TELEGRAM_LIMIT)
 """
     done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
