@@ -189,11 +189,11 @@ def _guard(run, token_env: str | None = None) -> int:
     """Turn the expected start-up failures into one readable line and a non-zero exit."""
     from telegram.error import InvalidToken
 
-    from retrieval.index import BuildInProgress, IndexMismatch
+    from retrieval.index import BuildInProgress, IndexMismatch, IndexUnavailable
 
     try:
         return run()
-    except (IndexMismatch, BuildInProgress, FileNotFoundError) as e:
+    except (IndexMismatch, BuildInProgress, IndexUnavailable, ConfigError, FileNotFoundError) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
         return 2
     except InvalidToken:

@@ -2,17 +2,20 @@
 the same answers as the index folder, generations published whole, kill -9, migrate, faults."""
 from __future__ import annotations
 
+import os
 import shutil
 import signal
 import subprocess
 import sys
+import tempfile
+import time
 
 import psycopg
 import pytest
 from conftest import ROOT
 from test_index import ARTICLES, QUESTIONS, _answers, _change_corpus
 
-from retrieval import BuildInProgress, Config, IndexUnavailable, Searcher, build_index
+from retrieval import BuildInProgress, Config, IndexNotFound, IndexUnavailable, Searcher, build_index
 from retrieval.postgres.index import LOCK_KEY, tsvector_literal
 from retrieval.postgres.migrate import migrate_index
 from retrieval.postgres.server import create_database, drop_database
@@ -160,7 +163,7 @@ def _cli(config_path, *args, env=None):
 def test_a_bad_dsn_is_one_clear_line_without_the_password(tmp_path, monkeypatch):
     config = tmp_path / "pg.toml"
     config.write_text(f'[index]\nbackend = "postgres"\ndsn_env = "{DSN_ENV}"\n')
-    env = {**__import__("os").environ, DSN_ENV: "postgresql://congtac:s3cret-pw@127.0.0.1:1/congtac"}
+    env = {**os.environ, DSN_ENV: "postgresql://congtac:s3cret-pw@127.0.0.1:1/congtac"}
     done = _cli(config, "search", "--index", "unused", "Hội Nông dân", env=env)
     assert done.returncode == 2 and "Traceback" not in done.stderr
     assert done.stderr.count("\n") == 1 and done.stderr.startswith("error: PostgreSQL: cannot connect")
@@ -186,7 +189,7 @@ def test_a_server_without_pgvector_is_one_clear_line(tmp_path, pg_server):
         dsn = admin.rsplit("@", 1)[1].rsplit("/", 1)[0]
         config = tmp_path / "pg.toml"
         config.write_text(f'[index]\nbackend = "postgres"\ndsn_env = "{DSN_ENV}"\n')
-        env = {**__import__("os").environ, DSN_ENV: f"postgresql://plain:plainpw@{dsn}/novector"}
+        env = {**os.environ, DSN_ENV: f"postgresql://plain:plainpw@{dsn}/novector"}
         done = _cli(config, "index", "--corpus", str(tmp_path), "--index", "unused", env=env)
         assert done.returncode == 2 and "Traceback" not in done.stderr
         assert done.stderr.count("\n") == 1 and "no pgvector extension" in done.stderr
@@ -209,3 +212,45 @@ def test_embedded_stays_the_default_and_needs_no_server(tmp_path, corpus, e5):
     build_index(corpus, tmp_path / "index", progress=False, embedder=e5)
     assert Searcher.open(tmp_path / "index", embedder=e5).stats()["articles"] == 2
     shutil.rmtree(tmp_path / "index")
+
+
+def test_a_streaming_replica_serves_the_generation_published_on_the_primary(corpus, e5, pg_config,
+                                                                            pg_server, pg_database,
+                                                                            monkeypatch):
+    folder = tempfile.mkdtemp(prefix="pg_replica_", dir="/tmp")
+    replica = pg_server.start_replica(folder)
+    try:
+        build_index(corpus, "unused", pg_config, progress=False, embedder=e5)  # published on the primary
+        primary = Searcher.open("unused", pg_config, embedder=e5)
+        replica_config = Config()
+        replica_config.index.backend, replica_config.index.dsn_env = "postgres", "CONGTAC_TEST_REPLICA_DSN"
+        name = pg_database.rsplit("/", 1)[1]
+        monkeypatch.setenv("CONGTAC_TEST_REPLICA_DSN", replica.dsn(name))
+        deadline = time.monotonic() + 30
+        while True:  # the replica applies the primary's WAL a moment later
+            assert time.monotonic() < deadline, "the replica did not catch up in 30 s"
+            try:
+                served = Searcher.open("unused", replica_config, embedder=e5)
+                if served.stats()["generation"] == primary.stats()["generation"]:
+                    break
+            except IndexNotFound:  # the tables or the first generation are not there yet
+                if time.monotonic() > deadline:
+                    raise
+            time.sleep(0.2)
+        assert _grades(served) == _grades(primary)
+        with psycopg.connect(replica.dsn(name)) as conn:
+            assert conn.execute("SELECT pg_is_in_recovery()").fetchone() == (True,)
+    finally:
+        replica.stop()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_the_bot_with_a_bad_dsn_says_so_in_one_line(tmp_path):
+    config = tmp_path / "pg.toml"
+    config.write_text(f'[index]\nbackend = "postgres"\ndsn_env = "{DSN_ENV}"\n')
+    env = {**os.environ, DSN_ENV: "postgresql://congtac:s3cret-pw@127.0.0.1:1/congtac"}
+    done = subprocess.run([sys.executable, "bot.py", "--console", "--config", str(config)], cwd=ROOT,
+                          capture_output=True, text=True, env=env, timeout=300, stdin=subprocess.DEVNULL)
+    assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
+    assert done.stderr.strip().splitlines()[-1].startswith("Lỗi: PostgreSQL: cannot connect")
+    assert "s3cret-pw" not in done.stderr

@@ -23,6 +23,7 @@ import secrets
 import socket
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DATABASE = "congtac"
 ROLE = "congtac"
@@ -139,6 +140,24 @@ class LocalServer:
             return False
         self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data))
         return True
+
+    def start_replica(self, folder: str | os.PathLike) -> LocalServer:
+        """A streaming replica of this (running) server in `folder`, on a port of its own,
+        started: read-only, it serves what the primary publishes (pg_basebackup -R)."""
+        replica = LocalServer(folder)
+        replica._check_reachable()
+        replica.folder.mkdir(parents=True, exist_ok=True)
+        replica._hand_over(replica.folder)
+        url = urlsplit(self.dsn())
+        conninfo = f"host=127.0.0.1 port={url.port} user={ROLE} password={url.password}"
+        self._run("pg_basebackup", "-D", str(replica.data), "-R", "-X", "stream", "-d", conninfo)
+        port = _free_port()
+        with open(replica.data / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write(f"port = {port}\n")
+        replica.dsn_file.write_text(self.dsn().replace(f":{url.port}/", f":{port}/"), encoding="utf-8")
+        replica.dsn_file.chmod(0o600)
+        replica._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(replica.data), "-l", str(replica.log))
+        return replica
 
     def _create_database(self) -> None:
         create_database(self.dsn("postgres"), DATABASE)
