@@ -25,7 +25,7 @@ from .answer import SentenceScorer, lacks_detail, wanted
 from .config import Config
 from .embedders import Embedder, make_embedder
 from .index import Candidate, IndexReader, open_reader
-from .query import Intent, Subject, article_subject, missing, understand
+from .query import Intent, Subject, article_subject, missing, understand, url_words
 from .textnorm import (
     MAX_QUESTION_CHARS,
     alias_spellings,
@@ -35,6 +35,7 @@ from .textnorm import (
     folded_words,
     has_diacritics,
     respell,
+    sentence_spans,
     syllables,
 )
 from .types import Article, Hit, SearchResponse
@@ -43,6 +44,18 @@ from .types import Article, Hit, SearchResponse
 # 0.2-1 ms each); articles recur across questions, and the result depends on the
 # arguments alone.  Shared: callers must not change a Subject.
 _subject = lru_cache(maxsize=16_384)(article_subject)
+
+
+def _background(c: Candidate) -> str:
+    """What an article is about as a whole: its headline, the headline its address
+    repeats, and its lead's first sentence.  The question's words found there are
+    in every paragraph's context, so they weigh less when choosing the answering
+    sentence (answer.BACKGROUND_SHARE): a photo caption or an opening that restates
+    the topic does not beat the sentence with the figure.  Realdev: answer in the
+    first card 79 -> 81 of 92 (titles made from a caption or the lead say little)."""
+    lead = c.lead or ""
+    first = next(iter(sentence_spans(lead)), (0, 0))
+    return " ".join((c.title, " ".join(url_words(c.url)[1]), lead[first[0]:first[1]]))
 
 
 class Searcher:
@@ -75,18 +88,21 @@ class Searcher:
     # ------------------------------------------------------------ search
 
     def search(self, question: str, top_k: int | None = None, offset: int = 0,
-               today: date | None = None, prefer: tuple[str, ...] = ()) -> SearchResponse:
+               today: date | None = None, prefer: tuple[str, ...] = (),
+               intent: Intent | None = None) -> SearchResponse:
         """Ranked passages offset..offset+top_k, one per distinct paragraph text, graded
         `exact`, `partial` (with what is `missing`) or `none`.  `prefer` names the
         constraints ("organisation", "place", "year") a follow-up changed: articles that
-        satisfy them come first, so the previous answer does not win on the old topic."""
+        satisfy them come first, so the previous answer does not win on the old topic.
+        `intent`: the question's constraints as the caller already understood them
+        (the chat's follow-up rules do, chat.context.resolve); None: understood here."""
         top_k = self.config.search.top_k if top_k is None else top_k
         question = clean_text(question).strip()[:MAX_QUESTION_CHARS]
         gen = self.reader.current  # one generation for the whole question
         if not question or not syllables(question) or not gen.passages:
             return SearchResponse(query=question, answered=False)
 
-        intent = understand(question, gen.places, today)
+        intent = intent or understand(question, gen.places, today)
         scores, cast, found = self._rank(gen, question)
         # Those visible in this generation; _rank has read some already.
         found |= self.reader.candidates(gen, [pid for pid in scores if pid not in found])
@@ -169,7 +185,7 @@ class Searcher:
         for c in whole.values():
             texts.setdefault(c.article_id, []).append(c.text)
         firsts = {c.article_id: c for c in reversed(whole.values())}
-        inside = {a: scorer.within(c.title, texts[a],
+        inside = {a: scorer.within(_background(c), texts[a],
                                    article_subject(c.title, c.place, c.date, c.lead or "", c.url).years)
                   for a, c in firsts.items()}
         plain: dict[str, float] = {}
