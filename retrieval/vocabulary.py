@@ -4,7 +4,7 @@ The rules that use these words stay where they work (textnorm's lexical tokens,
 query's constraints, articles' places, answer's cues, the chat's follow-ups and
 /chude); this module holds data only and imports nothing, so any layer can read
 it (chat/ reads it; it never reads chat/).  Sections, top to bottom: stop words,
-asking words, organisations, administrative units, event kinds, offices and
+administrative units, asking words, organisations, event kinds, offices and
 people, counting, time, and the words that end a name or a headline.
 
 Why Python and not a data file: most entries come with the reason they are (or
@@ -36,6 +36,52 @@ STOPWORDS = frozenset(
     """.split()
 )
 
+# ---------------------------------------------------------------- administrative units and levels
+
+# Units as a question names them; each names its own level.
+UNIT_NAMES = ("thị trấn", "thành phố", "thị xã", "phường", "huyện", "tỉnh", "xã")
+# Short forms ("TP Lam Hạ"), with the alias term they share with the unit's name.
+UNIT_ABBREVIATIONS = {"tp": ("thành phố", "thanh_pho"), "tx": ("thị xã", "thi_xa")}
+# A unit's Party committee and its Youth Union are named after it: "Thành ủy", "Thị đoàn".
+PARTY_COMMITTEES = {"huyện ủy": "huyện", "tỉnh ủy": "tỉnh", "thành ủy": "thành phố", "thị ủy": "thị xã"}
+YOUTH_UNIONS = {"huyện đoàn": "huyện", "tỉnh đoàn": "tỉnh", "thành đoàn": "thành phố", "thị đoàn": "thị xã"}
+# Every way a question names a unit, with the level a reply names.  "tỉnh", "xã"
+# and "phường" typed without accents are also "tình", "xa" and "phương" (tình
+# nguyện, phương hướng): unaccented, they introduce only a place the index knows.
+UNITS = {**{u: u for u in UNIT_NAMES}, **PARTY_COMMITTEES, **YOUTH_UNIONS,
+         **{short: unit for short, (unit, _) in UNIT_ABBREVIATIONS.items()}}
+AMBIGUOUS_UNACCENTED_UNITS = frozenset({"tinh", "xa", "phuong"})  # folded
+# Levels below a district (None: no level said): an article is seldom about one, the paragraph is.
+LOCAL_LEVELS = frozenset({"xã", "phường", "thị trấn", None})
+# A level named without a place ("cấp tỉnh", "của tỉnh") in a follow-up: one word.
+LEVEL_WORDS = frozenset(u for u in UNIT_NAMES if " " not in u)
+
+# Words that only frame a constraint when a place or a year follows them
+# ("huyện Tùng Khê", "năm 2024", "nhiệm kỳ 2020-2025"); elsewhere they may be
+# topic ("thanh niên", "đoàn", "thi đua"), so they are dropped only there.
+FRAME_WORDS = frozenset({w for u in UNIT_NAMES for w in u.split()} | set(UNIT_ABBREVIATIONS)
+                        | {"năm", "nhiệm", "kỳ", "giai", "đoạn", "ở", "tại", "của"})
+
+# Units as articles write them, as regular-expression fragments (each ends with
+# the space before the name), from the level a citation wants most (the district
+# or town) to the least.  Longest first: "Huyện ủy Đầm Hà" must not read as
+# "huyện" + "Ủy Đầm Hà".
+UNIT_PATTERNS = (
+    r"(?:(?:huyện|thành|thị|quận)\s+(?:ủy|uỷ)|thị\s+xã|thành\s+phố|huyện|quận)\s+|tp\.\s*|tp\s+",
+    r"tỉnh\s+(?:ủy|uỷ)\s+|tỉnh\s+",
+    r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
+)
+# Bodies an organisation's banner may name before its unit ("UBND huyện Hòa
+# Lĩnh"), as a regular-expression alternation.
+BODIES_BEFORE_UNIT = r"ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|[uủ][ỷy] ban mttq|mttq"
+# Unit words a captured place name may still open with ("Ủy Đầm Hà"); "trấn" and
+# "phường" are absent: only these were ever left in front of a name.
+UNIT_WORDS = frozenset({"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp", "quận"})
+# The level word that ends a body's name after an office (folded): "Chủ tịch Hội
+# Nông dân tỉnh"; "thị" and "thành" end it with the syllable after them.
+LEVEL_SYLLABLES = frozenset({"huyen", "tinh", "xa", "phuong", "thi", "thanh", "ap", "thon", "khu"})
+UNIT_SECOND_SYLLABLES = frozenset({"uy", "doan", "xa", "tran", "pho"})  # thị ủy, thành phố... (folded)
+
 # ---------------------------------------------------------------- asking words (folded)
 
 # What kind of answer a question wants, by its cues (retrieval/answer.py).
@@ -62,11 +108,6 @@ FOLLOWUP_TAILS = frozenset({("thì", "sao"), ("thế", "nào"), ("ra", "sao"), (
                             ("thì", "ra", "sao"), ("sao",), ("nhỉ",), ("nữa",), ("thì",)})
 # Words that point back to the previous answer: "họ", "ở đó", "huyện ấy".
 ANAPHORA = frozenset({"họ", "đó", "ấy", "đấy", "kia"})
-# Words that only frame a constraint when a place or a year follows them
-# ("huyện Tùng Khê", "năm 2024", "nhiệm kỳ 2020-2025"); elsewhere they may be
-# topic ("thanh niên", "đoàn", "thi đua"), so they are dropped only there.
-FRAME_WORDS = frozenset({"năm", "huyện", "xã", "tỉnh", "phường", "thị", "trấn", "thành", "phố", "tp", "tx",
-                         "nhiệm", "kỳ", "giai", "đoạn", "ở", "tại", "của"})
 # "lần thứ 9", "khóa X": another congress, another year (folded).
 NEW_TERM_WORDS = frozenset({"lan", "khoa"})
 
@@ -91,13 +132,12 @@ _ORGANISATIONS = {
     "hoi_ccb": Organisation("Hội Cựu chiến binh", ("hội cựu chiến binh", "cựu chiến binh", "ccb", "hội ccb")),
     "mttq": Organisation("MTTQ", ("mặt trận tổ quốc", "mttq", "mặt trận")),
     "doan_tn": Organisation("Đoàn Thanh niên", ("đoàn thanh niên", "đoàn tn", "đtn", "đoàn tncs",
-                                                "huyện đoàn", "tỉnh đoàn", "thành đoàn", "thị đoàn")),
+                                                *YOUTH_UNIONS)),
     "hoi_lhtn": Organisation("Hội LHTN", ("hội liên hiệp thanh niên", "liên hiệp thanh niên", "hội lhtn",
                                           "lhtn")),
     "cong_doan": Organisation("Công đoàn", ("liên đoàn lao động", "lđlđ", "công đoàn")),
     "dan_van": Organisation("Ban Dân vận", ("ban dân vận", "dân vận")),
-    "cap_uy": Organisation("cấp ủy", ("huyện ủy", "tỉnh ủy", "thành ủy", "thị ủy", "đảng ủy",
-                                      "ban thường vụ")),
+    "cap_uy": Organisation("cấp ủy", (*PARTY_COMMITTEES, "đảng ủy", "ban thường vụ")),
     "ubnd": Organisation("UBND", ("ủy ban nhân dân", "ubnd")),
     "hdnd": Organisation("HĐND", ("hội đồng nhân dân", "hđnd")),
     "hoi_nct": Organisation("Hội Người cao tuổi", ("hội người cao tuổi", "người cao tuổi")),
@@ -117,8 +157,7 @@ GOVERNING = frozenset({"cap_uy", "ubnd", "hdnd"})
 ALIASES: dict[str, tuple[str, ...]] = {
     **{key: org.spellings for key, org in _ORGANISATIONS.items()},
     "bch": ("ban chấp hành", "bch"),
-    "thanh_pho": ("thành phố", "tp"),
-    "thi_xa": ("thị xã", "tx"),
+    **{key: (unit, short) for short, (unit, key) in UNIT_ABBREVIATIONS.items()},
 }
 
 # Abbreviations read as the words they stand for when an office's body is
@@ -128,43 +167,6 @@ ABBREVIATIONS = {"ubnd": "uy ban nhan dan", "ubmttq": "uy ban mat tran to quoc",
                  "hdnd": "hoi dong nhan dan", "lhtn": "lien hiep thanh nien", "uv": "uy vien",
                  "mttqvn": "mat tran to quoc", "ubmttqvn": "uy ban mat tran to quoc", "tp": "thanh pho",
                  "tx": "thi xa", "btv": "ban thuong vu", "bch": "ban chap hanh", "ldld": "lien doan lao dong"}
-
-# ---------------------------------------------------------------- administrative units and levels
-
-# Units as a question names them, with the level a reply names.  "tỉnh", "xã"
-# and "phường" typed without accents are also "tình", "xa" and "phương" (tình
-# nguyện, phương hướng): unaccented, they introduce only a place the index knows.
-UNITS = {
-    "thị trấn": "thị trấn", "thành phố": "thành phố", "thị xã": "thị xã",
-    "huyện ủy": "huyện", "thành ủy": "thành phố", "thị ủy": "thị xã", "tỉnh ủy": "tỉnh",
-    "huyện đoàn": "huyện", "thành đoàn": "thành phố", "thị đoàn": "thị xã", "tỉnh đoàn": "tỉnh",
-    "phường": "phường", "huyện": "huyện", "tỉnh": "tỉnh", "xã": "xã", "tp": "thành phố", "tx": "thị xã",
-}
-AMBIGUOUS_UNACCENTED_UNITS = frozenset({"tinh", "xa", "phuong"})  # folded
-# Levels below a district (None: no level said): an article is seldom about one, the paragraph is.
-LOCAL_LEVELS = frozenset({"xã", "phường", "thị trấn", None})
-# A level named without a place ("cấp tỉnh", "của tỉnh") in a follow-up.
-LEVEL_WORDS = frozenset({"tỉnh", "huyện", "xã", "phường", "thị xã", "thành phố"})
-
-# Units as articles write them, as regular-expression fragments (each ends with
-# the space before the name), from the level a citation wants most (the district
-# or town) to the least.  Longest first: "Huyện ủy Đầm Hà" must not read as
-# "huyện" + "Ủy Đầm Hà".
-UNIT_PATTERNS = (
-    r"(?:(?:huyện|thành|thị|quận)\s+(?:ủy|uỷ)|thị\s+xã|thành\s+phố|huyện|quận)\s+|tp\.\s*|tp\s+",
-    r"tỉnh\s+(?:ủy|uỷ)\s+|tỉnh\s+",
-    r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
-)
-# Bodies an organisation's banner may name before its unit ("UBND huyện Hòa
-# Lĩnh"), as a regular-expression alternation.
-BODIES_BEFORE_UNIT = r"ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|[uủ][ỷy] ban mttq|mttq"
-# Unit words a captured place name may still open with ("Ủy Đầm Hà"); "trấn" and
-# "phường" are absent: only these were ever left in front of a name.
-UNIT_WORDS = frozenset({"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp", "quận"})
-# The level word that ends a body's name after an office (folded): "Chủ tịch Hội
-# Nông dân tỉnh"; "thị" and "thành" end it with the syllable after them.
-LEVEL_SYLLABLES = frozenset({"huyen", "tinh", "xa", "phuong", "thi", "thanh", "ap", "thon", "khu"})
-UNIT_SECOND_SYLLABLES = frozenset({"uy", "doan", "xa", "tran", "pho"})  # thị ủy, thành phố... (folded)
 
 # ---------------------------------------------------------------- event kinds
 
