@@ -97,9 +97,9 @@ HOW_MANY_CUES = (("bao", "nhieu"), ("so", "luong"), ("tong", "so"), ("tong", "co
 SHARE_CUES = (("ti", "le"), ("ty", "le"), ("phan", "tram"))
 # Syllables that ask rather than say: never topic words of a sentence match.
 CUE_WORDS = frozenset("ai nao bao nhieu may gio dau gi khi luc sao the".split())
-# Asking words of a follow-up: they say what is wanted, not what about (chat/context.py).
-ASKING_WORDS = frozenset({"ai", "nao", "bao", "nhieu", "may", "gi", "dau", "khi", "luc", "sao", "the", "co",
-                          "la", "duoc", "nhu"})
+# A follow-up's words that say what is wanted, not what about: the cue words and
+# the verbs of asking ("có ... không", "là gì", "được bao nhiêu", "như thế nào").
+ASKING_WORDS = CUE_WORDS | {"co", "la", "duoc", "nhu"}
 
 # Words that open or close an elliptic follow-up and carry no topic (accented).
 FOLLOWUP_LEADS = frozenset({("thế", "còn"), ("vậy", "còn"), ("còn",), ("thế",), ("vậy",), ("còn", "ở"),
