@@ -25,81 +25,42 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from .textnorm import FOLDED_STOPWORDS, fold_syllable, folded_words, nfc, sentence_spans, syllables
+from .textnorm import (
+    ALIAS_EXPANSIONS,
+    FOLDED_STOPWORDS,
+    fold_syllable,
+    folded_words,
+    nfc,
+    sentence_spans,
+    syllables,
+)
 
 # The words these rules read (cues, offices, counters) are the vocabulary's, under short local names.
-from .vocabulary import (
-    ABBREVIATIONS as _EXPAND,
-)
-from .vocabulary import (
-    BODY_STOP as _BODY_STOP,
-)
-from .vocabulary import (
-    COUNT_UNITS as _UNITS,
-)
-from .vocabulary import (
-    COUNTER_STOP as _COUNTER_STOP,
-)
-from .vocabulary import (
-    CUE_WORDS as _CUE_WORDS,
-)
-from .vocabulary import (
-    HOW_MANY_CUES as _HOW_MANY,
-)
-from .vocabulary import (
-    LEVEL_SYLLABLES as _LEVELS,
-)
-from .vocabulary import (
-    MEASURES as _MEASURES,
-)
-from .vocabulary import (
-    MONEY_CUES as _MONEY_CUES,
-)
-from .vocabulary import (
-    MONEY_UNITS as _MONEY,
-)
-from .vocabulary import (
-    NAME_START as _NAME_START,
-)
-from .vocabulary import (
-    NOT_A_COUNT as _NOT_A_COUNT,
-)
-from .vocabulary import (
-    NOT_THE_OFFICE as _NOT_THE_ROLE,
-)
-from .vocabulary import (
-    OFFICES as _ROLES,
-)
-from .vocabulary import (
-    ONE_SYLLABLE_COUNTERS as _ONE_SYLLABLE_COUNTERS,
-)
-from .vocabulary import (
-    PEOPLE_COUNTERS as _PEOPLE,
-)
-from .vocabulary import (
-    PERSON_WORDS,
-)
-from .vocabulary import (
-    SHARE_CUES as _SHARE,
-)
-from .vocabulary import (
-    SURNAMES as _SURNAMES,
-)
-from .vocabulary import (
-    TASK_CUES as _TASK_CUES,
-)
-from .vocabulary import (
-    UNIT_SECOND_SYLLABLES as _UNIT_SECOND,
-)
-from .vocabulary import (
-    WHEN_CUES as _WHEN_CUES,
-)
-from .vocabulary import (
-    WHERE_CUES as _WHERE_CUES,
-)
-from .vocabulary import (
-    WHO_CUES as _WHO_CUES,
-)
+from .vocabulary import ABBREVIATIONS, PERSON_WORDS
+from .vocabulary import BODY_STOP as _BODY_STOP
+from .vocabulary import COUNT_UNITS as _UNITS
+from .vocabulary import COUNTER_STOP as _COUNTER_STOP
+from .vocabulary import CUE_WORDS as _CUE_WORDS
+from .vocabulary import HOW_MANY_CUES as _HOW_MANY
+from .vocabulary import LEVEL_SYLLABLES as _LEVELS
+from .vocabulary import MEASURES as _MEASURES
+from .vocabulary import MONEY_CUES as _MONEY_CUES
+from .vocabulary import MONEY_UNITS as _MONEY
+from .vocabulary import NAME_START as _NAME_START
+from .vocabulary import NOT_A_COUNT as _NOT_A_COUNT
+from .vocabulary import NOT_THE_OFFICE as _NOT_THE_ROLE
+from .vocabulary import OFFICES as _ROLES
+from .vocabulary import ONE_SYLLABLE_COUNTERS as _ONE_SYLLABLE_COUNTERS
+from .vocabulary import PEOPLE_COUNTERS as _PEOPLE
+from .vocabulary import SHARE_CUES as _SHARE
+from .vocabulary import SURNAMES as _SURNAMES
+from .vocabulary import TASK_CUES as _TASK_CUES
+from .vocabulary import UNIT_SECOND_SYLLABLES as _UNIT_SECOND
+from .vocabulary import WHEN_CUES as _WHEN_CUES
+from .vocabulary import WHERE_CUES as _WHERE_CUES
+from .vocabulary import WHO_CUES as _WHO_CUES
+
+_EXPAND = ALIAS_EXPANSIONS | ABBREVIATIONS  # "ubnd" -> "uy ban nhan dan"
 
 NUMBER, WHO, WHEN, WHERE, TASKS, OPEN = "number", "who", "when", "where", "tasks", "open"
 # Kinds whose absence an article can be caught at: a figure, a name, a date.

@@ -147,6 +147,13 @@ class Spellings:
 _ALIAS_SPELLINGS = Spellings({spelling: key for key, spellings in ALIASES.items() for spelling in spellings})
 
 
+# Each abbreviation among the spellings of a group, folded, with the spelling of
+# the group whose initials it is: "hnd" -> "hoi nong dan", "lđlđ" -> "lien doan lao dong".
+ALIAS_EXPANSIONS = {fold(short): fold(full) for spellings in ALIASES.values() for short in spellings
+                    if " " not in short for full in spellings
+                    if " " in full and "".join(w[0] for w in fold(full).split()) == fold(short)}
+
+
 def alias_keys(words: list[str]) -> list[str]:
     """Keys of the alias groups spelled in a list of lower-case syllables, in order."""
     return [key for _, _, key in _ALIAS_SPELLINGS.find(words)]

@@ -161,12 +161,12 @@ ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 # Abbreviations read as the words they stand for when an office's body is
-# compared ("Chủ tịch UBND" is "Chủ tịch Ủy ban nhân dân") (folded).
-ABBREVIATIONS = {"ubnd": "uy ban nhan dan", "ubmttq": "uy ban mat tran to quoc", "mttq": "mat tran to quoc",
-                 "hnd": "hoi nong dan", "nd": "nong dan", "lhpn": "lien hiep phu nu", "ccb": "cuu chien binh",
-                 "hdnd": "hoi dong nhan dan", "lhtn": "lien hiep thanh nien", "uv": "uy vien",
-                 "mttqvn": "mat tran to quoc", "ubmttqvn": "uy ban mat tran to quoc", "tp": "thanh pho",
-                 "tx": "thi xa", "btv": "ban thuong vu", "bch": "ban chap hanh", "ldld": "lien doan lao dong"}
+# compared ("Chủ tịch UBMTTQ" is "Chủ tịch Ủy ban Mặt trận Tổ quốc") (folded).
+# An alias spelling such as "ubnd" or "hnd" is not repeated here: it stands for
+# the spelling of its group whose initials it is (textnorm.ALIAS_EXPANSIONS).
+ABBREVIATIONS = {"ubmttq": "uy ban mat tran to quoc", "mttqvn": "mat tran to quoc",
+                 "ubmttqvn": "uy ban mat tran to quoc", "nd": "nong dan", "uv": "uy vien",
+                 "btv": "ban thuong vu"}
 
 # ---------------------------------------------------------------- event kinds
 
