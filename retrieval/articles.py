@@ -25,9 +25,10 @@ from .vocabulary import (
     BODIES_AFTER_OFFICE,
     BODIES_BEFORE_UNIT,
     MIDDLE_NAMES,
-    OFFICE_HOLDER_SURNAMES,
     OFFICES_BEFORE_NAME,
     PAGE_PERSON_WORDS,
+    PLACE_LIKE_SURNAMES,
+    SURNAMES,
     UNIT_PATTERNS,
     UNIT_WORDS,
 )
@@ -581,7 +582,8 @@ def _is_person(name: str, text: str, at: int, people: set[str]) -> bool:
         return True
     if len(words) >= 3 and words[1] in MIDDLE_NAMES:
         return True
-    return words[0] in OFFICE_HOLDER_SURNAMES and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at]))
+    return (words[0] in SURNAMES and words[0] not in PLACE_LIKE_SURNAMES
+            and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at])))
 
 
 def _places_in(pattern: re.Pattern, text: str, people: set[str]) -> list[str]:

@@ -206,20 +206,18 @@ BODIES_AFTER_OFFICE = ("ubnd|hđnd|ủy ban nhân dân|uỷ ban nhân dân|hội
 PERSON_WORDS = ("ông", "bà", "đồng chí", "đ/c", "anh", "chị", "cụ", "cháu")
 # ... and, to tell a person from a place in an article, these as well.
 PAGE_PERSON_WORDS = (*PERSON_WORDS, "em", "thầy", "cô", "nhà báo", "nghệ nhân", "bác sĩ")
-# Surnames that open a full name in a sentence ("Nguyễn Văn A").
+# Surnames: one opens a full name in a sentence ("Nguyễn Văn A").
 SURNAMES = frozenset("""
     Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Lại Lưu Mai Trương Đoàn
     Cao Lâm Châu Tạ Hà Thái Tô Chu Kiều Quách Lương Triệu Văn Khuất Tăng Đào Lò Hứa Mạc Âu Thạch Nông
     Ninh Giang Phùng Đàm Kim Y Lữ Vương Từ Diệp Trịnh Đồng Mã Lục Danh Sơn Tiêu Lã Viên Khổng Hầu Ông
+    Thân La Bạch Tống Doãn Quan
 """.split())
-# Surnames that make the name after an office and a unit word a person's, not a
-# place's ("Chủ tịch UBND huyện Nguyễn Văn A").  Not SURNAMES: that list also
-# holds syllables that open place names ("Sơn", "Châu", "Kim"), and merging
-# the two changes which places articles get.
-OFFICE_HOLDER_SURNAMES = frozenset(
-    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh "
-    "Trương Lâm Phùng Mai Tô Hà Tạ Lưu Cao Đinh Kiều Lương Chu Quách Triệu Thái Từ Tăng Hứa Lại Mạc "
-    "Nông Lò Hầu Thân Diệp La Bạch Tống Lục Giang Âu Doãn Khổng Quan".split())
+# Surnames that are not enough to make the name after an office and a unit word
+# a person's rather than a place's ("Chủ tịch UBND huyện Sơn Động ..."): most also
+# open place names (Sơn La, Châu Thành, Kim Sơn, Văn Lâm, Y Tý, Đồng Hới).
+PLACE_LIKE_SURNAMES = frozenset(
+    "Châu Danh Khuất Kim Lã Lữ Mã Ninh Sơn Thạch Tiêu Viên Văn Y Ông Đàm Đồng".split())
 MIDDLE_NAMES = frozenset({"Văn", "Thị"})
 
 # ---------------------------------------------------------------- counting (folded unless said)

@@ -87,6 +87,13 @@ def test_a_name_in_the_office_asked_not_its_deputy_nor_another_body():
     assert not has_evidence("Ông Nguyễn Đức Tài, Chủ tịch Ủy ban MTTQ huyện dự.", ubnd)
 
 
+def test_a_full_name_is_a_person_whatever_common_surname_opens_it():
+    who = wanted("Ai chủ trì hội nghị?")
+    for name in ("Nguyễn Văn Hùng", "Thân Văn Hùng", "Quan Thị Lan", "Sơn Văn Tài"):
+        assert has_evidence(f"Hội nghị do {name} chủ trì.", who), name
+    assert not has_evidence("Hội nghị do Hội Nông dân Tùng Khê chủ trì.", who)
+
+
 def test_dates_and_places():
     assert has_evidence("Sáng ngày 19/12, Hội tổ chức hội nghị.", wanted("Hội nghị diễn ra ngày nào?"))
     assert not has_evidence("Hội tổ chức hội nghị tổng kết.", wanted("Hội nghị diễn ra ngày nào?"))

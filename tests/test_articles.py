@@ -420,6 +420,8 @@ def test_date_in_the_url(url, date):
     ("Chủ tịch UBND huyện Lê Quang Vinh thăm xã Tân Mai", "", "Đoàn đến xã Tân Mai, huyện Hòa Lĩnh.",
      "Hòa Lĩnh"),
     ("Thăm mô hình kinh tế", "", "Phó Bí thư Huyện ủy Trần Thị Lụa dự. Huyện Hòa Lĩnh có 9 xã.", "Hòa Lĩnh"),
+    # Sơn is a surname too, but opens as many place names: after an office it stays a place.
+    ("Chủ tịch UBND huyện Sơn Khê dự hội nghị", "", "", "Sơn Khê"),
     # A name seen after "đồng chí" is a person wherever it stands.
     ("Làm việc với Khối vận", "", "Đồng chí Vi Thanh Hà, huyện Vi Thanh Hà là cách viết sai.", None),
     ("Hội nghị ở TP. Lam Hạ", "", "Đồng chí Lục Văn Thắng dự.", "Lam Hạ"),
