@@ -36,7 +36,7 @@ from .textnorm import (
 )
 
 # The words these rules read (cues, offices, counters) are the vocabulary's, under short local names.
-from .vocabulary import ABBREVIATIONS, PERSON_WORDS
+from .vocabulary import ABBREVIATIONS, OFFICES, PERSON_WORDS
 from .vocabulary import BODY_STOP as _BODY_STOP
 from .vocabulary import COUNT_UNITS as _UNITS
 from .vocabulary import COUNTER_STOP as _COUNTER_STOP
@@ -49,7 +49,6 @@ from .vocabulary import MONEY_UNITS as _MONEY
 from .vocabulary import NAME_START as _NAME_START
 from .vocabulary import NOT_A_COUNT as _NOT_A_COUNT
 from .vocabulary import NOT_THE_OFFICE as _NOT_THE_ROLE
-from .vocabulary import OFFICES as _ROLES
 from .vocabulary import ONE_SYLLABLE_COUNTERS as _ONE_SYLLABLE_COUNTERS
 from .vocabulary import PEOPLE_COUNTERS as _PEOPLE
 from .vocabulary import SHARE_CUES as _SHARE
@@ -61,6 +60,7 @@ from .vocabulary import WHERE_CUES as _WHERE_CUES
 from .vocabulary import WHO_CUES as _WHO_CUES
 
 _EXPAND = ALIAS_EXPANSIONS | ABBREVIATIONS  # "ubnd" -> "uy ban nhan dan"
+_ROLES = tuple(tuple(fold_syllable(w) for w in office.split()) for office in OFFICES)  # folded
 
 NUMBER, WHO, WHEN, WHERE, TASKS, OPEN = "number", "who", "when", "where", "tasks", "open"
 # Kinds whose absence an article can be caught at: a figure, a name, a date.

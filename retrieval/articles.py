@@ -24,8 +24,9 @@ from .types import DATE_SOURCES, Article
 from .vocabulary import (
     BODIES_AFTER_OFFICE,
     BODIES_BEFORE_UNIT,
+    MEMBER_TITLES,
     MIDDLE_NAMES,
-    OFFICES_BEFORE_NAME,
+    OFFICES,
     PAGE_PERSON_WORDS,
     PLACE_LIKE_SURNAMES,
     SURNAMES,
@@ -544,7 +545,7 @@ _PERSON_WORD = re.compile(
     re.IGNORECASE)
 # ... and often right after an office and its unit: "Bí thư Huyện ủy Nguyễn Văn A".
 _OFFICE_BEFORE = re.compile(
-    rf"\b({OFFICES_BEFORE_NAME})(\s+({BODIES_AFTER_OFFICE}))?\s*$",
+    rf"\b({'|'.join(OFFICES + MEMBER_TITLES)})(\s+({BODIES_AFTER_OFFICE}))?\s*$",
     re.IGNORECASE)
 
 

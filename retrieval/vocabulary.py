@@ -180,11 +180,14 @@ EVENT_NAMES = {
 
 # ---------------------------------------------------------------- offices and people
 
-# Offices a "who" question names (folded); the words after one (its body: "Hội",
+# Offices a person holds, as questions and articles name them ("ai là Chủ tịch Hội
+# ...?", "Bí thư Huyện ủy Nguyễn Văn A"); the words after one (its body: "Hội",
 # "Ủy ban MTTQ huyện") must agree with the office a sentence names.
-OFFICES = (("pho", "chu", "tich"), ("chu", "tich"), ("pho", "bi", "thu"), ("bi", "thu"),
-           ("truong", "ban"), ("pho", "truong", "ban"), ("giam", "doc"), ("chu", "nhiem"),
-           ("truong", "phong"), ("chi", "hoi", "truong"), ("hoi", "truong"))
+OFFICES = ("phó chủ tịch", "chủ tịch", "phó bí thư", "bí thư", "trưởng ban", "phó trưởng ban", "giám đốc",
+           "chủ nhiệm", "trưởng phòng", "chi hội trưởng", "hội trưởng")
+# Memberships and posts an article also writes right before a name ("Ủy viên BTV
+# Huyện ủy Nguyễn Văn A").
+MEMBER_TITLES = ("ủy viên", "uỷ viên", "uvbtv", "tuv", "huv", "chánh văn phòng")
 # A sentence's office preceded by these is another office: the deputy, the former holder (folded).
 NOT_THE_OFFICE = frozenset({"pho", "nguyen", "cuu"})
 # Words that end the name of a body after an office: "Chủ tịch Hội [nhiệm kỳ ...]" (folded).
@@ -195,10 +198,8 @@ NAME_START = frozenset({"ong", "ba", "dong"})
 # biểu"): a follow-up naming them names no new subject (folded).
 TITLE_SYLLABLES = frozenset({"chu", "tich", "bi", "thu", "pho", "truong", "ban", "giam", "doc", "hoi", "dai",
                              "uy", "vien", "dang", "dong", "chi"})
-# The office (and body) right before a person's name in an article: "Bí thư Huyện
-# ủy Nguyễn Văn A", as regular-expression alternations.
-OFFICES_BEFORE_NAME = ("bí thư|chủ tịch|giám đốc|trưởng ban|trưởng phòng|ủy viên|uỷ viên|uvbtv|tuv|huv"
-                       "|chánh văn phòng")
+# The body an office may name before a person's name in an article ("Chủ tịch
+# UBND huyện Nguyễn Văn A"), as a regular-expression alternation.
 BODIES_AFTER_OFFICE = ("ubnd|hđnd|ủy ban nhân dân|uỷ ban nhân dân|hội đồng nhân dân|ubmttq|ủy ban mttq"
                        "|mttq")
 
