@@ -22,14 +22,13 @@ from pathlib import Path
 from .textnorm import SENTENCE_END, YEAR, fold, nfc, normalize_space, sentences, syllables
 from .types import DATE_SOURCES, Article
 from .vocabulary import (
-    BODIES_AFTER_OFFICE,
-    BODIES_BEFORE_UNIT,
     MEMBER_TITLES,
     MIDDLE_NAMES,
     OFFICES,
     PAGE_PERSON_WORDS,
     PLACE_LIKE_SURNAMES,
     SURNAMES,
+    UNIT_BODIES,
     UNIT_PATTERNS,
     UNIT_WORDS,
 )
@@ -530,7 +529,7 @@ def infer_date(headline: str, lines: list[str], body: str, url: str | None = Non
 
 _NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 _ORG_NAME = re.compile(
-    rf"^(({BODIES_BEFORE_UNIT})\s+)?"
+    rf"^(({UNIT_BODIES})\s+)?"
     rf"(?:{'|'.join(UNIT_PATTERNS)})(?P<name>.+)$",
     re.IGNORECASE)
 _NAMED = rf"((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})"
@@ -545,7 +544,7 @@ _PERSON_WORD = re.compile(
     re.IGNORECASE)
 # ... and often right after an office and its unit: "Bí thư Huyện ủy Nguyễn Văn A".
 _OFFICE_BEFORE = re.compile(
-    rf"\b({'|'.join(OFFICES + MEMBER_TITLES)})(\s+({BODIES_AFTER_OFFICE}))?\s*$",
+    rf"\b({'|'.join(OFFICES + MEMBER_TITLES)})(\s+({UNIT_BODIES}))?\s*$",
     re.IGNORECASE)
 
 

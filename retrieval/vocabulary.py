@@ -71,9 +71,9 @@ UNIT_PATTERNS = (
     r"tỉnh\s+(?:ủy|uỷ)\s+|tỉnh\s+",
     r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
 )
-# Bodies an organisation's banner may name before its unit ("UBND huyện Hòa
-# Lĩnh"), as a regular-expression alternation.
-BODIES_BEFORE_UNIT = r"ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|[uủ][ỷy] ban mttq|mttq"
+# Bodies named with their unit, in a banner ("UBND huyện Hòa Lĩnh") or after an
+# office ("Chủ tịch UBND huyện Nguyễn Văn A"), as a regular-expression alternation.
+UNIT_BODIES = r"ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|ubmttq|[uủ][ỷy] ban mttq|mttq"
 # Unit words a captured place name may still open with ("Ủy Đầm Hà"); "trấn" and
 # "phường" are absent: only these were ever left in front of a name.
 UNIT_WORDS = frozenset({"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp", "quận"})
@@ -198,10 +198,6 @@ NAME_START = frozenset({"ong", "ba", "dong"})
 # biểu"): a follow-up naming them names no new subject (folded).
 TITLE_SYLLABLES = frozenset({"chu", "tich", "bi", "thu", "pho", "truong", "ban", "giam", "doc", "hoi", "dai",
                              "uy", "vien", "dang", "dong", "chi"})
-# The body an office may name before a person's name in an article ("Chủ tịch
-# UBND huyện Nguyễn Văn A"), as a regular-expression alternation.
-BODIES_AFTER_OFFICE = ("ubnd|hđnd|ủy ban nhân dân|uỷ ban nhân dân|hội đồng nhân dân|ubmttq|ủy ban mttq"
-                       "|mttq")
 
 # Words a person's name follows in a sentence an answer quotes ("ông Lê Văn A").
 PERSON_WORDS = ("ông", "bà", "đồng chí", "đ/c", "anh", "chị", "cụ", "cháu")
