@@ -254,6 +254,11 @@ PLACE_NAME_STOP = frozenset("""
     nhieu khi sau truoc hop so ket phat nhiem ky ngay thang tuan dang dan chuc tinh huyen xa
     ban uy cac nhung mot hai ba trien khai thuc hien giai doan lan thu
 """.split())
+# Labels of a page's host name that name no place: "thoibinh.camau.gov.vn" is
+# Thới Bình's portal, "hoinongdan.camau.gov.vn" no place's.
+NOT_PLACE_HOST_LABELS = frozenset({"www", "gov", "vn", "com", "org", "net", "edu", "dcs", "info", "mobile",
+                                   "m", "tintuc", "baomoi", "ubmttq", "mttq", "doanthanhnien", "hoinongdan",
+                                   "thanhdoan"})
 # Words a cut headline must not end on ("... chương trình phối hợp giữa").
 DANGLING = frozenset({"năm", "và", "các", "của", "giữa", "với", "về", "cho", "tại", "ở", "giai", "tổ", "mặt",
                       "những", "trong", "thực", "hiện", "tình", "hình"})
