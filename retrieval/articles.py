@@ -527,6 +527,8 @@ def infer_date(headline: str, lines: list[str], body: str, url: str | None = Non
 
 # ---------------------------------------------------------------- places
 
+# The unit words, bodies, offices and names these rules read are the vocabulary's;
+# UNIT_PATTERNS go from the level a citation wants most (the district or town) to the least.
 _NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 _ORG_NAME = re.compile(
     rf"^(({UNIT_BODIES})\s+)?"

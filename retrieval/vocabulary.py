@@ -2,10 +2,10 @@
 
 The rules that use these words stay where they work (textnorm's lexical tokens,
 query's constraints, articles' places, answer's cues, the chat's follow-ups and
-/chude); this module holds data only and imports nothing, so any layer can read
-it (chat/ reads it; it never reads chat/).  Sections, top to bottom: stop words,
-administrative units, asking words, organisations, event kinds, offices and
-people, counting, time, and the words that end a name or a headline.
+/chude); this module holds data only and imports nothing of the project, so any
+layer can read it (chat/ reads it; it never reads chat/).  Sections, top to
+bottom: stop words, administrative units, asking words, organisations, event
+kinds, offices and people, counting, time, and where a name or a headline ends.
 
 Why Python and not a data file: most entries come with the reason they are (or
 are not) there, several tables are derived from one another (aliases from the
