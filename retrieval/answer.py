@@ -36,7 +36,7 @@ from .textnorm import (
 )
 
 # The words these rules read (cues, offices, counters) are the vocabulary's, under short local names.
-from .vocabulary import ABBREVIATIONS, OFFICES, PERSON_WORDS
+from .vocabulary import ABBREVIATIONS, MONEY_CUES_NOT_FOLDED, OFFICES, PERSON_WORDS
 from .vocabulary import BODY_STOP as _BODY_STOP
 from .vocabulary import COUNT_UNITS as _UNITS
 from .vocabulary import COUNTER_STOP as _COUNTER_STOP
@@ -61,6 +61,7 @@ from .vocabulary import WHO_CUES as _WHO_CUES
 
 _EXPAND = ALIAS_EXPANSIONS | ABBREVIATIONS  # "ubnd" -> "uy ban nhan dan"
 _ROLES = tuple(tuple(fold_syllable(w) for w in office.split()) for office in OFFICES)  # folded
+_MONEY_CUES_FOLDED = frozenset(fold_syllable(w) for w in _MONEY_CUES - MONEY_CUES_NOT_FOLDED)
 
 NUMBER, WHO, WHEN, WHERE, TASKS, OPEN = "number", "who", "when", "where", "tasks", "open"
 # Kinds whose absence an article can be caught at: a figure, a name, a date.
@@ -166,7 +167,9 @@ def wanted(question: str) -> Wanted:
         money = (bool(counted) and (counted[0] in ("tien", "ty", "trieu")
                                     or (counted[0] == "dong"
                                         and folded[after + 1:after + 2] != ["bao"]))) or (
-            not counted and not share and bool(_MONEY_CUES & set(folded[max(0, after - 4):after])))
+            not counted and not share and bool(
+                (_MONEY_CUES & set(words[max(0, after - 8):after])) if accented
+                else (_MONEY_CUES_FOLDED & set(folded[max(0, after - 8):after]))))
         if money or share:
             counted, labels = [], []
         return Wanted(NUMBER, tuple(counted), money=money, share=share, label=" ".join(labels))

@@ -227,7 +227,11 @@ COUNT_UNITS = ("%", "m2", "m²", "km", "km2", "ha", "kg", "tấn", "tỷ", "tri�
                "vị", "ủy", "ý kiến", "câu hỏi", "chỉ tiêu", "buổi", "lớp", "đợt", "ngày công")
 # What a "how many" question counts: money, shares and people are classes of units.
 MONEY_UNITS = frozenset({"dong", "trieu", "ty", "nghin", "ngan", "usd", "vnd"})
-MONEY_CUES = frozenset({"tien", "kinh", "gia", "von", "quy", "ung", "ho", "van", "dong"})
+# Words before "bao nhiêu" that ask for money: tiền, kinh phí, trị giá, vốn, quỹ,
+# ủng hộ (accented: folded, "vốn" is also "vận").  Typed without accents "gia" is
+# as often gia đình or tham gia: MONEY_CUES_NOT_FOLDED are read only accented.
+MONEY_CUES = frozenset({"tiền", "kinh", "giá", "vốn", "quỹ", "ủng"})
+MONEY_CUES_NOT_FOLDED = frozenset({"giá"})
 PEOPLE_COUNTERS = frozenset({"nguoi", "hoi", "doan", "dai", "thanh", "can", "dong", "luot", "em", "hoc",
                              "phu", "nong", "cuu", "vi"})
 # Words that end what "bao nhiêu" counts: "bao nhiêu hộ [được hỗ trợ]".
