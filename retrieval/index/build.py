@@ -45,7 +45,9 @@ BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k pas
 # that indexes built before pick the change up on their next `index` run:
 # 2 - places from "huyện Trần Văn Thời" named as a unit again and again, run-on
 #     names cut ("Năm Căn Tôn Nữ"), "Tỉnh Đoàn X"; no clause split inside “...”.
-PARSE_RULES = 2
+# 3 - one vocabulary: an "UBMTTQ huyện X" line is the site's banner; "Đảng bộ",
+#     "chủ nhiệm" and "hội trưởng" before a name make it a person's.
+PARSE_RULES = 3
 
 
 def file_hash(path: Path) -> str:
