@@ -105,18 +105,21 @@ class Searcher:
     # ------------------------------------------------------------ search
 
     def search(self, question: str, top_k: int | None = None, offset: int = 0,
-               today: date | None = None, prefer: tuple[str, ...] = ()) -> SearchResponse:
+               today: date | None = None, prefer: tuple[str, ...] = (),
+               intent: Intent | None = None) -> SearchResponse:
         """Ranked passages offset..offset+top_k, one per distinct paragraph text, graded
         `exact`, `partial` (with what is `missing`) or `none`.  `prefer` names the
         constraints ("organisation", "place", "year") a follow-up changed: articles that
-        satisfy them come first, so the previous answer does not win on the old topic."""
+        satisfy them come first, so the previous answer does not win on the old topic.
+        `intent`: the question's constraints as the caller already understood them
+        (the chat's follow-up rules do, chat.context.resolve); None: understood here."""
         top_k = self.config.search.top_k if top_k is None else top_k
         question = clean_text(question).strip()[:MAX_QUESTION_CHARS]
         gen = self.reader.current  # one generation for the whole question
         if not question or not syllables(question) or not gen.passages:
             return SearchResponse(query=question, answered=False)
 
-        intent = understand(question, gen.places, today)
+        intent = intent or understand(question, gen.places, today)
         scores, cast, found = self._rank(gen, question)
         # Those visible in this generation; _rank has read some already.
         found |= self.reader.candidates(gen, [pid for pid in scores if pid not in found])

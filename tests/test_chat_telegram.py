@@ -706,7 +706,7 @@ class ExplodingSearcher:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def search(self, question, top_k=None, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=None, offset=0, today=None, prefer=(), intent=None):
         if "BOOM" in question:
             raise RuntimeError("index exploded")
         return self.inner.search(question, top_k, offset, today, prefer)

@@ -286,6 +286,22 @@ def test_long_context_is_cut_at_word_ends_within_the_limit():
         assert_whole_words(piece, text)
 
 
+def test_an_answer_that_opens_a_list_shows_its_items_not_what_came_before():
+    items = ["tiếp tục rà soát hội viên nghèo ở từng ấp;", "tăng cường nắm bắt tâm tư, nguyện vọng hội viên;",
+             "đẩy mạnh đối thoại giữa người đứng đầu cấp ủy với nông dân;",
+             "nhân rộng các mô hình kinh tế tập thể có hiệu quả."]
+    opening = ("Kết luận hội nghị, đồng chí Chủ tịch Hội Nông dân huyện Tân Lạc đề nghị các cơ sở Hội "
+               "trong năm 2025 thực hiện tốt các nhiệm vụ trọng tâm;")
+    text = f"{SENTENCES[0]} {SENTENCES[1]} {opening} {' '.join(items)}"
+    start = text.index(opening)
+    ex = card_excerpt(make_hit(text=text, answer=(start, start + len(opening))), "Chủ tịch Hội đề nghị gì?")
+    assert ex.answer == opening and ex.before == "…"
+    assert ex.after.startswith(" ".join(items[:3]))  # three items fit beside the opening
+    assert len(" ".join(ex.pieces())) <= cards.CARD_ANSWER_CHARS
+    for piece in ex.pieces():
+        assert_whole_words(piece, text)
+
+
 def test_one_long_sentence_is_cut_at_a_word_end_with_an_ellipsis():
     sentence = ("Năm 2024, Hội Nông dân huyện đã vận động " + "hội viên tham gia các mô hình kinh tế, "
                 * 20 + "đạt 120% kế hoạch.")
@@ -396,7 +412,7 @@ class StubSearcher:
         self.hits, self.answered, self.queries = hits, answered, []
         self.reader = StubReader()
 
-    def search(self, question, top_k=5, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=5, offset=0, today=None, prefer=(), intent=None):
         self.queries.append((question, top_k, offset))
         return SearchResponse(question, self.answered, self.hits[offset:offset + top_k])
 
@@ -666,7 +682,7 @@ def test_partial_answer_says_what_is_missing_before_the_results():
 
 def test_service_passes_the_grade_to_the_page(tmp_path):
     class Partial(StubSearcher):
-        def search(self, question, top_k=5, offset=0, today=None, prefer=()):
+        def search(self, question, top_k=5, offset=0, today=None, prefer=(), intent=None):
             response = super().search(question, top_k, offset)
             response.match, response.missing, response.understood = "partial", ["place"], "huyện X"
             return response

@@ -100,6 +100,15 @@ def _window(text: str, span: tuple[int, int], limit: int) -> tuple[str, str, str
     head_spans, tail_spans = sentence_spans(head), sentence_spans(tail)
     prev_at = head_spans[-1][0] if head_spans else len(head)
     next_to = tail_spans[0][1] if tail_spans else 0
+    if answer.endswith((":", ";")) and tail_spans:
+        # The answer opens a list ("... đề nghị: ...;"): its items are what was asked
+        # for, so the room goes to as many of them as fit, none to what came before.
+        prev_at = len(head)
+        room = limit - len(answer) - markers
+        for _, end in tail_spans[1:]:
+            if len(_flat(tail[:end])) + 1 > room:
+                break
+            next_to = end
     prev, nxt = _flat(head[prev_at:]), _flat(tail[:next_to])
     room_prev, room_next = _share(limit - len(answer) - markers, len(prev), len(nxt))
     before_text = prev if len(prev) <= room_prev else tail_words(prev, room_prev)
