@@ -300,6 +300,10 @@ def test_an_answer_that_opens_a_list_shows_its_items_not_what_came_before():
     assert len(" ".join(ex.pieces())) <= cards.CARD_ANSWER_CHARS
     for piece in ex.pieces():
         assert_whole_words(piece, text)
+    # a "bao nhiêu" answer ending in ";" is one item among others: context both sides
+    counted = card_excerpt(make_hit(text=text, answer=(start, start + len(opening))),
+                           "Hội có bao nhiêu nhiệm vụ trọng tâm?")
+    assert counted.before == f"… {SENTENCES[1]}"
 
 
 def test_one_long_sentence_is_cut_at_a_word_end_with_an_ellipsis():

@@ -20,9 +20,10 @@ from portal_site import ARTICLES, PortalServer, Route, article_html
 from chat.admin import Reindexer
 from chat.feedback import FeedbackStore
 from chat.render.texts import ADMIN_ONLY, FETCH_STARTED, REINDEX_STARTED
+from chat.render.texts import ZALO_HOW_TO as HOW_TO
 from chat.zalo.app import build_zalo
 from chat.zalo.client import ZaloClient, ZaloError
-from chat.zalo.handlers import HOW_TO, fit, parse_command
+from chat.zalo.handlers import fit, parse_command
 from chat.zalo.webhook import WebhookSettings
 from retrieval.config import FetchConfig
 

@@ -80,6 +80,37 @@ NO_SUCH = "Không có kết quả số {n} cho câu hỏi vừa rồi."
 PROMPT = "❓ Bạn hỏi: "  # what the console shows before each question at a terminal
 PASSAGE_WHAT = "cả đoạn trích của kết quả"  # ASK_FIRST's {what} for /doan N
 FULL_WHAT = "toàn văn bài"  # ... and for /full N
+# /thongke (the admins' report): it quotes what people asked, so not in a group.
+THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng với bot."
+
+# ---------------------------------------------------------------- Zalo (typed commands, Vietnamese first)
+
+ZALO_HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn N» để đọc cả đoạn trích số N · "
+               "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
+ZALO_THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng."
+ZALO_ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
+ZALO_NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
+ZALO_IN_GROUP = ("Trong nhóm: nhắc tên mình (@{name}) kèm câu hỏi, "
+                 "hoặc gõ /ask kèm câu hỏi.")
+ZALO_COMMANDS = "\n".join([
+    "Lệnh (gõ như tin nhắn thường)",
+    "xem thêm (/more) – xem thêm kết quả cho câu hỏi vừa rồi",
+    "đoạn N (/doan N) – đọc cả đoạn trích của kết quả số N",
+    "toàn văn N (/full N) – đọc toàn văn bài của kết quả số N",
+    "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
+    "/stats – thống kê dữ liệu · /latest – bài mới nhất · /help – hướng dẫn này",
+])
+ZALO_ADMIN_COMMANDS = "\n".join([
+    "Quản trị",
+    "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
+    "/add <đường dẫn> (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web về kho dữ liệu",
+    "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì (trong tin nhắn riêng)",
+])
+
+
+def thongke_usage(m: Markup) -> str:
+    """/thongke with a period it does not offer."""
+    return f"Dùng {m.code('/thongke')} (7 ngày) hoặc {m.code('/thongke 30')} (30 ngày)."
 
 
 def seconds_text(seconds: float) -> str:
@@ -214,10 +245,8 @@ def hint(m: Markup, page: Page) -> str:
 
 # ---------------------------------------------------------------- browsing texts
 
-def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = False,
-              bot_username: str | None = None) -> str:
-    """/help: what the archive holds, how to ask, and the buttons and commands (typed
-    ones where the front end has no buttons)."""
+def help_intro(m: Markup, stats: dict, examples: list[str]) -> str:
+    """/help's first part, on every front end: what the archive holds and how to ask."""
     span = _date_span(stats)
     lines = [
         f"👋 {m.b('Xin chào!')} Mình trả lời câu hỏi dựa trên kho bài viết tin tức về hoạt động "
@@ -235,7 +264,14 @@ def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = Fals
     if examples:
         lines.append("• Ví dụ:")
         lines += [f"  – {m.code(m.esc(e))}" for e in examples]
-    lines.append("")
+    return "\n".join(lines)
+
+
+def help_text(m: Markup, stats: dict, examples: list[str], *, admin: bool = False,
+              bot_username: str | None = None) -> str:
+    """/help on Telegram (buttons, groups, admins' commands) or in the console (typed
+    commands); Zalo adds its own command list to help_intro."""
+    lines = [help_intro(m, stats, examples), ""]
     if not m.buttons:
         lines += [
             m.b("Lệnh"),

@@ -33,15 +33,26 @@ from ..render.texts import (
     ADMIN_ONLY,
     ARTICLE_GONE,
     ERROR,
+    FULL_WHAT,
     NEW_CONVERSATION,
     NO_MORE,
+    NO_SUCH,
     NOT_TEXT,
+    PASSAGE_WHAT,
     RATE_LIMITED,
     UNKNOWN_COMMAND,
-    help_text,
+    ZALO_ADMIN_COMMANDS,
+    ZALO_ASK_FIRST,
+    ZALO_COMMANDS,
+    ZALO_HOW_TO,
+    ZALO_IN_GROUP,
+    ZALO_NEED_NUMBER,
+    ZALO_THONGKE_PRIVATE,
+    help_intro,
     latest_text,
     seconds_text,
     stats_text,
+    thongke_usage,
     topics_text,
 )
 from ..service import ChatService, Page, Status
@@ -52,30 +63,6 @@ log = logging.getLogger(__name__)
 TEXT_EVENT = "message.text.received"
 CONVERSATIONS = 5000  # chats whose last answer is remembered (in memory only)
 CONVERSATION_SECONDS = 24 * 3600
-
-HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn N» để đọc cả đoạn trích số N · "
-          "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
-THONGKE_USAGE = "Dùng /thongke (7 ngày) hoặc /thongke 30 (30 ngày)."
-THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng."
-ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
-NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
-NO_SUCH = "Không có kết quả số {n} cho câu hỏi vừa rồi."
-IN_GROUP = ("Trong nhóm: nhắc tên mình (@{name}) kèm câu hỏi, "
-            "hoặc gõ /ask kèm câu hỏi.")
-ZALO_COMMANDS = "\n".join([
-    "Lệnh (gõ như tin nhắn thường)",
-    "xem thêm (/more) – xem thêm kết quả cho câu hỏi vừa rồi",
-    "đoạn N (/doan N) – đọc cả đoạn trích của kết quả số N",
-    "toàn văn N (/full N) – đọc toàn văn bài của kết quả số N",
-    "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
-    "/stats – thống kê dữ liệu · /latest – bài mới nhất · /help – hướng dẫn này",
-])
-ZALO_ADMIN_COMMANDS = "\n".join([
-    "Quản trị",
-    "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
-    "/add <đường dẫn> (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web về kho dữ liệu",
-    "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì (trong tin nhắn riêng)",
-])
 
 # Folded (no diacritics, lower case) command words -> command.
 _COMMANDS = {
@@ -254,10 +241,10 @@ class ZaloChat:
         if msg.user_id not in self.admins or self.report is None:
             return [ADMIN_ONLY]
         if msg.group:
-            return [THONGKE_PRIVATE]
+            return [ZALO_THONGKE_PRIVATE]
         days = arg.strip() or str(PERIODS[0])
         if days not in {str(p) for p in PERIODS}:
-            return [THONGKE_USAGE]
+            return [thongke_usage(ZALO)]
         return fit(await asyncio.to_thread(self.report, int(days)))
 
     def _admin(self, command: str, arg: str, msg: Incoming) -> list[str]:
@@ -287,13 +274,11 @@ class ZaloChat:
 
     def _help(self, group: bool, user: str = "") -> str:
         stats, examples = self.service.stats(), self.service.examples(3)
-        # The help for typed commands without its command list (/quit has no meaning here).
-        general = help_text(ZALO, stats, examples).split("\nLệnh\n")[0]
-        parts = [general.rstrip(), ZALO_COMMANDS]
+        parts = [help_intro(ZALO, stats, examples).rstrip(), ZALO_COMMANDS]
         if user.removeprefix("zalo:") in self.admins:
             parts.append(ZALO_ADMIN_COMMANDS)
         if group or self.bot_names:
-            parts.append(IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
+            parts.append(ZALO_IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
         return "\n\n".join(parts)
 
     async def _show(self, page: Page, chat: str) -> list[str]:
@@ -305,7 +290,7 @@ class ZaloChat:
             self._last.put(chat, page)
             if self._told.get(chat) is None:
                 self._told.put(chat, True)
-                how_to = HOW_TO
+                how_to = ZALO_HOW_TO
         return page_messages(ZALO, page, examples, hint=how_to)
 
     async def _more(self, chat: str) -> list[str]:
@@ -318,13 +303,12 @@ class ZaloChat:
 
     async def _numbered(self, command: str, arg: str, chat: str) -> list[str]:
         """«toàn văn N» / «đoạn N»: the article or the passages of card N of the last answer."""
-        word, what = (("toàn văn", "toàn văn bài") if command == "full"
-                      else ("đoạn", "cả đoạn trích của kết quả"))
+        word, what = ("toàn văn", FULL_WHAT) if command == "full" else ("đoạn", PASSAGE_WHAT)
         last = self._last.get(chat)
         if last is None:
-            return [ASK_FIRST.format(command=word, what=what)]
+            return [ZALO_ASK_FIRST.format(command=word, what=what)]
         if not arg.strip().isdigit():
-            return [NEED_NUMBER.format(command=word)]
+            return [ZALO_NEED_NUMBER.format(command=word)]
         rank = int(arg) - 1
         lookup = self.service.full_text if command == "full" else self.service.passages
         result = await asyncio.to_thread(lookup, last.qid, rank, chat)
