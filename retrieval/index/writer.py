@@ -121,9 +121,11 @@ class IndexWriter:
 
     # -------------------------------------------------------- reading the catalog
 
-    def files(self) -> dict[str, FileRecord]:
+    def files(self, skipped_only: bool = False) -> dict[str, FileRecord]:
+        """The recorded corpus files (those recorded as skipped: a few rows of 180k at 1M passages)."""
+        where = " WHERE skipped <> ''" if skipped_only else ""
         return {row[0]: FileRecord(*row) for row in self.db.execute(
-            "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files")}
+            "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files" + where)}
 
     def counts(self) -> tuple[int, int]:
         """Articles and passages of the published generation."""
@@ -184,9 +186,10 @@ class IndexWriter:
                 a = item.article
                 cur = db.execute(
                     "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
-                    " added, date_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " added, date_source, lead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
-                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source))
+                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source,
+                     a.paragraphs[0] if a.paragraphs else None))
                 aid = cur.lastrowid
                 for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
                     cur = db.execute(
