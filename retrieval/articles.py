@@ -852,9 +852,10 @@ def corpus_files(corpus_dir: Path) -> list[Path]:
     return [Path(entry.path) for _, entry in corpus_entries(corpus_dir)]
 
 
-def corpus_entries(corpus_dir: Path) -> list[tuple[str, os.DirEntry]]:
+def corpus_entries(corpus_dir: Path, ordered: bool = True) -> list[tuple[str, os.DirEntry]]:
     """(path relative to the corpus folder, POSIX style; its directory entry) of each
-    file `corpus_files` lists, in the same order (Path order: by path components).
+    file `corpus_files` lists, in the same order (`corpus_order`), or in the order the
+    folders list them (`ordered` False: a build sorts only the files that changed).
 
     Why os.scandir rather than Path.rglob: a build that changes one file still scans
     every file, and rglob made a Path, two stats and a relative path of each (8 s for
@@ -879,8 +880,14 @@ def corpus_entries(corpus_dir: Path) -> list[tuple[str, os.DirEntry]]:
                 found.append((prefix + entry.name, entry))
 
     walk(str(corpus_dir), "")
-    found.sort(key=lambda item: item[0].split("/"))
+    if ordered:
+        found.sort(key=lambda item: corpus_order(item[0]))
     return found
+
+
+def corpus_order(rel: str) -> list[str]:
+    """Sort key of corpus files by relative path: Path order (component by component)."""
+    return rel.split("/")
 
 
 def _suffix(name: str) -> str:

@@ -24,7 +24,7 @@ from functools import partial
 from itertools import repeat
 from pathlib import Path
 
-from ..articles import UnusableFile, article_id_for, corpus_entries, read_article
+from ..articles import UnusableFile, article_id_for, corpus_entries, corpus_order, read_article
 from ..config import Config, SplitConfig
 from ..embedders import DeferredEmbedder, Embedder, build_embedder
 from ..passages import split_article
@@ -137,7 +137,7 @@ class _Scan:
 
 def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Scan:
     """Stat every corpus file; the unchanged ones (same size and time) are not even read."""
-    present = dict(corpus_entries(corpus_dir))
+    present = dict(corpus_entries(corpus_dir, ordered=False))
     scan = _Scan(present, [], sorted(set(known) - set(present)), 0, [])
     for rel, entry in present.items():
         try:
@@ -150,6 +150,9 @@ def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Scan:
             scan.unchanged += 1
         else:
             scan.moved.append((rel, st))
+    # Only what changed is sorted (new files: the first in path order keeps an article id).
+    scan.moved.sort(key=lambda item: corpus_order(item[0]))
+    scan.unreadable.sort(key=lambda skipped: corpus_order(skipped.path))
     return scan
 
 
