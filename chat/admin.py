@@ -11,21 +11,32 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from retrieval.articles import SUPPORTED_SUFFIXES
 from retrieval.textnorm import fold
 from retrieval.types import BuildReport
 
-from .answers import (
-    ALLOWED_UPLOADS,
-    MAX_UPLOAD_MB,
+from .render.markup import Markup
+from .render.texts import (
+    FETCH_STARTED,
+    REINDEX_BUSY,
+    REINDEX_FAILED,
+    REINDEX_STARTED,
     UPLOAD_BAD_TYPE,
+    UPLOAD_SKIPPED,
     UPLOAD_TOO_BIG,
     UPLOAD_UNSAFE,
+    fetch_text,
+    report_text,
 )
 
 UPLOAD_DIR = "uploads"
+ALLOWED_UPLOADS = SUPPORTED_SUFFIXES  # an upload is what the corpus reader reads
+MAX_UPLOAD_MB = 5
+LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +62,7 @@ def check_upload(name: str | None, size: int | None) -> None:
     """Raise UploadRejected before downloading anything that would be refused anyway."""
     safe_file_name(name)
     if size is not None and size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadRejected(UPLOAD_TOO_BIG)
+        raise UploadRejected(UPLOAD_TOO_BIG.format(mb=MAX_UPLOAD_MB))
 
 
 def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
@@ -63,7 +74,7 @@ def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
     numbered name is also taken when the stem exists with another extension.
     """
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadRejected(UPLOAD_TOO_BIG)
+        raise UploadRejected(UPLOAD_TOO_BIG.format(mb=MAX_UPLOAD_MB))
     corpus = Path(corpus_dir).resolve()
     folder = corpus / UPLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)
@@ -148,6 +159,47 @@ class Reindexer:
             report = await asyncio.to_thread(self._build)
             await asyncio.to_thread(self.searcher.reload)
             return report
+
+
+Say = Callable[[str], Awaitable[object]]  # sends one reply to the admin's chat
+
+
+async def reindex_and_report(reindexer: Reindexer, say: Say, m: Markup) -> None:
+    """/reindex, on any front end: one build at a time, the admin told it started and
+    what changed (the old index answers meanwhile)."""
+    if reindexer.busy:
+        await say(REINDEX_BUSY)
+        return
+    await say(REINDEX_STARTED)
+    await rebuild_and_report(reindexer, say, m)
+
+
+async def rebuild_and_report(reindexer: Reindexer, say: Say, m: Markup,
+                             uploaded: Path | None = None) -> None:
+    """Rebuild, then tell the admin what changed, why an uploaded file was dropped, or why
+    the build failed (the old index keeps serving)."""
+    try:
+        report = await reindexer.run()
+    except Exception as e:  # the admin must hear about it
+        log.exception("index rebuild failed")
+        await say(REINDEX_FAILED.format(error=m.esc(str(e)[:500])))
+        return
+    if uploaded is not None:
+        reason = await asyncio.to_thread(discard_if_skipped, reindexer.corpus_dir, uploaded, report)
+        if reason:
+            await say(UPLOAD_SKIPPED.format(name=m.esc(uploaded.name), reason=m.esc(reason)))
+    await say(report_text(m, report))
+
+
+async def fetch_and_report(reindexer: Reindexer, say: Say, m: Markup, urls: list[str]) -> None:
+    """/add URL (or a bare link), on any front end: fetch the admin's links into the corpus,
+    say what was stored, and index it if anything changed."""
+    await say(FETCH_STARTED)
+    report = await fetch_into_corpus(reindexer.config, reindexer.corpus_dir, reindexer.index_dir,
+                                     urls)
+    await say(fetch_text(m, report))
+    if report.fetched:
+        await rebuild_and_report(reindexer, say, m)
 
 
 class IndexWatcher:

@@ -196,6 +196,8 @@ def resolve(question: str, previous: Remembered | None, known_places: Mapping[st
     # not the previous one's ("tổng kết ... Quỹ Vì người nghèo").
     keep = len(content) <= DETAIL_WORDS and not (intent.events - previous.intent.events)
     topic = list(dict.fromkeys(own_topic + (previous.topic.split() if keep else [])))[:_MAX_TOPIC]
+    if not keep:  # the old event kind went with the old topic
+        merged.events = set(intent.events)
     searched = " ".join(x for x in (constraint_text(merged), " ".join(topic)) if x)
     return Resolved(searched, True, merged, " ".join(topic), _changed(intent, previous.intent))
 

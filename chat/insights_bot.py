@@ -22,7 +22,6 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from .admin import fetch_state_path
-from .answers import ADMIN_ONLY
 from .insights import (
     GRADE_NAMES,
     Report,
@@ -34,6 +33,7 @@ from .insights import (
     period_text,
     pyplot,
 )
+from .render.texts import ADMIN_ONLY
 from .service import ChatService
 from .textutil import cut_words
 

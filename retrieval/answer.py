@@ -63,7 +63,10 @@ _LEVELS = frozenset({"huyen", "tinh", "xa", "phuong", "thi", "thanh", "ap", "tho
 
 # What a "how many" question counts: money, shares and people are classes of units.
 _MONEY = frozenset({"dong", "trieu", "ty", "nghin", "ngan", "usd", "vnd", "vnđ"})
-_MONEY_CUES = frozenset({"tien", "kinh", "gia", "von", "quy", "ung", "ho", "van", "dong"})
+# Words before "bao nhiêu" that ask for money: tiền, kinh phí, trị giá, vốn, quỹ,
+# ủng hộ.  Accented where the question is: folded, "vốn" is "vận", "giá" is "gia".
+_MONEY_CUES = frozenset({"tiền", "kinh", "giá", "vốn", "quỹ", "ủng"})
+_MONEY_CUES_FOLDED = frozenset({"tien", "kinh", "von", "quy", "ung"})
 _PEOPLE = frozenset({"nguoi", "hoi", "doan", "dai", "thanh", "can", "dong", "luot", "em", "hoc", "phu",
                      "nong", "cuu", "vi"})
 _COUNTER_STOP = frozenset({"de", "duoc", "cho", "cua", "va", "la", "thi", "nam", "trong", "tai", "o", "khi",
@@ -177,7 +180,9 @@ def wanted(question: str) -> Wanted:
         money = (bool(counted) and (counted[0] in ("tien", "ty", "trieu")
                                     or (counted[0] == "dong"
                                         and folded[after + 1:after + 2] != ["bao"]))) or (
-            not counted and not share and bool(_MONEY_CUES & set(folded[max(0, after - 4):after])))
+            not counted and not share and bool(
+                (_MONEY_CUES & set(words[max(0, after - 8):after])) if accented
+                else (_MONEY_CUES_FOLDED & set(folded[max(0, after - 8):after]))))
         if money or share:
             counted, labels = [], []
         return Wanted(NUMBER, tuple(counted), money=money, share=share, label=" ".join(labels))
@@ -352,9 +357,12 @@ class SentenceScorer:
     def within(self, headline: str, texts: list[str], article_years: set[int]) -> SentenceScorer:
         """The scorer for choosing among one article's sentences (see __init__ and
         `fitted`).  A question that names no year asks about the article's own:
-        a year-end report's "Năm 2024, Hội phấn đấu..." is next year's plan."""
+        a year-end report's "Năm 2024, Hội phấn đấu..." is next year's plan, unless
+        the question asks for tasks: what a conclusion proposes is for next year."""
+        years = self.years or frozenset(article_years) | (
+            {y + 1 for y in article_years} if self.want.kind == TASKS else set())
         return SentenceScorer(self.question, self.idf, fitted(self.want, texts), self.evidence_weight,
-                              headline, self.years or frozenset(article_years))
+                              headline, frozenset(years))
 
     def fitted(self, texts: list[str]) -> SentenceScorer:
         want = fitted(self.want, texts)

@@ -27,7 +27,7 @@ from .config import Config
 from .embedders import Embedder, make_embedder
 from .index import Candidate, IndexReader, vector_settings
 from .index.lexical import lexical_schema
-from .query import Intent, Subject, article_subject, missing, understand
+from .query import Intent, Subject, article_subject, missing, understand, url_words
 from .textnorm import (
     MAX_QUESTION_CHARS,
     alias_spellings,
@@ -38,6 +38,7 @@ from .textnorm import (
     has_diacritics,
     lexical_tokens,
     respell,
+    sentence_spans,
     syllables,
 )
 from .types import Article, Hit, SearchResponse
@@ -59,6 +60,18 @@ def lexical_query(question: str):
         clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, float(count))
                         if count > 1 else term))
     return tantivy.Query.boolean_query(clauses)
+
+
+def _background(c: Candidate) -> str:
+    """What an article is about as a whole: its headline, the headline its address
+    repeats, and its lead's first sentence.  The question's words found there are
+    in every paragraph's context, so they weigh less when choosing the answering
+    sentence (answer.BACKGROUND_SHARE): a photo caption or an opening that restates
+    the topic does not beat the sentence with the figure.  Realdev: answer in the
+    first card 79 -> 81 of 92 (titles made from a caption or the lead say little)."""
+    lead = c.lead or ""
+    first = next(iter(sentence_spans(lead)), (0, 0))
+    return " ".join((c.title, " ".join(url_words(c.url)[1]), lead[first[0]:first[1]]))
 
 
 class Searcher:
@@ -92,25 +105,28 @@ class Searcher:
     # ------------------------------------------------------------ search
 
     def search(self, question: str, top_k: int | None = None, offset: int = 0,
-               today: date | None = None, prefer: tuple[str, ...] = ()) -> SearchResponse:
+               today: date | None = None, prefer: tuple[str, ...] = (),
+               intent: Intent | None = None) -> SearchResponse:
         """Ranked passages offset..offset+top_k, one per distinct paragraph text, graded
         `exact`, `partial` (with what is `missing`) or `none`.  `prefer` names the
         constraints ("organisation", "place", "year") a follow-up changed: articles that
-        satisfy them come first, so the previous answer does not win on the old topic."""
+        satisfy them come first, so the previous answer does not win on the old topic.
+        `intent`: the question's constraints as the caller already understood them
+        (the chat's follow-up rules do, chat.context.resolve); None: understood here."""
         top_k = self.config.search.top_k if top_k is None else top_k
         question = clean_text(question).strip()[:MAX_QUESTION_CHARS]
         gen = self.reader.current  # one generation for the whole question
         if not question or not syllables(question) or not gen.passages:
             return SearchResponse(query=question, answered=False)
 
-        intent = understand(question, gen.places, today)
+        intent = intent or understand(question, gen.places, today)
         scores, cast, found = self._rank(gen, question)
         # Those visible in this generation; _rank has read some already.
         found |= self.reader.candidates(gen, [pid for pid in scores if pid not in found])
         subjects: dict[str, Subject] = {}
         for c in found.values():  # once per article, not per passage
             if c.article_id not in subjects:
-                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "")
+                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "", c.url)
         cast += self._vote_for_constraints(intent, found, subjects, scores)
         want = wanted(question)
         scorer = SentenceScorer(question, self._idf(gen, content_syllables(question)), want,
@@ -127,7 +143,7 @@ class Searcher:
                 ranked.append(found[pid])
         for c in found.values():  # passages read whole for the answer vote have subjects too
             if c.article_id not in subjects:
-                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "")
+                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "", c.url)
         if prefer:
             wanted_now = Intent(places=intent.places if "place" in prefer else [],
                                 years=intent.years if "year" in prefer else set(),
@@ -186,8 +202,8 @@ class Searcher:
         for c in whole.values():
             texts.setdefault(c.article_id, []).append(c.text)
         firsts = {c.article_id: c for c in reversed(whole.values())}
-        inside = {a: scorer.within(c.title, texts[a],
-                                   article_subject(c.title, c.place, c.date, c.lead or "").years)
+        inside = {a: scorer.within(_background(c), texts[a],
+                                   article_subject(c.title, c.place, c.date, c.lead or "", c.url).years)
                   for a, c in firsts.items()}
         plain: dict[str, float] = {}
         for c in whole.values():

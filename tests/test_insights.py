@@ -143,7 +143,7 @@ class GradingSearcher:
     def __init__(self, match: str, missing: list[str], intent: Intent, detail: str = ""):
         self.match, self.missing, self.intent, self.detail = match, missing, intent, detail
 
-    def search(self, question, top_k=None, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=None, offset=0, today=None, prefer=(), intent=None):
         hit = Hit(article_id="a1", passage_id="a1#0", text="…", score=1.0, title="Bài 1")
         answered = self.match != "none"
         return SearchResponse(question, answered, [hit] if answered else [], self.match,

@@ -5,10 +5,8 @@ console's in spirit and Vietnamese first: «xem thêm» (/more), «đoạn N»
 (/doan N), «toàn văn N» (/full N), /new, /chude, /help; typed with or without
 diacritics.  The line that says how to use them comes once per conversation.
 
-Messages are plain text (Zalo documents no formatting) within 2,000
-characters, packed at card boundaries by answers.pack.  pack counts UTF-16
-units, which is never fewer than characters, so a message fits whether Zalo
-counts characters (as documented) or UTF-16 units.
+Messages are plain text within 2,000 characters (render.markup.ZALO), packed
+at card boundaries.
 
 Ids are strings on Zalo; the service, the rate limit and the feedback store
 see them as "zalo:<id>", so they never meet a Telegram id of the same digits.
@@ -16,40 +14,41 @@ see them as "zalo:<id>", so they never meet a Telegram id of the same digits.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from retrieval.textnorm import fold
 
-from ..answers import (
+from ..admin import LINK_ONLY, Reindexer, fetch_and_report, reindex_and_report
+from ..context import RecentMap
+from ..insights_bot import PERIODS
+from ..ratelimit import QuestionLimiter
+from ..render.cards import article_messages, page_messages, passage_reply
+from ..render.markup import ZALO, chunk_text, pack
+from ..render.texts import (
+    ADD_USAGE,
     ADMIN_ONLY,
+    ARTICLE_GONE,
     ERROR,
     NEW_CONVERSATION,
+    NO_MORE,
     NOT_TEXT,
-    PASSAGE_GONE,
-    PLAIN,
     RATE_LIMITED,
     UNKNOWN_COMMAND,
-    article_gone,
-    article_messages,
     help_text,
     latest_text,
-    pack,
-    page_messages,
-    passage_block,
     seconds_text,
     stats_text,
     topics_text,
 )
-from ..context import RecentMap
-from ..insights_bot import PERIODS
-from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
+from ..textutil import utf16_len
 
 log = logging.getLogger(__name__)
 
-ZALO_LIMIT = 2000  # sendMessage `text`: 1 to 2,000 characters
 TEXT_EVENT = "message.text.received"
 CONVERSATIONS = 5000  # chats whose last answer is remembered (in memory only)
 CONVERSATION_SECONDS = 24 * 3600
@@ -58,7 +57,6 @@ HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn
           "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
 THONGKE_USAGE = "Dùng /thongke (7 ngày) hoặc /thongke 30 (30 ngày)."
 THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng."
-NO_MORE = "Không còn kết quả nào khác. Hãy đặt câu hỏi mới."
 ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
 NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
 NO_SUCH = "Không có kết quả số {n} cho câu hỏi vừa rồi."
@@ -72,6 +70,12 @@ ZALO_COMMANDS = "\n".join([
     "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
     "/stats – thống kê dữ liệu · /latest – bài mới nhất · /help – hướng dẫn này",
 ])
+ZALO_ADMIN_COMMANDS = "\n".join([
+    "Quản trị",
+    "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
+    "/add <đường dẫn> (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web về kho dữ liệu",
+    "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì (trong tin nhắn riêng)",
+])
 
 # Folded (no diacritics, lower case) command words -> command.
 _COMMANDS = {
@@ -82,6 +86,7 @@ _COMMANDS = {
     "/chude": "topics", "/topics": "topics",
     "/help": "help", "/start": "help", "/huongdan": "help",
     "/stats": "stats", "/latest": "latest", "/thongke": "thongke",
+    "/reindex": "reindex", "/add": "add",
     "/ask": "ask",
 }
 _NUMBERED = {"full", "doan"}
@@ -106,6 +111,26 @@ def parse_command(text: str) -> tuple[str | None, str]:
     if folded.startswith("/"):
         return "unknown", text
     return None, text
+
+
+def plain(text: str) -> str:
+    """A reply written for Telegram's HTML as plain text: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def fit(text: str, limit: int = ZALO.limit) -> list[str]:
+    """A long plain text (a rebuild report, /thongke) as messages within Zalo's limit,
+    cut between paragraphs, else between lines, else between words."""
+    blocks: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if utf16_len(paragraph) <= limit:
+            blocks.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            lines += chunk_text(ZALO, line, limit) if utf16_len(line) > limit else [line]
+        blocks += pack(lines, limit, sep="\n")
+    return pack(blocks, limit)
 
 
 @dataclass
@@ -156,8 +181,12 @@ class ZaloChat:
 
     def __init__(self, service: ChatService, limiter: QuestionLimiter,
                  admins: list[str] | None = None, bot_names: list[str] | None = None,
-                 report: Callable[[int], str] | None = None):
+                 report: Callable[[int], str] | None = None, reindexer: Reindexer | None = None):
         self.service = service
+        self.reindexer = reindexer  # /reindex and /add for the admins (None: not offered)
+        # Set by the bot: sends texts to a chat now; runs a task that shutdown waits for.
+        self.deliver: Callable[[str, list[str]], Awaitable[None]] | None = None
+        self.background: Callable[[Awaitable], None] | None = None
         self.report = report  # days -> the admins' report as plain text (/thongke)
         self.limiter = limiter
         self.admins = {str(a) for a in admins or []}
@@ -178,6 +207,9 @@ class ZaloChat:
         command, arg = parse_command(text)
         if msg.group and command == "unknown":
             return []  # another bot's command, most likely
+        if (command is None and not msg.group and msg.user_id in self.admins
+                and LINK_ONLY.match(text)):
+            command, arg = "add", text.strip()  # an admin's bare link: the same as /add
         chat, user = f"zalo:{msg.chat_id}", f"zalo:{msg.user_id}"
         if command in (None, "ask", "more", "full", "doan"):
             wait = self.limiter.retry_after(user)
@@ -186,6 +218,8 @@ class ZaloChat:
         try:
             if command == "thongke":
                 return await self._thongke(arg, msg)
+            if command in ("reindex", "add"):
+                return self._admin(command, arg, msg)
             return await self._command(command, arg, chat, user, msg.group)
         except Exception:
             log.exception("the Zalo handler failed on a %s message", command or "question")
@@ -195,17 +229,17 @@ class ZaloChat:
                        group: bool) -> list[str]:
         service = self.service
         if command == "help":
-            return [self._help(group)]
+            return [self._help(group, user)]
         if command == "new":
             service.forget(chat, user)
             self._last.pop(chat)
             return [NEW_CONVERSATION]
         if command == "topics":
-            return [topics_text(PLAIN, await asyncio.to_thread(service.topics), console=True)]
+            return [topics_text(ZALO, await asyncio.to_thread(service.topics))]
         if command == "stats":
-            return [stats_text(PLAIN, await asyncio.to_thread(service.stats))]
+            return [stats_text(ZALO, await asyncio.to_thread(service.stats))]
         if command == "latest":
-            return [latest_text(PLAIN, await asyncio.to_thread(service.latest, 5))]
+            return [latest_text(ZALO, await asyncio.to_thread(service.latest, 5))]
         if command == "more":
             return await self._more(chat)
         if command in ("full", "doan"):
@@ -224,13 +258,40 @@ class ZaloChat:
         days = arg.strip() or str(PERIODS[0])
         if days not in {str(p) for p in PERIODS}:
             return [THONGKE_USAGE]
-        return pack([await asyncio.to_thread(self.report, int(days))], ZALO_LIMIT)
+        return fit(await asyncio.to_thread(self.report, int(days)))
 
-    def _help(self, group: bool) -> str:
+    def _admin(self, command: str, arg: str, msg: Incoming) -> list[str]:
+        """/reindex and /add URL for the [zalo] admins, through the admin flows Telegram
+        uses; they run in the background (the chat keeps getting answers meanwhile) and
+        report to the admin's chat as they go."""
+        if msg.user_id not in self.admins or self.reindexer is None or self.background is None:
+            return [ADMIN_ONLY]
+        urls = arg.split()
+        if command == "add" and not urls:
+            return [plain(ADD_USAGE)]
+        self.background(self._admin_flow(command, urls, msg.chat_id))
+        return []
+
+    async def _admin_flow(self, command: str, urls: list[str], chat_id: str) -> None:
+        async def say(text: str) -> None:
+            await self.deliver(chat_id, fit(text))
+
+        try:
+            if command == "add":
+                await fetch_and_report(self.reindexer, say, ZALO, urls)
+            else:
+                await reindex_and_report(self.reindexer, say, ZALO)
+        except Exception:
+            log.exception("the Zalo /%s failed", command)
+            await say(ERROR)
+
+    def _help(self, group: bool, user: str = "") -> str:
         stats, examples = self.service.stats(), self.service.examples(3)
-        # The console's help without its command list (/quit has no meaning here).
-        general = help_text(PLAIN, stats, examples, console=True).split("\nLệnh\n")[0]
+        # The help for typed commands without its command list (/quit has no meaning here).
+        general = help_text(ZALO, stats, examples).split("\nLệnh\n")[0]
         parts = [general.rstrip(), ZALO_COMMANDS]
+        if user.removeprefix("zalo:") in self.admins:
+            parts.append(ZALO_ADMIN_COMMANDS)
         if group or self.bot_names:
             parts.append(IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
         return "\n\n".join(parts)
@@ -245,7 +306,7 @@ class ZaloChat:
             if self._told.get(chat) is None:
                 self._told.put(chat, True)
                 how_to = HOW_TO
-        return page_messages(PLAIN, page, examples, hint=how_to, limit=ZALO_LIMIT)
+        return page_messages(ZALO, page, examples, hint=how_to)
 
     async def _more(self, chat: str) -> list[str]:
         last = self._last.get(chat)
@@ -270,14 +331,7 @@ class ZaloChat:
         if result is None:
             return [NO_SUCH.format(n=arg.strip())]
         if command == "doan":
-            return [self._passages(result)]
+            return [passage_reply(ZALO, result)]
         if result.article is None:
-            return [article_gone(PLAIN)]
-        return article_messages(PLAIN, result.article, ZALO_LIMIT)
-
-    @staticmethod
-    def _passages(result) -> str:
-        """answers.passage_reply within Zalo's limit (passage_reply has Telegram's)."""
-        if not result.card:
-            return PASSAGE_GONE
-        return passage_block(PLAIN, result.card, result.rank + 1, result.question, ZALO_LIMIT)
+            return [ARTICLE_GONE]
+        return article_messages(ZALO, result.article)
