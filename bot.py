@@ -292,11 +292,11 @@ def _guard(run, config) -> int:
     from telegram.error import InvalidToken
 
     from chat.zalo.client import ZaloError
-    from retrieval.index import BuildInProgress, IndexMismatch
+    from retrieval.index import BuildInProgress, IndexMismatch, IndexUnavailable
 
     try:
         return run()
-    except (IndexMismatch, BuildInProgress, FileNotFoundError) as e:
+    except (IndexMismatch, BuildInProgress, IndexUnavailable, ConfigError, FileNotFoundError) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
         return 2
     except InvalidToken:

@@ -214,8 +214,9 @@ class Dashboard:
 
     def __init__(self, feedback_db: str | Path, index_dir: str | Path | None,
                  fetch_state: str | Path | None, *, retention_days: int = 90, default_days: int = 30,
-                 tz: str = "Asia/Ho_Chi_Minh", token: str | None = None):
+                 tz: str = "Asia/Ho_Chi_Minh", token: str | None = None, index_config=None):
         self.feedback_db = Path(feedback_db)
+        self.index_config = index_config  # [index] backend: the folder or PostgreSQL
         self.index_dir = Path(index_dir) if index_dir else None
         self.fetch_state = fetch_state
         self.retention_days = retention_days
@@ -227,17 +228,17 @@ class Dashboard:
 
     def _reader(self):
         """The index catalog, opened once and moved to the newest generation per request."""
-        from retrieval.index import IndexNotFound, IndexReader
+        from retrieval.index import IndexNotFound, IndexUnavailable, open_reader
 
         if self.index_dir is None:
             return None
         with self._lock:
             try:
                 if self._index is None:
-                    self._index = IndexReader(self.index_dir, None)
+                    self._index = open_reader(self.index_dir, None, self.index_config)
                 else:
                     self._index.refresh()
-            except IndexNotFound as e:
+            except (IndexNotFound, IndexUnavailable) as e:
                 log.info("dashboard: %s", e)
                 return None
             return self._index
@@ -325,7 +326,7 @@ def dashboard_from_config(config, *, feedback_db=None, index_dir=None) -> Dashbo
     return Dashboard(feedback_db or config.bot.feedback_db, index, fetch_state_path(config, index),
                      retention_days=config.bot.feedback_days, default_days=config.dashboard.days,
                      tz=config.insights.timezone,
-                     token=os.environ.get(config.dashboard.token_env) or None)
+                     token=os.environ.get(config.dashboard.token_env) or None, index_config=config)
 
 
 def start_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from retrieval.query import ORGANISATIONS
 from retrieval.textnorm import folded_words
 from retrieval.types import Article, Hit
+from retrieval.vocabulary import ORGANISATIONS
 
 from .context import ConversationMemory, RecentMap, resolve
 from .feedback import FeedbackStore, topic_record

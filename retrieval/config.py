@@ -54,6 +54,12 @@ class IndexConfig:
     # passages (4000 lists) benchmarks/ann_sweep.py measured recall@10 0.95 at 256,
     # 0.985 at 512 (5 and 11 ms a question, one core).
     nprobe: int = 384
+    # "embedded": the index folder (SQLite + tantivy + FAISS), one machine, no server.
+    # "postgres": PostgreSQL + pgvector (retrieval/postgres/index.py), shared by several
+    # bot processes; its connection string is read from the variable `dsn_env` names,
+    # never from this file.
+    backend: str = "embedded"
+    dsn_env: str = "CONGTAC_PG_DSN"
 
 
 @dataclass
@@ -213,6 +219,7 @@ LIMITS: dict[str, tuple] = {
     "index.exact_max_passages": (1, 10**9),
     "index.ann": ("ivf", "flat"),
     "index.nprobe": (1, 65536),
+    "index.backend": ("embedded", "postgres"),
     "search.top_k": (1, 100),
     "search.candidates": (1, 10_000),
     "search.rrf_k": (0, 10_000),

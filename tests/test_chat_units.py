@@ -286,6 +286,26 @@ def test_long_context_is_cut_at_word_ends_within_the_limit():
         assert_whole_words(piece, text)
 
 
+def test_an_answer_that_opens_a_list_shows_its_items_not_what_came_before():
+    items = ["tiếp tục rà soát hội viên nghèo ở từng ấp;", "tăng cường nắm bắt tâm tư, nguyện vọng hội viên;",
+             "đẩy mạnh đối thoại giữa người đứng đầu cấp ủy với nông dân;",
+             "nhân rộng các mô hình kinh tế tập thể có hiệu quả."]
+    opening = ("Kết luận hội nghị, đồng chí Chủ tịch Hội Nông dân huyện Tân Lạc đề nghị các cơ sở Hội "
+               "trong năm 2025 thực hiện tốt các nhiệm vụ trọng tâm;")
+    text = f"{SENTENCES[0]} {SENTENCES[1]} {opening} {' '.join(items)}"
+    start = text.index(opening)
+    ex = card_excerpt(make_hit(text=text, answer=(start, start + len(opening))), "Chủ tịch Hội đề nghị gì?")
+    assert ex.answer == opening and ex.before == "…"
+    assert ex.after.startswith(" ".join(items[:3]))  # three items fit beside the opening
+    assert len(" ".join(ex.pieces())) <= cards.CARD_ANSWER_CHARS
+    for piece in ex.pieces():
+        assert_whole_words(piece, text)
+    # a "bao nhiêu" answer ending in ";" is one item among others: context both sides
+    counted = card_excerpt(make_hit(text=text, answer=(start, start + len(opening))),
+                           "Hội có bao nhiêu nhiệm vụ trọng tâm?")
+    assert counted.before == f"… {SENTENCES[1]}"
+
+
 def test_one_long_sentence_is_cut_at_a_word_end_with_an_ellipsis():
     sentence = ("Năm 2024, Hội Nông dân huyện đã vận động " + "hội viên tham gia các mô hình kinh tế, "
                 * 20 + "đạt 120% kế hoạch.")

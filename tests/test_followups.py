@@ -42,6 +42,13 @@ def test_follow_up_inherits_what_it_leaves_unsaid():
     assert who.intent.describe() == body.intent.describe() and "chủ trì" in who.text
 
 
+def test_when_asked_either_way_is_a_follow_up():
+    for when in ("khi nào", "bao giờ"):  # "giờ" asks, like "nào"
+        _, follow = ask_chain(ConversationMemory(), [
+            "Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?", f"tổ chức {when}?"])
+        assert follow.followup and follow.intent.describe() == "Hội Nông dân huyện Tùng Khê, năm 2023"
+
+
 def test_a_question_that_states_everything_starts_fresh():
     _, fresh = ask_chain(ConversationMemory(), [
         "Hội Nông dân huyện Tùng Khê tổng kết năm 2023",

@@ -22,8 +22,9 @@ from chat.dashboard import Dashboard, make_server, render_page
 from chat.feedback import FeedbackReader, FeedbackStore
 from chat.insights import build_report, chat_chart
 from chat.service import ChatService
-from retrieval.query import ORGANISATIONS, Intent, Place
+from retrieval.query import Intent, Place
 from retrieval.types import Hit, SearchResponse
+from retrieval.vocabulary import ORGANISATIONS
 
 TZ = "Asia/Ho_Chi_Minh"
 NOW = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)  # 10:30 in Hà Nội

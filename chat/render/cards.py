@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from retrieval.answer import TASKS, wanted
 from retrieval.textnorm import sentence_spans
 from retrieval.types import Article, Hit
 
@@ -67,7 +68,7 @@ def card_excerpt(hit: Hit, question: str, limit: int = CARD_ANSWER_CHARS) -> Exc
     if span is None:
         spans = sentence_spans(hit.text)
         span = spans[0] if spans else (0, len(hit.text))
-    before, answer, after = _window(hit.text, span, limit)
+    before, answer, after = _window(hit.text, span, limit, lists=wanted(question).kind == TASKS)
     return Excerpt(before, answer, after, marked)
 
 
@@ -84,10 +85,12 @@ def _flat(text: str) -> str:
     return " ".join(text.split())
 
 
-def _window(text: str, span: tuple[int, int], limit: int) -> tuple[str, str, str]:
+def _window(text: str, span: tuple[int, int], limit: int, lists: bool = False) -> tuple[str, str, str]:
     """(before, answer, after) around `span`, within `limit` characters once joined by
     spaces: the previous and the next sentence whole when they fit, else their nearest
-    words (left out under MIN_CONTEXT_CHARS); "…" marks text left out, never a split word."""
+    words (left out under MIN_CONTEXT_CHARS); "…" marks text left out, never a split word.
+    `lists`: the question asks for tasks, so an answer that opens a list is followed
+    by its items."""
     s, e = span
     answer = _flat(text[s:e])
     head, tail = text[:s], text[e:]
@@ -100,6 +103,17 @@ def _window(text: str, span: tuple[int, int], limit: int) -> tuple[str, str, str
     head_spans, tail_spans = sentence_spans(head), sentence_spans(tail)
     prev_at = head_spans[-1][0] if head_spans else len(head)
     next_to = tail_spans[0][1] if tail_spans else 0
+    if lists and answer.endswith((":", ";")) and tail_spans:
+        # The answer opens a list ("... đề nghị: ...;"): its items are what was asked
+        # for, so the room goes to as many of them as fit, none to what came before.
+        # (Only for tasks: "681 hội viên tham gia;" answering "bao nhiêu" is one item
+        # among others, and the sentence before may hold the figure.)
+        prev_at = len(head)
+        room = limit - len(answer) - markers
+        for _, end in tail_spans[1:]:
+            if len(_flat(tail[:end])) + 1 > room:
+                break
+            next_to = end
     prev, nxt = _flat(head[prev_at:]), _flat(tail[:next_to])
     room_prev, room_next = _share(limit - len(answer) - markers, len(prev), len(nxt))
     before_text = prev if len(prev) <= room_prev else tail_words(prev, room_prev)
