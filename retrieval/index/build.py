@@ -224,8 +224,8 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
                 known = {p: replace(r, size=-1, sha256="") for p, r in known.items()}
             report = _update(writer, corpus_dir, known, embedder, config, progress, split)
             fresh = {s.path for s in report.skipped}  # broken files not read again are still listed
-            report.skipped += [SkippedFile(r.path, r.skipped)
-                               for r in writer.files(skipped_only=True).values() if r.path not in fresh]
+            report.skipped += [SkippedFile(r.path, r.skipped) for r in writer.files().values()
+                               if r.skipped and r.path not in fresh]
             report.articles, report.passages = writer.counts()
         finally:
             writer.close()

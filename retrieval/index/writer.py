@@ -121,11 +121,9 @@ class IndexWriter:
 
     # -------------------------------------------------------- reading the catalog
 
-    def files(self, skipped_only: bool = False) -> dict[str, FileRecord]:
-        """The recorded corpus files (those recorded as skipped: a few rows of 180k at 1M passages)."""
-        where = " WHERE skipped <> ''" if skipped_only else ""
+    def files(self) -> dict[str, FileRecord]:
         return {row[0]: FileRecord(*row) for row in self.db.execute(
-            "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files" + where)}
+            "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files")}
 
     def meta_value(self, key: str) -> str | None:
         return get_meta(self.db).get(key)
