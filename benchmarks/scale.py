@@ -2,6 +2,7 @@
 
     python -m benchmarks.scale --passages 100000 [--json] [--workdir DIR --keep] [--config FILE]
     python -m benchmarks.scale --real-embedder [--passages 10000] [--json]
+    python -m benchmarks.scale --passages 1000000 --workdir DIR --reuse   (DIR kept by an earlier run)
 
 Why: the bundled corpus is a few hundred passages; a portal holds hundreds of
 thousands.  This script generates a fictional corpus of N passages
@@ -27,6 +28,12 @@ thousands.  This script generates a fictional corpus of N passages
 4. `retrieval.evaluate.dense_recall` (recall@10 of an approximate dense index
    against exact search) when the library has it, else null.
 
+`results_sha256` digests what every timed question got (grade, missing
+constraints, and each hit's passage id, score and answer span): equal before
+and after a change that must not change results.  With `--reuse`, a work
+folder kept by an earlier run (same --passages and --seed) skips step 1, which
+takes most of an hour at 1M passages.
+
 Passages are embedded by a hashed-syllables stand-in (synthetic.py), not by
 the real model, so building 1M passages takes minutes rather than days; with
 `--real-embedder` the server embeds questions with the bundled e5 model, to
@@ -38,6 +45,7 @@ Progress goes to stderr; the figures to stdout (one JSON object with --json).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import resource
@@ -51,7 +59,7 @@ from pathlib import Path
 import numpy as np
 import psutil
 
-from .synthetic import HashedSyllableEmbedder, questions, write_corpus, write_new_article
+from .synthetic import HashedSyllableEmbedder, corpus_meta, questions, write_corpus, write_new_article
 
 STARTED = time.monotonic()
 FOUND_TIMEOUT_S = 600  # give up waiting for an added/removed article after this long
@@ -173,6 +181,7 @@ class Server:
         self.searcher.search("khởi động hội nghị", top_k=5)
         first_ms = 1000 * (time.perf_counter() - started)
         ms, hit1, hit5 = [], 0, 0
+        digest = hashlib.sha256()
         self.embedder.misses = 0
         for question, target in zip(questions, targets, strict=True):
             started = time.perf_counter()
@@ -181,9 +190,10 @@ class Server:
             ids = [h.article_id for h in response.hits]
             hit1 += ids[:1] == [target]
             hit5 += target in ids
+            digest.update(result_key(response))
         self.embedder.enabled = True
         return {"ms": ms, "hit1": hit1, "hit5": hit5, "rss_mb": rss_mb(), "first_ms": first_ms,
-                "cache_misses": self.embedder.misses if cached else None}
+                "cache_misses": self.embedder.misses if cached else None, "sha256": digest.hexdigest()}
 
     def time_bare_embedding(self, questions: list[str]) -> dict:
         """The real model's embed_query alone, on the same questions."""
@@ -214,6 +224,12 @@ class Server:
 
     def rss(self) -> dict:
         return {"rss_mb": rss_mb()}
+
+
+def result_key(response) -> bytes:
+    """What a question got, as bytes: equal results give equal bytes."""
+    hits = [[h.passage_id, h.score, h.answer] for h in response.hits]
+    return json.dumps([response.match, response.missing, hits], ensure_ascii=False).encode() + b"\n"
 
 
 def child_serve(index: str, real: bool, config_path: str | None) -> None:
@@ -347,20 +363,8 @@ def folder_mb(path: Path) -> float:
 
 # ================================================================ parent: the run
 
-def measure(work: Path, n_passages: int, n_questions: int, seed: int, real: bool,
-            config_path: str | None) -> dict:
-    corpus, index = work / "corpus", work / "index"
-    # Other work on the machine skews every figure: the load averages say whether there was any.
-    r: dict = {"passages": n_passages, "embedder": HashedSyllableEmbedder.identity,
-               "cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
-
-    log(f"generating {n_passages} passages in {corpus}")
-    started = time.perf_counter()
-    meta = write_corpus(corpus, n_passages, seed)
-    r.update(articles=meta.articles, corpus_gen_s=time.perf_counter() - started)
-    asked = questions(meta, n_questions, seed)
-    log(f"{meta.articles} articles in {r['corpus_gen_s']:.1f} s; {len(asked)} questions")
-
+def build_all(corpus: Path, index: Path, n_passages: int, config_path: str | None, r: dict) -> None:
+    """Step 1: the first build, a full build from the cache, a build with nothing changed."""
     log("first build (embeds everything, fills the cache)")
     first = run_build(corpus, index, config_path, progress=True)
     if first["passages"] != n_passages:
@@ -381,6 +385,28 @@ def measure(work: Path, n_passages: int, n_questions: int, seed: int, real: bool
     same = run_build(corpus, index, config_path)
     r.update(unchanged_rebuild_s=same["seconds"], unchanged_rebuild_peak_rss_mb=same["peak_rss_mb"])
     log(f"unchanged rebuild: {same['seconds']:.2f} s")
+
+
+def measure(work: Path, n_passages: int, n_questions: int, seed: int, real: bool,
+            config_path: str | None, reuse: bool = False) -> dict:
+    corpus, index = work / "corpus", work / "index"
+    # Other work on the machine skews every figure: the load averages say whether there was any.
+    r: dict = {"passages": n_passages, "embedder": HashedSyllableEmbedder.identity,
+               "cpus": os.cpu_count(), "load_avg_1m_at_start": round(os.getloadavg()[0], 2)}
+
+    if reuse:
+        meta = corpus_meta(n_passages, seed)
+        r.update(articles=meta.articles, reused_workdir=str(work))
+        log(f"reusing {corpus} and {index}: {meta.articles} articles, no builds")
+    else:
+        log(f"generating {n_passages} passages in {corpus}")
+        started = time.perf_counter()
+        meta = write_corpus(corpus, n_passages, seed)
+        r.update(articles=meta.articles, corpus_gen_s=time.perf_counter() - started)
+    asked = questions(meta, n_questions, seed)
+    if not reuse:
+        log(f"{meta.articles} articles in {r['corpus_gen_s']:.1f} s; {len(asked)} questions")
+        build_all(corpus, index, n_passages, config_path, r)
     r["index_mb"] = folder_mb(index)
 
     log("starting the serving process")
@@ -396,6 +422,7 @@ def measure(work: Path, n_passages: int, n_questions: int, seed: int, real: bool
                  query_p95_ms=percentile(timed["ms"], 95), query_max_ms=round(max(timed["ms"]), 2),
                  hit_at_1=round(timed["hit1"] / len(texts), 3), hit_at_5=round(timed["hit5"] / len(texts), 3),
                  query_embed_cache_misses=timed["cache_misses"], serving_rss_mb=timed["rss_mb"],
+                 results_sha256=timed["sha256"],
                  hit_at_k_of="the stand-in embedder's vectors on synthetic questions, not the model")
         log(f"queries: p50 {r['query_p50_ms']} ms, p95 {r['query_p95_ms']} ms, "
             f"hit@1 {r['hit_at_1']}, hit@5 {r['hit_at_5']} (stand-in vectors, synthetic questions: "
@@ -447,6 +474,9 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     parser.add_argument("--workdir", help="where corpus/ and index/ go (default: a temporary folder)")
     parser.add_argument("--keep", action="store_true", help="leave the work folder in place")
+    parser.add_argument("--reuse", action="store_true",
+                        help="--workdir holds corpus/ and index/ of an earlier --keep run with the same "
+                             "--passages and --seed: skip generating and building them")
     parser.add_argument("--config", help="TOML config passed to build_index and Searcher.open")
     # Hidden: the child processes this script starts.
     parser.add_argument("--build", nargs=2, metavar=("CORPUS", "INDEX"), help=argparse.SUPPRESS)
@@ -463,13 +493,17 @@ def main() -> None:
     n_passages = args.passages or (10_000 if args.real_embedder else 100_000)
     created = args.workdir is None or not Path(args.workdir).exists()
     work = Path(args.workdir or tempfile.mkdtemp(prefix="scale-bench-"))
-    if not created and any((work / name).exists() for name in ("corpus", "index")):
-        parser.error(f"{work} already holds corpus/ or index/; give an empty or new --workdir")
+    held = [(work / name).is_dir() for name in ("corpus", "index")]
+    if args.reuse and not all(held):
+        parser.error("--reuse needs --workdir holding corpus/ and index/ of an earlier --keep run")
+    if not args.reuse and any(held):
+        parser.error(f"{work} already holds corpus/ or index/; give an empty or new --workdir (or --reuse)")
     work.mkdir(parents=True, exist_ok=True)
     try:
-        figures = measure(work, n_passages, args.questions, args.seed, args.real_embedder, args.config)
+        figures = measure(work, n_passages, args.questions, args.seed, args.real_embedder, args.config,
+                          args.reuse)
     finally:
-        if args.keep:
+        if args.keep or args.reuse:
             log(f"kept {work}")
         elif created:
             shutil.rmtree(work, ignore_errors=True)

@@ -359,28 +359,46 @@ class CorpusMeta:
         return len(self.ids)
 
 
+def corpus_specs(n_passages: int, seed: int = 0):
+    """(spec, paragraphs) of each article of the corpus of `n_passages` (the last one cut short)."""
+    passages, number = 0, 0
+    while passages < n_passages:
+        spec = article_spec(seed, number)
+        n = min(spec.paragraphs, n_passages - passages)
+        yield spec, n
+        passages += n
+        number += 1
+
+
+def corpus_meta(n_passages: int, seed: int = 0) -> CorpusMeta:
+    """What `write_corpus` returns, without writing: to ask about a corpus written before."""
+    meta = CorpusMeta(seed, 0, [], [], [], [], [])
+    for spec, n in corpus_specs(n_passages, seed):
+        _record(meta, spec, n)
+    return meta
+
+
+def _record(meta: CorpusMeta, spec: ArticleSpec, n: int) -> None:
+    meta.ids.append(spec.article_id())
+    meta.places.append(spec.place)
+    meta.orgs.append(spec.org.name)
+    meta.years.append(spec.year)
+    meta.paragraphs.append(n)
+    meta.passages += n
+
+
 def write_corpus(folder: str | Path, n_passages: int, seed: int = 0) -> CorpusMeta:
     """Write articles into `folder` until they hold `n_passages` passages (the last one is cut short)."""
     folder = Path(folder)
     meta = CorpusMeta(seed, 0, [], [], [], [], [])
-    number = 0
     made: set[Path] = set()
-    while meta.passages < n_passages:
-        spec = article_spec(seed, number)
-        n = min(spec.paragraphs, n_passages - meta.passages)
-        article_id = spec.article_id()
-        path = folder / f"{article_id}.md"
+    for spec, n in corpus_specs(n_passages, seed):
+        path = folder / f"{spec.article_id()}.md"
         if path.parent not in made:
             path.parent.mkdir(parents=True, exist_ok=True)
             made.add(path.parent)
         path.write_text(render_article(spec, seed, n), encoding="utf-8")
-        meta.ids.append(article_id)
-        meta.places.append(spec.place)
-        meta.orgs.append(spec.org.name)
-        meta.years.append(spec.year)
-        meta.paragraphs.append(n)
-        meta.passages += n
-        number += 1
+        _record(meta, spec, n)
     return meta
 
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from itertools import pairwise
 
 from .textnorm import (
@@ -218,6 +219,14 @@ def _role_in(words: list[str], folded: list[str]) -> tuple[tuple[str, ...], tupl
 
 # ---------------------------------------------------------------- evidence in a sentence
 
+# Pure functions of one sentence, asked again for the same sentences within a question
+# (two scorers, grading) and across questions on the same articles: each is read once.
+# Shared results: callers must not change them.
+def _cached(function):
+    return lru_cache(maxsize=8192)(function)
+
+
+@_cached
 def _numbers(sentence: str) -> list[tuple[str, list[str]]]:
     """Each stated number with the folded syllables that follow it (at most 4)."""
     out = []
@@ -352,14 +361,13 @@ class SentenceScorer:
 
     def relevance(self, sentence: str) -> float:
         """Share of the question's weighted words in the sentence, plus half its pairs'."""
-        words = folded_words(sentence)
-        if not words:
+        present, pairs_in, length = _sentence_words(sentence)
+        if not length:
             return 0.0
-        present = set(words)
         covered = sum(w for t, w in self.weights.items() if t in present) / self.total
-        pairs = len(self.pairs & set(pairwise(words))) / len(self.pairs) if self.pairs else 0.0
+        pairs = len(self.pairs & pairs_in) / len(self.pairs) if self.pairs else 0.0
         # A run-on sentence matches everything a little.
-        return (covered + 0.5 * pairs) / (1 + len(words) / 120)
+        return (covered + 0.5 * pairs) / (1 + length / 120)
 
     def score(self, sentence: str) -> float:
         s = self.relevance(sentence)
@@ -375,11 +383,23 @@ class SentenceScorer:
     def best(self, text: str) -> tuple[tuple[int, int] | None, float]:
         """The best sentence of `text` (span) and its score; (None, 0) when none shares a word."""
         best, best_score = None, 0.0
-        for start, end in sentence_spans(text):
+        for start, end in _spans(text):
             s = self.score(text[start:end])
             if s > best_score:
                 best, best_score = (start, end), s
         return best, best_score
+
+
+@_cached
+def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], int]:
+    """A sentence's folded words and pairs of words, and how many words: what relevance reads."""
+    words = folded_words(sentence)
+    return frozenset(words), frozenset(pairwise(words)), len(words)
+
+
+@_cached
+def _spans(text: str) -> tuple[tuple[int, int], ...]:
+    return tuple(sentence_spans(text))
 
 
 def fitted(want: Wanted, texts: list[str]) -> Wanted:
@@ -401,7 +421,7 @@ def lacks_detail(texts: list[str], scorer: SentenceScorer, min_relevance: float 
     if not scorer.want.is_detail:
         return False
     scorer = scorer.fitted(texts)
-    said = [text[start:end] for text in texts for start, end in sentence_spans(text)]
+    said = [text[start:end] for text in texts for start, end in _spans(text)]
     relevance = [scorer.relevance(s) for s in said]
     # "About the question": among the article's closest sentences.  A paraphrase
     # ("trời lạnh... mất bao nhiêu con gia súc" for "rét đậm làm chết 214 con trâu")

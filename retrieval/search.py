@@ -126,7 +126,7 @@ class Searcher:
                 ranked.append(found[pid])
         for c in found.values():  # passages read whole for the answer vote have subjects too
             if c.article_id not in subjects:
-                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "", c.url)
+                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "", c.url)
         if prefer:
             wanted_now = Intent(places=intent.places if "place" in prefer else [],
                                 years=intent.years if "year" in prefer else set(),
@@ -186,7 +186,7 @@ class Searcher:
             texts.setdefault(c.article_id, []).append(c.text)
         firsts = {c.article_id: c for c in reversed(whole.values())}
         inside = {a: scorer.within(_background(c), texts[a],
-                                   article_subject(c.title, c.place, c.date, c.lead or "", c.url).years)
+                                   _subject(c.title, c.place, c.date, c.lead or "", c.url).years)
                   for a, c in firsts.items()}
         plain: dict[str, float] = {}
         for c in whole.values():

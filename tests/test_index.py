@@ -572,3 +572,32 @@ def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus,
     fresh = Searcher.open(index, embedder=e5)
     assert {a.date_source for a in fresh.latest(5)} <= {"meta", "dateline", "url", "lead"}
     assert fresh.stats()["date_min"] is not None
+
+
+def test_catalog_from_before_the_lead_column_serves_the_same_then_migrates(tmp_path, corpus, e5):
+    """m004/m005: a catalog without the `lead` column and the covering indexes answers as
+    before (the lead read from the JSON paragraphs); the next build adds them, parsing nothing."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    new = Searcher.open(index, embedder=e5)
+    before, cards = _answers(new), new.reader.headlines()
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:  # what an older version wrote
+        db.execute("ALTER TABLE articles DROP COLUMN lead")
+        db.execute("DROP INDEX passages_visible")
+        db.execute("DROP INDEX articles_places")
+        db.execute("DELETE FROM migrations WHERE name IN ('m004_articles_lead', 'm005_visibility_indexes')")
+    db.close()
+    old = Searcher.open(index, embedder=e5)
+    assert (_answers(old), old.reader.headlines()) == (before, cards)
+    report = build_index(corpus, index, progress=False, embedder=e5)
+    assert (report.parsed_files, report.embedded) == (0, 0)
+    migrated = Searcher.open(index, embedder=e5)
+    assert (_answers(migrated), migrated.reader.headlines()) == (before, cards)
+    db = sqlite3.connect(index / "catalog.sqlite")
+    leads = db.execute("SELECT count(*), sum(lead IS json_extract(paragraphs, '$[0]')) FROM articles").fetchone()
+    plans = [db.execute("EXPLAIN QUERY PLAN SELECT count(*) FROM passages WHERE added <= 1").fetchall(),
+             db.execute("EXPLAIN QUERY PLAN SELECT DISTINCT place FROM articles WHERE added <= 1").fetchall()]
+    db.close()
+    assert leads[0] > 0 and leads[0] == leads[1]
+    assert all("COVERING INDEX" in str(plan) for plan in plans)

@@ -11,6 +11,7 @@ All of them decode through decode.py and end with the page rules of articles.py.
 """
 from __future__ import annotations
 
+import os
 from datetime import date
 from pathlib import Path
 
@@ -38,9 +39,48 @@ def read_article(path: Path, corpus_dir: Path, now: date | None = None) -> Artic
 
 def corpus_files(corpus_dir: Path) -> list[Path]:
     """Every supported file under the corpus folder (sub-folders too), hidden ones excluded."""
-    return sorted(
-        p for p in corpus_dir.rglob("*")
-        if p.is_file() and p.suffix.lower() in SUPPORTED_SUFFIXES
-        and not any(part.startswith(".") for part in p.relative_to(corpus_dir).parts)
-        and p.name.lower() != "readme.md"
-    )
+    return [Path(entry.path) for _, entry in corpus_entries(corpus_dir)]
+
+
+def corpus_entries(corpus_dir: Path, ordered: bool = True) -> list[tuple[str, os.DirEntry]]:
+    """(path relative to the corpus folder, POSIX style; its directory entry) of each
+    file `corpus_files` lists, in the same order (`corpus_order`), or in the order the
+    folders list them (`ordered` False: a build sorts only the files that changed).
+
+    Why os.scandir rather than Path.rglob: a build that changes one file still scans
+    every file, and rglob made a Path, two stats and a relative path of each (8 s for
+    18k files on a loaded machine, the most of adding one article).  Like rglob, it
+    does not follow links to folders and skips folders it may not read.
+    """
+    found: list[tuple[str, os.DirEntry]] = []
+
+    def walk(folder: str, prefix: str) -> None:
+        try:
+            with os.scandir(folder) as entries:
+                listed = list(entries)
+        except PermissionError:
+            return
+        for entry in listed:
+            if entry.name.startswith("."):
+                continue
+            if entry.is_dir() and not entry.is_symlink():
+                walk(entry.path, f"{prefix}{entry.name}/")
+            elif (entry.is_file() and _suffix(entry.name).lower() in SUPPORTED_SUFFIXES
+                  and entry.name.lower() != "readme.md"):
+                found.append((prefix + entry.name, entry))
+
+    walk(str(corpus_dir), "")
+    if ordered:
+        found.sort(key=lambda item: corpus_order(item[0]))
+    return found
+
+
+def corpus_order(rel: str) -> list[str]:
+    """Sort key of corpus files by relative path: Path order (component by component)."""
+    return rel.split("/")
+
+
+def _suffix(name: str) -> str:
+    """The name's suffix as Path.suffix gives it ("a.md" -> ".md", "a." -> "")."""
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""

@@ -25,7 +25,7 @@ from itertools import repeat
 from pathlib import Path
 
 from ..config import Config, SplitConfig
-from ..convert import article_id_for, corpus_files, read_article
+from ..convert import article_id_for, corpus_entries, corpus_order, read_article
 from ..embedders import DeferredEmbedder, Embedder, build_embedder
 from ..passages import split_article
 from ..types import Article, BuildReport, SkippedFile, UnusableFile
@@ -134,20 +134,23 @@ def _parser(n_files: int, corpus_dir: Path, split: SplitConfig):
 class _Scan:
     """The cheap first pass: which files moved since the catalog recorded them."""
 
-    present: dict[str, Path]
+    present: dict[str, os.DirEntry]  # by path relative to the corpus folder
     moved: list[tuple[str, os.stat_result]]  # size or modification time changed, or new
     forget: list[str]  # recorded but no longer in the corpus
     unchanged: int
     unreadable: list[SkippedFile]
 
+    def path(self, rel: str) -> Path:
+        return Path(self.present[rel].path)
+
 
 def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Scan:
     """Stat every corpus file; the unchanged ones (same size and time) are not even read."""
-    present = {path.relative_to(corpus_dir).as_posix(): path for path in corpus_files(corpus_dir)}
+    present = dict(corpus_entries(corpus_dir, ordered=False))
     scan = _Scan(present, [], sorted(set(known) - set(present)), 0, [])
-    for rel, path in present.items():
+    for rel, entry in present.items():
         try:
-            st = path.stat()
+            st = entry.stat()
         except OSError as e:
             scan.unreadable.append(SkippedFile(rel, f"cannot read: {e.strerror or e}"))
             continue
@@ -156,6 +159,9 @@ def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Scan:
             scan.unchanged += 1
         else:
             scan.moved.append((rel, st))
+    # Only what changed is sorted (new files: the first in path order keeps an article id).
+    scan.moved.sort(key=lambda item: corpus_order(item[0]))
+    scan.unreadable.sort(key=lambda skipped: corpus_order(skipped.path))
     return scan
 
 
@@ -268,7 +274,7 @@ def _update(writer: IndexWriter, corpus_dir: Path, known: dict[str, FileRecord],
         for start in range(0, len(scan.moved), BATCH_FILES):
             batch = scan.moved[start:start + BATCH_FILES]
             new: list[_Parsed] = []
-            for (rel, st), result in zip(batch, parse([scan.present[r] for r, _ in batch]), strict=True):
+            for (rel, st), result in zip(batch, parse([scan.path(r) for r, _ in batch]), strict=True):
                 rec = known.get(rel)
                 record = partial(FileRecord, rel, st.st_size, st.st_mtime_ns, result.digest)
                 if not result.digest:
@@ -277,7 +283,7 @@ def _update(writer: IndexWriter, corpus_dir: Path, known: dict[str, FileRecord],
                 if rec and rec.sha256 == result.digest:  # touched, same bytes: new stats only
                     files.append(record(rec.article_id, rec.skipped))
                     continue
-                article_id = article_id_for(scan.present[rel], corpus_dir)
+                article_id = article_id_for(scan.path(rel), corpus_dir)
                 if owner.get(article_id, rel) != rel:
                     reason = f"same article id as {owner[article_id]}"
                     files.append(record(None, reason))

@@ -80,8 +80,29 @@ def m003_articles_date_source(db: sqlite3.Connection) -> None:
         db.execute("UPDATE files SET size = -1, sha256 = ''")
 
 
+def m004_articles_lead(db: sqlite3.Connection) -> None:
+    """Each article's first paragraph as a column of its own: search reads it for every
+    candidate (the article's subject, query.article_subject), and taking it out of the
+    JSON `paragraphs` cost ~20x the rest of the candidate row (a 4 kB parse an article)."""
+    if not has_column(db, "articles", "lead"):
+        db.execute("ALTER TABLE articles ADD COLUMN lead TEXT")
+    db.execute("UPDATE articles SET lead = json_extract(paragraphs, '$[0]')")
+
+
+def m005_visibility_indexes(db: sqlite3.Connection) -> None:
+    """Covering indexes for what every update and every reader refresh counts: visible
+    passages and articles, and the places articles are about.  Without them each count
+    read every row with its text (0.9 s at 100k passages, ~10 s at 1M); with them 0.04 s."""
+    db.execute("CREATE INDEX IF NOT EXISTS passages_visible ON passages (added, removed)")
+    db.execute("CREATE INDEX IF NOT EXISTS articles_places ON articles (place, added, removed)")
+    # Their leading columns make these two redundant.
+    db.execute("DROP INDEX IF EXISTS passages_added")
+    db.execute("DROP INDEX IF EXISTS articles_by_place")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
-    m001_initial, m002_drop_unwritten_columns, m003_articles_date_source]
+    m001_initial, m002_drop_unwritten_columns, m003_articles_date_source, m004_articles_lead,
+    m005_visibility_indexes]
 
 
 def has_column(db: sqlite3.Connection, table: str, column: str) -> bool:

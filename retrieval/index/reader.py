@@ -69,7 +69,7 @@ class _Generation:
 
 
 _CANDIDATE_COLUMNS = ("p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place,"
-                      " a.source, a.url, json_extract(a.paragraphs, '$[0]'), {date_source}")
+                      " a.source, a.url, {lead}, {date_source}")
 _ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs, {date_source}"
                 " FROM articles a WHERE {visible} ")
 
@@ -97,6 +97,9 @@ class IndexReader:
         # A catalog from before issue 18 has no date sources until its next build: none is trusted.
         self._date_source = "date_source" if has_column(self._db, "articles", "date_source") else "NULL"
         self._trusted_date = TRUSTED_DATE_SQL if self._date_source != "NULL" else "NULL"
+        # A catalog from before m004 has no lead column until its next build: read from the JSON.
+        self._lead = ("lead" if has_column(self._db, "articles", "lead")
+                      else "json_extract(paragraphs, '$[0]')")
         self._db_lock = threading.Lock()
         self._refresh_lock = threading.Lock()
         self._check_catalog(embedder_identity)
@@ -181,7 +184,7 @@ class IndexReader:
         return found
 
     def _candidate_columns(self) -> str:
-        return _CANDIDATE_COLUMNS.format(date_source=self._date_source)
+        return _CANDIDATE_COLUMNS.format(lead=self._lead, date_source=self._date_source)
 
     def article_passages(self, gen: _Generation, article_ids: Iterable[str]) -> list[Candidate]:
         """Every visible passage of these articles, in article and reading order: where
@@ -217,7 +220,7 @@ class IndexReader:
         """(article_id, title, date, place, first paragraph, date source) of every visible
         article, newest trusted date first: what browsing (/chude) counts, without whole texts."""
         return self._query(
-            "SELECT article_id, title, date, place, coalesce(json_extract(paragraphs, '$[0]'), ''),"
+            f"SELECT article_id, title, date, place, coalesce({self._lead}, ''),"
             f" {self._date_source} FROM articles WHERE {visible()}"
             f" ORDER BY coalesce({self._trusted_date}, '') DESC, article_id DESC",
             {"g": self.current.number})

@@ -191,9 +191,10 @@ class IndexWriter:
                 a = item.article
                 cur = db.execute(
                     "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
-                    " added, date_source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " added, date_source, lead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
-                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source))
+                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source,
+                     a.paragraphs[0] if a.paragraphs else None))
                 aid = cur.lastrowid
                 for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
                     cur = db.execute(
