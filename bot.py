@@ -99,11 +99,13 @@ def run_console(config, rebuild: bool) -> int:
 
 
 def run_telegram(config, token: str, webhook: bool, rebuild: bool) -> int:
+    from chat.stores import open_stores
     from chat.telegram_bot import ALLOWED_UPDATES, build_application
 
+    stores = open_stores(config)  # first: a wrong database address is said before the index loads
     searcher = open_searcher(config, rebuild)
     base_url = os.environ.get(config.bot.base_url_env) or None
-    application = build_application(config, searcher, token=token, base_url=base_url,
+    application = build_application(config, searcher, token=token, base_url=base_url, stores=stores,
                                     base_file_url=os.environ.get("TELEGRAM_BASE_FILE_URL") or None)
     if base_url:
         log.info("using the Bot API server at %s", base_url)
@@ -189,11 +191,12 @@ def _guard(run, token_env: str | None = None) -> int:
     """Turn the expected start-up failures into one readable line and a non-zero exit."""
     from telegram.error import InvalidToken
 
+    from chat.stores import StoreUnavailable
     from retrieval.index import BuildInProgress, IndexMismatch
 
     try:
         return run()
-    except (IndexMismatch, BuildInProgress, FileNotFoundError) as e:
+    except (IndexMismatch, BuildInProgress, FileNotFoundError, StoreUnavailable) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
         return 2
     except InvalidToken:

@@ -54,6 +54,11 @@ class IndexConfig:
     # passages (4000 lists) benchmarks/ann_sweep.py measured recall@10 0.95 at 256,
     # 0.985 at 512 (5 and 11 ms a question, one core).
     nprobe: int = 384
+    # "postgres": the shared state of the chat front ends (and, where built, the index)
+    # lives in PostgreSQL, so several bot processes can serve one bot.  The connection
+    # string is read from the environment variable `dsn_env`, never from this file.
+    backend: str = "embedded"
+    dsn_env: str = "CONGTAC_PG_DSN"
 
 
 @dataclass
@@ -209,6 +214,7 @@ LIMITS: dict[str, tuple] = {
     "index.exact_max_passages": (1, 10**9),
     "index.ann": ("ivf", "flat"),
     "index.nprobe": (1, 65536),
+    "index.backend": ("embedded", "postgres"),
     "search.top_k": (1, 100),
     "search.candidates": (1, 10_000),
     "search.rrf_k": (0, 10_000),

@@ -16,11 +16,10 @@ import re
 from collections import OrderedDict
 
 from ..admin import IndexWatcher, fetch_state_path
-from ..feedback import FeedbackStore
 from ..insights import build_report
 from ..insights_bot import summary_html
-from ..ratelimit import QuestionLimiter
-from ..service import ChatService, conversation_memory
+from ..service import ChatService
+from ..stores import QuestionStore, open_stores
 from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
 from .handlers import ZaloChat, read_update
 
@@ -180,13 +179,13 @@ class ZaloBot:
 
 
 def build_zalo(config, searcher, token: str, base_url: str | None = None,
-               store: FeedbackStore | None = None) -> ZaloBot:
+               store: QuestionStore | None = None) -> ZaloBot:
     """The Zalo bot over `searcher` with the [bot] answer settings and the [zalo] admins."""
     bot_cfg = config.bot
-    service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
-                          bot_cfg.answers_per_page, conversation_memory(bot_cfg))
+    stores = open_stores(config, store)  # memory, PostgreSQL when [index] backend says so
+    service = ChatService(searcher, stores.questions, bot_cfg.answers_per_page, stores.memory)
     zalo_cfg = getattr(config, "zalo", None)
-    chat = ZaloChat(service, QuestionLimiter(bot_cfg.questions_per_minute),
+    chat = ZaloChat(service, stores.limiter,
                     admins=list(getattr(zalo_cfg, "admins", []) or []),
                     report=lambda days: report_text(config, service, days))
     env = getattr(zalo_cfg, "base_url_env", None) or "ZALO_BASE_URL"
