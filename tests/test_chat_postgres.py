@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import subprocess
 import sys
 import time
@@ -205,7 +206,7 @@ async def _stop(app) -> None:
 
 
 def test_two_webhook_replicas_answer_one_conversation(pg_dsn, seed_index, searcher, fake_api,
-                                                      tmp_path):
+                                                      tmp_path, caplog):
     """Turns alternate between two replicas behind a round-robin proxy: follow-ups carry
     over, «Xem thêm», «Toàn văn» and 👍 work on the other replica, /new on one is seen
     by the other, and one user's questions are counted together."""
@@ -243,6 +244,11 @@ def test_two_webhook_replicas_answer_one_conversation(pg_dsn, seed_index, search
             refused = [await asyncio.to_thread(_post, f"{proxy.url}/hook", forged, secret)
                        for secret in ("wrong", None)]  # each replica checks the secret
             assert refused == [403, 403] and not api.sent_to(999)
+            # An update PTB cannot parse is skipped (answered 200, content not logged), and
+            # the next question is answered.
+            api.push(api.message_update("QZXPOISON", chat_id=998, poll={
+                "id": "bad", "question": "QZXPOISON", "options": []}))
+            await turn(997, SEED_QUESTION)
             return first, year, who, more, full, after, [u1, u2, u3, u4, u5, vote, u7, u8], \
                 hasty_replies
         finally:
@@ -254,6 +260,8 @@ def test_two_webhook_replicas_answer_one_conversation(pg_dsn, seed_index, search
     routed = [proxy.routed[u] for u in updates]
     assert all(a != b for a, b in zip(routed, routed[1:], strict=False)), routed  # alternating
     assert set(api.deliveries.values()) == {200}
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "QZXPOISON" not in caplog.text
     assert "Hiểu là" not in first[0].plain and "📍 Đầm Hà" in first[0].plain
     assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in year[0].plain
     assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in who[0].plain
