@@ -5,6 +5,7 @@
     python -m retrieval eval   --index DIR --questions FILE [--json] [--misses]
     python -m retrieval fetch  --corpus DIR [--feed URL]... [--sitemap URL]... [--since DATE]
                                [--index DIR] [--allow-private] [URL...]
+    python -m retrieval postgres start|stop DIR   (a throwaway local PostgreSQL with pgvector)
 
 What the chat bot stores (questions, votes) and its report page are read by
 `python -m chat feedback|dashboard` (chat/cli.py).
@@ -122,6 +123,16 @@ def _cmd_fetch(args, config) -> int:
         print(f"\nnew or changed files: run `python -m retrieval index --corpus {corpus}` "
               "(or pass --index DIR) to index them")
     return 0
+def _cmd_postgres(args, config) -> int:
+    from .postgres import server
+
+    try:
+        return server.main(args.action, args.folder)
+    except server.ServerError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 def _moved(args, config) -> int:
     """feedback and dashboard read the chat bot's stores: they are `python -m chat ...`."""
     print(f"`python -m retrieval {args.command}` is now `python -m chat {args.command}` "
@@ -192,6 +203,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="allow loopback and private-network addresses (tests against a local server)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output while indexing")
     p.set_defaults(run=_cmd_fetch)
+    p = sub.add_parser("postgres", parents=[common],
+                       help="start or stop a throwaway local PostgreSQL with pgvector in DIR")
+    p.add_argument("action", choices=("start", "stop"))
+    p.add_argument("folder", metavar="DIR", help="the server's folder (initialised when empty)")
+    p.set_defaults(run=_cmd_postgres)
     for moved in ("feedback", "dashboard"):  # see _moved
         p = sub.add_parser(moved, help=f"moved: python -m chat {moved}", add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)

@@ -9,8 +9,8 @@ import pytest
 from retrieval import Config, Searcher, build_index
 from retrieval.embedders import make_embedder
 
-# The chat tests' fixtures (fake Bot API server, bots over a seed index).
-pytest_plugins = ["chat_fixtures"]
+# The chat tests' fixtures (fake Bot API server, bots over a seed index); a real PostgreSQL.
+pytest_plugins = ["chat_fixtures", "pg_fixtures"]
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_CORPUS = ROOT / "corpus"
