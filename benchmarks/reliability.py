@@ -51,7 +51,7 @@ change: the cases that passed before must get the same kinds of reply.
 searcher over the same index folder, behind a round-robin proxy (tests/round_robin.py)
 that the fake Bot API delivers every update to, secret token included; conversation
 context, rate limits and the question store live in PostgreSQL (a throwaway server from
-tests/pg_cluster.py, or a new database on the server in $CONGTAC_PG_DSN).  Each private
+`python -m retrieval postgres`'s, or a new database on the server in $CONGTAC_PG_DSN).  Each private
 chat (the admin's aside) then also runs one chain after its mix: a question, two
 follow-ups, «Xem thêm» and 👍 on the first answer; a chain is intact when both
 follow-ups were understood from the first question ("Hiểu là: ..."), the next page came
@@ -626,7 +626,8 @@ def main(argv: list[str] | None = None) -> int:
         root.removeHandler(records)
     finally:
         if server is not None:
-            server.remove()
+            server.stop()
+            shutil.rmtree(server.folder, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
     tally, api = result["tally"], result["api"]
@@ -676,18 +677,14 @@ def shared_state(config: Config, tmp: Path):
     removed), or a new database on the server $CONGTAC_PG_DSN names (None returned)."""
     import os
 
-    import psycopg
-    from pg_cluster import Cluster
+    from retrieval.postgres.server import LocalServer, create_database
 
     config.index.backend = "postgres"
     server, dsn = None, os.environ.get(config.index.dsn_env)
     if not dsn:
-        server = Cluster().start()
-        dsn = server.dsn
-    name = f"reliability_{int(time.time())}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    os.environ[config.index.dsn_env] = psycopg.conninfo.make_conninfo(dsn, dbname=name)
+        server = LocalServer(tempfile.mkdtemp(prefix="pgchat_reliability_", dir="/tmp"))
+        dsn = server.start()
+    os.environ[config.index.dsn_env] = create_database(dsn, f"reliability_{int(time.time())}")
     return server
 
 

@@ -61,7 +61,7 @@ def _cmd_dashboard(args, config) -> int:
     from .dashboard import dashboard_from_config, make_server
 
     dashboard = dashboard_from_config(config, feedback_db=args.feedback_db, index_dir=args.index)
-    if not dashboard.feedback_db.is_file():
+    if config.index.backend != "postgres" and not dashboard.feedback_db.is_file():
         raise FileNotFoundError(f"no feedback database at {dashboard.feedback_db}")
     host = args.host or config.dashboard.host
     server = make_server(dashboard, host, args.port if args.port is not None else config.dashboard.port)

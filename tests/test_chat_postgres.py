@@ -2,7 +2,7 @@
 the question store shared by two bot replicas behind one webhook address; a database
 restart while the bot serves; a wrong connection string at start.
 
-A real server (tests/pg_cluster.py) runs on 127.0.0.1; each test gets its own database.
+A real server (tests/pg_fixtures.py) runs on 127.0.0.1; each test gets its own database.
 """
 from __future__ import annotations
 
@@ -12,13 +12,11 @@ import logging
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import replace
 
 import psycopg
 import pytest
 from chat_fixtures import ADMIN_ID, SEED_QUESTION
-from pg_cluster import Cluster
 from round_robin import RoundRobin
 from test_chat_cli import BOT, _free_port, _post, clean_env
 from test_chat_telegram import answer_of, assert_sane, has_buttons
@@ -36,26 +34,11 @@ SECRET = "replica-hook-secret"
 PLACES = {"dam ha": "Đầm Hà", "tung khe": "Tùng Khê"}
 
 
-@pytest.fixture(scope="module")
-def cluster():
-    server = Cluster().start()
-    yield server
-    server.remove()
-
-
-def _new_database(cluster: Cluster) -> str:
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(cluster.dsn, autocommit=True) as conn:
-        conn.execute(f"CREATE DATABASE {name}")
-    return cluster.dsn.rsplit("/", 1)[0] + "/" + name
-
-
 @pytest.fixture
-def pg_dsn(cluster, monkeypatch) -> str:
+def state_dsn(pg_database, monkeypatch) -> str:
     """A fresh database, its address in CONGTAC_PG_DSN (the default [index] dsn_env)."""
-    dsn = _new_database(cluster)
-    monkeypatch.setenv("CONGTAC_PG_DSN", dsn)
-    return dsn
+    monkeypatch.setenv("CONGTAC_PG_DSN", pg_database)
+    return pg_database
 
 
 def pg_config(base: Config | None = None, **bot) -> Config:
@@ -72,7 +55,7 @@ def _hit(n: int) -> Hit:
 
 # ---------------------------------------------------------------- the stores themselves
 
-def test_two_replicas_share_follow_ups_limits_and_questions(pg_dsn):
+def test_two_replicas_share_follow_ups_limits_and_questions(state_dsn):
     """Two sets of stores over one database, as two bot processes have: what one
     remembers, counts or stores, the other sees."""
     config = pg_config(questions_per_minute=3, context_minutes=1 / 60)  # 1 s of context
@@ -105,7 +88,7 @@ def test_two_replicas_share_follow_ups_limits_and_questions(pg_dsn):
     assert [r["value"] for r in rows] == [-1]  # one vote per person and page, the last one
     assert rows[0]["passage_ids"] == ["a1#0", "a2#0", "a3#0"]
     assert rows[0]["user_hash"] == b.questions.pseudonym(8) == a.questions.pseudonym(8) != "8"
-    with psycopg.connect(pg_dsn) as conn:  # no raw id anywhere
+    with psycopg.connect(state_dsn) as conn:  # no raw id anywhere
         stored = conn.execute("SELECT conversation FROM chat_context UNION ALL"
                               " SELECT user_hash FROM chat_asked").fetchall()
     assert stored and all(len(s) == 32 and s not in ("42", "7:8") for (s,) in stored)
@@ -142,7 +125,7 @@ def _comparable(store) -> tuple:
             reader.votes(since), reader.votes_on(since, [a for a, _ in top]))
 
 
-def test_question_store_keeps_what_the_sqlite_store_keeps(pg_dsn):
+def test_question_store_keeps_what_the_sqlite_store_keeps(state_dsn):
     """The PostgreSQL question store answers every query as chat/feedback.py's does:
     export, the admins' report queries, purge."""
     sqlite, pg = FeedbackStore(":memory:"), open_stores(pg_config()).questions
@@ -154,10 +137,10 @@ def test_question_store_keeps_what_the_sqlite_store_keeps(pg_dsn):
     assert pg.purge(None) == sqlite.purge(None)
 
 
-def test_schema_is_versioned_and_a_newer_one_is_refused(pg_dsn):
+def test_schema_is_versioned_and_a_newer_one_is_refused(state_dsn):
     open_stores(pg_config())
     open_stores(pg_config())  # a second replica: nothing to do
-    with psycopg.connect(pg_dsn, autocommit=True) as conn:
+    with psycopg.connect(state_dsn, autocommit=True) as conn:
         assert conn.execute("SELECT version FROM chat_schema").fetchall() == [(SCHEMA_VERSION,)]
         conn.execute("UPDATE chat_schema SET version = 99")
     with pytest.raises(StoreUnavailable, match="version 99"):
@@ -205,7 +188,7 @@ async def _stop(app) -> None:
     await app.shutdown()
 
 
-def test_two_webhook_replicas_answer_one_conversation(pg_dsn, seed_index, searcher, fake_api,
+def test_two_webhook_replicas_answer_one_conversation(state_dsn, seed_index, searcher, fake_api,
                                                       tmp_path, caplog):
     """Turns alternate between two replicas behind a round-robin proxy: follow-ups carry
     over, «Xem thêm», «Toàn văn» and 👍 work on the other replica, /new on one is seen
@@ -280,12 +263,12 @@ def test_two_webhook_replicas_answer_one_conversation(pg_dsn, seed_index, search
 
 # ---------------------------------------------------------------- the server restarts
 
-def test_postgres_restart_while_serving(seed_index, searcher, fake_api, tmp_path, monkeypatch):
+def test_postgres_restart_while_serving(state_dsn, pg_server, seed_index, searcher, fake_api,
+                                        tmp_path):
     """Stop the database under a serving bot: questions get the polite "thử lại sau";
     start it again: answers come back within 10 s, the same bot process."""
-    server = Cluster().start()
+    server = pg_server
     try:
-        monkeypatch.setenv("CONGTAC_PG_DSN", server.dsn)
         config = pg_config(seed_index.config, questions_per_minute=100, reload_seconds=0,
                            feedback_db=str(tmp_path / "unused.sqlite"))
         api = fake_api
@@ -320,14 +303,15 @@ def test_postgres_restart_while_serving(seed_index, searcher, fake_api, tmp_path
 
         before, during, after, seconds = asyncio.run(scenario())
     finally:
-        server.remove()
+        server.start()  # whatever happened: the other tests need it
     assert "Đầm Hà" in before
     assert during == [answers.STORE_UNAVAILABLE] * 2 and "thử lại sau" in during[0]
+    print(f"answered again {seconds:.2f} s after the server was back")  # pytest -s shows it
     assert "MTTQ" in after and answers.STORE_UNAVAILABLE not in after and seconds < 10
     assert_sane(api)
 
 
-def test_questions_limit_follows_the_user_not_the_process(pg_dsn):
+def test_questions_limit_follows_the_user_not_the_process(state_dsn):
     """The embedded default keeps per-process limits (the control for the test above):
     a second process starts counting from zero."""
     config = Config()
@@ -340,7 +324,7 @@ def test_questions_limit_follows_the_user_not_the_process(pg_dsn):
 
 
 
-def test_feedback_export_and_purge_read_the_shared_store(pg_dsn, tmp_path, capsys):
+def test_feedback_export_and_purge_read_the_shared_store(state_dsn, tmp_path, capsys):
     """`python -m chat feedback export|purge` with backend = "postgres": the replicas'
     store, not a local file."""
     from chat.cli import main
@@ -353,3 +337,13 @@ def test_feedback_export_and_purge_read_the_shared_store(pg_dsn, tmp_path, capsy
     assert kinds == ["question"] * 3 + ["vote"] * 3
     assert main(["feedback", "purge", "--all", "--config", str(toml)]) == 0
     assert "deleted 3 questions, 3 votes" in capsys.readouterr().out
+
+
+def test_dashboard_reads_the_shared_store(state_dsn, tmp_path):
+    """`python -m chat dashboard` with backend = "postgres" reports what the replicas stored."""
+    from chat.dashboard import dashboard_from_config
+
+    config = pg_config()
+    _fill(open_stores(config).questions)
+    page = dashboard_from_config(config, index_dir=tmp_path / "no-index").page(30)
+    assert 'data-figure="questions" data-value="3"' in page
