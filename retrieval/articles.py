@@ -565,7 +565,8 @@ def _clean_place(name: str) -> str | None:
     """"Ủy Đầm Hà" (from "Huyện ủy Đầm Hà") -> "Đầm Hà".  Only leading unit words go:
     "Châu Thành" and "Vân Phố" are names."""
     words = name.split()
-    while words and words[0].lower() in _UNIT_WORDS:
+    # "Tỉnh Đoàn Vĩnh Long" is the province's Youth Union: the place is what follows.
+    while words and (words[0].lower() in _UNIT_WORDS or words[0].lower() == "đoàn" and len(words) >= 3):
         words.pop(0)
     if not words:
         return None
@@ -584,7 +585,10 @@ def _is_person(name: str, text: str, at: int, people: set[str]) -> bool:
     if any(p == name or p.startswith(name + " ") or name.startswith(p + " ") for p in people):
         return True
     if len(words) >= 3 and words[1] in _MIDDLE_NAMES:
-        return True
+        # Unless the page keeps naming it as a unit: districts are named after
+        # people too ("huyện Trần Văn Thời", five times in its MTTQ report).
+        return len(re.findall(rf"\b(?:{'|'.join(_UNIT_LEVELS)}){re.escape(name)}\b", text,
+                              re.IGNORECASE)) < 3
     return words[0] in _SURNAMES and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at]))
 
 
@@ -605,16 +609,25 @@ def infer_place(headline: str, banners: list[str], body: str) -> str | None:
     people = _people(f"{headline}\n{body}")
     # In an ALL-CAPS headline every word looks like a name, so it cannot say where a name ends.
     head = "" if headline.isupper() else headline
+    # A name runs on into the next capitalised words ("huyện Năm Căn Tôn Nữ Hương
+    # Giang phát biểu"): where the page also names a shorter place that starts it,
+    # that one is meant.
+    named = {p for pattern in _PLACE_LEVELS for text in (head, *banners, body)
+             for p in _places_in(pattern, text, people)}
+
+    def shortest(place: str) -> str:
+        return min((p for p in named if place.startswith(p + " ") and " " in p), key=len, default=place)
+
     for pattern, in_banner in zip(_PLACE_LEVELS, _BANNER_PLACE_LEVELS, strict=True):
         if found := _places_in(pattern, head, people):
-            return found[0]
+            return shortest(found[0])
         for banner in banners:
             if found := _places_in(pattern, banner, people):
-                return found[0]
+                return shortest(found[0])
             if (m := in_banner.search(banner)) and (place := _clean_place(m[1])):
                 return place
         counts: dict[str, int] = {}
-        for place in _places_in(pattern, body, people):
+        for place in map(shortest, _places_in(pattern, body, people)):
             counts[place] = counts.get(place, 0) + 1
         if counts:
             return max(counts, key=counts.get)

@@ -204,9 +204,38 @@ class Subject:
     places: str  # " folded syllables " where the article's place is stated
     organisations: set[str]
     events: set[str]
+    sites: frozenset[str] = frozenset()  # the page address's host names ("thoibinh")
+
+    def names_place(self, place: Place) -> bool:
+        """Is the place stated: by the article, or by the district portal it comes from?"""
+        return place.in_text(self.places) or place.name.replace(" ", "") in self.sites
 
 
-def article_subject(title: str, place: str | None, date_iso: str | None, lead: str) -> Subject:
+# Host labels that name no place: "thoibinh.camau.gov.vn" is Thới Bình's portal.
+_NOT_PLACES = {"www", "gov", "vn", "com", "org", "net", "edu", "dcs", "info", "mobile", "m",
+               "tintuc", "baomoi", "ubmttq", "mttq", "doanthanhnien", "hoinongdan", "thanhdoan"}
+
+
+def url_words(url: str | None) -> tuple[frozenset[str], list[str]]:
+    """A page address's host names and the words of its slug: district portals are
+    named after the district ("tranvanthoi.camau.dcs.vn") and slugs repeat the
+    headline ("huyen-tran-van-thoi-to-chuc-dai-hoi-..."), which some pages state
+    only there (realdev: 3 of 132 name their district in the address alone)."""
+    if not url:
+        return frozenset(), []
+    m = re.match(r"(?:[a-z]+://)?([^/?#]+)([^?#]*)", url.lower())
+    if not m:
+        return frozenset(), []
+    hosts = frozenset(label for label in m[1].split(":")[0].split(".")
+                      if label.isalpha() and label not in _NOT_PLACES)
+    segments = [seg for seg in m[2].split("/") if seg.count("-") >= 3]
+    slug = max(segments, key=len) if segments else ""
+    words = [w for w in re.split(r"[-_.]", slug) if w.isalpha()]
+    return hosts, words
+
+
+def article_subject(title: str, place: str | None, date_iso: str | None, lead: str,
+                    url: str | None = None) -> Subject:
     """The article's own year(s), place, organisations and events.
 
     The headline and the metadata come first; the lead paragraph counts only for
@@ -217,7 +246,9 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
       (a year-end review's lead adds "triển khai nhiệm vụ năm 2024");
     - place: the article's place and the headline; the lead only for an article
       with no place;
-    - organisations: the headline's; the lead's when the headline names none.
+    - organisations: the headline's; the lead's when the headline names none;
+    - the address (`url`): its host names a district portal, its slug is the
+      headline as written in the address, read beside the headline for places.
     """
     years = {int(y) for y in YEAR.findall(title) if not _in_range(title, y)}
     if not years:
@@ -225,7 +256,8 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
     if date_iso and YEAR.fullmatch(date_iso[:4]):
         years.add(int(date_iso[:4]))
     title_words, lead_words = syllables(title), syllables(lead)
-    head = folded_words(place or "") + [fold_syllable(w) for w in title_words]
+    sites, slug = url_words(url)
+    head = folded_words(place or "") + [fold_syllable(w) for w in title_words] + slug
     organisations = set(alias_keys(title_words)) & set(ORGANISATIONS)
     if not organisations:
         organisations = set(alias_keys(lead_words)) & set(ORGANISATIONS)
@@ -236,6 +268,7 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
         places=joined if not place else f" {' '.join(head)} ",
         organisations=organisations,
         events={k for _, _, k in EVENTS.find(title_words + lead_words)},
+        sites=sites,
     )
 
 
@@ -274,7 +307,7 @@ def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
     elif intent.terms and not any(f" {a} " in subject.folded and f" {b} " in subject.folded
                                   for a, b in intent.terms):
         out.append("year")
-    if intent.places and not any(p.in_text(subject.places) for p in intent.places):
+    if intent.places and not any(subject.names_place(p) for p in intent.places):
         local = [p for p in intent.places if p.level in _LOCAL_LEVELS]
         in_passage = _folded_padded(passage) if local else ""
         if not any(p.in_text(in_passage) for p in local):

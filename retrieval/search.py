@@ -110,7 +110,7 @@ class Searcher:
         subjects: dict[str, Subject] = {}
         for c in found.values():  # once per article, not per passage
             if c.article_id not in subjects:
-                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "")
+                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "", c.url)
         cast += self._vote_for_constraints(intent, found, subjects, scores)
         want = wanted(question)
         scorer = SentenceScorer(question, self._idf(gen, content_syllables(question)), want,
@@ -127,7 +127,7 @@ class Searcher:
                 ranked.append(found[pid])
         for c in found.values():  # passages read whole for the answer vote have subjects too
             if c.article_id not in subjects:
-                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "")
+                subjects[c.article_id] = article_subject(c.title, c.place, c.date, c.lead or "", c.url)
         if prefer:
             wanted_now = Intent(places=intent.places if "place" in prefer else [],
                                 years=intent.years if "year" in prefer else set(),
@@ -187,7 +187,7 @@ class Searcher:
             texts.setdefault(c.article_id, []).append(c.text)
         firsts = {c.article_id: c for c in reversed(whole.values())}
         inside = {a: scorer.within(c.title, texts[a],
-                                   article_subject(c.title, c.place, c.date, c.lead or "").years)
+                                   article_subject(c.title, c.place, c.date, c.lead or "", c.url).years)
                   for a, c in firsts.items()}
         plain: dict[str, float] = {}
         for c in whole.values():

@@ -429,6 +429,15 @@ def test_date_in_the_url(url, date):
      "Ngày 11/6/2024, Hội Nông dân huyện Hòa Lĩnh tổ chức đại hội.", "Hòa Lĩnh"),
     # A commune's own portal.
     ("Ra quân làm đường", "Trang thông tin điện tử xã Tân Mai", "Hội viên góp 1.500 ngày công.", "Tân Mai"),
+    # A district named after a person: named as a unit again and again.
+    ("Cầu nối ý Đảng - lòng dân", "", "Đại hội MTTQ huyện Lê Văn Tám lần thứ X. Năm qua, huyện Lê Văn Tám "
+     "làm 40 căn nhà. Ủy ban MTTQ huyện Lê Văn Tám vận động 2 tỷ đồng.", "Lê Văn Tám"),
+    ("Thăm hội viên", "", "Chủ tịch Hội huyện Lê Văn Tám dự.", None),  # once: a person
+    # A name that runs on into the speaker's: the shorter place the page also names.
+    ("Hoàn thành đại hội cơ sở", "", "Chọn thị trấn Mỹ Lan làm điểm. Chủ tịch Ủy ban MTTQ huyện "
+     "Mỹ Lan Tôn Nữ Hà phát biểu tại đại hội.", "Mỹ Lan"),
+    # "Tỉnh Đoàn Lam Hạ" is the province's Youth Union.
+    ("Tỉnh Đoàn Lam Hạ ra quân tình nguyện", "", "Đoàn viên dọn vệ sinh.", "Lam Hạ"),
 ])
 def test_place_is_an_administrative_unit_never_a_person(headline, banner, body, place):
     assert infer_place(headline, [banner] if banner else [], body) == place

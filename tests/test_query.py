@@ -6,7 +6,7 @@ from datetime import date
 
 import pytest
 
-from retrieval.query import Intent, Place, article_subject, missing, understand
+from retrieval.query import Intent, Place, article_subject, missing, understand, url_words
 
 KNOWN = {"dao nguyen": "Đào Nguyên", "ky luong": "Kỳ Lương", "my lam dong": "Mỹ Lâm Đông"}
 TODAY = date(2026, 12, 2)
@@ -107,3 +107,24 @@ def test_a_unit_word_at_the_very_end_is_no_place_and_no_error():
     intent = understand("Ban Tuyên giáo Huyện ủy và các tổ chức chính trị – xã hội huyện", KNOWN, TODAY)
     assert intent.places == []
     assert understand("Hội Nông dân xã", KNOWN, TODAY).places == []
+
+
+def test_the_page_address_states_a_place_the_page_does_not():
+    """A district portal's host, or a slug repeating the headline, names the district
+    that the page body leaves as "huyện" (fictional addresses)."""
+    asked = understand("Hội CCB huyện Hòa Lĩnh năm 2019", KNOWN, TODAY)
+    title = "Hội Cựu chiến binh huyện tổng kết công tác hội năm 2019"
+    for url in ("https://hoalinh.lamha.gov.vn/thoi-su/hoi-ccb-tong-ket-164166",
+                "https://baolamha.vn/hoi-ccb-huyen-hoa-linh-tong-ket-nam-2019-a1.html"):
+        assert missing(asked, article_subject(title, None, "2019-12-18", "", url)) == []
+    assert missing(asked, article_subject(title, None, "2019-12-18", "")) == ["place"]
+    other = article_subject(title, None, "2019-12-18", "", "https://kyluong.lamha.gov.vn/tin/a-b-c-d")
+    assert missing(asked, other) == ["place"]
+
+
+def test_url_words_leave_out_what_names_no_place():
+    hosts, slug = url_words("http://www.tranvanthoi.camau.dcs.vn/huyen-tran-van-thoi-dai-hoi-lan-ix.330")
+    assert hosts == {"tranvanthoi", "camau"}
+    assert slug == ["huyen", "tran", "van", "thoi", "dai", "hoi", "lan", "ix"]
+    assert url_words(None) == (frozenset(), [])
+    assert url_words("https://example.org/tin/123") == ({"example"}, [])
