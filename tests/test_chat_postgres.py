@@ -347,3 +347,43 @@ def test_dashboard_reads_the_shared_store(state_dsn, tmp_path):
     _fill(open_stores(config).questions)
     page = dashboard_from_config(config, index_dir=tmp_path / "no-index").page(30)
     assert 'data-figure="questions" data-value="3"' in page
+
+
+def test_zalo_says_try_later_while_postgres_restarts(state_dsn, pg_server, seed_index, searcher):
+    """The Zalo front end over the same stores: the polite line during the outage (not the
+    generic error, no traceback), answers again once the server is back."""
+    from fake_zalo_api import FakeZaloAPI
+
+    from chat.zalo.app import build_zalo
+
+    config = pg_config(seed_index.config, questions_per_minute=30)
+    user = "zalo_user_1"
+    with FakeZaloAPI() as api:
+        async def ask(bot, n):
+            api.message(SEED_QUESTION, chat_id=user)
+            await api.wait_for(lambda: bot.handled >= n, what=f"question {n}")
+            return len(api.sent_to(user))
+
+        async def scenario():
+            bot = build_zalo(config, searcher, api.token, base_url=api.base_url)
+            bot.poll_seconds = 1
+            await bot.start()
+            task = asyncio.ensure_future(bot.run())
+            try:
+                first = await ask(bot, 1)
+                await asyncio.to_thread(pg_server.stop)
+                during = await ask(bot, 2)
+                await asyncio.to_thread(pg_server.start)
+                await ask(bot, 3)
+                return first, during
+            finally:
+                bot.stop()
+                await asyncio.wait_for(task, 10)
+
+        try:
+            first, during = asyncio.run(scenario())
+        finally:
+            pg_server.start()
+        sent = [s.text for s in api.sent_to(user)]
+    assert "MTTQ" in sent[0] and sent[first:during] == [answers.STORE_UNAVAILABLE]
+    assert "MTTQ" in sent[during]

@@ -30,6 +30,7 @@ from ..answers import (
     PASSAGE_GONE,
     PLAIN,
     RATE_LIMITED,
+    STORE_UNAVAILABLE,
     UNKNOWN_COMMAND,
     article_gone,
     article_messages,
@@ -46,6 +47,7 @@ from ..context import RecentMap
 from ..insights_bot import PERIODS
 from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
+from ..stores import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -179,14 +181,17 @@ class ZaloChat:
         if msg.group and command == "unknown":
             return []  # another bot's command, most likely
         chat, user = f"zalo:{msg.chat_id}", f"zalo:{msg.user_id}"
-        if command in (None, "ask", "more", "full", "doan"):
-            wait = self.limiter.retry_after(user)
-            if wait:
-                return [RATE_LIMITED.format(seconds=seconds_text(wait))]
         try:
+            if command in (None, "ask", "more", "full", "doan"):
+                wait = await asyncio.to_thread(self.limiter.retry_after, user)  # may be PostgreSQL
+                if wait:
+                    return [RATE_LIMITED.format(seconds=seconds_text(wait))]
             if command == "thongke":
                 return await self._thongke(arg, msg)
             return await self._command(command, arg, chat, user, msg.group)
+        except StoreUnavailable as e:  # a database restart: it passes, no bug to log
+            log.warning("the Zalo handler could not reach the store: %s", e)
+            return [STORE_UNAVAILABLE]
         except Exception:
             log.exception("the Zalo handler failed on a %s message", command or "question")
             return [ERROR]
