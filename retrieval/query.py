@@ -216,6 +216,9 @@ _NOT_PLACES = {"www", "gov", "vn", "com", "org", "net", "edu", "dcs", "info", "m
                "tintuc", "baomoi", "ubmttq", "mttq", "doanthanhnien", "hoinongdan", "thanhdoan"}
 
 
+_SLUG_TERM = re.compile(r"((?:19|20)\d\d)((?:19|20)\d\d)")
+
+
 def url_words(url: str | None) -> tuple[frozenset[str], list[str]]:
     """A page address's host names and the words of its slug: district portals are
     named after the district ("tranvanthoi.camau.dcs.vn") and slugs repeat the
@@ -230,7 +233,12 @@ def url_words(url: str | None) -> tuple[frozenset[str], list[str]]:
                       if label.isalpha() and label not in _NOT_PLACES)
     segments = [seg for seg in m[2].split("/") if seg.count("-") >= 3]
     slug = max(segments, key=len) if segments else ""
-    words = [w for w in re.split(r"[-_.]", slug) if w.isalpha()]
+    words = []
+    for w in re.split(r"[-_.]", slug):
+        if w.isalpha():
+            words.append(w)
+        elif (m := _SLUG_TERM.fullmatch(w)) and 0 < int(m[2]) - int(m[1]) <= 10:
+            words += [m[1], m[2]]  # "nhiem-ky-20192024": the term 2019-2024
     return hosts, words
 
 
@@ -258,6 +266,10 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
     title_words, lead_words = syllables(title), syllables(lead)
     sites, slug = url_words(url)
     head = folded_words(place or "") + [fold_syllable(w) for w in title_words] + slug
+    if not date_iso and "dai hoi" in " ".join(slug):
+        # An undated congress whose address states its term opens that term (as
+        # articles.date_claim reads a headline's "nhiệm kỳ 2019-2024").
+        years |= {int(a) for a, b in zip(slug, slug[1:]) if YEAR.fullmatch(a) and YEAR.fullmatch(b)}
     organisations = set(alias_keys(title_words)) & set(ORGANISATIONS)
     if not organisations:
         organisations = set(alias_keys(lead_words)) & set(ORGANISATIONS)

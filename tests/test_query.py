@@ -128,3 +128,12 @@ def test_url_words_leave_out_what_names_no_place():
     assert slug == ["huyen", "tran", "van", "thoi", "dai", "hoi", "lan", "ix"]
     assert url_words(None) == (frozenset(), [])
     assert url_words("https://example.org/tin/123") == ({"example"}, [])
+
+
+def test_an_undated_congress_opens_the_term_its_address_states():
+    title = "Hoàn thành đại hội cơ sở"
+    url = "http://mylan.lamha.gov.vn/my-lan-hoan-thanh-dai-hoi-mttq-cap-co-so-nhiem-ky-20192024.405"
+    assert url_words(url)[1][-2:] == ["2019", "2024"]
+    assert article_subject(title, None, None, "", url).years == {2019}
+    assert article_subject(title, None, "2018-12-01", "", url).years == {2018}  # a date decides
+    assert missing(Intent(terms=[(2019, 2024)]), article_subject(title, None, "2018-12-01", "", url)) == []
