@@ -63,7 +63,10 @@ _LEVELS = frozenset({"huyen", "tinh", "xa", "phuong", "thi", "thanh", "ap", "tho
 
 # What a "how many" question counts: money, shares and people are classes of units.
 _MONEY = frozenset({"dong", "trieu", "ty", "nghin", "ngan", "usd", "vnd", "vnđ"})
-_MONEY_CUES = frozenset({"tien", "kinh", "gia", "von", "quy", "ung", "ho", "van", "dong"})
+# Words before "bao nhiêu" that ask for money: tiền, kinh phí, trị giá, vốn, quỹ,
+# ủng hộ.  Accented where the question is: folded, "vốn" is "vận", "giá" is "gia".
+_MONEY_CUES = frozenset({"tiền", "kinh", "giá", "vốn", "quỹ", "ủng"})
+_MONEY_CUES_FOLDED = frozenset({"tien", "kinh", "von", "quy", "ung"})
 _PEOPLE = frozenset({"nguoi", "hoi", "doan", "dai", "thanh", "can", "dong", "luot", "em", "hoc", "phu",
                      "nong", "cuu", "vi"})
 _COUNTER_STOP = frozenset({"de", "duoc", "cho", "cua", "va", "la", "thi", "nam", "trong", "tai", "o", "khi",
@@ -177,7 +180,9 @@ def wanted(question: str) -> Wanted:
         money = (bool(counted) and (counted[0] in ("tien", "ty", "trieu")
                                     or (counted[0] == "dong"
                                         and folded[after + 1:after + 2] != ["bao"]))) or (
-            not counted and not share and bool(_MONEY_CUES & set(folded[max(0, after - 4):after])))
+            not counted and not share and bool(
+                (_MONEY_CUES & set(words[max(0, after - 8):after])) if accented
+                else (_MONEY_CUES_FOLDED & set(folded[max(0, after - 8):after]))))
         if money or share:
             counted, labels = [], []
         return Wanted(NUMBER, tuple(counted), money=money, share=share, label=" ".join(labels))

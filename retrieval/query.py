@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from itertools import pairwise
 
 from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, folded_words, nfc, syllables
 
@@ -269,7 +270,7 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
     if not date_iso and "dai hoi" in " ".join(slug):
         # An undated congress whose address states its term opens that term (as
         # articles.date_claim reads a headline's "nhiệm kỳ 2019-2024").
-        years |= {int(a) for a, b in zip(slug, slug[1:]) if YEAR.fullmatch(a) and YEAR.fullmatch(b)}
+        years |= {int(a) for a, b in pairwise(slug) if YEAR.fullmatch(a) and YEAR.fullmatch(b)}
     organisations = set(alias_keys(title_words)) & set(ORGANISATIONS)
     if not organisations:
         organisations = set(alias_keys(lead_words)) & set(ORGANISATIONS)

@@ -45,6 +45,12 @@ def test_what_a_how_many_question_counts():
     assert share.share and not share.money
     # unaccented "dong bao" is compatriots, not money
     assert not wanted("huyen co bao nhieu dong bao khmer").money
+    # a fund named a few words before "bao nhiêu" asks for money; "tham gia" and
+    # "vận động" (folded "gia", "van") do not
+    assert wanted("Hội vận động Quỹ Vì người nghèo được bao nhiêu?").money
+    assert wanted("quy vi nguoi ngheo duoc bao nhieu").money
+    assert not wanted("Hội viên tham gia hiến máu được bao nhiêu?").money
+    assert not wanted("Hội vận động được bao nhiêu?").money
 
 
 def test_the_office_and_body_a_who_question_names():
