@@ -54,9 +54,10 @@ class IndexConfig:
     # passages (4000 lists) benchmarks/ann_sweep.py measured recall@10 0.95 at 256,
     # 0.985 at 512 (5 and 11 ms a question, one core).
     nprobe: int = 384
-    # "postgres": the shared state of the chat front ends (and, where built, the index)
-    # lives in PostgreSQL, so several bot processes can serve one bot.  The connection
-    # string is read from the environment variable `dsn_env`, never from this file.
+    # "embedded": the index folder (SQLite + tantivy + FAISS), one machine, no server.
+    # "postgres": PostgreSQL + pgvector (retrieval/postgres/index.py), shared by several
+    # bot processes; its connection string is read from the variable `dsn_env` names,
+    # never from this file.
     backend: str = "embedded"
     dsn_env: str = "CONGTAC_PG_DSN"
 
