@@ -33,6 +33,15 @@ class StoreUnavailable(RuntimeError):
     asked to try again later, and the next message tries again."""
 
 
+try:  # the postgres index backend (retrieval/postgres) raises psycopg's own errors
+    from psycopg import OperationalError as _ServerGone
+except ImportError:  # psycopg is an optional dependency
+    _ServerGone = StoreUnavailable
+# What a front end answers with "thử lại sau" instead of the generic error: the server
+# behind the stores or the index went away for a while; nothing to debug.
+OUTAGES: tuple[type[Exception], ...] = (StoreUnavailable, _ServerGone)
+
+
 class Conversations(Protocol):
     """Follow-up memory, keyed by (chat id, user id)."""
 

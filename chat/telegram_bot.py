@@ -96,7 +96,7 @@ from .answers import (
 )
 from .polling import MalformedUpdates, tolerant_bot
 from .service import INLINE_CACHE_SECONDS, ChatService, Page, Status
-from .stores import ChatStores, QuestionStore, RateLimiter, StoreUnavailable, open_stores
+from .stores import OUTAGES, ChatStores, QuestionStore, RateLimiter, open_stores
 from .textutil import cut_words, format_date
 from .topics import Topics
 
@@ -634,7 +634,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     update_id = update.update_id if isinstance(update, Update) else None
     reply = ERROR
-    if isinstance(error, StoreUnavailable):  # a database restart: not a bug, it passes
+    if isinstance(error, OUTAGES):  # a database restart: not a bug, it passes
         log.warning("update %s: %s", update_id, error)
         reply = STORE_UNAVAILABLE
     elif isinstance(error, NetworkError) and not isinstance(error, BadRequest):

@@ -387,3 +387,33 @@ def test_zalo_says_try_later_while_postgres_restarts(state_dsn, pg_server, seed_
         sent = [s.text for s in api.sent_to(user)]
     assert "MTTQ" in sent[0] and sent[first:during] == [answers.STORE_UNAVAILABLE]
     assert "MTTQ" in sent[during]
+
+
+class _IndexServerGone:
+    """The real searcher, except that searching fails as the postgres index backend does
+    when its server restarts (psycopg's OperationalError)."""
+
+    def __init__(self, searcher):
+        self._searcher = searcher
+
+    def search(self, *args, **kwargs):
+        raise psycopg.OperationalError("server closed the connection unexpectedly")
+
+    def __getattr__(self, name):
+        return getattr(self._searcher, name)
+
+
+def test_index_server_outage_is_the_polite_reply_too(bot_env, caplog):
+    """The index on PostgreSQL going away mid-question: the same "thử lại sau", no
+    traceback, whatever store keeps the chat state."""
+    bot_env.searcher = _IndexServerGone(bot_env.searcher)
+    api = bot_env.api
+
+    async def scenario():
+        async with bot_env.running():
+            api.message(SEED_QUESTION, chat_id=6161)
+            return await api.wait_reply(6161)
+
+    reply = bot_env.run(scenario())
+    assert [m.plain for m in reply] == [answers.STORE_UNAVAILABLE]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

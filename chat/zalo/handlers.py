@@ -47,7 +47,7 @@ from ..context import RecentMap
 from ..insights_bot import PERIODS
 from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
-from ..stores import StoreUnavailable
+from ..stores import OUTAGES
 
 log = logging.getLogger(__name__)
 
@@ -189,7 +189,7 @@ class ZaloChat:
             if command == "thongke":
                 return await self._thongke(arg, msg)
             return await self._command(command, arg, chat, user, msg.group)
-        except StoreUnavailable as e:  # a database restart: it passes, no bug to log
+        except OUTAGES as e:  # a database restart: it passes, no bug to log
             log.warning("the Zalo handler could not reach the store: %s", e)
             return [STORE_UNAVAILABLE]
         except Exception:
