@@ -357,9 +357,12 @@ class SentenceScorer:
     def within(self, headline: str, texts: list[str], article_years: set[int]) -> SentenceScorer:
         """The scorer for choosing among one article's sentences (see __init__ and
         `fitted`).  A question that names no year asks about the article's own:
-        a year-end report's "Năm 2024, Hội phấn đấu..." is next year's plan."""
+        a year-end report's "Năm 2024, Hội phấn đấu..." is next year's plan, unless
+        the question asks for tasks: what a conclusion proposes is for next year."""
+        years = self.years or frozenset(article_years) | (
+            {y + 1 for y in article_years} if self.want.kind == TASKS else set())
         return SentenceScorer(self.question, self.idf, fitted(self.want, texts), self.evidence_weight,
-                              headline, self.years or frozenset(article_years))
+                              headline, frozenset(years))
 
     def fitted(self, texts: list[str]) -> SentenceScorer:
         want = fitted(self.want, texts)

@@ -318,6 +318,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
             out.append((s, e))
             continue
         for m in _CLAUSE_END.finditer(text, s, e):
+            if text.count("“", s, m.start()) > text.count("”", s, m.start()):
+                continue  # inside a quoted name: “Nông dân chung tay xây dựng nông thôn mới; đô thị văn minh”
             if m.start() > s:
                 out.append((s, m.start() + 1))  # keep the semicolon with its clause
             s = m.end()

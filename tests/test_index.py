@@ -146,6 +146,22 @@ def test_incremental_rebuild_embeds_only_new_text(tmp_path, corpus, e5):
     assert article_ids(searcher, "Tháng Thanh niên Đông Tràng 2024")[0] == "more/dong_trang"
 
 
+def test_new_parse_rules_parse_every_file_again_without_embedding(tmp_path, corpus, e5, monkeypatch):
+    """An index built by older parse rules picks the new ones up on its next run:
+    every file is parsed and split again, and its vectors come from the cache."""
+    import retrieval.index.build as build
+
+    index = tmp_path / "index"
+    counting = CountingEmbedder(e5)
+    first = build_index(corpus, index, progress=False, embedder=counting)
+    monkeypatch.setattr(build, "PARSE_RULES", build.PARSE_RULES + 1)
+    counting.count = 0
+    again = build_index(corpus, index, progress=False, embedder=counting)
+    assert again.parsed_files == 2 and (again.embedded, counting.count) == (0, 0)
+    assert (again.articles, again.passages) == (first.articles, first.passages)
+    assert build_index(corpus, index, progress=False, embedder=counting).parsed_files == 0
+
+
 def test_changed_and_removed_files(tmp_path, corpus, e5):
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)

@@ -94,3 +94,13 @@ def test_sentences_end_before_any_capital_even_outside_ascii():
         "Hội nghị tổng kết năm 2023.", "Đến dự có lãnh đạo huyện.", "Ủy ban MTTQ báo cáo.",
         "Ông Nguyễn Văn An phát biểu.", "Ưu tiên vốn cho hộ nghèo, v.v. đã được thống nhất.",
         "TP. Lam Hạ đạt 98% chỉ tiêu…", "Ở xã Tân Phú, hội viên ủng hộ."]
+
+
+def test_a_long_sentence_splits_at_semicolons_but_not_inside_a_quoted_name():
+    name = "“Hội viên chung tay xây dựng nông thôn mới; đô thị văn minh”"
+    text = (f"Hội phát động mô hình {name} trên địa bàn các xã (gồm 5 nội dung: xây dựng chi hội vững mạnh; "
+            "phát triển kinh tế hộ gia đình; giữ gìn vệ sinh môi trường; bảo đảm an ninh trật tự; "
+            "chăm lo hội viên nghèo, hội viên có hoàn cảnh khó khăn, hội viên cao tuổi và gia đình chính sách).")
+    clauses = sentences(text)
+    assert len(clauses) == 5
+    assert name in clauses[0] and clauses[0].endswith("xây dựng chi hội vững mạnh;")

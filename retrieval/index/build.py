@@ -41,6 +41,13 @@ log = logging.getLogger(__name__)
 PARALLEL_FROM = 200  # changed files from which parsing is spread over processes
 BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k passages)
 
+# Bump when parsing or splitting changes what a file's article or passages are, so
+# that indexes built before pick the change up on their next `index` run:
+# 2 - places from "huyện Trần Văn Thời" named as a unit again and again, run-on
+#     names cut ("Năm Căn Tôn Nữ"), "Tỉnh Đoàn X"; no clause split inside “...”.
+PARSE_RULES = 2
+
+
 def file_hash(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -207,11 +214,12 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
         writer = IndexWriter(index_dir, embedder.identity, embedder.dim, vector_settings(config))
         try:
             writer.repair()
-            split = json.dumps(asdict(config.split), sort_keys=True)
+            split = json.dumps({**asdict(config.split), "rules": PARSE_RULES}, sort_keys=True)
             known = writer.files()
             if writer.db.execute("SELECT value FROM meta WHERE key = 'split'").fetchone() not in (
                     None, (split,)):
-                # Other passage sizes: every article is parsed and split again.
+                # Other passage sizes or parse rules: every article is parsed and split
+                # again (its vectors come from the embedding cache).
                 known = {p: replace(r, size=-1, sha256="") for p, r in known.items()}
             report = _update(writer, corpus_dir, known, embedder, config, progress, split)
             fresh = {s.path for s in report.skipped}  # broken files not read again are still listed
