@@ -57,8 +57,9 @@ follow-ups, «Xem thêm» and 👍 on the first answer; a chain is intact when b
 follow-ups were understood from the first question ("Hiểu là: ..."), the next page came
 and the vote was thanked.  Printed: chains intact, and how many crossed replicas.
 
-Before/after: copy this file into benchmarks/ of a checkout of older code and run it
-there (it imports the bot from the checkout it sits in).
+Before/after: copy this file and hostile_mix.py (the traffic it shares with
+zalo_reliability.py) into benchmarks/ of a checkout of older code and run it there (it
+imports the bot from the checkout it sits in).
 """
 from __future__ import annotations
 
@@ -78,9 +79,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
 
 from fake_bot_api import FakeBotAPI  # noqa: E402
+from hostile_mix import PRIVATE_KINDS, QUESTIONS, hostile_texts, new_marker  # noqa: E402
 from round_robin import RoundRobin  # noqa: E402
 
 from chat import answers, logsafe  # noqa: E402
@@ -90,14 +92,6 @@ from retrieval.config import Config  # noqa: E402
 
 ADMIN = 777000
 GROUP_BASE = -1009000000000
-QUESTIONS = [
-    "Thường trực Huyện ủy duyệt chương trình công tác của MTTQ năm 2024",
-    "thuong truc huyen uy duyet chuong trinh cong tac mttq nam 2024",
-    "Thành ủy Hồng Ngự làm việc với các ngành Khối vận năm 2022",
-    "Ban Dân vận Huyện ủy Gia Viễn tổng kết công tác dân vận năm 2023",
-    "Đại hội MTTQ huyện Đầm Hà nhiệm kỳ 2024 – 2029",
-    "Giá vàng hôm nay bao nhiêu?",
-]
 # Replies of issue 23, absent from older code (which then fails those cases).
 NO_CHAT = getattr(answers, "BUTTON_NO_CHAT", "(no such reply before issue 23)")
 NOT_DOWNLOADED = getattr(answers, "UPLOAD_NOT_DOWNLOADED", "(no such reply before issue 23)")
@@ -153,7 +147,7 @@ class Tally:
 
 def marker(rng: random.Random, tally: Tally) -> str:
     """A word planted in user text; it must never show in the log above DEBUG."""
-    word = f"QZX{rng.randrange(10**9):09d}"
+    word = new_marker(rng)
     tally.markers.append(word)
     return word
 
@@ -163,19 +157,8 @@ def private_step(api, rng, tally, chat: int, n: int, admin: bool):
     m = marker(rng, tally)
     user = ADMIN if admin else chat
     q = rng.choice(QUESTIONS)
-    kind = rng.choice(["question", "markup", "emoji", "rtl", "long", "surrogate", "media",
-                       "edited", "command", "upload", "huge", "binary", "button", "old_poll"])
-    text = {
-        "question": f"{q} {m}",
-        "markup": f"<b>{q}</b> & **{m}** <script>alert(1)</script> [x](javascript:1) `<i>`",
-        "emoji": "😀🙏🏽👨‍👩‍👧‍👦🇻🇳" * rng.randint(1, 50),
-        "rtl": f"\u202e{m} مرحبا שלום \u202d {q} \u200f",
-        "long": (f"{q} {m} " * 400)[:10_000],
-        "surrogate": f"{q} \ud800{m}\udfff \x00\x1b\x7f",
-        "command": rng.choice([f"/ask {q} {m}", "/start", "/help", "/stats", "/latest",
-                               f"/khong_co {m}", "/reindex", "/ask"]),
-        "edited": f"{q} {m}",
-    }.get(kind)
+    kind = rng.choice(PRIVATE_KINDS)
+    text = hostile_texts(rng, q, m).get(kind)
     if kind == "old_poll":  # a poll as older Bot APIs sent it: PTB 22.8 cannot parse it
         tally.unparseable += 1
         return api.message_update(None, chat_id=chat, user_id=user, poll={
@@ -543,8 +526,9 @@ class Records(logging.Handler):
 
     KEEP = 2000
 
-    def __init__(self):
+    def __init__(self, handlers: str = "chat.telegram_bot"):
         super().__init__()
+        self.handlers = handlers  # the logger (prefix) whose "failed" records are handler failures
         self.count = self.bytes = self.leaked = self.error_count = self.tracebacks = 0
         self.errors: list[str] = []
         self.failures = self.skipped = 0
@@ -560,7 +544,7 @@ class Records(logging.Handler):
             self.error_count += 1
             if len(self.errors) < self.KEEP:
                 self.errors.append(text[:300])
-        if record.name == "chat.telegram_bot" and "failed" in text:
+        if record.name.startswith(self.handlers) and "failed" in text:
             self.failures += 1
         if "skipped update" in text:
             self.skipped += 1
@@ -568,8 +552,8 @@ class Records(logging.Handler):
                 self.skipped_lines.append(text)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def mix_options(parser: argparse.ArgumentParser) -> None:
+    """The options of both reliability benchmarks (this one and zalo_reliability.py)."""
     parser.add_argument("--corpus", default=str(ROOT / "corpus"))
     parser.add_argument("--chats", type=int, default=50)
     parser.add_argument("--per-chat", type=int, default=20)
@@ -577,6 +561,44 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--questions-per-minute", type=int, default=30)
     parser.add_argument("--settle", type=float, default=0.3,
                         help="quiet seconds that end a multi-message reply")
+
+
+def temporary_index(source: str, tmp: Path, questions_per_minute: int):
+    """A copy of `source` in tmp (admins may add to it and rebuild) and its fresh index:
+    the config and the searcher."""
+    from retrieval.index import build_index
+    from retrieval.search import Searcher
+
+    corpus = tmp / "corpus"
+    shutil.copytree(source, corpus)
+    config = Config(corpus_dir=str(corpus), index_dir=str(tmp / "index"))
+    config.bot.questions_per_minute = questions_per_minute
+    config.bot.reload_seconds = 5
+    print(f"building a temporary index of {source} …", file=sys.stderr)
+    build_index(config.corpus_dir, config.index_dir, config, progress=False)
+    return config, Searcher.open(config.index_dir, config)
+
+
+def capture_log(records: Records, log_file: str | None = None) -> None:
+    """Send the log at INFO to `records` (and `log_file`) as bot.py's handler would get it,
+    RepeatFilter included; remove with logging.getLogger().removeHandler(records)."""
+    records.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    if hasattr(logsafe, "RepeatFilter"):  # absent in code before issue 12
+        records.addFilter(logsafe.RepeatFilter(60))
+    root = logging.getLogger()
+    root.addHandler(records)
+    if log_file:  # the whole log at INFO, to read what the figures count
+        to_file = logging.FileHandler(log_file, mode="w", encoding="utf-8")
+        to_file.setFormatter(records.formatter)
+        root.addHandler(to_file)
+    root.setLevel(logging.INFO)
+    for name in ("httpx", "httpcore", "faiss.loader", "apscheduler"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mix_options(parser)
     parser.add_argument("--hostile-per-chat", type=int, default=4,
                         help="updates of issue 23's failure paths after each chat's others")
     parser.add_argument("--hostile-settle", type=float, default=3.5,
@@ -589,41 +611,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--compare", help="a --dump of an earlier run to compare replies with")
     args = parser.parse_args(argv)
 
-    from retrieval.index import build_index
-    from retrieval.search import Searcher
-
     tmp = Path(tempfile.mkdtemp(prefix="bot-reliability-"))
     server = None
     try:
-        corpus = tmp / "corpus"
-        shutil.copytree(args.corpus, corpus)
-        config = Config(corpus_dir=str(corpus), index_dir=str(tmp / "index"))
+        config, searcher = temporary_index(args.corpus, tmp, args.questions_per_minute)
         config.bot.admins = [ADMIN]
-        config.bot.questions_per_minute = args.questions_per_minute
-        config.bot.reload_seconds = 5
-        print(f"building a temporary index of {args.corpus} …", file=sys.stderr)
-        build_index(config.corpus_dir, config.index_dir, config, progress=False)
-        searcher = Searcher.open(config.index_dir, config)
         server = shared_state(config, tmp) if args.replicas > 1 else None
-
-        # What the bot's log would hold at INFO: bot.py's handler, RepeatFilter included.
         records = Records()
-        records.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-        if hasattr(logsafe, "RepeatFilter"):  # absent in code before issue 12
-            records.addFilter(logsafe.RepeatFilter(60))
-        root = logging.getLogger()
-        root.addHandler(records)
-        if args.log:  # the whole log at INFO, to read what the figures count
-            to_file = logging.FileHandler(args.log, mode="w", encoding="utf-8")
-            to_file.setFormatter(records.formatter)
-            root.addHandler(to_file)
-        root.setLevel(logging.INFO)
-        for name in ("httpx", "httpcore", "faiss.loader", "apscheduler"):
-            logging.getLogger(name).setLevel(logging.WARNING)
+        capture_log(records, args.log)
         logsafe.protect(None)
-        result = asyncio.run(run(config, searcher, args, tmp / "feedback.sqlite", corpus,
-                                 io.StringIO()))
-        root.removeHandler(records)
+        result = asyncio.run(run(config, searcher, args, tmp / "feedback.sqlite",
+                                 Path(config.corpus_dir), io.StringIO()))
+        logging.getLogger().removeHandler(records)
     finally:
         if server is not None:
             server.stop()

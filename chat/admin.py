@@ -11,6 +11,7 @@ import logging
 import os
 import re
 import uuid
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -19,13 +20,24 @@ from retrieval.types import BuildReport
 
 from .answers import (
     ALLOWED_UPLOADS,
+    FETCH_STARTED,
     MAX_UPLOAD_MB,
+    REINDEX_BUSY,
+    REINDEX_FAILED,
+    REINDEX_STARTED,
+    STORE_UNAVAILABLE,
     UPLOAD_BAD_TYPE,
+    UPLOAD_SKIPPED,
     UPLOAD_TOO_BIG,
     UPLOAD_UNSAFE,
+    Markup,
+    fetch_text,
+    report_text,
 )
+from .stores import OUTAGES
 
 UPLOAD_DIR = "uploads"
+LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +160,51 @@ class Reindexer:
             report = await asyncio.to_thread(self._build)
             await asyncio.to_thread(self.searcher.reload)
             return report
+
+
+Say = Callable[[str], Awaitable[object]]  # sends one reply to the admin's chat
+
+
+async def reindex_and_report(reindexer: Reindexer, say: Say, m: Markup) -> None:
+    """/reindex, on any front end: one build at a time, the admin told it started and
+    what changed (the old index answers meanwhile)."""
+    if reindexer.busy:
+        await say(REINDEX_BUSY)
+        return
+    await say(REINDEX_STARTED)
+    await rebuild_and_report(reindexer, say, m)
+
+
+async def rebuild_and_report(reindexer: Reindexer, say: Say, m: Markup,
+                             uploaded: Path | None = None) -> None:
+    """Rebuild, then tell the admin what changed, why an uploaded file was dropped, or why
+    the build failed (the old index keeps serving)."""
+    try:
+        report = await reindexer.run()
+    except OUTAGES as e:  # a database restart: the old index serves, the admin tries again
+        log.warning("index rebuild: the store could not be reached: %s", e)
+        await say(STORE_UNAVAILABLE)
+        return
+    except Exception as e:  # the admin must hear about it
+        log.exception("index rebuild failed")
+        await say(REINDEX_FAILED.format(error=m.esc(str(e)[:500])))
+        return
+    if uploaded is not None:
+        reason = await asyncio.to_thread(discard_if_skipped, reindexer.corpus_dir, uploaded, report)
+        if reason:
+            await say(UPLOAD_SKIPPED.format(name=m.esc(uploaded.name), reason=m.esc(reason)))
+    await say(report_text(m, report))
+
+
+async def fetch_and_report(reindexer: Reindexer, say: Say, m: Markup, urls: list[str]) -> None:
+    """/add URL (or a bare link), on any front end: fetch the admin's links into the corpus,
+    say what was stored, and index it if anything changed."""
+    await say(FETCH_STARTED)
+    report = await fetch_into_corpus(reindexer.config, reindexer.corpus_dir, reindexer.index_dir,
+                                     urls)
+    await say(fetch_text(m, report))
+    if report.fetched:
+        await rebuild_and_report(reindexer, say, m)
 
 
 class IndexWatcher:

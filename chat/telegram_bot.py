@@ -48,12 +48,15 @@ from retrieval.types import Hit
 
 from . import callbacks, insights_bot, logsafe
 from .admin import (
+    LINK_ONLY,
     IndexWatcher,
     Reindexer,
     UploadRejected,
     check_upload,
-    discard_if_skipped,
+    fetch_and_report,
     fetch_into_corpus,
+    rebuild_and_report,
+    reindex_and_report,
     save_upload,
 )
 from .answers import (
@@ -64,24 +67,18 @@ from .answers import (
     BUTTON_NO_CHAT,
     ERROR,
     FEEDBACK_THANKS,
-    FETCH_STARTED,
     HTML,
     MENTION_EMPTY,
     NEW_CONVERSATION,
     NOT_TEXT,
     RATE_LIMITED,
-    REINDEX_BUSY,
-    REINDEX_FAILED,
-    REINDEX_STARTED,
     STORE_UNAVAILABLE,
     UNKNOWN_COMMAND,
     UPLOAD_NOT_DOWNLOADED,
     UPLOAD_PRIVATE_ONLY,
     UPLOAD_SAVED,
-    UPLOAD_SKIPPED,
     article_gone,
     article_messages,
-    fetch_text,
     first_example,
     help_text,
     hint,
@@ -89,7 +86,6 @@ from .answers import (
     latest_text,
     page_messages,
     passage_reply,
-    report_text,
     seconds_text,
     stats_text,
     topics_text,
@@ -105,7 +101,6 @@ log = logging.getLogger(__name__)
 STATE = "chat"  # key of BotState in application.bot_data
 TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
-LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 COMMANDS = [
     BotCommand("help", "Hướng dẫn cách hỏi"),
     BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
@@ -311,20 +306,8 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str 
 
 async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE,
                               uploaded: Path | None = None) -> None:
-    state = _state(context)
-    try:
-        report = await state.reindexer.run()
-    except Exception as e:  # the admin must hear about it; the old index keeps serving
-        log.exception("index rebuild failed")
-        await update.effective_chat.send_message(
-            REINDEX_FAILED.format(error=html.escape(str(e)[:500])))
-        return
-    if uploaded is not None:
-        reason = await asyncio.to_thread(discard_if_skipped, state.corpus_dir, uploaded, report)
-        if reason:
-            await update.effective_chat.send_message(UPLOAD_SKIPPED.format(
-                name=html.escape(uploaded.name), reason=html.escape(reason)))
-    await update.effective_chat.send_message(report_text(HTML, report))
+    await rebuild_and_report(_state(context).reindexer, update.effective_chat.send_message, HTML,
+                             uploaded)
 
 
 # ---------------------------------------------------------------- command handlers
@@ -385,11 +368,7 @@ async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if not _is_admin(update, context):
         await update.effective_message.reply_html(ADMIN_ONLY)
         return
-    if _state(context).reindexer.busy:
-        await update.effective_message.reply_html(REINDEX_BUSY)
-        return
-    await update.effective_message.reply_html(REINDEX_STARTED)
-    await _rebuild_and_report(update, context)
+    await reindex_and_report(_state(context).reindexer, update.effective_message.reply_html, HTML)
 
 
 async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -400,13 +379,8 @@ async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
 async def _fetch_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE,
                             urls: list[str]) -> None:
     """Fetch an admin's links into the corpus, say what was stored, index it if anything changed."""
-    state = _state(context)
-    await update.effective_message.reply_html(FETCH_STARTED)
-    report = await fetch_into_corpus(state.reindexer.config, state.corpus_dir,
-                                     state.reindexer.index_dir, urls)
-    await update.effective_message.reply_html(fetch_text(HTML, report))
-    if report.fetched:
-        await _rebuild_and_report(update, context)
+    await fetch_and_report(_state(context).reindexer, update.effective_message.reply_html, HTML,
+                           urls)
 
 
 async def add_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

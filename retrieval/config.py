@@ -183,8 +183,12 @@ class ZaloConfig:
     enabled: bool = False  # true: `python bot.py` serves Zalo too (or alone: bot.py --zalo)
     token_env: str = "ZALO_BOT_TOKEN"  # name of the variable holding the token, never the token
     base_url_env: str = "ZALO_BASE_URL"  # replaces https://bot-api.zaloplatforms.com
-    admins: list[str] = field(default_factory=list)  # Zalo user ids (strings)
-    mode: str = "polling"  # only long polling is implemented so far
+    admins: list[str] = field(default_factory=list)  # Zalo user ids (strings): /reindex, /add, /thongke
+    mode: str = "polling"  # or "webhook"
+    webhook_url: str = ""  # public https URL Zalo posts to (webhook mode)
+    webhook_listen: str = "127.0.0.1"
+    webhook_port: int = 8444  # not Telegram's 8443: both can run in one process
+    webhook_secret_env: str = "ZALO_WEBHOOK_SECRET"  # variable holding the 8-256 character secret
 
 
 @dataclass
@@ -259,7 +263,8 @@ LIMITS: dict[str, tuple] = {
     "log.max_bytes": (10_000, 10**12),
     "log.backups": (0, 1000),
     "log.repeat_seconds": (0, 86_400),
-    "zalo.mode": ("polling",),
+    "zalo.mode": ("polling", "webhook"),
+    "zalo.webhook_port": (1, 65535),
 }
 
 

@@ -7,7 +7,10 @@ getUpdates has no offset: each queued update (or list of updates) is handed
 out once; with none it waits (long polling, capped) and answers 408.
 
 Strict where Zalo is: a wrong token is 401, sendMessage `text` must be 1 to
-2,000 characters and `chat_id` a string.  On request it fails as a bad day
+2,000 characters and `chat_id` a string, setWebhook's `secret_token` 8 to 256
+characters, and getUpdates is refused while a webhook is set.  `deliver()` is
+Zalo's side of webhook mode: it POSTs an update to the registered URL with the
+registered secret in `X-Bot-Api-Secret-Token` (or another header, to test).  On request it fails as a bad day
 does: `fail(method, status, times)` answers 5xx (or any status).
 """
 from __future__ import annotations
@@ -16,6 +19,8 @@ import itertools
 import json
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -54,6 +59,7 @@ class FakeZaloAPI:
         self.served: dict[str, float] = {}  # message_id -> when getUpdates handed it out
         self._failures: dict[str, list[int]] = {}
         self._server: ThreadingHTTPServer | None = None
+        self.webhook: dict | None = None  # {"url", "secret_token"} once setWebhook was called
 
     # ------------------------------------------------------------ server
 
@@ -129,10 +135,46 @@ class FakeZaloAPI:
         if method == "sendChatAction":
             return 200, {"ok": True, "result": {}}
         if method in ("setWebhook", "deleteWebhook", "getWebhookInfo"):
-            return 200, {"ok": True, "result": {}}
+            return self._webhook(method, p)
         return 404, {"ok": False, "error_code": 404, "description": "Not Found"}
 
+    def _webhook(self, method: str, p: dict) -> tuple[int, dict]:
+        if method == "setWebhook":
+            url, secret = p.get("url"), p.get("secret_token")
+            if not isinstance(url, str) or not url.startswith(("https://", "http://127.0.0.1")):
+                return 400, {"ok": False, "error_code": 400, "description": "url must be https"}
+            if not isinstance(secret, str) or not 8 <= len(secret) <= 256:
+                return 400, {"ok": False, "error_code": 400,
+                             "description": "secret_token must be 8 to 256 characters"}
+            self.webhook = {"url": url, "secret_token": secret}
+        elif method == "deleteWebhook":
+            self.webhook = None
+        return 200, {"ok": True, "result": {"url": (self.webhook or {}).get("url", "")}}
+
+    def deliver(self, update, secret: str | None = ..., timeout: float = 10) -> int:
+        """POST `update` to the webhook as Zalo does; the HTTP status the bot answered.
+        `secret`: the header's value (default: the registered secret; None: no header)."""
+        if secret is ...:
+            secret = self.webhook["secret_token"]
+        headers = {"Content-Type": "application/json"}
+        if secret is not None:
+            headers["X-Bot-Api-Secret-Token"] = secret
+        data = update if isinstance(update, bytes) else json.dumps(update).encode()
+        request = urllib.request.Request(self.webhook["url"], data=data, headers=headers,
+                                         method="POST")
+        try:
+            with urllib.request.urlopen(request, timeout=timeout) as response:
+                status = response.status
+        except urllib.error.HTTPError as e:
+            status = e.code
+        if isinstance(update, dict) and isinstance(update.get("message"), dict):
+            self.served[str(update["message"].get("message_id"))] = time.perf_counter()
+        return status
+
     def _get_updates(self, p: dict) -> tuple[int, dict]:
+        if self.webhook:
+            return 409, {"ok": False, "error_code": 409,
+                         "description": "Conflict: webhook is active, use deleteWebhook"}
         wait = min(float(p.get("timeout") or 0), LONG_POLL_CAP)
         with self._lock:
             self._lock.wait_for(lambda: self._queue, wait)

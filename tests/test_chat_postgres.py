@@ -389,6 +389,37 @@ def test_zalo_says_try_later_while_postgres_restarts(state_dsn, pg_server, seed_
     assert "MTTQ" in sent[during]
 
 
+def test_telegram_and_zalo_in_one_process_share_the_postgres_stores(state_dsn, seed_index,
+                                                                   searcher, monkeypatch):
+    """`bot.py --telegram --zalo` with the postgres backend: both front ends get the one
+    set of stores bot.py opened (PostgreSQL's), so a limit or a follow-up is one per
+    person whichever front end is used."""
+    import bot
+    from chat.pgstate import PgConversations, PgRateLimiter
+    from chat.telegram_bot import STATE
+
+    built = {}
+
+    async def serve_both(application, zalo, webhook):
+        built.update(telegram=application.bot_data[STATE], zalo=zalo.chat)
+        await zalo.client.close()
+
+    monkeypatch.setattr(bot, "serve_both", serve_both)
+    monkeypatch.setattr(bot, "open_searcher", lambda config, rebuild: searcher)
+    config = pg_config(seed_index.config, questions_per_minute=1)
+    assert bot.run_both(config, {"telegram": "1:x", "zalo": "zalo-token"},
+                        {"telegram": False, "zalo": None}, False) == 0
+    telegram, zalo = built["telegram"], built["zalo"]
+    try:
+        assert zalo.service is telegram.service and zalo.limiter is telegram.limiter
+        assert isinstance(zalo.limiter, PgRateLimiter)
+        assert isinstance(zalo.service.memory, PgConversations)
+        assert isinstance(zalo.service.store, PgQuestions)
+        assert zalo.limiter.retry_after("zalo:u1") == 0 and zalo.limiter.retry_after("zalo:u1")
+    finally:
+        telegram.service.store.close()
+
+
 class _IndexServerGone:
     """The real searcher, except that searching fails as the postgres index backend does
     when its server restarts (psycopg's OperationalError)."""

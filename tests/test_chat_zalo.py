@@ -7,17 +7,25 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import shutil
+import socket
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
 import pytest
 from chat_fixtures import LONG_URL, SEED_QUESTION
 from fake_zalo_api import ACCOUNT_NAME, BOT_NAME, TEXT_LIMIT, FakeZaloAPI
+from portal_site import ARTICLES, PortalServer, Route, article_html
 
+from chat import answers
+from chat.admin import Reindexer
 from chat.feedback import FeedbackStore
+from chat.stores import StoreUnavailable, open_stores
 from chat.zalo.app import build_zalo
 from chat.zalo.client import ZaloClient, ZaloError
-from chat.zalo.handlers import HOW_TO, parse_command
+from chat.zalo.handlers import HOW_TO, fit, parse_command
+from chat.zalo.webhook import WebhookSettings
+from retrieval.config import FetchConfig
 
 pytestmark = pytest.mark.slow
 
@@ -39,12 +47,17 @@ def zalo(seed_index, searcher, tmp_path):
 class ZaloEnv:
     def __init__(self, api, config, searcher, tmp_path):
         self.api, self.config, self.searcher, self.tmp_path = api, config, searcher, tmp_path
+        self.reindexer = None
+        self.limiter = None  # replaces the stores' rate limiter
 
     @asynccontextmanager
-    async def running(self, token=None):
+    async def running(self, token=None, webhook: WebhookSettings | None = None):
         store = FeedbackStore(self.tmp_path / "feedback.sqlite")
+        stores = open_stores(self.config, store)
+        stores.limiter = self.limiter or stores.limiter
         bot = build_zalo(self.config, self.searcher, token or self.api.token,
-                         base_url=self.api.base_url, store=store)
+                         base_url=self.api.base_url, stores=stores, webhook=webhook,
+                         reindexer=self.reindexer)
         bot.poll_seconds = 1
         bot.backoff_first, bot.backoff_max = 0.05, 0.2
         await bot.start()
@@ -277,7 +290,9 @@ def test_clean_shutdown_waits_for_the_answer_under_way(zalo):
     async def scenario():
         async with zalo.running() as bot:
             api.message(SEED_QUESTION, chat_id=USER)
-            await api.wait_for(lambda: bot._tasks, what="the question taken")
+            # "typing" is the first thing the bot does with a private question (the index
+            # watcher's task is in bot._tasks from the start, so that set says nothing).
+            await api.wait_for(lambda: api.calls_to("sendChatAction"), what="the question taken")
         return bot
 
     bot = asyncio.run(scenario())  # stop() right after the update arrived
@@ -376,3 +391,302 @@ def test_bot_process_with_zalo_flag(seed_index, tmp_path):
     missing = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60,
                              cwd=tmp_path)
     assert missing.returncode == 2 and "ZALO_BOT_TOKEN" in missing.stderr
+
+
+# ---------------------------------------------------------------- webhook mode
+
+SECRET = "s3cret-of-the-tests_0123456789"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_webhook_answers_with_the_secret_and_refuses_without_it(zalo, caplog):
+    """Webhook mode: listen, setWebhook with the URL and secret; Zalo's POSTs are answered;
+    a POST with a wrong or no secret is refused (403) and nothing is answered."""
+    api = zalo.api
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    hook = WebhookSettings(url=f"http://127.0.0.1:{port}/zalo/hook", secret=SECRET, port=port)
+
+    async def scenario():
+        async with zalo.running(webhook=hook) as bot:
+            assert api.webhook == {"url": hook.url, "secret_token": SECRET}
+            post = asyncio.to_thread
+            refused = [await post(api.deliver, api.message_update(f"{SEED_QUESTION} {n}",
+                                                                  chat_id="intruder"), secret)
+                       for n, secret in enumerate(["wrong-secret-12345", None, SECRET[:-1],
+                                                   SECRET + "x", ""])]
+            wrapped = {"ok": True, "result": api.message_update("/help", chat_id="u2")}
+            statuses = [await post(api.deliver, api.message_update(SEED_QUESTION, chat_id=USER)),
+                        await post(api.deliver, wrapped),
+                        await post(api.deliver, b"{not json"),
+                        await post(api.deliver, {"event_name": "message.text.received"})]
+            first = await api.wait_reply(USER, contains="📰")
+            await api.wait_reply("u2", contains="xem thêm")
+            await api.wait_for(lambda: bot.handled >= 2, what="both updates handled")
+            return refused, statuses, first
+
+    refused, statuses, first = asyncio.run(scenario())
+    assert refused == [403] * 5 and not api.sent_to("intruder")
+    assert statuses == [200, 200, 400, 200]
+    assert "📰" in texts(first)
+    assert not api.calls_to("getUpdates")  # no polling in webhook mode
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert logged.count("refused a webhook request") == 6  # 5 secrets, 1 body
+    assert SECRET not in logged and api.token not in logged
+    assert_fits(api)
+
+
+class _StoreGone:
+    """What the PostgreSQL stores raise while the server restarts."""
+
+    def retry_after(self, user_id):
+        raise StoreUnavailable("PostgreSQL: server closed the connection unexpectedly")
+
+    def __call__(self):  # as an index build
+        self.retry_after(None)
+
+
+def test_store_outage_on_the_webhook_and_in_admin_commands_is_the_polite_reply(zalo, caplog):
+    """The shared store gone (PostgreSQL restarting) for a question that came by webhook
+    and for an admin's /reindex: "thử lại sau" and a warning, not the generic error and a
+    traceback; the admin heard the build start first."""
+    api = zalo.api
+    zalo.limiter = gone = _StoreGone()
+    zalo.reindexer = Reindexer(zalo.searcher, zalo.config.corpus_dir, zalo.config.index_dir,
+                               zalo.config, build=gone)
+    port = free_port()
+    hook = WebhookSettings(url=f"http://127.0.0.1:{port}/zalo/hook", secret=SECRET, port=port)
+
+    async def scenario():
+        async with zalo.running(webhook=hook):
+            post = asyncio.to_thread
+            statuses = [await post(api.deliver, api.message_update(SEED_QUESTION, chat_id=USER)),
+                        await post(api.deliver, api.message_update("/reindex", chat_id=ADMIN))]
+            asked = await api.wait_reply(USER)
+            admin = await api.wait_reply(ADMIN, contains=answers.STORE_UNAVAILABLE)
+            return statuses, asked, admin
+
+    statuses, asked, admin = asyncio.run(scenario())
+    assert statuses == [200, 200]
+    assert [m.text for m in asked] == [answers.STORE_UNAVAILABLE]
+    assert [m.text for m in admin] == [answers.REINDEX_STARTED, answers.STORE_UNAVAILABLE]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+def test_polling_deletes_a_webhook_left_set(zalo):
+    """A webhook left by an earlier run would stop getUpdates: polling deletes it first."""
+    api = zalo.api
+    api.webhook = {"url": "https://example.org/old-hook", "secret_token": SECRET}
+
+    async def scenario():
+        async with zalo.running():
+            api.message(SEED_QUESTION, chat_id=USER)
+            return await api.wait_reply(USER, contains="📰")
+
+    asyncio.run(scenario())
+    assert api.webhook is None and api.calls_to("deleteWebhook")
+    assert not [e for e in api.errors if e[0] == "getUpdates"]
+
+
+# ---------------------------------------------------------------- admins
+
+NEW_ARTICLE = """---
+title: Xã Tân Lập tổ chức hội thi gói bánh chưng xanh năm 2025
+date: 2025-01-20
+place: Tân Lập
+---
+
+Sáng 20/1/2025, Hội Liên hiệp Phụ nữ xã Tân Lập tổ chức hội thi gói bánh chưng xanh đón Tết
+với 12 đội thi đến từ các thôn. Bánh của các đội được trao tặng 40 hộ nghèo trong xã.
+"""
+NEW_QUESTION = "hội thi gói bánh chưng xanh xã Tân Lập năm 2025"
+PAGE = ARTICLES[3]  # a fictional portal page (tests/portal_site.py)
+
+
+@pytest.fixture
+def own_zalo(zalo, seed_index, searcher, tmp_path):
+    """The Zalo bot over a private copy of corpus and index, free to fetch and rebuild."""
+    from retrieval.index import build_index
+    from retrieval.search import Searcher
+
+    corpus, index = tmp_path / "corpus", tmp_path / "index"
+    shutil.copytree(seed_index.corpus_dir, corpus)
+    shutil.copytree(seed_index.index_dir, index, ignore=shutil.ignore_patterns("build.lock"))
+    config = replace(zalo.config, corpus_dir=str(corpus), index_dir=str(index),
+                     fetch=FetchConfig(requests_per_second=0, timeout_seconds=10, retries=0,
+                                       allow_private=True))
+    zalo.config = config
+    zalo.searcher = Searcher.open(index, config, embedder=searcher.embedder)  # one model
+    zalo.reindexer = Reindexer(zalo.searcher, corpus, index, config, build=lambda: build_index(
+        corpus, index, config, progress=False, embedder=searcher.embedder))
+    with PortalServer() as portal:
+        portal.set_page(PAGE.path, Route(article_html(PAGE)))
+        zalo.portal = portal
+        yield zalo
+
+
+def test_admins_reindex_and_add_links_others_are_refused(own_zalo):
+    env, api, portal = own_zalo, own_zalo.api, own_zalo.portal
+    link = portal.base + PAGE.path
+    (env.tmp_path / "corpus" / "tan_lap_banh_chung.md").write_text(NEW_ARTICLE, encoding="utf-8")
+
+    async def scenario():
+        async with env.running():
+            replies = {}
+            for n, text in enumerate(["/reindex", f"/add {link}", link]):
+                chat = f"other{n}"
+                api.message(text, chat_id=chat)
+                replies[text] = await api.wait_reply(chat)
+            api.message("/help", chat_id=ADMIN)
+            replies["help"] = await api.wait_reply(ADMIN, contains="Quản trị")
+            n = len(api.sent_to(ADMIN))
+            api.message("/reindex", chat_id=ADMIN)
+            replies["reindex"] = await api.wait_reply(ADMIN, after=n, contains="Đã cập nhật",
+                                                      timeout=120)
+            api.message(NEW_QUESTION, chat_id=USER)
+            replies["new"] = await api.wait_reply(USER, contains="📰")
+            n = len(api.sent_to(ADMIN))
+            api.message("/add", chat_id=ADMIN)
+            replies["usage"] = await api.wait_reply(ADMIN, after=n)
+            n = len(api.sent_to(ADMIN))
+            api.message(f"/add {link}", chat_id=ADMIN)
+            replies["add"] = await api.wait_reply(ADMIN, after=n, contains="Đã cập nhật",
+                                                  timeout=120)
+            n = len(api.sent_to(ADMIN))
+            api.message(link, chat_id=ADMIN)  # a bare link: the same as /add
+            replies["link"] = await api.wait_reply(ADMIN, after=n, contains="Đã có, không đổi")
+            return replies
+
+    r = asyncio.run(scenario())
+    assert [m.text for m in r["/reindex"]] == [answers.ADMIN_ONLY]
+    assert [m.text for m in r[f"/add {link}"]] == [answers.ADMIN_ONLY]
+    assert answers.FETCH_STARTED not in texts(r[link])  # a non-admin's link is a question
+    assert len(portal.hits(PAGE.path)) == 2  # the admin's /add and link; nothing for others
+    assert "/reindex" in texts(r["help"]) and "/add" in texts(r["help"])
+    report = texts(r["reindex"])
+    assert answers.REINDEX_STARTED in report and "Thêm mới: 1 (tan_lap_banh_chung)" in report
+    assert "Xã Tân Lập tổ chức hội thi gói bánh chưng xanh" in texts(r["new"])
+    assert "/add https://" in texts(r["usage"]) and "<code>" not in texts(r["usage"])
+    added = texts(r["add"])
+    assert f"Đã lưu: {PAGE.title}" in added and "Thêm mới: 1 (fetched/127.0.0.1_" in added
+    assert "<b>" not in added and "<code>" not in added  # plain text on Zalo
+    assert "Đã cập nhật chỉ mục" not in texts(r["link"])  # unchanged: nothing to index
+    assert_fits(api)
+
+
+def test_fit_cuts_long_reports_between_lines_within_the_limit():
+    lines = [f"• dòng {n}: " + "chữ " * 60 for n in range(40)] + ["x" * 4500]
+    parts = fit("\n".join(lines))
+    assert all(1 <= len(p) <= TEXT_LIMIT for p in parts)
+    assert "".join(parts).replace("\n", "") == "".join(lines)  # nothing lost
+    assert all(p.startswith(("• dòng", "x")) for p in parts)  # whole lines, never mid-line
+    assert fit("📊 Thống kê\n\n• Câu hỏi: 3\n• Người hỏi: 2") == [
+        "📊 Thống kê\n\n• Câu hỏi: 3\n• Người hỏi: 2"]  # a short text as it is, blank lines kept
+
+
+# ---------------------------------------------------------------- both front ends in one process
+
+def test_one_process_serves_telegram_and_zalo_webhook(seed_index, tmp_path):
+    """`python bot.py --telegram --zalo`: a question through the fake Telegram Bot API and
+    one through the Zalo webhook are both answered, into the same feedback store; SIGINT
+    stops both with exit 0; tokens and secret stay out of the log.  Without the secret,
+    Zalo's webhook mode is one clear line and exit 2."""
+    import os
+    import signal
+    import sqlite3
+    import subprocess
+    import sys
+    import time
+
+    from chat_fixtures import REPO
+    from fake_bot_api import FakeBotAPI
+
+    port = free_port()
+    db = tmp_path / "fb.sqlite"
+    config = tmp_path / "bot.toml"
+    config.write_text(f'[bot]\nfeedback_db = "{db}"\nreload_seconds = 1\n'
+                      f'[zalo]\nmode = "webhook"\nwebhook_url = "http://127.0.0.1:{port}/zalo"\n'
+                      f'webhook_port = {port}\n', encoding="utf-8")
+    command = [sys.executable, str(REPO / "bot.py"), "--telegram", "--zalo", "--config",
+               str(config), "--index", str(seed_index.index_dir), "--corpus",
+               str(seed_index.corpus_dir), "--log-level", "DEBUG"]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("ZALO_", "TELEGRAM_"))}
+    env["PYTHONPATH"] = str(REPO) + os.pathsep + env.get("PYTHONPATH", "")
+    with FakeBotAPI() as telegram, FakeZaloAPI() as zalo:
+        env.update(TELEGRAM_BOT_TOKEN=telegram.token, TELEGRAM_BASE_URL=telegram.base_url,
+                   ZALO_BOT_TOKEN=zalo.token, ZALO_BASE_URL=zalo.base_url)
+        telegram.message(SEED_QUESTION, chat_id=4242)
+        proc = subprocess.Popen(command, env={**env, "ZALO_WEBHOOK_SECRET": SECRET}, cwd=tmp_path,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        try:
+            deadline = time.monotonic() + 120
+            while not zalo.webhook and time.monotonic() < deadline and proc.poll() is None:
+                time.sleep(0.1)
+            status = zalo.deliver(zalo.message_update(SEED_QUESTION, chat_id=USER)) \
+                if zalo.webhook else None
+            while (not (zalo.sent_to(USER) and telegram.sent_to(4242))
+                   and time.monotonic() < deadline and proc.poll() is None):
+                time.sleep(0.1)
+            time.sleep(0.5)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=60)
+        assert status == 200, err
+        assert "📰" in texts(zalo.sent_to(USER)), err
+        assert "📰" in "\n".join(s.plain for s in telegram.sent_to(4242)), err
+        assert proc.returncode == 0 and "Traceback" not in err, err
+        for secret in (telegram.token, zalo.token, SECRET):
+            assert secret not in err + out and secret.split(":")[-1] not in err + out
+        no_secret = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60,
+                                   cwd=tmp_path)
+    with sqlite3.connect(db) as store:
+        assert store.execute("SELECT count(*) FROM questions").fetchone()[0] == 2  # one store
+    assert no_secret.returncode == 2 and "ZALO_WEBHOOK_SECRET" in no_secret.stderr
+
+
+@pytest.mark.parametrize("flags,enabled,telegram_token,expected", [
+    ([], False, True, {"telegram"}),
+    ([], True, True, {"telegram", "zalo"}),
+    ([], True, False, {"zalo"}),  # [zalo] enabled and no Telegram token: Zalo alone
+    (["--zalo"], False, True, {"zalo"}),
+    (["--telegram"], True, True, {"telegram"}),
+    (["--telegram", "--zalo"], False, False, {"telegram", "zalo"}),
+])
+def test_which_front_ends_run(monkeypatch, flags, enabled, telegram_token, expected):
+    import bot
+    from retrieval.config import Config
+
+    config = Config()
+    config.zalo.enabled = enabled
+    monkeypatch.delenv("TELEGRAM_BOT_TOKEN", raising=False)
+    if telegram_token:
+        monkeypatch.setenv("TELEGRAM_BOT_TOKEN", "1:t")
+    assert bot.front_ends(bot.parse_args(flags), config) == expected
+
+
+@pytest.mark.parametrize("url,secret,problem", [
+    ("", SECRET, "zalo.webhook_url"),
+    ("https://bot.example.vn/zalo", None, "is not set"),
+    ("https://bot.example.vn/zalo", "short", "8 to 256"),
+    ("https://bot.example.vn/zalo", "x" * 257, "8 to 256"),
+])
+def test_zalo_webhook_needs_a_url_and_a_secret_of_8_to_256_characters(monkeypatch, url, secret,
+                                                                       problem):
+    import bot
+    from retrieval.config import Config
+
+    config = Config()
+    config.zalo.mode, config.zalo.webhook_url = "webhook", url
+    monkeypatch.delenv("ZALO_WEBHOOK_SECRET", raising=False)
+    if secret:
+        monkeypatch.setenv("ZALO_WEBHOOK_SECRET", secret)
+    assert problem in bot.webhook_modes(bot.parse_args(["--zalo"]), config, {"zalo"})
+    monkeypatch.setenv("ZALO_WEBHOOK_SECRET", SECRET)
+    if url:  # with a good secret it runs, and --polling turns it off
+        assert bot.webhook_modes(bot.parse_args([]), config, {"zalo"})["zalo"].secret == SECRET
+        assert bot.webhook_modes(bot.parse_args(["--polling"]), config, {"zalo"})["zalo"] is None

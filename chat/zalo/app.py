@@ -1,4 +1,9 @@
-"""The Zalo bot process: long polling getUpdates, one task per update, replies in order.
+"""The Zalo bot process: long polling getUpdates (or a webhook), one task per update,
+replies in order.
+
+Polling is the default: at start the bot deletes a webhook left set (getUpdates
+does not work while one is), as python-telegram-bot does.  In webhook mode it
+listens (chat/zalo/webhook.py) and then calls setWebhook with the URL and secret.
 
 Zalo's getUpdates has no offset: the server hands each update out once, a
 single one or a list in `result`; an empty result or a 408 means nothing new.
@@ -10,18 +15,18 @@ chats are answered concurrently, since the search runs in a worker thread.
 from __future__ import annotations
 
 import asyncio
-import html
 import logging
-import re
 from collections import OrderedDict
 
-from ..admin import IndexWatcher, fetch_state_path
+from .. import logsafe
+from ..admin import IndexWatcher, Reindexer, fetch_state_path
 from ..insights import build_report
 from ..insights_bot import summary_html
 from ..service import ChatService
-from ..stores import QuestionStore, open_stores
+from ..stores import ChatStores, QuestionStore, open_stores
 from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
-from .handlers import ZaloChat, read_update
+from .handlers import ZaloChat, plain, read_update
+from .webhook import WebhookSettings, start_server
 
 log = logging.getLogger(__name__)
 
@@ -33,14 +38,19 @@ CHAT_LOCKS = 10_000
 
 
 class ZaloBot:
-    """Polls one Zalo bot and answers through a ZaloChat until `stop()`."""
+    """Polls one Zalo bot (or takes its webhook's POSTs) and answers through a ZaloChat
+    until `stop()`."""
 
     def __init__(self, client: ZaloClient, chat: ZaloChat, poll_seconds: int = POLL_SECONDS,
                  backoff: tuple[float, float] = (BACKOFF_FIRST, BACKOFF_MAX),
-                 reload_seconds: float = 0):
+                 reload_seconds: float = 0, webhook: WebhookSettings | None = None):
         self.client = client
         self.reload_seconds = reload_seconds  # pick up an index rebuilt by the CLI or Telegram
+        self.webhook = webhook  # None: long polling
+        self.webhook_port: int | None = None  # where the webhook server listens, once started
+        self._server = None
         self.chat = chat
+        chat.deliver, chat.background = self._deliver, self._track
         self.poll_seconds = poll_seconds
         self.backoff_first, self.backoff_max = backoff
         self._stopping = asyncio.Event()
@@ -49,10 +59,27 @@ class ZaloBot:
         self.handled = 0  # updates fully answered (benchmarks and tests read it)
 
     async def start(self) -> dict:
-        """Check the token (getMe) and learn the names a group mention may use."""
+        """Check the token (getMe), learn the names a group mention may use; then listen
+        and register the webhook, or delete a webhook that would stop polling."""
         me = await self.client.get_me()
         names = [str(me.get(k) or "") for k in ("account_name", "display_name")]
         self.chat.bot_names = [n for n in names if n] or self.chat.bot_names
+        if self.webhook:
+            logsafe.protect(self.webhook.secret)
+            self._server, self.webhook_port = start_server(self.webhook, self._accept)
+            try:
+                await self.client.set_webhook(self.webhook.url, self.webhook.secret)
+            except BaseException:
+                self._server.stop()
+                raise
+            log.info("Zalo bot %s started (webhook %s, listening on %s:%s)",
+                     self.chat.bot_names[:1] or "?", self.webhook.url, self.webhook.listen,
+                     self.webhook_port)
+            return me
+        try:
+            await self.client.delete_webhook()
+        except (ZaloError, ZaloNetworkError) as e:  # polling then tells what is wrong
+            log.warning("deleteWebhook failed: %s", e)
         log.info("Zalo bot %s started (long polling)", self.chat.bot_names[:1] or "?")
         return me
 
@@ -60,18 +87,23 @@ class ZaloBot:
         self._stopping.set()
 
     async def run(self) -> None:
-        """Poll until stop(); then wait for the answers under way and close the client."""
+        """Poll (or serve the webhook) until stop(); then wait for the answers under way and
+        close the client."""
         delay = 0.0
         watcher = IndexWatcher(self.chat.service.searcher) if self.reload_seconds else None
         if watcher:
             self._track(self._watch(watcher))
         try:
+            if self._server is not None:
+                await self._stopping.wait()
             while not self._stopping.is_set():
                 updates, delay = await self._poll(delay)
                 for update in updates:
                     self._spawn(update)
         finally:
             self._stopping.set()
+            if self._server is not None:  # no new updates; the ones taken are answered below
+                self._server.stop()
             if self._tasks:
                 await asyncio.gather(*self._tasks, return_exceptions=True)
             if watcher:
@@ -120,11 +152,23 @@ class ZaloBot:
     def _spawn(self, update) -> None:
         self._track(self._handle(update))
 
+    def _accept(self, update) -> bool:
+        """A webhook's update: answered, unless shutdown began (Zalo then sends it again)."""
+        if self._stopping.is_set():
+            return False
+        self._spawn(update)
+        return True
+
     def _track(self, coro) -> None:
-        """Run `coro` as a task that shutdown waits for."""
+        """Run `coro` as a task that shutdown waits for; a failure is logged, not lost."""
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("a Zalo update failed", exc_info=task.exception())
 
     def _lock(self, chat_id: str) -> asyncio.Lock:
         lock = self._locks.pop(chat_id, None) or asyncio.Lock()
@@ -151,9 +195,13 @@ class ZaloBot:
         async with self._lock(incoming.chat_id):
             if not incoming.group and incoming.text:  # groups: only once we know it is for us
                 self._track(self._typing(incoming.chat_id))
-            for text in await self.chat.answer(incoming):
-                await self._send(incoming.chat_id, text)
+            await self._deliver(incoming.chat_id, await self.chat.answer(incoming))
             self.handled += 1
+
+    async def _deliver(self, chat_id: str, texts: list[str]) -> None:
+        """Send texts to a chat in order (admin reports arriving after the command)."""
+        for text in texts:
+            await self._send(chat_id, text)
 
     async def _typing(self, chat_id: str) -> None:
         try:
@@ -179,18 +227,28 @@ class ZaloBot:
 
 
 def build_zalo(config, searcher, token: str, base_url: str | None = None,
-               store: QuestionStore | None = None) -> ZaloBot:
-    """The Zalo bot over `searcher` with the [bot] answer settings and the [zalo] admins."""
+               store: QuestionStore | None = None, *, stores: ChatStores | None = None,
+               service: ChatService | None = None, reindexer: Reindexer | None = None,
+               webhook: WebhookSettings | None = None,
+               reload_seconds: float | None = None) -> ZaloBot:
+    """The Zalo bot over `searcher` with the [bot] answer settings and the [zalo] admins.
+    A process that also serves Telegram passes that bot's `stores`, `service` and
+    `reindexer`, so both answer from one index, one set of stores (follow-ups, limits,
+    questions; PostgreSQL's when [index] backend says so) and one build at a time."""
     bot_cfg = config.bot
-    stores = open_stores(config, store)  # memory, PostgreSQL when [index] backend says so
-    service = ChatService(searcher, stores.questions, bot_cfg.answers_per_page, stores.memory)
-    zalo_cfg = getattr(config, "zalo", None)
+    stores = stores or open_stores(config, store)  # memory, PostgreSQL when [index] backend says so
+    service = service or ChatService(searcher, stores.questions, bot_cfg.answers_per_page,
+                                     stores.memory)
+    zalo_cfg = config.zalo
     chat = ZaloChat(service, stores.limiter,
-                    admins=list(getattr(zalo_cfg, "admins", []) or []),
-                    report=lambda days: report_text(config, service, days))
-    env = getattr(zalo_cfg, "base_url_env", None) or "ZALO_BASE_URL"
-    client = ZaloClient(token, base_url or base_url_from_env(env))
-    return ZaloBot(client, chat, reload_seconds=bot_cfg.reload_seconds)
+                    admins=list(zalo_cfg.admins),
+                    report=lambda days: report_text(config, service, days),
+                    reindexer=reindexer or Reindexer(searcher, config.corpus_dir,
+                                                     config.index_dir, config))
+    client = ZaloClient(token, base_url or base_url_from_env(zalo_cfg.base_url_env))
+    return ZaloBot(client, chat, webhook=webhook,
+                   reload_seconds=bot_cfg.reload_seconds if reload_seconds is None
+                   else reload_seconds)
 
 
 def report_text(config, service: ChatService, days: int) -> str:
@@ -198,20 +256,25 @@ def report_text(config, service: ChatService, days: int) -> str:
     report = build_report(service.store.reader(), getattr(service.searcher, "reader", None),
                           fetch_state_path(config, config.index_dir), days=days,
                           retention_days=config.bot.feedback_days, tz=config.insights.timezone)
-    return html.unescape(re.sub(r"<[^>]+>", "", summary_html(report)))
+    return plain(summary_html(report))
+
+
+def stop_on_signals(stop) -> None:
+    """SIGINT and SIGTERM call `stop` (a clean shutdown) instead of killing the process."""
+    import signal
+
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, stop)
+        except (NotImplementedError, RuntimeError):  # not on this platform / thread
+            pass
 
 
 async def serve(bot: ZaloBot) -> None:
     """bot.py's Zalo process: start, answer until SIGINT/SIGTERM, stop cleanly."""
-    import signal
-
     await bot.start()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        try:
-            loop.add_signal_handler(sig, bot.stop)
-        except (NotImplementedError, RuntimeError):  # not on this platform / thread
-            pass
+    stop_on_signals(bot.stop)
     try:
         await bot.run()
     finally:

@@ -16,13 +16,17 @@ see them as "zalo:<id>", so they never meet a Telegram id of the same digits.
 from __future__ import annotations
 
 import asyncio
+import html
 import logging
-from collections.abc import Callable
+import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from retrieval.textnorm import fold
 
+from ..admin import LINK_ONLY, Reindexer, fetch_and_report, reindex_and_report
 from ..answers import (
+    ADD_USAGE,
     ADMIN_ONLY,
     ERROR,
     NEW_CONVERSATION,
@@ -34,6 +38,7 @@ from ..answers import (
     UNKNOWN_COMMAND,
     article_gone,
     article_messages,
+    chunk_text,
     help_text,
     latest_text,
     pack,
@@ -45,9 +50,9 @@ from ..answers import (
 )
 from ..context import RecentMap
 from ..insights_bot import PERIODS
-from ..ratelimit import QuestionLimiter
 from ..service import ChatService, Page, Status
-from ..stores import OUTAGES
+from ..stores import OUTAGES, RateLimiter
+from ..textutil import utf16_len
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +79,12 @@ ZALO_COMMANDS = "\n".join([
     "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
     "/stats – thống kê dữ liệu · /latest – bài mới nhất · /help – hướng dẫn này",
 ])
+ZALO_ADMIN_COMMANDS = "\n".join([
+    "Quản trị",
+    "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
+    "/add <đường dẫn> (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web về kho dữ liệu",
+    "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì (trong tin nhắn riêng)",
+])
 
 # Folded (no diacritics, lower case) command words -> command.
 _COMMANDS = {
@@ -84,6 +95,7 @@ _COMMANDS = {
     "/chude": "topics", "/topics": "topics",
     "/help": "help", "/start": "help", "/huongdan": "help",
     "/stats": "stats", "/latest": "latest", "/thongke": "thongke",
+    "/reindex": "reindex", "/add": "add",
     "/ask": "ask",
 }
 _NUMBERED = {"full", "doan"}
@@ -108,6 +120,26 @@ def parse_command(text: str) -> tuple[str | None, str]:
     if folded.startswith("/"):
         return "unknown", text
     return None, text
+
+
+def plain(text: str) -> str:
+    """A reply written for Telegram's HTML as plain text: tags dropped, entities decoded."""
+    return html.unescape(re.sub(r"<[^>]+>", "", text))
+
+
+def fit(text: str, limit: int = ZALO_LIMIT) -> list[str]:
+    """A long plain text (a rebuild report, /thongke) as messages within Zalo's limit,
+    cut between paragraphs, else between lines, else between words."""
+    blocks: list[str] = []
+    for paragraph in text.split("\n\n"):
+        if utf16_len(paragraph) <= limit:
+            blocks.append(paragraph)
+            continue
+        lines: list[str] = []
+        for line in paragraph.split("\n"):
+            lines += chunk_text(PLAIN, line, limit) if utf16_len(line) > limit else [line]
+        blocks += pack(lines, limit, sep="\n")
+    return pack(blocks, limit)
 
 
 @dataclass
@@ -156,10 +188,14 @@ def addressed(text: str, names: list[str]) -> str | None:
 class ZaloChat:
     """Answers Zalo messages with the shared ChatService; remembers each chat's last page."""
 
-    def __init__(self, service: ChatService, limiter: QuestionLimiter,
+    def __init__(self, service: ChatService, limiter: RateLimiter,
                  admins: list[str] | None = None, bot_names: list[str] | None = None,
-                 report: Callable[[int], str] | None = None):
+                 report: Callable[[int], str] | None = None, reindexer: Reindexer | None = None):
         self.service = service
+        self.reindexer = reindexer  # /reindex and /add for the admins (None: not offered)
+        # Set by the bot: sends texts to a chat now; runs a task that shutdown waits for.
+        self.deliver: Callable[[str, list[str]], Awaitable[None]] | None = None
+        self.background: Callable[[Awaitable], None] | None = None
         self.report = report  # days -> the admins' report as plain text (/thongke)
         self.limiter = limiter
         self.admins = {str(a) for a in admins or []}
@@ -180,6 +216,9 @@ class ZaloChat:
         command, arg = parse_command(text)
         if msg.group and command == "unknown":
             return []  # another bot's command, most likely
+        if (command is None and not msg.group and msg.user_id in self.admins
+                and LINK_ONLY.match(text)):
+            command, arg = "add", text.strip()  # an admin's bare link: the same as /add
         chat, user = f"zalo:{msg.chat_id}", f"zalo:{msg.user_id}"
         try:
             if command in (None, "ask", "more", "full", "doan"):
@@ -188,6 +227,8 @@ class ZaloChat:
                     return [RATE_LIMITED.format(seconds=seconds_text(wait))]
             if command == "thongke":
                 return await self._thongke(arg, msg)
+            if command in ("reindex", "add"):
+                return self._admin(command, arg, msg)
             return await self._command(command, arg, chat, user, msg.group)
         except OUTAGES as e:  # a database restart: it passes, no bug to log
             log.warning("the Zalo handler could not reach the store: %s", e)
@@ -200,7 +241,7 @@ class ZaloChat:
                        group: bool) -> list[str]:
         service = self.service
         if command == "help":
-            return [self._help(group)]
+            return [self._help(group, user)]
         if command == "new":
             service.forget(chat, user)
             self._last.pop(chat)
@@ -229,13 +270,43 @@ class ZaloChat:
         days = arg.strip() or str(PERIODS[0])
         if days not in {str(p) for p in PERIODS}:
             return [THONGKE_USAGE]
-        return pack([await asyncio.to_thread(self.report, int(days))], ZALO_LIMIT)
+        return fit(await asyncio.to_thread(self.report, int(days)))
 
-    def _help(self, group: bool) -> str:
+    def _admin(self, command: str, arg: str, msg: Incoming) -> list[str]:
+        """/reindex and /add URL for the [zalo] admins, through the admin flows Telegram
+        uses; they run in the background (the chat keeps getting answers meanwhile) and
+        report to the admin's chat as they go."""
+        if msg.user_id not in self.admins or self.reindexer is None or self.background is None:
+            return [ADMIN_ONLY]
+        urls = arg.split()
+        if command == "add" and not urls:
+            return [plain(ADD_USAGE)]
+        self.background(self._admin_flow(command, urls, msg.chat_id))
+        return []
+
+    async def _admin_flow(self, command: str, urls: list[str], chat_id: str) -> None:
+        async def say(text: str) -> None:
+            await self.deliver(chat_id, fit(text))
+
+        try:
+            if command == "add":
+                await fetch_and_report(self.reindexer, say, PLAIN, urls)
+            else:
+                await reindex_and_report(self.reindexer, say, PLAIN)
+        except OUTAGES as e:  # a database restart during the flow: the admin tries again
+            log.warning("the Zalo /%s could not reach the store: %s", command, e)
+            await say(STORE_UNAVAILABLE)
+        except Exception:
+            log.exception("the Zalo /%s failed", command)
+            await say(ERROR)
+
+    def _help(self, group: bool, user: str = "") -> str:
         stats, examples = self.service.stats(), self.service.examples(3)
         # The console's help without its command list (/quit has no meaning here).
         general = help_text(PLAIN, stats, examples, console=True).split("\nLệnh\n")[0]
         parts = [general.rstrip(), ZALO_COMMANDS]
+        if user.removeprefix("zalo:") in self.admins:
+            parts.append(ZALO_ADMIN_COMMANDS)
         if group or self.bot_names:
             parts.append(IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
         return "\n\n".join(parts)

@@ -1,0 +1,215 @@
+#!/usr/bin/env python
+"""Reliability of the Zalo bot under hostile traffic, against the fake Zalo Bot API.
+
+Runs the real Zalo front end (chat/zalo: httpx client, polling loop, shared
+ChatService, admin flows) over a temporary copy of corpus/ and its index, and
+lets 50 chats talk to it at once, each like a person: send an update, wait for
+the bot's reply, send the next (benchmarks/reliability.py's conversation loop).
+The texts are the Telegram benchmark's mix (benchmarks/hostile_mix.py: markup,
+emoji, right-to-left overrides, 10,000 characters, lone surrogates and control
+characters, commands, /reindex from an admin and from others) plus what only
+Zalo sends: image, sticker, "unsupported" and unknown events, typed paging
+(«xem thêm», «toàn văn N», «đoạn N», /new, /chude, /thongke), updates that are
+not Zalo updates (no chat, a message that is not an object, a bare string, an
+empty list), and group traffic (chatter, photos and other bots' commands, which
+need no reply; mentions of the bot, /ask and /help, which do).
+
+Printed figures (goals in brackets):
+  unanswered [0]            updates that expected a reply and got none within 90 s
+  handler exceptions [0]    ERROR/CRITICAL records (a handler's failure logs one)
+  over 2,000 characters [0] messages the bot tried to send beyond Zalo's limit (the fake
+                            refuses them with 400, so they also show as API errors)
+  user text in the log [0]  log lines above DEBUG holding a marker planted in user text
+  generic-error replies [0] the "Xin lỗi, đã có lỗi" reply
+
+    python benchmarks/zalo_reliability.py                  # 50 chats x 20 updates
+    python benchmarks/zalo_reliability.py --chats 10 --per-chat 10 --seed 2
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "tests"), str(ROOT / "benchmarks")]
+
+from fake_zalo_api import BOT_NAME, TEXT_LIMIT, FakeZaloAPI  # noqa: E402
+from hostile_mix import QUESTIONS, hostile_texts  # noqa: E402
+from reliability import (  # noqa: E402
+    Records,
+    Tally,
+    capture_log,
+    converse,
+    marker,
+    mix_options,
+    temporary_index,
+    wait_until,
+)
+
+from chat import answers  # noqa: E402
+from chat.feedback import FeedbackStore  # noqa: E402
+from chat.zalo.app import build_zalo  # noqa: E402
+from retrieval.config import Config  # noqa: E402
+
+ADMIN = "ad0000m1n"
+TEXT_KINDS = ["question", "markup", "emoji", "rtl", "long", "surrogate", "command"]
+PRIVATE_KINDS = TEXT_KINDS + ["media", "paging", "paging", "not_an_update"]
+EVENTS = ["message.image.received", "message.sticker.received", "message.unsupported.received",
+          "message.reaction.received"]
+PAGING = ["xem thêm", "xem them", "/more", "toàn văn 1", "toan van 2", "đoạn 1", "/doan 9",
+          "/new", "/chude", "/thongke", "/thongke 30", "/stats", "/latest", "/help"]
+
+
+class CountingZaloAPI(FakeZaloAPI):
+    """The fake server plus a per-chat count of messages the 50 chat tasks poll cheaply,
+    and every text the bot tried to send (refused ones included)."""
+
+    def __init__(self):
+        super().__init__()
+        self.per_chat: dict[str, int] = {}
+        self.tried: list[int] = []  # lengths of every sendMessage text
+
+    def _send_message(self, p: dict):
+        if isinstance(p.get("text"), str):
+            self.tried.append(len(p["text"]))
+        status, payload = super()._send_message(p)
+        if payload.get("ok"):
+            chat = p["chat_id"]
+            self.per_chat[chat] = self.per_chat.get(chat, 0) + 1
+        return status, payload
+
+
+def media_update(api, rng, chat: str, user: str, m: str, group: bool) -> dict:
+    update = api.message_update(None, chat_id=chat, user_id=user, group=group,
+                                event=rng.choice(EVENTS))
+    update["message"].update(photo="https://example.vn/anh.jpg", caption=m)
+    return update
+
+
+def private_step(api, rng, tally, chat: str, admin: bool):
+    """One hostile update of a private chat: (update, what it expects, kind)."""
+    m = marker(rng, tally)
+    user = ADMIN if admin else chat
+    q = rng.choice(QUESTIONS)
+    kind = rng.choice(PRIVATE_KINDS)
+    if kind in TEXT_KINDS:
+        text = hostile_texts(rng, q, m)[kind]
+        return api.message_update(text, chat_id=chat, user_id=user), "reply", kind
+    if kind == "media":
+        return media_update(api, rng, chat, user, m, False), "reply", kind
+    if kind == "paging":
+        return api.message_update(rng.choice(PAGING), chat_id=chat, user_id=user), "reply", kind
+    return rng.choice([  # not a Zalo update: skipped and logged, nothing to answer
+        {"event_name": "message.text.received", "message": f"{q} {m}"},
+        {"event_name": "message.text.received", "message": {"text": f"{q} {m}"}},
+        f"{q} {m}", [], None,
+    ]), "none", kind
+
+
+def group_step(api, rng, tally, chat: str):
+    """One update of a group: chatter, photos and other bots' commands need no reply;
+    a mention of the bot, /ask and /help do."""
+    m = marker(rng, tally)
+    q = rng.choice(QUESTIONS)
+    user = f"m{rng.randrange(100)}"
+    kind = rng.choice(["quiet", "quiet", "media", "other_bot", "mention", "ask", "help"])
+    if kind == "media":
+        return media_update(api, rng, chat, user, m, True), "none", kind
+    text = {"quiet": f"Chào cả nhà {m}, họp lúc mấy giờ?", "other_bot": f"/stats@bot_khac {m}",
+            "mention": f"@{BOT_NAME} {q} {m}", "ask": f"/ask {q} {m}", "help": "/help"}[kind]
+    expect = "none" if kind in ("quiet", "other_bot") else "reply"
+    return api.message_update(text, chat_id=chat, user_id=user, group=True), expect, kind
+
+
+async def run(config: Config, searcher, args, db: Path) -> dict:
+    rng = random.Random(args.seed)
+    tally = Tally()
+    with CountingZaloAPI() as api:
+        store = FeedbackStore(db)
+        bot = build_zalo(config, searcher, api.token, base_url=api.base_url, store=store)
+        await bot.start()
+        task = asyncio.ensure_future(bot.run())
+        api.message(QUESTIONS[0], chat_id="warm-up")  # loads the embedding model
+        await wait_until(lambda: api.per_chat.get("warm-up", 0) > 0, 120)
+        groups = max(1, args.chats // 5)
+        scripts = {}
+        for c in range(args.chats):
+            if c < groups:
+                chat = f"g{c:03d}"
+                scripts[chat] = [group_step(api, rng, tally, chat) for _ in range(args.per_chat)]
+            else:
+                chat = f"u{c:03d}"
+                admin = c == groups  # one private chat belongs to an admin
+                scripts[chat] = [private_step(api, rng, tally, chat, admin)
+                                 for _ in range(args.per_chat)]
+        t0 = time.monotonic()
+        await asyncio.gather(*[converse(api, steps, chat, tally, args.settle, args.settle)
+                               for chat, steps in scripts.items()])
+        wall = time.monotonic() - t0
+        await asyncio.sleep(1.0)  # late replies would show now
+        stop0 = time.monotonic()
+        bot.stop()
+        await task
+        stop_seconds = time.monotonic() - stop0
+        store.close()
+    kinds = Counter(kind for steps in scripts.values() for _, _, kind in steps)
+    return {"tally": tally, "api": api, "wall": wall, "stop_seconds": stop_seconds,
+            "handled": bot.handled, "kinds": kinds, "groups": groups,
+            "total": sum(len(s) for s in scripts.values())}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    mix_options(parser)
+    args = parser.parse_args(argv)
+
+    tmp = Path(tempfile.mkdtemp(prefix="zalo-reliability-"))
+    try:
+        config, searcher = temporary_index(args.corpus, tmp, args.questions_per_minute)
+        config.zalo.admins = [ADMIN]
+        records = Records(handlers="chat.zalo")
+        capture_log(records)
+        try:
+            result = asyncio.run(run(config, searcher, args, tmp / "feedback.sqlite"))
+        finally:
+            logging.getLogger().removeHandler(records)
+            searcher.close()
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+    tally, api = result["tally"], result["api"]
+    sent = api.sent
+    send_errors = [e for e in api.errors if e[0] == "sendMessage"]
+    generic = sum(answers.ERROR in s.text for s in sent)
+    print(f"updates sent: {result['total']} from {args.chats} concurrent chats "
+          f"({result['groups']} of them groups) in {result['wall']:.1f} s "
+          f"({result['total'] / result['wall']:.1f} updates/s); bot messages: {len(sent)}, "
+          f"of them rate-limit notices: {sum('hỏi hơi nhanh' in s.text for s in sent)}")
+    print("kinds: " + ", ".join(f"{k} {n}" for k, n in sorted(result["kinds"].items())))
+    print(f"unanswered within 90 s: {len(tally.unanswered)} (chat, kind): "
+          f"{[(u[0], u[2]) for u in tally.unanswered[:12]]}")
+    print(f"handler exceptions: {records.error_count} ERROR/CRITICAL records "
+          f"({records.failures} 'failed' records of chat.zalo, {records.tracebacks} with a "
+          f"traceback)")
+    print(f"messages over {TEXT_LIMIT} characters: {sum(n > TEXT_LIMIT for n in api.tried)} of "
+          f"{len(api.tried)} sendMessage texts (longest {max(api.tried, default=0)}); "
+          f"sendMessage refused by the API: {len(send_errors)} {send_errors[:3]}")
+    print(f"user text in the log above DEBUG: {records.leaked} lines; log: {records.count} "
+          f"records, {records.bytes / result['total']:.1f} bytes per update")
+    print(f"generic-error replies: {generic}; updates the bot finished: {result['handled']}")
+    print(f"shutdown in {result['stop_seconds']:.2f} s")
+    for text in records.errors[:3]:
+        print("  " + text[:300])
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
