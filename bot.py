@@ -307,11 +307,12 @@ def _guard(run, config) -> int:
 
     from chat.stores import StoreUnavailable
     from chat.zalo.client import ZaloError
-    from retrieval.index import BuildInProgress, IndexMismatch
+    from retrieval.index import BuildInProgress, IndexMismatch, IndexUnavailable
 
     try:
         return run()
-    except (IndexMismatch, BuildInProgress, FileNotFoundError, StoreUnavailable) as e:
+    except (IndexMismatch, BuildInProgress, IndexUnavailable, ConfigError, FileNotFoundError,
+            StoreUnavailable) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
         return 2
     except InvalidToken:

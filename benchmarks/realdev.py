@@ -17,7 +17,7 @@ Definitions (issue 16):
   as in `retrieval/evaluate.py`; passage hit@1 and MRR@10 are over the search's
   ranked passages, article hit@1 is the first passage's article;
 - the answer is in the first card when the gold snippet, its first 40 or its last
-  40 characters appear in the first card's shown text (chat.answers.card_answer_texts);
+  40 characters appear in the first card's shown text (chat.render.cards.card_answer_texts);
   a card's length is that text, before headline and citation lines; its total
   length is the whole plain card (headline, citation and link included) without
   the page's header;
@@ -45,9 +45,10 @@ ROOT = Path(__file__).resolve().parent.parent
 if __package__ in (None, ""):  # run as a script: python benchmarks/realdev.py
     sys.path.insert(0, str(ROOT))
 
-from chat.answers import PLAIN, card_answer_texts, hit_block  # noqa: E402
 from chat.context import ConversationMemory  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
+from chat.render.cards import card_answer_texts, hit_block  # noqa: E402
+from chat.render.markup import PLAIN  # noqa: E402
 from chat.service import ChatService, Status  # noqa: E402
 from retrieval import Config, Searcher, build_index  # noqa: E402
 from retrieval.evaluate import SNIPPET_PREFIX, Question, first_hit_rank  # noqa: E402

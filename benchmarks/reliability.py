@@ -85,16 +85,17 @@ from fake_bot_api import FakeBotAPI  # noqa: E402
 from hostile_mix import PRIVATE_KINDS, QUESTIONS, hostile_texts, new_marker  # noqa: E402
 from round_robin import RoundRobin  # noqa: E402
 
-from chat import answers, logsafe  # noqa: E402
+from chat import logsafe  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
+from chat.render import texts  # noqa: E402
 from chat.telegram_bot import ALLOWED_UPDATES, build_application  # noqa: E402
 from retrieval.config import Config  # noqa: E402
 
 ADMIN = 777000
 GROUP_BASE = -1009000000000
 # Replies of issue 23, absent from older code (which then fails those cases).
-NO_CHAT = getattr(answers, "BUTTON_NO_CHAT", "(no such reply before issue 23)")
-NOT_DOWNLOADED = getattr(answers, "UPLOAD_NOT_DOWNLOADED", "(no such reply before issue 23)")
+NO_CHAT = getattr(texts, "BUTTON_NO_CHAT", "(no such reply before issue 23)")
+NOT_DOWNLOADED = getattr(texts, "UPLOAD_NOT_DOWNLOADED", "(no such reply before issue 23)")
 MEDIA = [
     {"sticker": {"file_id": "s1", "file_unique_id": "su1", "type": "regular", "width": 512,
                  "height": 512, "is_animated": False, "is_video": False, "emoji": "😀"}},
@@ -261,10 +262,10 @@ def hostile_step(api, rng, tally, chat: int, admin: bool, group: bool):
     if kind in ("network", "outage"):
         update = api.message_update(f"{q} {m}", chat_id=chat, user_id=user)
         return update, "reply", kind, drop(("sendMessage", chat), 1 if kind == "network" else 2), \
-            m if kind == "network" else answers.ERROR
+            m if kind == "network" else texts.ERROR
     if kind == "animation":
         return api.animation_update(chat_id=chat, user_id=user), "reply", kind, None, \
-            answers.NOT_TEXT
+            texts.NOT_TEXT
     if kind in ("bad_file", "lost_download"):
         update = api.document_update(f"bai-{m}.txt", f"Tiêu đề {m}\n\nNội dung.".encode(),
                                      chat_id=chat, user_id=user, fetchable=kind == "lost_download")
@@ -280,7 +281,7 @@ def hostile_step(api, rng, tally, chat: int, admin: bool, group: bool):
         caption = f"{handle} thêm bài {m}"
         update = api.document_update(f"{m}.txt", b"x", chat_id=chat, user_id=user, caption=caption,
                                      caption_entities=[api.mention_entity(caption)])
-        return update, "reply", kind, None, answers.ADMIN_ONLY
+        return update, "reply", kind, None, texts.ADMIN_ONLY
     if kind == "deleted_ask":
         update = api.message_update(f"/ask {q} {m}", chat_id=chat, user_id=user)
     else:
@@ -386,7 +387,7 @@ async def chain(api: CountingAPI, chat: int, tally: Tally, settle: float) -> Non
         vote = api.acked.get(f"v{chat}")
     intact = (all(r and UNDERSTOOD in r[0].plain for r in replies[1:])
               and bool(more) and any("Kết quả 4" in m.plain for m in more)
-              and vote == answers.FEEDBACK_THANKS)
+              and vote == texts.FEEDBACK_THANKS)
     tally.chains.append((chat, intact, ids))
 
 
@@ -713,7 +714,7 @@ def report_failure_paths(tally: Tally, api, records: Records, args) -> None:
         texts.setdefault(sent.chat_id, []).append(sent.plain)
     outages = Counter(chat for chat, kind, *_ in tally.hostile if kind == "outage")
     errors = Counter(chat for chat, chat_texts in texts.items() for t in chat_texts
-                     if answers.ERROR in t)
+                     if texts.ERROR in t)
     beyond = {chat: n - outages[chat] for chat, n in errors.items() if n > outages[chat]}
     print(f"generic-error replies: {sum(beyond.values())} outside injected outages "
           f"(chats {sorted(beyond)[:6]}), {sum(errors.values()) - sum(beyond.values())} "

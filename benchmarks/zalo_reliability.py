@@ -54,8 +54,8 @@ from reliability import (  # noqa: E402
     wait_until,
 )
 
-from chat import answers  # noqa: E402
 from chat.feedback import FeedbackStore  # noqa: E402
+from chat.render import texts  # noqa: E402
 from chat.zalo.app import build_zalo  # noqa: E402
 from retrieval.config import Config  # noqa: E402
 
@@ -188,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
     tally, api = result["tally"], result["api"]
     sent = api.sent
     send_errors = [e for e in api.errors if e[0] == "sendMessage"]
-    generic = sum(answers.ERROR in s.text for s in sent)
+    generic = sum(texts.ERROR in s.text for s in sent)
     print(f"updates sent: {result['total']} from {args.chats} concurrent chats "
           f"({result['groups']} of them groups) in {result['wall']:.1f} s "
           f"({result['total'] / result['wall']:.1f} updates/s); bot messages: {len(sent)}, "

@@ -1,8 +1,9 @@
-"""Chat front ends of the Q&A bot: Telegram (telegram_bot) and terminal (console).
+"""Chat front ends of the Q&A bot: Telegram (telegram_bot), Zalo (zalo/) and terminal (console).
 
-Both call ChatService (service.py) for answers and answers.py for every text a
-person reads, so they can never disagree; feedback.py stores questions and
-votes, admin.py handles uploads and background rebuilds.
+All call ChatService (service.py) for answers and render/ for every text a
+person reads (render/markup.py says how each front end shows it), so they can
+never disagree; feedback.py stores questions and votes, admin.py handles
+uploads and background rebuilds.
 """
 from .service import ChatService, Page, Status
 

@@ -15,13 +15,13 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from retrieval.articles import SUPPORTED_SUFFIXES
 from retrieval.textnorm import fold
 from retrieval.types import BuildReport
 
-from .answers import (
-    ALLOWED_UPLOADS,
+from .render.markup import Markup
+from .render.texts import (
     FETCH_STARTED,
-    MAX_UPLOAD_MB,
     REINDEX_BUSY,
     REINDEX_FAILED,
     REINDEX_STARTED,
@@ -30,13 +30,14 @@ from .answers import (
     UPLOAD_SKIPPED,
     UPLOAD_TOO_BIG,
     UPLOAD_UNSAFE,
-    Markup,
     fetch_text,
     report_text,
 )
 from .stores import OUTAGES
 
 UPLOAD_DIR = "uploads"
+ALLOWED_UPLOADS = SUPPORTED_SUFFIXES  # an upload is what the corpus reader reads
+MAX_UPLOAD_MB = 5
 LINK_ONLY = re.compile(r"^\s*https?://\S+\s*$")  # a message that is just a link (admins: fetch it)
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ def check_upload(name: str | None, size: int | None) -> None:
     """Raise UploadRejected before downloading anything that would be refused anyway."""
     safe_file_name(name)
     if size is not None and size > MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadRejected(UPLOAD_TOO_BIG)
+        raise UploadRejected(UPLOAD_TOO_BIG.format(mb=MAX_UPLOAD_MB))
 
 
 def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
@@ -75,7 +76,7 @@ def save_upload(corpus_dir: str | Path, name: str | None, data: bytes) -> Path:
     numbered name is also taken when the stem exists with another extension.
     """
     if len(data) > MAX_UPLOAD_MB * 1024 * 1024:
-        raise UploadRejected(UPLOAD_TOO_BIG)
+        raise UploadRejected(UPLOAD_TOO_BIG.format(mb=MAX_UPLOAD_MB))
     corpus = Path(corpus_dir).resolve()
     folder = corpus / UPLOAD_DIR
     folder.mkdir(parents=True, exist_ok=True)

@@ -10,19 +10,22 @@ import sys
 from collections.abc import Iterator
 from typing import TextIO
 
-from .answers import (
+from .render.cards import article_messages, page_messages, passage_reply
+from .render.markup import ANSI, PLAIN, Markup
+from .render.texts import (
+    ARTICLE_GONE,
+    ASK_FIRST,
+    FULL_WHAT,
+    NEED_NUMBER,
     NEW_CONVERSATION,
-    PLAIN,
+    NO_MORE,
+    NO_SUCH,
+    PASSAGE_WHAT,
+    PROMPT,
     QUESTION_ECHO_CHARS,
-    Ansi,
-    Markup,
-    article_gone,
-    article_messages,
     help_text,
     hint,
     latest_text,
-    page_messages,
-    passage_reply,
     stats_text,
     topics_text,
 )
@@ -30,7 +33,6 @@ from .service import ChatService, Page, Status
 from .textutil import cut_words
 
 SEPARATOR = "─" * 40
-PROMPT = "❓ Bạn hỏi: "
 
 
 def _lines(stdin: TextIO, stdout: TextIO, interactive: bool) -> Iterator[str]:
@@ -67,11 +69,11 @@ class Console:
         if command in ("/quit", "/exit", "/thoat"):
             return None
         if command in ("/help", "/start"):
-            return help_text(self.m, self.service.stats(), self.service.examples(3), console=True)
+            return help_text(self.m, self.service.stats(), self.service.examples(3))
         if command == "/stats":
             return stats_text(self.m, self.service.stats())
         if command in ("/chude", "/topics"):
-            return topics_text(self.m, self.service.topics(), console=True)
+            return topics_text(self.m, self.service.topics())
         if command == "/latest":
             return latest_text(self.m, self.service.latest(5))
         if command in ("/new", "/moi"):
@@ -93,11 +95,11 @@ class Console:
                     if page.status in (Status.NO_ANSWER, Status.EMPTY, Status.NOT_WORDS) else None)
         if page.status is Status.ANSWER:
             self.last = page
-        return "\n\n".join(page_messages(self.m, page, examples, hint=hint(page, console=True)))
+        return "\n\n".join(page_messages(self.m, page, examples, hint=hint(self.m, page)))
 
     def _more(self) -> str:
         if self.last is None or not self.last.has_more:
-            return "Không còn kết quả nào khác. Hãy đặt câu hỏi mới."
+            return NO_MORE
         page = self.service.more(self.last.qid, self.last.offset + len(self.last.hits))
         return self._show(page)
 
@@ -105,24 +107,24 @@ class Console:
         """What `lookup(qid, rank)` finds for result number `arg` of the last answer, or
         the sentence to say instead."""
         if self.last is None:
-            return f"Hãy đặt câu hỏi trước, rồi gõ {command} N để đọc {what} số N."
+            return ASK_FIRST.format(command=command, what=what)
         try:
             rank = int(arg) - 1
         except ValueError:
-            return f"Gõ {command} kèm số thứ tự kết quả, ví dụ: {command} 1"
+            return NEED_NUMBER.format(command=command)
         result = lookup(self.last.qid, rank)
-        return f"Không có kết quả số {arg} cho câu hỏi vừa rồi." if result is None else result
+        return NO_SUCH.format(n=arg) if result is None else result
 
     def _passages(self, arg: str) -> str:
-        result = self._stored("/doan", arg, "cả đoạn trích của kết quả", self.service.passages)
+        result = self._stored("/doan", arg, PASSAGE_WHAT, self.service.passages)
         return result if isinstance(result, str) else passage_reply(self.m, result)
 
     def _full(self, arg: str) -> str:
-        result = self._stored("/full", arg, "toàn văn bài", self.service.full_text)
+        result = self._stored("/full", arg, FULL_WHAT, self.service.full_text)
         if isinstance(result, str):
             return result
         if result.article is None:
-            return article_gone(self.m)
+            return ARTICLE_GONE
         return "\n\n".join(article_messages(self.m, result.article))
 
 
@@ -133,10 +135,10 @@ def run_console(service: ChatService, stdin: TextIO | None = None, stdout: TextI
     stdout = stdout or sys.stdout
     if interactive is None:
         interactive = stdin.isatty()
-    markup = Ansi() if interactive and stdout.isatty() else PLAIN
+    markup = ANSI if interactive and stdout.isatty() else PLAIN
     console = Console(service, markup)
     if interactive:
-        print(help_text(markup, service.stats(), service.examples(3), console=True), file=stdout)
+        print(help_text(markup, service.stats(), service.examples(3)), file=stdout)
         print(file=stdout)
     try:
         for line in _lines(stdin, stdout, interactive):

@@ -25,37 +25,30 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from retrieval.query import ORGANISATIONS, Intent, Place, understand
-from retrieval.textnorm import ALIASES, FOLDED_STOPWORDS, YEAR, Spellings, fold_syllable, syllables
+from retrieval.query import Intent, Place, understand
+from retrieval.textnorm import FOLDED_STOPWORDS, YEAR, Spellings, fold_syllable, syllables
+from retrieval.vocabulary import (
+    ALIASES,
+    ANAPHORA,
+    ASKING_WORDS,
+    FOLLOWUP_LEADS,
+    FOLLOWUP_TAILS,
+    FRAME_WORDS,
+    LEVEL_WORDS,
+    NEW_TERM_WORDS,
+    ORGANISATIONS,
+    TITLE_SYLLABLES,
+)
 
-# Words that open or close an elliptic question and carry no topic.
-_LEADS = {("thế", "còn"), ("vậy", "còn"), ("còn",), ("thế",), ("vậy",), ("còn", "ở"), ("ở",), ("tại",),
-          ("của",), ("với",), ("thì",), ("và",)}
-_TAILS = {("thì", "sao"), ("thế", "nào"), ("ra", "sao"), ("thì", "thế", "nào"), ("thì", "ra", "sao"),
-          ("sao",), ("nhỉ",), ("nữa",), ("thì",)}
-# Words that only frame a constraint when a place or a year follows them
-# ("huyện Tùng Khê", "năm 2024", "nhiệm kỳ 2020-2025"); elsewhere they may be
-# topic ("thanh niên", "đoàn", "thi đua"), so they are dropped only there.
-_FRAMES = {"năm", "huyện", "xã", "tỉnh", "phường", "thị", "trấn", "thành", "phố", "tp", "tx",
-           "nhiệm", "kỳ", "giai", "đoạn", "ở", "tại", "của"}
 _MAX_TOPIC = 12  # syllables kept from one question to the next
 # A question with at most this many topic syllables of its own (stopwords
 # aside) reads as a follow-up when it leaves a constraint of the previous one
 # unsaid; one that names no place, body or year at all, up to LONE_TOPIC.
 SHORT_TOPIC = 4
 LONE_TOPIC = 8
-# Words that point back to the previous answer: "họ", "ở đó", "huyện ấy".
-_ANAPHORA = frozenset({"họ", "đó", "ấy", "đấy", "kia"})
-# Asking words: they say what is wanted, not what about.
-_ASKING = frozenset({"ai", "nao", "bao", "nhieu", "may", "gi", "dau", "khi", "luc", "sao", "the", "co",
-                     "la", "duoc", "nhu"})
 # A follow-up may ask a detail in this many words of its own ("ai chủ trì?",
 # "bao nhiêu đại biểu?") whether or not the previous article uses them.
 DETAIL_WORDS = 2
-_NEW_TERM = frozenset({"lan", "khoa"})  # "lần thứ 9", "khóa X": another congress, another year
-_LEVEL_WORDS = frozenset({"tỉnh", "huyện", "xã", "phường", "thị xã", "thành phố"})
-_TITLE_WORDS = frozenset({"chu", "tich", "bi", "thu", "pho", "truong", "ban", "giam", "doc", "hoi", "dai",
-                          "uy", "vien", "dang", "dong", "chi"})
 _ROMAN = re.compile(r"[IVXLC]+")
 _ORGANISATION_SPELLINGS = Spellings({s: k for k, spellings in ALIASES.items() if k in ORGANISATIONS
                                      for s in spellings})
@@ -102,11 +95,11 @@ class Resolved:
 def _strip_edges(words: list[str]) -> list[str]:
     """The words without a leading "còn"/"thế còn" and a trailing "thì sao"/"thế nào"."""
     for n in (2, 1):
-        if tuple(words[:n]) in _LEADS:
+        if tuple(words[:n]) in FOLLOWUP_LEADS:
             words = words[n:]
             break
     for n in (3, 2, 1):
-        if len(words) > n and tuple(words[-n:]) in _TAILS:
+        if len(words) > n and tuple(words[-n:]) in FOLLOWUP_TAILS:
             words = words[:-n]
             break
     return words
@@ -125,7 +118,7 @@ def topic_words(question: str, intent: Intent) -> list[str]:
             drop.add(i)
     # Framing words count backwards from a dropped place or year: "ở huyện [Tùng Khê]".
     for i in range(len(words) - 1, -1, -1):
-        if i not in drop and words[i] in _FRAMES and (i + 1 in drop):
+        if i not in drop and words[i] in FRAME_WORDS and (i + 1 in drop):
             drop.add(i)
     return [w for i, w in enumerate(words) if i not in drop]
 
@@ -170,7 +163,7 @@ def _names_something_else(question: str, intent: Intent) -> bool:
     known = {i for start, end, _ in _ORGANISATION_SPELLINGS.find(lowered) for i in range(start, end)}
     place_words = {w for p in intent.places for w in p.name.split()}
     return any(w[:1].isupper() and i not in known and fold_syllable(w.lower()) not in place_words
-               and fold_syllable(w.lower()) not in _TITLE_WORDS and not _ROMAN.fullmatch(w)
+               and fold_syllable(w.lower()) not in TITLE_SYLLABLES and not _ROMAN.fullmatch(w)
                for i, w in enumerate(words) if i > 0)
 
 
@@ -193,9 +186,9 @@ def resolve(question: str, previous: Remembered | None, known_places: Mapping[st
     if previous is None or previous.intent.is_empty() or _states_all(intent, previous.intent):
         return fresh
     words = syllables(question)
-    opened = any(tuple(words[:n]) in _LEADS for n in (1, 2))
-    pointing = bool(_ANAPHORA & set(words))
-    content = [w for w in own_topic if fold_syllable(w) not in FOLDED_STOPWORDS | _ASKING]
+    opened = any(tuple(words[:n]) in FOLLOWUP_LEADS for n in (1, 2))
+    pointing = bool(ANAPHORA & set(words))
+    content = [w for w in own_topic if fold_syllable(w) not in FOLDED_STOPWORDS | ASKING_WORDS]
     if not (opened or pointing):
         if len(content) > (LONE_TOPIC if intent.is_empty() else SHORT_TOPIC):
             return fresh
@@ -205,11 +198,13 @@ def resolve(question: str, previous: Remembered | None, known_places: Mapping[st
     if _names_something_else(question, intent):
         return fresh
     merged = _merge(intent, previous.intent, new_level=_names_level_only(words, intent),
-                    new_term=bool(_NEW_TERM & {fold_syllable(w) for w in words}))
+                    new_term=bool(NEW_TERM_WORDS & {fold_syllable(w) for w in words}))
     # A follow-up with a subject of its own ("còn đại hội cấp cơ sở?") is about that,
     # not the previous one's ("tổng kết ... Quỹ Vì người nghèo").
     keep = len(content) <= DETAIL_WORDS and not (intent.events - previous.intent.events)
     topic = list(dict.fromkeys(own_topic + (previous.topic.split() if keep else [])))[:_MAX_TOPIC]
+    if not keep:  # the old event kind went with the old topic
+        merged.events = set(intent.events)
     searched = " ".join(x for x in (constraint_text(merged), " ".join(topic)) if x)
     return Resolved(searched, True, merged, " ".join(topic), _changed(intent, previous.intent))
 
@@ -230,7 +225,7 @@ def _names_level_only(words: list[str], intent: Intent) -> bool:
     """"cấp tỉnh", "của tỉnh": a level without a name moves away from the old place
     ("huyện đó", "huyện ấy" point back to it)."""
     return not intent.places and any(
-        w in _LEVEL_WORDS and not (words[i + 1:i + 2] and words[i + 1] in _ANAPHORA)
+        w in LEVEL_WORDS and not (words[i + 1:i + 2] and words[i + 1] in ANAPHORA)
         for i, w in enumerate(words))
 
 

@@ -41,7 +41,7 @@ from .insights import (
     period_text,
     source_name,
 )
-from .stores import StoreUnavailable, open_stores
+from .stores import OUTAGES, open_stores
 
 log = logging.getLogger(__name__)
 
@@ -215,10 +215,12 @@ class Dashboard:
 
     def __init__(self, feedback_db: str | Path, index_dir: str | Path | None,
                  fetch_state: str | Path | None, *, retention_days: int = 90, default_days: int = 30,
-                 tz: str = "Asia/Ho_Chi_Minh", token: str | None = None, open_feedback=None):
+                 tz: str = "Asia/Ho_Chi_Minh", token: str | None = None, open_feedback=None,
+                 index_config=None):
         self.feedback_db = Path(feedback_db)
         # What the report reads: the SQLite file, or the replicas' PostgreSQL store.
         self.open_feedback = open_feedback or (lambda: FeedbackReader.open(self.feedback_db))
+        self.index_config = index_config  # [index] backend: the folder or PostgreSQL
         self.index_dir = Path(index_dir) if index_dir else None
         self.fetch_state = fetch_state
         self.retention_days = retention_days
@@ -230,17 +232,17 @@ class Dashboard:
 
     def _reader(self):
         """The index catalog, opened once and moved to the newest generation per request."""
-        from retrieval.index import IndexNotFound, IndexReader
+        from retrieval.index import IndexNotFound, IndexUnavailable, open_reader
 
         if self.index_dir is None:
             return None
         with self._lock:
             try:
                 if self._index is None:
-                    self._index = IndexReader(self.index_dir, None)
+                    self._index = open_reader(self.index_dir, None, self.index_config)
                 else:
                     self._index.refresh()
-            except IndexNotFound as e:
+            except (IndexNotFound, IndexUnavailable) as e:
                 log.info("dashboard: %s", e)
                 return None
             return self._index
@@ -298,7 +300,7 @@ def make_server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8750)
                 days = 0
             try:
                 body = dashboard.page(days or None)
-            except (FileNotFoundError, ValueError, StoreUnavailable) as e:
+            except (FileNotFoundError, ValueError, *OUTAGES) as e:  # a server restarting: 503
                 return self._send(503, f"Chưa đọc được dữ liệu: {e}", "text/plain")
             except Exception:
                 log.exception("dashboard page failed")
@@ -332,7 +334,7 @@ def dashboard_from_config(config, *, feedback_db=None, index_dir=None) -> Dashbo
                      retention_days=config.bot.feedback_days, default_days=config.dashboard.days,
                      tz=config.insights.timezone,
                      token=os.environ.get(config.dashboard.token_env) or None,
-                     open_feedback=open_feedback)
+                     open_feedback=open_feedback, index_config=config)
 
 
 def start_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

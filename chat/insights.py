@@ -26,9 +26,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from retrieval.fetch import PAGES_SOURCE, last_runs
-from retrieval.query import ORGANISATIONS, article_subject
+from retrieval.query import article_subject
 from retrieval.textnorm import fold
 from retrieval.types import trusted_date
+from retrieval.vocabulary import EVENT_NAMES, ORGANISATIONS
 
 from .feedback import FeedbackReader
 from .textutil import cut_words
@@ -41,10 +42,6 @@ MISSING_NAMES = {"year": "năm", "place": "địa bàn", "organisation": "tổ c
 MISSING_TEXT = {"none": "Không có bài nào liên quan", "year": "Có bài nhưng khác năm",
                 "place": "Có bài nhưng khác địa bàn", "organisation": "Có bài nhưng khác tổ chức",
                 "detail": "Có bài nhưng không nêu điều được hỏi (con số, người, thời gian…)"}
-# The keys of query.EVENTS, as a reader writes them.
-EVENT_NAMES = {"dai_hoi": "đại hội", "tong_ket": "tổng kết", "so_ket": "sơ kết", "hoi_nghi": "hội nghị",
-               "ky_niem": "kỷ niệm", "ra_quan": "ra quân", "phat_dong": "phát động", "hoi_thi": "hội thi",
-               "tap_huan": "tập huấn"}
 NO_TOPIC = "Không nêu tổ chức, địa bàn hay năm"
 EXAMPLES = 3
 EXAMPLE_WORDS = 120  # characters of an example question shown

@@ -22,7 +22,6 @@ from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CommandHandler, ContextTypes
 
 from .admin import fetch_state_path
-from .answers import ADMIN_ONLY
 from .insights import (
     GRADE_NAMES,
     Report,
@@ -34,6 +33,8 @@ from .insights import (
     period_text,
     pyplot,
 )
+from .render.markup import HTML
+from .render.texts import ADMIN_ONLY, THONGKE_PRIVATE, thongke_usage
 from .service import ChatService
 from .textutil import cut_words
 
@@ -46,9 +47,6 @@ GRADE_MARKS = {"exact": "🟢", "partial": "🟡", "none": "🔴", None: "⚪"}
 # python-telegram-bot counts days from Sunday (0).
 WEEKDAYS = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
             "saturday": 6}
-THONGKE_USAGE = "Dùng <code>/thongke</code> (7 ngày) hoặc <code>/thongke 30</code> (30 ngày)."
-# The report quotes what people asked: not for a whole group to read.
-THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng với bot."
 
 
 @dataclass
@@ -113,7 +111,7 @@ async def thongke(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     args = context.args or []
     if args and args[0] not in {str(p) for p in PERIODS}:
-        await update.effective_message.reply_html(THONGKE_USAGE)
+        await update.effective_message.reply_html(thongke_usage(HTML))
         return
     days = int(args[0]) if args else PERIODS[0]
     with contextlib.suppress(BadRequest):

@@ -3,7 +3,7 @@
 Everything here is blocking (the searcher embeds the question on the CPU, the
 store writes SQLite), so the Telegram handlers call it through
 asyncio.to_thread; the console calls it directly.  It knows nothing about
-Telegram or terminals: rendering lives in answers.py.
+Telegram or terminals: rendering lives in render/.
 """
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ import logging
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-from retrieval.query import ORGANISATIONS
 from retrieval.textnorm import folded_words
 from retrieval.types import Article, Hit
+from retrieval.vocabulary import ORGANISATIONS
 
 from .context import ConversationMemory, RecentMap, resolve
 from .feedback import FeedbackStore, topic_record
@@ -132,7 +132,8 @@ class ChatService:
         conversation = (chat_id, user_id)
         resolved = resolve(searchable(question) or question, self.memory.recall(conversation),
                            self._known_places())
-        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0, prefer=resolved.changed)
+        response = self.searcher.search(resolved.text, top_k=CARD_POOL, offset=0, prefer=resolved.changed,
+                                        intent=resolved.intent)
         answered = bool(response.answered and response.hits)
         vocabulary = self._vocabulary(response.hits[0]) if answered else frozenset()
         self.memory.remember(conversation, resolved, vocabulary)

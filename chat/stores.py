@@ -15,11 +15,12 @@ Neither ChatService nor the front ends know which is used.
 """
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Protocol
 
+from retrieval.index import IndexUnavailable
+from retrieval.index.backend import is_postgres, postgres_dsn
 from retrieval.types import Hit
 
 from .context import Remembered, Resolved
@@ -38,8 +39,9 @@ try:  # the postgres index backend (retrieval/postgres) raises psycopg's own err
 except ImportError:  # psycopg is an optional dependency
     _ServerGone = StoreUnavailable
 # What a front end answers with "thử lại sau" instead of the generic error: the server
-# behind the stores or the index went away for a while; nothing to debug.
-OUTAGES: tuple[type[Exception], ...] = (StoreUnavailable, _ServerGone)
+# behind the stores or the index went away for a while (the postgres index reader raises
+# IndexUnavailable and reconnects by itself); nothing to debug.
+OUTAGES: tuple[type[Exception], ...] = (StoreUnavailable, IndexUnavailable, _ServerGone)
 
 
 class Conversations(Protocol):
@@ -85,23 +87,13 @@ class ChatStores:
 def open_stores(config, questions: QuestionStore | None = None) -> ChatStores:
     """The stores `config` asks for; `questions` replaces the question store (tests).
 
-    Raises StoreUnavailable, with one line saying why, when PostgreSQL is asked for
-    and cannot be used: bot.py prints it and exits, no traceback."""
+    Raises StoreUnavailable (or ConfigError when the DSN variable is unset), with one
+    line saying why, when PostgreSQL is asked for and cannot be used: bot.py prints it
+    and exits, no traceback."""
     bot = config.bot
-    if getattr(config.index, "backend", "embedded") != "postgres":
+    if not is_postgres(config):
         return ChatStores(conversation_memory(bot), QuestionLimiter(bot.questions_per_minute),
                           questions or FeedbackStore(bot.feedback_db))
     from .pgstate import open_postgres_stores
 
-    return open_postgres_stores(dsn_from_env(config), config, questions)
-
-
-def dsn_from_env(config) -> str:
-    """The PostgreSQL connection string, from the variable `[index] dsn_env` names
-    (never from the config file, never logged)."""
-    name = config.index.dsn_env
-    dsn = os.environ.get(name, "").strip()
-    if not dsn:
-        raise StoreUnavailable(f"[index] backend = \"postgres\" cần chuỗi kết nối PostgreSQL trong "
-                               f"biến môi trường {name} (chưa được đặt)")
-    return dsn
+    return open_postgres_stores(postgres_dsn(config), config, questions)

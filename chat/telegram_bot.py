@@ -1,8 +1,10 @@
 """Telegram front end: thin handlers over ChatService, wired by build_application().
 
-Handlers only talk to the chat; searching, storing and formatting live in
-service.py and answers.py, which the console shares.  Blocking work (search,
-SQLite, index builds) runs in worker threads so many chats are served at once.
+Handlers only talk to the chat; searching and storing live in service.py, every
+text in render/, the buttons in callbacks.py, all shared with the other front
+ends.  Each handler gets a BotContext (PTB's ContextTypes), whose `state` is what
+they share.  Blocking work (search, SQLite, index builds) runs in worker threads
+so many chats are served at once.
 """
 from __future__ import annotations
 
@@ -18,8 +20,6 @@ from urllib.parse import urlsplit, urlunsplit
 
 from telegram import (
     BotCommand,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InlineQueryResultArticle,
     InputTextMessageContent,
     LinkPreviewOptions,
@@ -33,17 +33,17 @@ from telegram.ext import (
     AIORateLimiter,
     Application,
     ApplicationBuilder,
+    CallbackContext,
     CallbackQueryHandler,
     CommandHandler,
     ContextTypes,
     Defaults,
+    ExtBot,
     InlineQueryHandler,
     MessageHandler,
     filters,
 )
 
-from retrieval.query import ORGANISATIONS
-from retrieval.textnorm import folded_syllables
 from retrieval.types import Hit
 
 from . import callbacks, insights_bot, logsafe
@@ -59,17 +59,22 @@ from .admin import (
     reindex_and_report,
     save_upload,
 )
-from .answers import (
+from .polling import MalformedUpdates, tolerant_bot
+from .render.cards import article_messages, inline_card, page_messages, passage_reply
+from .render.markup import HTML
+from .render.texts import (
     ADD_USAGE,
     ADMIN_ONLY,
+    ARTICLE_GONE,
     ASK_USAGE,
     BUTTON_EXPIRED,
     BUTTON_NO_CHAT,
+    COMMAND_MENU,
     ERROR,
     FEEDBACK_THANKS,
-    HTML,
     MENTION_EMPTY,
     NEW_CONVERSATION,
+    NO_TITLE,
     NOT_TEXT,
     RATE_LIMITED,
     STORE_UNAVAILABLE,
@@ -77,38 +82,24 @@ from .answers import (
     UPLOAD_NOT_DOWNLOADED,
     UPLOAD_PRIVATE_ONLY,
     UPLOAD_SAVED,
-    article_gone,
-    article_messages,
     first_example,
     help_text,
     hint,
-    inline_card,
     latest_text,
-    page_messages,
-    passage_reply,
     seconds_text,
     stats_text,
     topics_text,
 )
-from .polling import MalformedUpdates, tolerant_bot
 from .service import INLINE_CACHE_SECONDS, ChatService, Page, Status
 from .stores import OUTAGES, ChatStores, QuestionStore, RateLimiter, open_stores
 from .textutil import cut_words, format_date
-from .topics import Topics
 
 log = logging.getLogger(__name__)
 
 STATE = "chat"  # key of BotState in application.bot_data
 TYPING_AFTER = 0.5  # seconds of searching before the chat shows "typing…"
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "inline_query"]
-COMMANDS = [
-    BotCommand("help", "Hướng dẫn cách hỏi"),
-    BotCommand("ask", "Đặt câu hỏi (dùng trong nhóm)"),
-    BotCommand("stats", "Thống kê dữ liệu"),
-    BotCommand("latest", "Các bài viết mới nhất"),
-    BotCommand("new", "Hỏi chuyện khác (quên ngữ cảnh câu trước)"),
-    BotCommand("chude", "Dữ liệu có những chủ đề nào"),
-]
+COMMANDS = [BotCommand(command, description) for command, description in COMMAND_MENU]
 
 
 @dataclass
@@ -124,13 +115,29 @@ class BotState:
     watcher: IndexWatcher
 
 
-def _state(context: ContextTypes.DEFAULT_TYPE) -> BotState:
-    return context.bot_data[STATE]
+def bot_state(application: Application) -> BotState:
+    """The state build_application() left in `bot_data` (PTB's own dict, which the
+    /thongke handlers share under their own key)."""
+    return application.bot_data[STATE]
 
 
-def _is_admin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    user = update.effective_user
-    return user is not None and user.id in _state(context).admins
+class BotContext(CallbackContext[ExtBot, dict, dict, dict]):
+    """What every handler and job receives (PTB's ContextTypes): the update's context
+    plus the bot's shared state, typed."""
+
+    @property
+    def state(self) -> BotState:
+        return bot_state(self.application)
+
+    @property
+    def service(self) -> ChatService:
+        """The chat logic every handler talks to."""
+        return self.state.service
+
+    def is_admin(self, update: Update) -> bool:
+        """Whether the update comes from one of the [bot] admins."""
+        user = update.effective_user
+        return user is not None and user.id in self.state.admins
 
 
 # ---------------------------------------------------------------- helpers (no Telegram I/O)
@@ -199,45 +206,6 @@ class _AddressedToBot(filters.MessageFilter):
 ADDRESSED_TO_BOT = _AddressedToBot(name="AddressedToBot")
 
 
-def page_keyboard(page: Page) -> InlineKeyboardMarkup | None:
-    """Buttons under an answer: full text and whole passage per article, more results, feedback."""
-    if page.status is not Status.ANSWER or page.qid is None:
-        return None
-    full, whole, seen = [], [], set()
-    for i, hit in enumerate(page.hits):
-        if hit.article_id not in seen:
-            seen.add(hit.article_id)
-            rank = page.offset + i
-            full.append(InlineKeyboardButton(f"📄 Toàn văn {rank + 1}",
-                                             callback_data=callbacks.full(page.qid, rank)))
-            whole.append(InlineKeyboardButton(f"📃 Cả đoạn {rank + 1}",
-                                              callback_data=callbacks.passage(page.qid, rank)))
-    rows = [full, whole]
-    if page.has_more:
-        rows.append([InlineKeyboardButton(
-            "➕ Xem thêm", callback_data=callbacks.more(page.qid, page.offset + len(page.hits)))])
-    rows.append([
-        InlineKeyboardButton("👍", callback_data=callbacks.feedback(page.qid, page.offset, True)),
-        InlineKeyboardButton("👎", callback_data=callbacks.feedback(page.qid, page.offset, False)),
-    ])
-    return InlineKeyboardMarkup(rows)
-
-
-def topics_keyboard(topics: Topics) -> InlineKeyboardMarkup | None:
-    """/chude's buttons: two a row for organisations, places and years, one a row
-    for the newest articles; a value too long for a payload gets no button."""
-    items = ([(f"{ORGANISATIONS[k]} ({n})", callbacks.topic("o", k)) for k, n in topics.organisations]
-             + [(f"📍 {p} ({n})", callbacks.topic("p", folded_syllables(p))) for p, n in topics.places]
-             + [(f"🗓 {y} ({n})", callbacks.topic("y", str(y))) for y, n in topics.years])
-    buttons = [InlineKeyboardButton(label, callback_data=data) for label, data in items if data]
-    rows = [buttons[i:i + 2] for i in range(0, len(buttons), 2)]
-    for h in topics.newest:
-        data = callbacks.topic("a", h.article_id)
-        if data:
-            rows.append([InlineKeyboardButton(f"🆕 {cut_words(h.title or '…', 60)}", callback_data=data)])
-    return InlineKeyboardMarkup(rows) if rows else None
-
-
 async def _ack(query, text: str | None = None) -> None:
     """Stop the button's spinner.  A press delivered late (the bot was restarting) can be
     too old to acknowledge; the press itself must still be served."""
@@ -251,7 +219,7 @@ def in_a_chat(callback):
     button for every kind of button, instead of failing on update.effective_chat."""
 
     @functools.wraps(callback)
-    async def handler(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    async def handler(update: Update, context: BotContext) -> None:
         if update.callback_query is not None and update.effective_chat is None:
             await _ack(update.callback_query, BUTTON_NO_CHAT)
             return
@@ -260,35 +228,40 @@ def in_a_chat(callback):
     return handler
 
 
-def _without_more(markup: InlineKeyboardMarkup | None) -> InlineKeyboardMarkup | None:
-    """The same keyboard minus «Xem thêm», once the next page has been sent."""
-    if markup is None:
-        return None
-    rows = [[b for b in row if not str(b.callback_data or "").startswith("more:")]
-            for row in markup.inline_keyboard]
-    return InlineKeyboardMarkup([r for r in rows if r])
+def admins_only(callback):
+    """A handler for the [bot] admins only: anyone else gets the polite refusal."""
+
+    @functools.wraps(callback)
+    async def handler(update: Update, context: BotContext) -> None:
+        if not context.is_admin(update):
+            await update.effective_message.reply_html(ADMIN_ONLY)
+            return
+        await callback(update, context)
+
+    return handler
 
 
 # ---------------------------------------------------------------- talking to the chat
 
-async def _send_page(update: Update, context: ContextTypes.DEFAULT_TYPE, page: Page,
+async def _send_page(update: Update, context: BotContext, page: Page,
                      quote: bool = True) -> None:
+    """Send a page's messages, the first quoting the question, the buttons under the last."""
     examples = None
     if page.status in (Status.NO_ANSWER, Status.EMPTY, Status.NOT_WORDS):
-        examples = await asyncio.to_thread(_state(context).service.examples, 1)
-    texts = page_messages(HTML, page, examples, hint=hint(page))
-    markup = page_keyboard(page)
-    for n, text in enumerate(texts):
-        last = n == len(texts) - 1
+        examples = await asyncio.to_thread(context.service.examples, 1)
+    messages = page_messages(HTML, page, examples, hint=hint(HTML, page))
+    markup = callbacks.page_keyboard(page)
+    for n, text in enumerate(messages):
+        last = n == len(messages) - 1
         if n == 0 and quote and update.effective_message:
             await update.effective_message.reply_html(text, reply_markup=markup if last else None)
         else:
             await update.effective_chat.send_message(text, reply_markup=markup if last else None)
 
 
-async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str | None) -> None:
+async def _answer(update: Update, context: BotContext, text: str | None) -> None:
     """Rate-limit, search off the event loop, reply with the first page."""
-    state = _state(context)
+    state = context.state
     user = update.effective_user
     wait = await asyncio.to_thread(state.limiter.retry_after, user.id if user else None)
     if wait:
@@ -304,110 +277,108 @@ async def _answer(update: Update, context: ContextTypes.DEFAULT_TYPE, text: str 
     await _send_page(update, context, await search)
 
 
-async def _rebuild_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE,
+async def _rebuild_and_report(update: Update, context: BotContext,
                               uploaded: Path | None = None) -> None:
-    await rebuild_and_report(_state(context).reindexer, update.effective_chat.send_message, HTML,
+    """Rebuild the index and tell the admin what changed (or why it failed, or why the
+    uploaded file was dropped); the old index answers meanwhile."""
+    await rebuild_and_report(context.state.reindexer, update.effective_chat.send_message, HTML,
                              uploaded)
 
 
 # ---------------------------------------------------------------- command handlers
 
-async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def start(update: Update, context: BotContext) -> None:
     """/start: greet and explain what the bot knows and how to ask."""
     await help_command(update, context)
 
 
-async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def help_command(update: Update, context: BotContext) -> None:
     """/help: what the bot knows, how to ask, with example questions."""
-    service = _state(context).service
+    service = context.service
     stats, examples = await asyncio.gather(asyncio.to_thread(service.stats),
                                            asyncio.to_thread(service.examples, 3))
     await update.effective_message.reply_html(help_text(
-        HTML, stats, examples, admin=_is_admin(update, context), bot_username=context.bot.username))
+        HTML, stats, examples, admin=context.is_admin(update), bot_username=context.bot.username))
 
 
-async def stats(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def stats(update: Update, context: BotContext) -> None:
     """/stats: size and date range of the data, time of the last index build."""
-    data = await asyncio.to_thread(_state(context).service.stats)
+    data = await asyncio.to_thread(context.service.stats)
     await update.effective_message.reply_html(stats_text(HTML, data))
 
 
-async def latest(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def latest(update: Update, context: BotContext) -> None:
     """/latest: the newest articles, so people see what they can ask about."""
-    articles = await asyncio.to_thread(_state(context).service.latest, 5)
+    articles = await asyncio.to_thread(context.service.latest, 5)
     await update.effective_message.reply_html(latest_text(HTML, articles))
 
 
-async def new_conversation(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def new_conversation(update: Update, context: BotContext) -> None:
     """/new (/moi): forget the conversation, so the next question inherits nothing."""
     user = update.effective_user
-    _state(context).service.forget(update.effective_chat.id, user.id if user else None)
+    context.service.forget(update.effective_chat.id, user.id if user else None)
     await update.effective_message.reply_html(NEW_CONVERSATION)
 
 
-async def topics(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def topics(update: Update, context: BotContext) -> None:
     """/chude (/topics): organisations, places, years and newest articles, as buttons."""
-    data = await asyncio.to_thread(_state(context).service.topics)
+    data = await asyncio.to_thread(context.service.topics)
     await update.effective_message.reply_html(topics_text(HTML, data),
-                                              reply_markup=topics_keyboard(data))
+                                              reply_markup=callbacks.topics_keyboard(data))
 
 
-async def ask(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def ask(update: Update, context: BotContext) -> None:
     """/ask <question>: how groups ask (works in private chats too)."""
     question = " ".join(context.args or [])
     if not question.strip():
-        examples = await asyncio.to_thread(_state(context).service.examples, 1)
+        examples = await asyncio.to_thread(context.service.examples, 1)
         example = html.escape(first_example(examples))
         await update.effective_message.reply_html(ASK_USAGE.format(example=example))
         return
     await _answer(update, context, question)
 
 
-async def reindex(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admins_only
+async def reindex(update: Update, context: BotContext) -> None:
     """/reindex (admins): rebuild from the corpus folder while answering from the old index."""
-    if not _is_admin(update, context):
-        await update.effective_message.reply_html(ADMIN_ONLY)
-        return
-    await reindex_and_report(_state(context).reindexer, update.effective_message.reply_html, HTML)
+    await reindex_and_report(context.state.reindexer, update.effective_message.reply_html, HTML)
 
 
-async def unknown_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_command(update: Update, context: BotContext) -> None:
     """A command this bot does not have (private chats only; groups have other bots)."""
     await update.effective_message.reply_html(UNKNOWN_COMMAND)
 
 
-async def _fetch_and_report(update: Update, context: ContextTypes.DEFAULT_TYPE,
+async def _fetch_and_report(update: Update, context: BotContext,
                             urls: list[str]) -> None:
     """Fetch an admin's links into the corpus, say what was stored, index it if anything changed."""
-    await fetch_and_report(_state(context).reindexer, update.effective_message.reply_html, HTML,
+    await fetch_and_report(context.state.reindexer, update.effective_message.reply_html, HTML,
                            urls)
 
 
-async def add_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admins_only
+async def add_link(update: Update, context: BotContext) -> None:
     """/add URL (admins): fetch the article page into the corpus and index it."""
-    if not _is_admin(update, context):
-        await update.effective_message.reply_html(ADMIN_ONLY)
-        return
     if not context.args:
         await update.effective_message.reply_html(ADD_USAGE)
         return
     await _fetch_and_report(update, context, list(context.args))
 
 
-async def admin_link(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def admin_link(update: Update, context: BotContext) -> None:
     """A bare link from an admin in a private chat: the same as /add."""
     await _fetch_and_report(update, context, [update.effective_message.text.strip()])
 
 
 # ---------------------------------------------------------------- message handlers
 
-async def private_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def private_question(update: Update, context: BotContext) -> None:
     """In a private chat every text message (edited ones too) is a question."""
     await _answer(update, context,
                   without_mention(update.effective_message.text, context.bot.username))
 
 
-async def group_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_question(update: Update, context: BotContext) -> None:
     """In a group, a message that mentions the bot or replies to it is a question."""
     bot = context.bot
     question = addressed_text(update.effective_message, bot.id, bot.username)
@@ -417,22 +388,20 @@ async def group_question(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await _answer(update, context, question)
 
 
-async def not_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def not_text(update: Update, context: BotContext) -> None:
     """Stickers, photos, voice notes...: explain that only written questions work."""
     await update.effective_message.reply_html(NOT_TEXT)
 
 
-async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+@admins_only
+async def document(update: Update, context: BotContext) -> None:
     """A file sent in a private chat: admins add it to the corpus, others are refused."""
     message = update.effective_message
-    if not _is_admin(update, context):
-        await message.reply_html(ADMIN_ONLY)
-        return
     doc = message.document
     try:
         check_upload(doc.file_name, doc.file_size)
         data = await _download(doc)
-        path = await asyncio.to_thread(save_upload, _state(context).corpus_dir, doc.file_name,
+        path = await asyncio.to_thread(save_upload, context.state.corpus_dir, doc.file_name,
                                        data)
     except UploadRejected as refusal:
         await message.reply_html(str(refusal))
@@ -452,15 +421,15 @@ async def _download(doc) -> bytes:
         raise UploadRejected(UPLOAD_NOT_DOWNLOADED) from error
 
 
-async def group_document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def group_document(update: Update, context: BotContext) -> None:
     """A file addressed to the bot in a group: uploads are accepted in private chats only."""
     await update.effective_message.reply_html(
-        UPLOAD_PRIVATE_ONLY if _is_admin(update, context) else ADMIN_ONLY)
+        UPLOAD_PRIVATE_ONLY if context.is_admin(update) else ADMIN_ONLY)
 
 
 # ---------------------------------------------------------------- buttons
 
-async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def more_button(update: Update, context: BotContext) -> None:
     """«Xem thêm»: the next page of passages for the stored question."""
     query = update.callback_query
     button = callbacks.parse(query.data)
@@ -468,12 +437,12 @@ async def more_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     if button is None:
         await update.effective_chat.send_message(BUTTON_EXPIRED)
         return
-    page = await asyncio.to_thread(_state(context).service.more, button.qid, button.number,
+    page = await asyncio.to_thread(context.service.more, button.qid, button.number,
                                    update.effective_chat.id)
     await _send_page(update, context, page, quote=False)
     if page.status is Status.ANSWER and isinstance(query.message, Message):
         with contextlib.suppress(BadRequest):  # e.g. message too old to edit
-            await query.edit_message_reply_markup(_without_more(query.message.reply_markup))
+            await query.edit_message_reply_markup(callbacks.without_more(query.message.reply_markup))
 
 
 async def _card_lookup(update: Update, lookup):
@@ -487,56 +456,56 @@ async def _card_lookup(update: Update, lookup):
     return await asyncio.to_thread(lookup, button.qid, button.number, update.effective_chat.id)
 
 
-async def full_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def full_button(update: Update, context: BotContext) -> None:
     """«Toàn văn»: the whole article behind a passage, split across messages."""
-    result = await _card_lookup(update, _state(context).service.full_text)
+    result = await _card_lookup(update, context.service.full_text)
     if result is None:
         texts = [BUTTON_EXPIRED]
     elif result.article is None:
-        texts = [article_gone(HTML)]
+        texts = [ARTICLE_GONE]
     else:
         texts = article_messages(HTML, result.article)
     for text in texts:
         await update.effective_chat.send_message(text)
 
 
-async def passage_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def passage_button(update: Update, context: BotContext) -> None:
     """«Cả đoạn»: the passage a card quoted, whole (and its article's close seconds)."""
-    result = await _card_lookup(update, _state(context).service.passages)
+    result = await _card_lookup(update, context.service.passages)
     await update.effective_chat.send_message(passage_reply(HTML, result))
 
 
-async def feedback_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def feedback_button(update: Update, context: BotContext) -> None:
     """👍/👎: store the vote with the question and the passages it judged."""
     query = update.callback_query
     button = callbacks.parse(query.data)
     stored = False
     if button is not None:
         stored = await asyncio.to_thread(
-            _state(context).service.vote, button.qid, button.number,
+            context.service.vote, button.qid, button.number,
             update.effective_user.id if update.effective_user else None, bool(button.good),
             update.effective_chat.id)
     await _ack(query, FEEDBACK_THANKS if stored else BUTTON_EXPIRED)
 
 
-async def topic_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def topic_button(update: Update, context: BotContext) -> None:
     """A /chude button: ask about that organisation, place, year or article."""
     query = update.callback_query
     picked = callbacks.parse_topic(query.data)
     await _ack(query)
     question = None
     if picked:
-        question = await asyncio.to_thread(_state(context).service.topic_question, *picked)
+        question = await asyncio.to_thread(context.service.topic_question, *picked)
     if not question:
         await update.effective_chat.send_message(BUTTON_EXPIRED)
         return
     await _answer(update, context, question)
 
 
-async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def inline_query(update: Update, context: BotContext) -> None:
     """"@bot câu hỏi" in any chat: the top articles, each posting a cited card."""
     query = update.inline_query
-    state = _state(context)
+    state = context.state
     if not query.query.strip():
         await query.answer([], cache_time=INLINE_CACHE_SECONDS)
         return
@@ -550,39 +519,40 @@ async def inline_query(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
 def inline_results(question: str, cards: list[list[Hit]]) -> list[InlineQueryResultArticle]:
     """One result per article: headline and where/when to choose by, the card to post."""
     return [InlineQueryResultArticle(
-        id=str(n), title=cut_words(card[0].title or "Không có tiêu đề", 120),
+        id=str(n), title=cut_words(card[0].title or NO_TITLE, 120),
         description=cut_words(" · ".join(x for x in (card[0].place, format_date(card[0].date),
                                                      card[0].text) if x), 200),
         input_message_content=InputTextMessageContent(inline_card(HTML, question, card)))
         for n, card in enumerate(cards)]
 
 
-async def unknown_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def unknown_button(update: Update, context: BotContext) -> None:
     """A button this bot does not know (e.g. from an older version)."""
     await _ack(update.callback_query, BUTTON_EXPIRED)
 
 
 # ---------------------------------------------------------------- background and errors
 
-async def check_reload(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def check_reload(context: BotContext) -> None:
     """Job: pick up an index rebuilt meanwhile by the command-line tool (never overlapping)."""
-    _state(context).watcher.tick()
+    context.state.watcher.tick()
 
 
 async def _purge(application: Application, days: int) -> None:
-    deleted = await asyncio.to_thread(application.bot_data[STATE].service.store.purge, days)
+    """Forget questions and votes older than `days` (at start, then daily)."""
+    deleted = await asyncio.to_thread(bot_state(application).service.store.purge, days)
     if any(deleted.values()):
         log.info("deleted what was stored more than %s days ago: %s", days, deleted)
 
 
-async def purge_feedback(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def purge_feedback(context: BotContext) -> None:
     """Job (daily): forget questions and votes older than bot.feedback_days."""
     await _purge(context.application, context.job.data)
 
 
-async def scheduled_fetch(context: ContextTypes.DEFAULT_TYPE) -> None:
+async def scheduled_fetch(context: BotContext) -> None:
     """Job: fetch the [fetch] feeds, sitemaps and pages; index what changed, keep serving."""
-    state = _state(context)
+    state = context.state
     report = await fetch_into_corpus(state.reindexer.config, state.corpus_dir, state.reindexer.index_dir)
     log.info("scheduled fetch: %d fetched, %d unchanged, %d skipped, %d failed",
              len(report.fetched), len(report.unchanged), len(report.skipped), len(report.failed))
@@ -594,7 +564,7 @@ async def scheduled_fetch(context: ContextTypes.DEFAULT_TYPE) -> None:
                  len(build.changed))
 
 
-async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+async def on_error(update: object, context: BotContext) -> None:
     """Log the failure (logsafe redacts the token) and tell the user briefly."""
     error = context.error
     if isinstance(error, Forbidden):  # the user blocked the bot or left: nothing to tell them
@@ -634,7 +604,7 @@ async def _post_init(application: Application) -> None:
 
 async def _post_shutdown(application: Application) -> None:
     """Close the question store and the index once no handler can use them."""
-    state = application.bot_data[STATE]
+    state = bot_state(application)
     await state.watcher.close()
     insights_bot.close(application)
     state.service.close()
@@ -670,6 +640,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     application = (
         ApplicationBuilder()
         .bot(bot)
+        .context_types(ContextTypes(context=BotContext))
         .concurrent_updates(True)  # a slow search in one chat must not hold up the others
         .post_init(_post_init)
         .post_shutdown(_post_shutdown)
@@ -708,11 +679,11 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
         MessageHandler(groups & files & ADDRESSED_TO_BOT, group_document),
         MessageHandler(groups & filters.CAPTION & ADDRESSED_TO_BOT, not_text),
         MessageHandler(private & ~filters.StatusUpdate.ALL, not_text),
-        CallbackQueryHandler(more_button, pattern=r"^more:"),
-        CallbackQueryHandler(full_button, pattern=r"^full:"),
+        CallbackQueryHandler(more_button, pattern=callbacks.MORE_PATTERN),
+        CallbackQueryHandler(full_button, pattern=callbacks.FULL_PATTERN),
         CallbackQueryHandler(passage_button, pattern=callbacks.PASSAGE_PATTERN),
-        CallbackQueryHandler(feedback_button, pattern=r"^fb:"),
-        CallbackQueryHandler(topic_button, pattern=r"^tp:"),
+        CallbackQueryHandler(feedback_button, pattern=callbacks.FEEDBACK_PATTERN),
+        CallbackQueryHandler(topic_button, pattern=callbacks.TOPIC_PATTERN),
         InlineQueryHandler(inline_query),
         CallbackQueryHandler(unknown_button),
     ]

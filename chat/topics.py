@@ -19,9 +19,10 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
-from retrieval.query import EVENTS, ORGANISATIONS, article_subject, understand
+from retrieval.query import EVENTS, article_subject, understand
 from retrieval.textnorm import YEAR, fold, syllables
 from retrieval.types import trusted_date
+from retrieval.vocabulary import DANGLING, ORGANISATIONS
 
 TOP = 8  # lines per section: a chat message, not a catalogue
 
@@ -74,11 +75,6 @@ def _sentence_case(text: str) -> str:
     return text[:1].upper() + text[1:].lower() if text.isupper() else text
 
 
-# Words a cut headline must not end on ("... chương trình phối hợp giữa").
-_DANGLING = {"năm", "và", "các", "của", "giữa", "với", "về", "cho", "tại", "ở", "giai", "tổ", "mặt", "những",
-             "trong", "thực", "hiện", "tình", "hình"}
-
-
 def _main_clause(title: str, most: int = 14) -> str:
     """The headline's main clause: "Lạc Giang: Hơn 1.200 đoàn viên ra quân..." is about
     the second part; a long one is cut at a comma, or after `most` words."""
@@ -89,7 +85,7 @@ def _main_clause(title: str, most: int = 14) -> str:
     words = clause.split()
     if len(words) > most:
         words = words[:most]
-        while len(words) > 4 and words[-1].lower() in _DANGLING:
+        while len(words) > 4 and words[-1].lower() in DANGLING:
             words.pop()
     return " ".join(words)
 

@@ -25,79 +25,66 @@ import re
 from dataclasses import dataclass, replace
 from itertools import pairwise
 
-from .textnorm import FOLDED_STOPWORDS, fold_syllable, folded_words, nfc, sentence_spans, syllables
+from .textnorm import (
+    ALIAS_EXPANSIONS,
+    FOLDED_STOPWORDS,
+    fold_syllable,
+    folded_words,
+    nfc,
+    sentence_spans,
+    syllables,
+)
+
+# The words these rules read (cues, offices, counters) are the vocabulary's, under short local names.
+from .vocabulary import ABBREVIATIONS, MONEY_CUES_NOT_FOLDED, OFFICES, PERSON_WORDS
+from .vocabulary import BODY_STOP as _BODY_STOP
+from .vocabulary import COUNT_UNITS as _UNITS
+from .vocabulary import COUNTER_STOP as _COUNTER_STOP
+from .vocabulary import CUE_WORDS as _CUE_WORDS
+from .vocabulary import HOW_MANY_CUES as _HOW_MANY
+from .vocabulary import LEVEL_SYLLABLES as _LEVELS
+from .vocabulary import MEASURES as _MEASURES
+from .vocabulary import MONEY_CUES as _MONEY_CUES
+from .vocabulary import MONEY_UNITS as _MONEY
+from .vocabulary import NAME_START as _NAME_START
+from .vocabulary import NOT_A_COUNT as _NOT_A_COUNT
+from .vocabulary import NOT_THE_OFFICE as _NOT_THE_ROLE
+from .vocabulary import ONE_SYLLABLE_COUNTERS as _ONE_SYLLABLE_COUNTERS
+from .vocabulary import PEOPLE_COUNTERS as _PEOPLE
+from .vocabulary import SHARE_CUES as _SHARE
+from .vocabulary import SURNAMES as _SURNAMES
+from .vocabulary import TASK_CUES as _TASK_CUES
+from .vocabulary import UNIT_SECOND_SYLLABLES as _UNIT_SECOND
+from .vocabulary import WHEN_CUES as _WHEN_CUES
+from .vocabulary import WHERE_CUES as _WHERE_CUES
+from .vocabulary import WHO_CUES as _WHO_CUES
+
+_EXPAND = ALIAS_EXPANSIONS | ABBREVIATIONS  # "ubnd" -> "uy ban nhan dan"
+_ROLES = tuple(tuple(fold_syllable(w) for w in office.split()) for office in OFFICES)  # folded
+_MONEY_CUES_FOLDED = frozenset(fold_syllable(w) for w in _MONEY_CUES - MONEY_CUES_NOT_FOLDED)
 
 NUMBER, WHO, WHEN, WHERE, TASKS, OPEN = "number", "who", "when", "where", "tasks", "open"
 # Kinds whose absence an article can be caught at: a figure, a name, a date.
 DETAIL_KINDS = (NUMBER, WHO, WHEN)
 
-# ---------------------------------------------------------------- question cues (folded)
+# ---------------------------------------------------------------- how a sentence states it
 
-_WHO_CUES = (("nguoi", "nao"), ("dong", "chi", "nao"), ("ai",))
-_WHEN_CUES = (("khi", "nao"), ("bao", "gio"), ("ngay", "nao"), ("luc", "nao"), ("thoi", "gian", "nao"),
-              ("thoi", "diem", "nao"), ("nam", "nao"), ("thang", "nao"), ("hom", "nao"))
-_WHERE_CUES = (("o", "dau"), ("tai", "dau"), ("noi", "nao"), ("dia", "diem", "nao"), ("dia", "diem"),
-               ("o", "xa", "nao"), ("o", "truong", "nao"))
-_TASK_CUES = (("nhiem", "vu"), ("giai", "phap"), ("noi", "dung"), ("nhung", "gi"), ("lam", "gi"),
-              ("phuong", "huong"), ("chu", "de"), ("gi",), ("chi", "tieu"))
-_HOW_MANY = (("bao", "nhieu"), ("so", "luong"), ("tong", "so"), ("tong", "cong"))
-_SHARE = (("ti", "le"), ("ty", "le"), ("phan", "tram"))
-# Syllables that ask rather than say: never topic words of a sentence match.
-_CUE_WORDS = frozenset("ai nao bao nhieu may gio dau gi khi luc sao the".split())
-
-# Offices a "who" question names; the words after one (its body: "Hội", "Ủy ban
-# MTTQ huyện") must agree with the office a sentence names.
-_ROLES = (("pho", "chu", "tich"), ("chu", "tich"), ("pho", "bi", "thu"), ("bi", "thu"),
-          ("truong", "ban"), ("pho", "truong", "ban"), ("giam", "doc"), ("chu", "nhiem"),
-          ("truong", "phong"), ("chi", "hoi", "truong"), ("hoi", "truong"))
-# A sentence's office preceded by these is another office: the deputy, the former holder.
-_NOT_THE_ROLE = frozenset({"pho", "nguyen", "cuu"})
-_EXPAND = {"ubnd": "uy ban nhan dan", "ubmttq": "uy ban mat tran to quoc", "mttq": "mat tran to quoc",
-           "hnd": "hoi nong dan", "nd": "nong dan", "lhpn": "lien hiep phu nu", "ccb": "cuu chien binh",
-           "hdnd": "hoi dong nhan dan", "lhtn": "lien hiep thanh nien", "uv": "uy vien",
-           "mttqvn": "mat tran to quoc", "ubmttqvn": "uy ban mat tran to quoc", "tp": "thanh pho",
-           "tx": "thi xa", "btv": "ban thuong vu", "bch": "ban chap hanh", "ldld": "lien doan lao dong"}
-# Words that end the name of a body after an office: "Chủ tịch Hội [nhiệm kỳ ...]".
-_BODY_STOP = frozenset("nhiem la lan khoa nam duoc o tai cua thi trong va voi tu nay moi tan".split())
-_LEVELS = frozenset({"huyen", "tinh", "xa", "phuong", "thi", "thanh", "ap", "thon", "khu"})
-
-# What a "how many" question counts: money, shares and people are classes of units.
-_MONEY = frozenset({"dong", "trieu", "ty", "nghin", "ngan", "usd", "vnd", "vnđ"})
-# Words before "bao nhiêu" that ask for money: tiền, kinh phí, trị giá, vốn, quỹ,
-# ủng hộ.  Accented where the question is: folded, "vốn" is "vận", "giá" is "gia".
-_MONEY_CUES = frozenset({"tiền", "kinh", "giá", "vốn", "quỹ", "ủng"})
-_MONEY_CUES_FOLDED = frozenset({"tien", "kinh", "von", "quy", "ung"})
-_PEOPLE = frozenset({"nguoi", "hoi", "doan", "dai", "thanh", "can", "dong", "luot", "em", "hoc", "phu",
-                     "nong", "cuu", "vi"})
-_COUNTER_STOP = frozenset({"de", "duoc", "cho", "cua", "va", "la", "thi", "nam", "trong", "tai", "o", "khi",
-                           "voi", "co", "tu", "so", "nao", "moi", "tham", "du", "tren", "hon", "gan", "mot",
-                           "khoang", "nguoi", "ban"} - {"nguoi"})
 # A number a sentence states, with what may follow it: "6.834 hội viên", "20/24 chỉ
 # tiêu", "9,3 tỷ đồng", "98%", "59,8m2".
 _NUMBER = re.compile(r"(?<![\d/.,])(\d{1,3}(?:\.\d{3})+|\d+(?:,\d+)?)(?:/\d+)?\s*(%|[a-zA-Z²]{1,3}\b)?"
                      r"|\b(?:một|hai|ba|bốn|sáu|bảy|tám|chín|mười|hàng chục|hàng trăm|hàng nghìn|vài)"
                      r"(?=\s)()()",
                      re.IGNORECASE)
-_NOT_A_COUNT = frozenset({"nam", "thang", "ngay", "lan", "thu", "so", "khoa", "ky", "quy", "hang", "doi"})
-_UNITS = frozenset("""
-    % m2 m² km ha kg tấn tỷ triệu nghìn ngàn đồng usd hộ người hội viên đoàn đại biểu căn nhà lượt mô hình
-    công trình phần việc suất quà xã chi cơ sở tổ chức cá nhân em học sinh đảng thành viên cán bộ phụ nữ
-    thanh niên con giống cây km2 tập thể gia đình vị ủy ý kiến câu hỏi chỉ tiêu buổi lớp đợt ngày công
-""".split())
 _DATE = re.compile(r"(?<!\d)\d{1,2}\s*[/.-]\s*\d{1,2}(?:\s*[/.-]\s*\d{2,4})?(?!\d)"
                    r"|\b(?:ngày|tháng)\s+\d{1,2}\b|\b(?:năm)\s+(?:19|20)\d\d\b", re.IGNORECASE)
 _PLACE_AFTER_WORDS = r"\b(?:tại|ở)\s+(?:\w+\s+){0,3}"
-_SURNAMES = frozenset("""
-    Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đinh Lại Lưu Mai Trương Đoàn
-    Cao Lâm Châu Tạ Hà Thái Tô Chu Kiều Quách Lương Triệu Văn Khuất Tăng Đào Lò Hứa Mạc Âu Thạch Nông
-    Ninh Giang Phùng Đàm Kim Y Lữ Vương Từ Diệp Trịnh Đồng Mã Lục Danh Sơn Tiêu Lã Viên Khổng Hầu Ông
-""".split())
 # Capital letters, listed: a range such as À-Ỹ also holds lower-case ones.
 _UPPER = "A-Z" + "".join(sorted({c for c in map(chr, range(0xC0, 0x1EFA)) if c.isupper()}))
 _NAME = rf"[{_UPPER}]\w*"
 _PLACE_AFTER = re.compile(_PLACE_AFTER_WORDS + rf"[{_UPPER}]")
+_TITLED = "|".join(f"[{w[0].upper()}{w[0]}]{w[1:]}" for w in PERSON_WORDS)  # "[Ôô]ng", "[Bb]à"...
 _PERSON = re.compile(
-    rf"\b(?:[Ôô]ng|[Bb]à|[Đđ]ồng chí|[Đđ]/c|[Aa]nh|[Cc]hị|[Cc]ụ|[Cc]háu)\s+{_NAME}(?:\s+{_NAME})*"
+    rf"\b(?:{_TITLED})\s+{_NAME}(?:\s+{_NAME})*"
     r"|\b(?:" + "|".join(sorted(_SURNAMES, key=len, reverse=True)) + rf")(?:\s+{_NAME}){{2,3}}\b")
 
 
@@ -216,9 +203,6 @@ def _body_length(words: list[str]) -> int:
     return len(words)
 
 
-_UNIT_SECOND = frozenset({"uy", "doan", "xa", "tran", "pho"})
-
-
 def _role_in(words: list[str], folded: list[str]) -> tuple[tuple[str, ...], tuple[str, ...], str]:
     """The office a "who" question names and the body after it (up to its level word)."""
     originals = _TOKEN.findall(" ".join(words))
@@ -273,12 +257,9 @@ def _counts(sentence: str, want: Wanted) -> bool:
     return False
 
 
-_FOLDED_UNITS = frozenset(fold_syllable(u.lower()) for u in _UNITS) | frozenset(
-    " ".join(folded_words(u)) for u in ("hội viên", "đại biểu", "mô hình", "công trình", "ý kiến",
-                                         "câu hỏi", "chỉ tiêu", "tổ chức", "cá nhân", "học sinh"))
-_MEASURES = frozenset({"m2", "m", "km", "km2", "ha", "kg", "tan", "lit"})
-_ONE_SYLLABLE_COUNTERS = frozenset({"nguoi", "ho", "can", "luot", "xa", "tinh", "huyen", "suat", "con", "cay",
-                                    "em", "buoi", "lop", "dot", "vi", "m2", "km", "ha", "tan", "kg"})
+# Units one by one and, for those of two syllables, as a pair.
+_FOLDED_UNITS = frozenset(fold_syllable(w.lower()) for u in _UNITS for w in u.split()) | frozenset(
+    " ".join(folded_words(u)) for u in _UNITS if " " in u)
 
 
 def _names_person_in_role(sentence: str, want: Wanted) -> bool:
@@ -311,8 +292,6 @@ def _bodies_agree(asked: tuple[str, ...], stated: list[str]) -> bool:
     return tuple(cut[:k]) == tuple(asked[:k])
 
 
-# After an office, the body may be left unsaid: "Chủ tịch, ông ...", "Chủ tịch Lê Văn A".
-_NAME_START = frozenset({"ong", "ba", "dong"})
 _TOKEN = re.compile(r"\w+")
 
 

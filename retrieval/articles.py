@@ -21,6 +21,17 @@ from pathlib import Path
 
 from .textnorm import SENTENCE_END, YEAR, fold, nfc, normalize_space, sentences, syllables
 from .types import DATE_SOURCES, Article
+from .vocabulary import (
+    MEMBER_TITLES,
+    MIDDLE_NAMES,
+    OFFICES,
+    PAGE_PERSON_WORDS,
+    PLACE_LIKE_SURNAMES,
+    SURNAMES,
+    UNIT_BODIES,
+    UNIT_PATTERNS,
+    UNIT_WORDS,
+)
 
 SUPPORTED_SUFFIXES = (".txt", ".md", ".html", ".htm")
 FRONT_MATTER_KEYS = ("title", "date", "date_source", "place", "source", "url")
@@ -516,39 +527,27 @@ def infer_date(headline: str, lines: list[str], body: str, url: str | None = Non
 
 # ---------------------------------------------------------------- places
 
-# Administrative units from the level a citation wants most (the district or town)
-# to the least.  Longest first: "Huyện ủy Đầm Hà" must not read as "huyện" + "Ủy Đầm Hà".
-_UNIT_LEVELS = (
-    r"(?:(?:huyện|thành|thị|quận)\s+(?:ủy|uỷ)|thị\s+xã|thành\s+phố|huyện|quận)\s+|tp\.\s*|tp\s+",
-    r"tỉnh\s+(?:ủy|uỷ)\s+|tỉnh\s+",
-    r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
-)
+# The unit words, bodies, offices and names these rules read are the vocabulary's;
+# UNIT_PATTERNS go from the level a citation wants most (the district or town) to the least.
 _NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
 _ORG_NAME = re.compile(
-    r"^((ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|[uủ][ỷy] ban mttq|mttq)\s+)?"
-    rf"(?:{'|'.join(_UNIT_LEVELS)})(?P<name>.+)$",
+    rf"^(({UNIT_BODIES})\s+)?"
+    rf"(?:{'|'.join(UNIT_PATTERNS)})(?P<name>.+)$",
     re.IGNORECASE)
 _NAMED = rf"((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})"
-_PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit}){_NAMED}", re.IGNORECASE) for unit in _UNIT_LEVELS)
+_PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit}){_NAMED}", re.IGNORECASE) for unit in UNIT_PATTERNS)
 # Banners are sometimes all lower case ("trang thông tin điện tử huyện gia viễn").
 _BANNER_PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit})([^\d\W]+(?:\s+[^\d\W]+){{0,2}})\s*$", re.IGNORECASE)
-                             for unit in _UNIT_LEVELS)
-_UNIT_WORDS = {"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp", "quận"}
+                             for unit in UNIT_PATTERNS)
 
 # A person is named after these words ("đồng chí Lê Văn A", "bà Trần Thị B") ...
 _PERSON_WORD = re.compile(
-    r"\b(?:đồng chí|đ/c|ông|bà|anh|chị|cụ|cháu|em|thầy|cô|nhà báo|nghệ nhân|bác sĩ)\s+(\w+(?:\s+\w+){1,3})",
+    rf"\b(?:{'|'.join(PAGE_PERSON_WORDS)})\s+(\w+(?:\s+\w+){{1,3}})",
     re.IGNORECASE)
 # ... and often right after an office and its unit: "Bí thư Huyện ủy Nguyễn Văn A".
 _OFFICE_BEFORE = re.compile(
-    r"\b(bí thư|chủ tịch|giám đốc|trưởng ban|trưởng phòng|ủy viên|uỷ viên|uvbtv|tuv|huv|chánh văn phòng)"
-    r"(\s+(ubnd|hđnd|ủy ban nhân dân|uỷ ban nhân dân|hội đồng nhân dân|ubmttq|ủy ban mttq|mttq))?\s*$",
+    rf"\b({'|'.join(OFFICES + MEMBER_TITLES)})(\s+({UNIT_BODIES}))?\s*$",
     re.IGNORECASE)
-_MIDDLE_NAMES = {"Văn", "Thị"}
-_SURNAMES = set(
-    "Nguyễn Trần Lê Phạm Hoàng Huỳnh Phan Vũ Võ Đặng Bùi Đỗ Hồ Ngô Dương Lý Đào Đoàn Vương Trịnh "
-    "Trương Lâm Phùng Mai Tô Hà Tạ Lưu Cao Đinh Kiều Lương Chu Quách Triệu Thái Từ Tăng Hứa Lại Mạc "
-    "Nông Lò Hầu Thân Diệp La Bạch Tống Lục Giang Âu Doãn Khổng Quan".split())
 
 
 def _first_capitalised_run(words: str) -> str:
@@ -566,7 +565,7 @@ def _clean_place(name: str) -> str | None:
     "Châu Thành" and "Vân Phố" are names."""
     words = name.split()
     # "Tỉnh Đoàn Vĩnh Long" is the province's Youth Union: the place is what follows.
-    while words and (words[0].lower() in _UNIT_WORDS or words[0].lower() == "đoàn" and len(words) >= 3):
+    while words and (words[0].lower() in UNIT_WORDS or words[0].lower() == "đoàn" and len(words) >= 3):
         words.pop(0)
     if not words:
         return None
@@ -584,12 +583,13 @@ def _is_person(name: str, text: str, at: int, people: set[str]) -> bool:
     words = name.split()
     if any(p == name or p.startswith(name + " ") or name.startswith(p + " ") for p in people):
         return True
-    if len(words) >= 3 and words[1] in _MIDDLE_NAMES:
+    if len(words) >= 3 and words[1] in MIDDLE_NAMES:
         # Unless the page keeps naming it as a unit: districts are named after
         # people too ("huyện Trần Văn Thời", five times in its MTTQ report).
-        return len(re.findall(rf"\b(?:{'|'.join(_UNIT_LEVELS)}){re.escape(name)}\b", text,
+        return len(re.findall(rf"\b(?:{'|'.join(UNIT_PATTERNS)}){re.escape(name)}\b", text,
                               re.IGNORECASE)) < 3
-    return words[0] in _SURNAMES and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at]))
+    return (words[0] in SURNAMES and words[0] not in PLACE_LIKE_SURNAMES
+            and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at])))
 
 
 def _places_in(pattern: re.Pattern, text: str, people: set[str]) -> list[str]:

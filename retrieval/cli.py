@@ -6,6 +6,7 @@
     python -m retrieval fetch  --corpus DIR [--feed URL]... [--sitemap URL]... [--since DATE]
                                [--index DIR] [--allow-private] [URL...]
     python -m retrieval postgres start|stop DIR   (a throwaway local PostgreSQL with pgvector)
+    python -m retrieval migrate --to postgres|embedded [--index DIR]   (copies, never re-embeds)
 
 What the chat bot stores (questions, votes) and its report page are read by
 `python -m chat feedback|dashboard` (chat/cli.py).
@@ -24,6 +25,7 @@ from pathlib import Path
 
 from .config import ConfigError, load_config
 from .index import BuildInProgress, IndexFormatError, IndexMismatch, IndexNotFound, build_index
+from .index.layout import IndexUnavailable
 from .types import SearchResponse, format_date
 
 
@@ -133,6 +135,16 @@ def _cmd_postgres(args, config) -> int:
         return 2
 
 
+def _cmd_migrate(args, config) -> int:
+    from .index.backend import postgres_dsn
+    from .postgres.migrate import migrate_index
+
+    print(migrate_index(args.index or config.index_dir, postgres_dsn(config), args.to))
+    if config.index.backend != args.to:
+        print(f'serve it with [index] backend = "{args.to}" in the config')
+    return 0
+
+
 def _moved(args, config) -> int:
     """feedback and dashboard read the chat bot's stores: they are `python -m chat ...`."""
     print(f"`python -m retrieval {args.command}` is now `python -m chat {args.command}` "
@@ -208,6 +220,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("action", choices=("start", "stop"))
     p.add_argument("folder", metavar="DIR", help="the server's folder (initialised when empty)")
     p.set_defaults(run=_cmd_postgres)
+    p = sub.add_parser("migrate", parents=[common],
+                       help="copy the index between the index folder and PostgreSQL, without re-embedding")
+    p.add_argument("--to", required=True, choices=("postgres", "embedded"))
+    p.add_argument("--index", help="the index folder copied from or to (default: index)")
+    p.set_defaults(run=_cmd_migrate)
     for moved in ("feedback", "dashboard"):  # see _moved
         p = sub.add_parser(moved, help=f"moved: python -m chat {moved}", add_help=False)
         p.add_argument("rest", nargs=argparse.REMAINDER)
@@ -222,7 +239,7 @@ def main(argv: list[str] | None = None) -> int:
         config = load_config(args.config)
         return args.run(args, config)
     except (ConfigError, IndexNotFound, IndexMismatch, IndexFormatError, BuildInProgress,
-            FileNotFoundError, ValueError) as e:
+            IndexUnavailable, FileNotFoundError, ValueError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -22,59 +22,22 @@ from functools import lru_cache
 from itertools import pairwise
 
 from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, folded_words, nfc, syllables
+from .vocabulary import (
+    AMBIGUOUS_UNACCENTED_UNITS,
+    EVENT_NAMES,
+    GOVERNING,
+    LOCAL_LEVELS,
+    NOT_PLACE_HOST_LABELS,
+    ORGANISATIONS,
+    PLACE_NAME_STOP,
+    RELATIVE_YEARS,
+    UNITS,
+)
 
-# Organisations a question can be about (keys of textnorm.ALIASES), with the
-# name a reply uses for them.
-ORGANISATIONS = {
-    "hoi_nong_dan": "Hội Nông dân",
-    "hoi_phu_nu": "Hội LHPN",
-    "hoi_ccb": "Hội Cựu chiến binh",
-    "mttq": "MTTQ",
-    "doan_tn": "Đoàn Thanh niên",
-    "hoi_lhtn": "Hội LHTN",
-    "cong_doan": "Công đoàn",
-    "dan_van": "Ban Dân vận",
-    "cap_uy": "cấp ủy",
-    "ubnd": "UBND",
-    "hdnd": "HĐND",
-    "hoi_nct": "Hội Người cao tuổi",
-    "chu_thap_do": "Hội Chữ thập đỏ",
-    "khuyen_hoc": "Hội Khuyến học",
-}
-# Governing bodies chair or attend most meetings of the others ("Thường trực
-# Huyện ủy duyệt chương trình của MTTQ"): when a question also names another
-# organisation, that one is what it is about.
-_GOVERNING = {"cap_uy", "ubnd", "hdnd"}
-
-# Kinds of event.  Used for ranking only: a report
-# of a "hội nghị tổng kết" answers a question about the "tổng kết".
-EVENTS = Spellings({
-    "đại hội": "dai_hoi", "tổng kết": "tong_ket", "sơ kết": "so_ket", "hội nghị": "hoi_nghi",
-    "kỷ niệm": "ky_niem", "ra quân": "ra_quan", "phát động": "phat_dong", "hội thi": "hoi_thi",
-    "tập huấn": "tap_huan",
-})
-
-# Administrative units and the level a reply names.  "tỉnh", "xã" and "phường"
-# typed without accents are also "tình", "xa" and "phương" (tình nguyện, phương
-# hướng): unaccented, they introduce only a place the index knows.
-_UNITS = Spellings({
-    "thị trấn": "thị trấn", "thành phố": "thành phố", "thị xã": "thị xã",
-    "huyện ủy": "huyện", "thành ủy": "thành phố", "thị ủy": "thị xã", "tỉnh ủy": "tỉnh",
-    "huyện đoàn": "huyện", "thành đoàn": "thành phố", "thị đoàn": "thị xã", "tỉnh đoàn": "tỉnh",
-    "phường": "phường", "huyện": "huyện", "tỉnh": "tỉnh", "xã": "xã", "tp": "thành phố", "tx": "thị xã",
-})
-_AMBIGUOUS_UNACCENTED = {"tinh", "xa", "phuong"}
-# Units below a district: an article is seldom about one, the paragraph is.
-_LOCAL_LEVELS = {"xã", "phường", "thị trấn", None}
-# Words that end a place name typed in lower case ("huyen dam ha nam 2023").
-_NAME_STOP = frozenset("""
-    nam to tong trong co da ve thi the nao gi hoi doan dai duoc la cua va voi tai o nhu bao
-    nhieu khi sau truoc hop so ket phat nhiem ky ngay thang tuan dang dan chuc tinh huyen xa
-    ban uy cac nhung mot hai ba trien khai thuc hien giai doan lan thu
-""".split())
+# Kinds of event (vocabulary.EVENT_NAMES), found by any spelling of their names.
+EVENTS = Spellings({name: key for key, name in EVENT_NAMES.items()})
+_UNITS = Spellings(UNITS)  # administrative units and the level each names
 _RANGE = re.compile(rf"({YEAR.pattern})\s*[-–—/]\s*({YEAR.pattern})")
-_RELATIVE_YEARS = {("nam", "nay"): 0, ("nam", "ngoai"): -1, ("nam", "truoc"): -1,
-                   ("nam", "qua"): -1, ("nam", "toi"): 1, ("nam", "sau"): 1}
 _SUBJECT_YEAR = re.compile(rf"\bnăm\s+({YEAR.pattern})", re.IGNORECASE)
 
 
@@ -106,7 +69,7 @@ class Intent:
 
     @property
     def deciding_organisations(self) -> list[str]:
-        named = [o for o in self.organisations if o not in _GOVERNING]
+        named = [o for o in self.organisations if o not in GOVERNING]
         return named or self.organisations
 
     def is_empty(self) -> bool:
@@ -141,7 +104,7 @@ def understand(question: str, known_places: Mapping[str, str] | None = None,
     in_terms = {str(y) for t in intent.terms for y in t}
     intent.years = {int(y) for y in YEAR.findall(question) if y not in in_terms}
     for i in range(len(folded) - 1):
-        shift = _RELATIVE_YEARS.get((folded[i], folded[i + 1]))
+        shift = RELATIVE_YEARS.get((folded[i], folded[i + 1]))
         if shift is not None and not (i + 2 < len(folded) and YEAR.fullmatch(folded[i + 2])):
             intent.years.add(today.year + shift)
 
@@ -157,7 +120,7 @@ def _places(words: list[str], original: list[str], cased: bool, known: Mapping[s
     found: dict[str, Place] = {}
     known_names = sorted(known, key=lambda k: -len(k.split()))
     for _, start, level in _UNITS.find(words):
-        if start - 1 >= 0 and words[start - 1] in _AMBIGUOUS_UNACCENTED:
+        if start - 1 >= 0 and words[start - 1] in AMBIGUOUS_UNACCENTED_UNITS:
             name = next((k for k in known_names if folded[start:start + len(k.split())] == k.split()), None)
         else:
             name = _name_after(folded, original, start, cased, known_names)
@@ -188,7 +151,7 @@ def _name_after(folded: list[str], original: list[str], start: int, cased: bool,
         if cased:
             if not word[:1].isupper():
                 break
-        elif folded[j] in _NAME_STOP or len(run) == 2:  # most names have two syllables
+        elif folded[j] in PLACE_NAME_STOP or len(run) == 2:  # most names have two syllables
             break
         run.append(folded[j])
     return " ".join(run).lower() or None
@@ -212,9 +175,6 @@ class Subject:
         return place.in_text(self.places) or place.name.replace(" ", "") in self.sites
 
 
-# Host labels that name no place: "thoibinh.camau.gov.vn" is Thới Bình's portal.
-_NOT_PLACES = {"www", "gov", "vn", "com", "org", "net", "edu", "dcs", "info", "mobile", "m",
-               "tintuc", "baomoi", "ubmttq", "mttq", "doanthanhnien", "hoinongdan", "thanhdoan"}
 
 
 _SLUG_TERM = re.compile(r"((?:19|20)\d\d)((?:19|20)\d\d)")
@@ -231,7 +191,7 @@ def url_words(url: str | None) -> tuple[frozenset[str], list[str]]:
     if not m:
         return frozenset(), []
     hosts = frozenset(label for label in m[1].split(":")[0].split(".")
-                      if label.isalpha() and label not in _NOT_PLACES)
+                      if label.isalpha() and label not in NOT_PLACE_HOST_LABELS)
     segments = [seg for seg in m[2].split("/") if seg.count("-") >= 3]
     slug = max(segments, key=len) if segments else ""
     words = []
@@ -321,7 +281,7 @@ def missing(intent: Intent, subject: Subject, passage: str = "") -> list[str]:
                                   for a, b in intent.terms):
         out.append("year")
     if intent.places and not any(subject.names_place(p) for p in intent.places):
-        local = [p for p in intent.places if p.level in _LOCAL_LEVELS]
+        local = [p for p in intent.places if p.level in LOCAL_LEVELS]
         in_passage = _folded_padded(passage) if local else ""
         if not any(p.in_text(in_passage) for p in local):
             out.append("place")

@@ -15,7 +15,6 @@ mentions then gets an honest "nothing relevant found" instead of noise.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from datetime import date
 from functools import lru_cache
 from pathlib import Path
@@ -25,8 +24,7 @@ import numpy as np
 from .answer import SentenceScorer, lacks_detail, wanted
 from .config import Config
 from .embedders import Embedder, make_embedder
-from .index import Candidate, IndexReader, vector_settings
-from .index.lexical import lexical_schema
+from .index import Candidate, IndexReader, open_reader
 from .query import Intent, Subject, article_subject, missing, understand, url_words
 from .textnorm import (
     MAX_QUESTION_CHARS,
@@ -36,7 +34,6 @@ from .textnorm import (
     folded_pairs,
     folded_words,
     has_diacritics,
-    lexical_tokens,
     respell,
     sentence_spans,
     syllables,
@@ -47,19 +44,6 @@ from .types import Article, Hit, SearchResponse
 # 0.2-1 ms each); articles recur across questions, and the result depends on the
 # arguments alone.  Shared: callers must not change a Subject.
 _subject = lru_cache(maxsize=16_384)(article_subject)
-
-
-def lexical_query(question: str):
-    """tantivy query: every lexical token of the question, repeated ones weighing more."""
-    import tantivy
-
-    schema = lexical_schema()
-    clauses = []
-    for token, count in Counter(lexical_tokens(question)).items():
-        term = tantivy.Query.term_query(schema, "tokens", token)
-        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, float(count))
-                        if count > 1 else term))
-    return tantivy.Query.boolean_query(clauses)
 
 
 def _background(c: Candidate) -> str:
@@ -90,8 +74,7 @@ class Searcher:
         config = config or Config()
         index_dir = Path(index_dir)
         embedder = embedder or make_embedder(config.embedder)
-        return cls(index_dir, config, embedder,
-                   IndexReader(index_dir, embedder.identity, vector_settings(config)))
+        return cls(index_dir, config, embedder, open_reader(index_dir, embedder.identity, config))
 
     # ------------------------------------------------------------ maintenance
 
@@ -105,18 +88,21 @@ class Searcher:
     # ------------------------------------------------------------ search
 
     def search(self, question: str, top_k: int | None = None, offset: int = 0,
-               today: date | None = None, prefer: tuple[str, ...] = ()) -> SearchResponse:
+               today: date | None = None, prefer: tuple[str, ...] = (),
+               intent: Intent | None = None) -> SearchResponse:
         """Ranked passages offset..offset+top_k, one per distinct paragraph text, graded
         `exact`, `partial` (with what is `missing`) or `none`.  `prefer` names the
         constraints ("organisation", "place", "year") a follow-up changed: articles that
-        satisfy them come first, so the previous answer does not win on the old topic."""
+        satisfy them come first, so the previous answer does not win on the old topic.
+        `intent`: the question's constraints as the caller already understood them
+        (the chat's follow-up rules do, chat.context.resolve); None: understood here."""
         top_k = self.config.search.top_k if top_k is None else top_k
         question = clean_text(question).strip()[:MAX_QUESTION_CHARS]
         gen = self.reader.current  # one generation for the whole question
         if not question or not syllables(question) or not gen.passages:
             return SearchResponse(query=question, answered=False)
 
-        intent = understand(question, gen.places, today)
+        intent = intent or understand(question, gen.places, today)
         scores, cast, found = self._rank(gen, question)
         # Those visible in this generation; _rank has read some already.
         found |= self.reader.candidates(gen, [pid for pid in scores if pid not in found])
@@ -168,7 +154,7 @@ class Searcher:
     def _idf(self, gen, terms) -> dict[str, float]:
         """IDF of folded syllables over the visible passages (their folded twins' counts)."""
         n = gen.passages
-        return {t: math.log((n + 1) / (gen.lexical.doc_freq("tokens", "~" + t) + 0.5)) for t in set(terms)}
+        return {t: math.log((n + 1) / (gen.lexical.doc_freq("~" + t) + 0.5)) for t in set(terms)}
 
     def _vote_for_answers(self, gen, scorer: SentenceScorer, found: dict[int, Candidate],
                           scores: dict[int, float]) -> tuple[float, dict[int, tuple[int, int] | None],
@@ -239,10 +225,7 @@ class Searcher:
         weight of the votes cast; and the candidates read on the way (for respelling)."""
         s = self.config.search
         depth = min(s.candidates, gen.passages)
-        result = gen.lexical.search(lexical_query(question), depth + 1, count=False)
-        pids = gen.lexical.fast_field_values("pid", [addr for _, addr in result.hits])
-        lexical = [int(p) for (score, _), p in zip(result.hits, pids, strict=True)
-                   if p and score > 0][:depth]
+        lexical = gen.lexical.ranking(question, depth)
 
         dense: list[int] = []
         dense_weight = self._dense_weight(question)

@@ -14,25 +14,14 @@ from collections.abc import Iterable
 from functools import lru_cache
 from itertools import pairwise
 
+from .vocabulary import ALIASES, STOPWORDS
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 # A year as articles and questions write it: 1950-2099, not part of a longer number.
 YEAR = re.compile(r"(?<!\d)(?:19[5-9]\d|20\d\d)(?!\d)")
 _SPACES = re.compile(r"\s+")
 # đ/Đ are letters of their own, not a d with a combining mark, so NFD keeps them.
 _FOLD_EXTRA = str.maketrans({"đ": "d", "Đ": "D"})
-
-# Question and function words that carry no topic; they must not make a
-# question look answered just because the article also uses them.  Words whose
-# folded form is also a content word ("thì"/"thi đua", "đang"/"Đảng",
-# "hỏi"/"hội") are deliberately absent: IDF already weighs them lightly.
-STOPWORDS = frozenset(
-    """
-    ai cái chưa của cùng đã gì hay hãy không là mà này nào nhé nhỉ những ở ra rằng rồi
-    sao sẽ tôi trong từng và với bị khi nhiều nhiêu ít ấy kia gồm biết các cho được đến
-    theo như bạn muốn xem
-    """.split()
-)
-
 
 # A longer "question" is a pasted document: its head is what matters, and the chat's
 # echo of it must leave room for the answer in one 4096-character Telegram message.
@@ -152,31 +141,17 @@ class Spellings:
         return found
 
 
-# Names that users and portals write in several ways; every spelling of a group
-# adds the group's term (`@` + key) to the lexical tokens of both passages and
-# questions, so "HND" finds "Hội Nông dân" and the reverse.  Spellings are whole
-# syllables and keep their tones ("Ấm tình đoàn kết" is no "tỉnh đoàn").
-ALIASES: dict[str, tuple[str, ...]] = {
-    "hoi_nong_dan": ("hội nông dân", "hnd", "hội nd"),
-    "hoi_phu_nu": ("hội liên hiệp phụ nữ", "liên hiệp phụ nữ", "hội lhpn", "lhpn", "hội phụ nữ"),
-    "hoi_ccb": ("hội cựu chiến binh", "cựu chiến binh", "ccb", "hội ccb"),
-    "mttq": ("mặt trận tổ quốc", "mttq", "mặt trận"),
-    "doan_tn": ("đoàn thanh niên", "đoàn tn", "đtn", "đoàn tncs", "huyện đoàn", "tỉnh đoàn",
-                "thành đoàn", "thị đoàn"),
-    "hoi_lhtn": ("hội liên hiệp thanh niên", "liên hiệp thanh niên", "hội lhtn", "lhtn"),
-    "cong_doan": ("liên đoàn lao động", "lđlđ", "công đoàn"),
-    "dan_van": ("ban dân vận", "dân vận"),
-    "cap_uy": ("huyện ủy", "tỉnh ủy", "thành ủy", "thị ủy", "đảng ủy", "ban thường vụ"),
-    "ubnd": ("ủy ban nhân dân", "ubnd"),
-    "hdnd": ("hội đồng nhân dân", "hđnd"),
-    "hoi_nct": ("hội người cao tuổi", "người cao tuổi"),
-    "chu_thap_do": ("hội chữ thập đỏ", "chữ thập đỏ"),
-    "khuyen_hoc": ("hội khuyến học", "khuyến học"),
-    "bch": ("ban chấp hành", "bch"),
-    "thanh_pho": ("thành phố", "tp"),
-    "thi_xa": ("thị xã", "tx"),
-}
+# Names that users and portals write in several ways (vocabulary.ALIASES): every
+# spelling of a group adds the group's term (`@` + key) to the lexical tokens of
+# both passages and questions, so "HND" finds "Hội Nông dân" and the reverse.
 _ALIAS_SPELLINGS = Spellings({spelling: key for key, spellings in ALIASES.items() for spelling in spellings})
+
+
+# Each abbreviation among the spellings of a group, folded, with the spelling of
+# the group whose initials it is: "hnd" -> "hoi nong dan", "lđlđ" -> "lien doan lao dong".
+ALIAS_EXPANSIONS = {fold(short): fold(full) for spellings in ALIASES.values() for short in spellings
+                    if " " not in short for full in spellings
+                    if " " in full and "".join(w[0] for w in fold(full).split()) == fold(short)}
 
 
 def alias_keys(words: list[str]) -> list[str]:
@@ -214,7 +189,7 @@ def lexical_tokens(text: str) -> list[str]:
     return out
 
 
-# Bump when lexical_tokens changes: an index built with other tokens is rebuilt
+# Bump when lexical_tokens or vocabulary.ALIASES changes: an index built with other tokens is rebuilt
 # from its catalog (no re-embedding) before it is searched again.
 LEXICAL_TOKENS_VERSION = "3"  # 3: Hội LHTN is an organisation of its own
 

@@ -87,6 +87,17 @@ def test_a_name_in_the_office_asked_not_its_deputy_nor_another_body():
     bi_thu = wanted("Đại hội bầu ai làm Bí thư Huyện đoàn?")
     assert not has_evidence("Bí thư Tỉnh đoàn Hà Văn Nam trao bằng khen.", bi_thu)
     assert has_evidence("Đồng chí Hà Thị Mai được bầu làm Bí thư Huyện đoàn khóa mới.", bi_thu)
+    # An abbreviated body is the body spelled out: UBND is Ủy ban nhân dân.
+    ubnd = wanted("Ai là Chủ tịch UBND huyện?")
+    assert has_evidence("Ông Nguyễn Đức Tài, Chủ tịch Ủy ban nhân dân huyện dự.", ubnd)
+    assert not has_evidence("Ông Nguyễn Đức Tài, Chủ tịch Ủy ban MTTQ huyện dự.", ubnd)
+
+
+def test_a_full_name_is_a_person_whatever_common_surname_opens_it():
+    who = wanted("Ai chủ trì hội nghị?")
+    for name in ("Nguyễn Văn Hùng", "Thân Văn Hùng", "Quan Thị Lan", "Sơn Văn Tài"):
+        assert has_evidence(f"Hội nghị do {name} chủ trì.", who), name
+    assert not has_evidence("Hội nghị do Hội Nông dân Tùng Khê chủ trì.", who)
 
 
 def test_dates_and_places():

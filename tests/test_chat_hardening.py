@@ -15,7 +15,8 @@ import pytest
 from chat_fixtures import ADMIN_ID, SEED_QUESTION
 from fake_bot_api import BOT_USERNAME
 
-from chat import answers, callbacks
+from chat import callbacks
+from chat.render import texts
 from chat.telegram_bot import entity_texts
 
 USER = 4343
@@ -25,7 +26,7 @@ BOT = f"@{BOT_USERNAME}"
 
 def no_failures(api, caplog) -> None:
     """Nobody got the generic error, Telegram refused nothing, the log has no traceback."""
-    assert all(answers.ERROR not in s.plain for s in api.sent), [s.plain for s in api.sent]
+    assert all(texts.ERROR not in s.plain for s in api.sent), [s.plain for s in api.sent]
     assert not [e for e in api.errors if e[1] == 400], api.errors
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert "Traceback" not in caplog.text
@@ -76,7 +77,7 @@ def test_presses_on_inline_cards_get_a_short_answer_for_every_button_kind(bot_en
     with caplog.at_level(logging.INFO):
         bot_env.run(scenario())
     acks = [c.params.get("text") for c in api.calls_to("answerCallbackQuery")]
-    assert acks == [answers.BUTTON_NO_CHAT] * len(payloads)
+    assert acks == [texts.BUTTON_NO_CHAT] * len(payloads)
     assert len(api.sent) == len(api.sent_to(USER))  # nothing sent anywhere else
     assert bot_env.store().feedback_rows() == []  # the vote from nowhere was not stored
     no_failures(api, caplog)
@@ -161,7 +162,7 @@ def test_admin_upload_that_cannot_be_downloaded_is_asked_again(bot_env, caplog):
 
     with caplog.at_level(logging.INFO):
         refused, dropped = bot_env.run(scenario())
-    assert [m.plain for m in refused + dropped] == [answers.UPLOAD_NOT_DOWNLOADED] * 2
+    assert [m.plain for m in refused + dropped] == [texts.UPLOAD_NOT_DOWNLOADED] * 2
     assert api.errors[0][:2] == ("getFile", 400) and "file_id" in api.errors[0][2]
     assert api.dropped == ["download", "download"]
     assert sorted(p.name for p in bot_env.corpus_dir.rglob("*")) == before
@@ -192,7 +193,7 @@ def test_a_send_that_loses_its_connection_is_retried_once_then_apologised(bot_en
     with caplog.at_level(logging.INFO):
         saved, records, lost, after = bot_env.run(scenario())
     assert "Đầm Hà" in saved[0].plain and "Đầm Hà" in after[0].plain
-    assert [m.plain for m in lost] == [answers.ERROR]
+    assert [m.plain for m in lost] == [texts.ERROR]
     assert api.dropped == ["sendMessage"] * 3
     # A dropped request never reached the method: each reply was sent once, not twice.
     assert len([c for c in api.calls_to("sendMessage") if int(c.params["chat_id"]) == USER]) \
@@ -219,7 +220,7 @@ def test_gif_in_a_private_chat_is_not_an_upload(bot_env, caplog):
 
     with caplog.at_level(logging.INFO):
         user, admin = bot_env.run(scenario())
-    assert [m.plain for m in user + admin] == [answers.NOT_TEXT] * 2
+    assert [m.plain for m in user + admin] == [texts.NOT_TEXT] * 2
     assert not api.calls_to("getFile")
     no_failures(api, caplog)
 
@@ -246,8 +247,8 @@ def test_group_file_whose_caption_mentions_the_bot_gets_a_reply(bot_env, caplog)
 
     with caplog.at_level(logging.INFO):
         replies = bot_env.run(scenario())
-    assert [m.plain for m in replies] == [answers.ADMIN_ONLY, answers.UPLOAD_PRIVATE_ONLY,
-                                          answers.NOT_TEXT]
+    assert [m.plain for m in replies] == [texts.ADMIN_ONLY, texts.UPLOAD_PRIVATE_ONLY,
+                                          texts.NOT_TEXT]
     assert all(m.reply_to is not None for m in replies)  # the group sees which file it is about
     assert len(api.sent_to(GROUP)) == 3 and not api.calls_to("getFile")
     no_failures(api, caplog)

@@ -21,13 +21,14 @@ from round_robin import RoundRobin
 from test_chat_cli import BOT, _free_port, _post, clean_env
 from test_chat_telegram import answer_of, assert_sane, has_buttons
 
-from chat import answers
 from chat.context import resolve
 from chat.feedback import FeedbackStore
 from chat.pgstate import SCHEMA_VERSION, PgQuestions
+from chat.render import texts
 from chat.stores import StoreUnavailable, open_stores
 from chat.telegram_bot import ALLOWED_UPDATES, build_application
 from retrieval.config import Config
+from retrieval.index import IndexUnavailable
 from retrieval.types import Hit
 
 SECRET = "replica-hook-secret"
@@ -249,14 +250,14 @@ def test_two_webhook_replicas_answer_one_conversation(state_dsn, seed_index, sea
     assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in year[0].plain
     assert "Hiểu là: MTTQ huyện Đầm Hà, năm 2022" in who[0].plain
     assert "Kết quả 4" in " ".join(m.plain for m in more)  # the next page, from the other replica
-    assert answers.BUTTON_EXPIRED not in " ".join(m.plain for m in more + full)
+    assert texts.BUTTON_EXPIRED not in " ".join(m.plain for m in more + full)
     assert len(full[0].plain) > 200  # the article's text
     acks = [c.params.get("text") for c in api.calls_to("answerCallbackQuery")]
-    assert answers.FEEDBACK_THANKS in acks
+    assert texts.FEEDBACK_THANKS in acks
     assert "Hiểu là" not in after[0].plain  # /new went to the other replica
     votes = open_stores(config).questions.feedback_rows()
     assert [v["value"] for v in votes] == [1]
-    limited = [answers.RATE_LIMITED.split("{")[0] in t for t in hasty_replies]
+    limited = [texts.RATE_LIMITED.split("{")[0] in t for t in hasty_replies]
     assert limited == [False] * 4 + [True]  # the 5th of 4 a minute, whichever replica took it
     assert_sane(api)
 
@@ -294,7 +295,7 @@ def test_postgres_restart_while_serving(state_dsn, pg_server, seed_index, search
                 await asyncio.to_thread(server.start)
                 back_at = time.monotonic()
                 after = await ask(SEED_QUESTION)
-                while answers.STORE_UNAVAILABLE in after and time.monotonic() - back_at < 10:
+                while texts.STORE_UNAVAILABLE in after and time.monotonic() - back_at < 10:
                     await asyncio.sleep(0.5)
                     after = await ask(SEED_QUESTION)
                 return before, during, after, time.monotonic() - back_at
@@ -305,9 +306,9 @@ def test_postgres_restart_while_serving(state_dsn, pg_server, seed_index, search
     finally:
         server.start()  # whatever happened: the other tests need it
     assert "Đầm Hà" in before
-    assert during == [answers.STORE_UNAVAILABLE] * 2 and "thử lại sau" in during[0]
+    assert during == [texts.STORE_UNAVAILABLE] * 2 and "thử lại sau" in during[0]
     print(f"answered again {seconds:.2f} s after the server was back")  # pytest -s shows it
-    assert "MTTQ" in after and answers.STORE_UNAVAILABLE not in after and seconds < 10
+    assert "MTTQ" in after and texts.STORE_UNAVAILABLE not in after and seconds < 10
     assert_sane(api)
 
 
@@ -385,7 +386,7 @@ def test_zalo_says_try_later_while_postgres_restarts(state_dsn, pg_server, seed_
         finally:
             pg_server.start()
         sent = [s.text for s in api.sent_to(user)]
-    assert "MTTQ" in sent[0] and sent[first:during] == [answers.STORE_UNAVAILABLE]
+    assert "MTTQ" in sent[0] and sent[first:during] == [texts.STORE_UNAVAILABLE]
     assert "MTTQ" in sent[during]
 
 
@@ -422,22 +423,27 @@ def test_telegram_and_zalo_in_one_process_share_the_postgres_stores(state_dsn, s
 
 class _IndexServerGone:
     """The real searcher, except that searching fails as the postgres index backend does
-    when its server restarts (psycopg's OperationalError)."""
+    when its server restarts: the reader's IndexUnavailable, or a raw psycopg error."""
 
-    def __init__(self, searcher):
+    def __init__(self, searcher, error):
         self._searcher = searcher
+        self._error = error
 
     def search(self, *args, **kwargs):
-        raise psycopg.OperationalError("server closed the connection unexpectedly")
+        raise self._error
 
     def __getattr__(self, name):
         return getattr(self._searcher, name)
 
 
-def test_index_server_outage_is_the_polite_reply_too(bot_env, caplog):
+@pytest.mark.parametrize("error", [
+    IndexUnavailable("the index server cannot be reached"),
+    psycopg.OperationalError("server closed the connection unexpectedly"),
+], ids=["IndexUnavailable", "OperationalError"])
+def test_index_server_outage_is_the_polite_reply_too(bot_env, caplog, error):
     """The index on PostgreSQL going away mid-question: the same "thử lại sau", no
     traceback, whatever store keeps the chat state."""
-    bot_env.searcher = _IndexServerGone(bot_env.searcher)
+    bot_env.searcher = _IndexServerGone(bot_env.searcher, error)
     api = bot_env.api
 
     async def scenario():
@@ -446,5 +452,5 @@ def test_index_server_outage_is_the_polite_reply_too(bot_env, caplog):
             return await api.wait_reply(6161)
 
     reply = bot_env.run(scenario())
-    assert [m.plain for m in reply] == [answers.STORE_UNAVAILABLE]
+    assert [m.plain for m in reply] == [texts.STORE_UNAVAILABLE]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]

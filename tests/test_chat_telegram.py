@@ -26,7 +26,8 @@ from chat_fixtures import (
 )
 from fake_bot_api import BOT_USERNAME, check_html, utf16_len
 
-from chat import answers, callbacks
+from chat import callbacks
+from chat.render import cards, texts
 from retrieval.articles import corpus_files
 
 pytestmark = pytest.mark.slow
@@ -233,7 +234,7 @@ def test_markup_in_question_comes_back_escaped(bot_env):
     assert "&lt;b&gt;Đầm Hà&lt;/b&gt; &amp; **MTTQ** &lt;script&gt;" in first
     assert "<script>" not in first
     assert messages[0].plain.count(question) == 1  # the user sees exactly what they typed
-    assert answers.ERROR not in messages[0].plain
+    assert texts.ERROR not in messages[0].plain
     assert_sane(api)
 
 
@@ -290,14 +291,14 @@ def test_strange_input_gets_polite_answers(bot_env):
     long_answer = replies[9002]
     assert "Câu hỏi quá dài" in long_answer[0].plain and "Đầm Hà" in long_answer[0].plain
     for chat in (9003, 9004, 9005):
-        assert replies[chat][0].plain == answers.NOT_TEXT
+        assert replies[chat][0].plain == texts.NOT_TEXT
     assert "/ask" in replies[9006][0].plain and "ví dụ" in replies[9006][0].plain
-    assert replies[9007][0].plain == answers.UNKNOWN_COMMAND
+    assert replies[9007][0].plain == texts.UNKNOWN_COMMAND
     assert "chỉ đọc được câu hỏi bằng chữ" in replies[9008][0].plain
     assert "Đầm Hà" in replies[9009][0].plain  # an edited question is answered anew
     assert "Đầm Hà" in replies[9010][0].plain  # answered, not the error reply
     for chat, messages in replies.items():
-        assert all(answers.ERROR not in m.plain for m in messages), chat
+        assert all(texts.ERROR not in m.plain for m in messages), chat
     assert_sane(api)
 
 
@@ -355,8 +356,8 @@ def test_more_full_text_and_feedback_survive_restart(bot_env):
     assert full[0].plain.startswith("📄 Thường trực Huyện ủy duyệt Chương trình công tác")
     assert "Chiều ngày 11/1, Thường trực Huyện ủy đã tổ chức hội nghị" in full_text
     assert "Đồng chí Đặng Văn Tuấn" in full_text
-    assert ack.get("text") == answers.FEEDBACK_THANKS
-    assert answers.ERROR not in full_text
+    assert ack.get("text") == texts.FEEDBACK_THANKS
+    assert texts.ERROR not in full_text
     assert_sane(api, allowed=("answerCallbackQuery",))
 
 
@@ -408,7 +409,7 @@ def test_a_page_of_every_article_is_short_cards_answer_first(bot_env):
     shown = ranks(messages)
     assert len(shown) >= 5 and shown == list(range(1, len(shown) + 1))  # one card per article
     assert len(quotes) == len(shown)
-    assert all(len(html.unescape(re.sub(r"<[^>]+>", "", q))) <= answers.CARD_ANSWER_CHARS + 3
+    assert all(len(html.unescape(re.sub(r"<[^>]+>", "", q))) <= cards.CARD_ANSWER_CHARS + 3
                for q in quotes)  # "N. " and the answer text
     titles = headlines(messages)
     assert len(titles) == len(set(titles)) == len(shown)
@@ -437,13 +438,13 @@ def test_whole_passage_button_shows_what_the_card_left_out(bot_env, searcher):
     answer, whole, unknown = bot_env.run(scenario())
     card = article_cards(searcher.search(question, top_k=CARD_POOL).hits)[0]
     passage = " ".join(card[0].text.split())
-    assert len(passage) > answers.CARD_ANSWER_CHARS and passage not in answer.plain  # the card: part
+    assert len(passage) > cards.CARD_ANSWER_CHARS and passage not in answer.plain  # the card: part
     (reply,) = whole
     for hit in card:  # «Cả đoạn»: all of it
         assert " ".join(hit.text.split()) in reply.plain
     assert reply.plain.startswith("1. ") and f"📰 {card[0].title}" in reply.plain
     assert "<b>" in reply.text.split("</blockquote>")[0]
-    assert [m.plain for m in unknown] == [answers.BUTTON_EXPIRED]
+    assert [m.plain for m in unknown] == [texts.BUTTON_EXPIRED]
     assert_sane(api)
 
 
@@ -535,7 +536,7 @@ def test_non_admin_cannot_reindex_or_upload(bot_env):
             return refused
 
     refused = bot_env.run(scenario())
-    assert [m.plain for m in refused] == [answers.ADMIN_ONLY, answers.ADMIN_ONLY]
+    assert [m.plain for m in refused] == [texts.ADMIN_ONLY, texts.ADMIN_ONLY]
     assert sorted(p.name for p in bot_env.corpus_dir.rglob("*")) == before
     assert not api.calls_to("getFile")  # the file was not even downloaded
 
@@ -639,7 +640,7 @@ def test_reindex_keeps_answering_then_serves_new_article(own_index_env):
     assert timeline["built"] < timeline["answered"] < timeline["released"]
     assert [m.plain for m in during if "Xã Tân Lập tổ chức hội thi" in m.plain] == []
     assert "chưa tìm thấy" in during[0].plain  # nothing of the new article in the old index
-    assert busy[0].plain == answers.REINDEX_BUSY
+    assert busy[0].plain == texts.REINDEX_BUSY
     assert "Thêm mới: 1 (tan_lap_banh_chung)" in report[-1].plain
     assert "Bài viết: 7" in report[-1].plain
     assert "Xã Tân Lập tổ chức hội thi gói bánh chưng xanh" in after[0].plain
@@ -705,7 +706,7 @@ class ExplodingSearcher:
     def __getattr__(self, name):
         return getattr(self.inner, name)
 
-    def search(self, question, top_k=None, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=None, offset=0, today=None, prefer=(), intent=None):
         if "BOOM" in question:
             raise RuntimeError("index exploded")
         return self.inner.search(question, top_k, offset, today, prefer)
@@ -725,7 +726,7 @@ def test_failure_is_logged_and_user_told_briefly(bot_env, caplog):
 
     with caplog.at_level(logging.INFO):
         failed, after = bot_env.run(scenario())
-    assert [m.plain for m in failed] == [answers.ERROR]
+    assert [m.plain for m in failed] == [texts.ERROR]
     assert "Đầm Hà" in after[0].plain  # the bot goes on
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert errors and "index exploded" in caplog.text and "Traceback" in caplog.text

@@ -13,24 +13,25 @@ import pytest
 from chat_fixtures import StubReader
 from fake_bot_api import check_html, html_to_text
 from telegram import Message
+from telegram.constants import MessageLimit
 
-from chat import answers, callbacks, logsafe
+from chat import callbacks, logsafe
 from chat.admin import UploadRejected, discard_if_skipped, safe_file_name, save_upload
-from chat.answers import (
-    HTML,
-    PLAIN,
+from chat.callbacks import page_keyboard
+from chat.feedback import FeedbackStore
+from chat.ratelimit import QuestionLimiter
+from chat.render import cards, texts
+from chat.render.cards import (
     article_messages,
     card_answer_texts,
     card_excerpt,
-    chunk_text,
     hit_block,
     page_messages,
     passage_block,
 )
-from chat.feedback import FeedbackStore
-from chat.ratelimit import QuestionLimiter
+from chat.render.markup import HTML, PLAIN, ZALO, chunk_text
 from chat.service import CardPassages, ChatService, Status
-from chat.telegram_bot import addressed_text, file_url_for, page_keyboard
+from chat.telegram_bot import addressed_text, file_url_for
 from chat.textutil import (
     MAX_QUESTION_CHARS,
     best_sentence,
@@ -119,7 +120,7 @@ def test_page_messages_split_on_passage_boundaries():
     hits = [make_hit(i, text=f"Đoạn {i}: " + "Huyện ủy duyệt chương trình. " * 60,
                      title=f"Bài {i}: " + "tiêu đề rất dài " * 20) for i in range(12)]
     page = ChatServiceStub.page(hits)
-    messages = page_messages(HTML, page, hint=answers.hint(page))
+    messages = page_messages(HTML, page, hint=texts.hint(HTML, page))
     assert len(messages) >= 2
     for m in messages:
         assert utf16_len(m) <= 4096
@@ -152,7 +153,7 @@ def test_article_split_keeps_all_text_and_valid_html():
 def test_article_messages_are_capped():
     article = Article("a1", "T", ["câu văn " * 400] * 40)
     messages = article_messages(HTML, article)
-    assert len(messages) == answers.MAX_ARTICLE_MESSAGES
+    assert len(messages) == cards.MAX_ARTICLE_MESSAGES
     assert "bài gốc" in messages[-1]
 
 
@@ -278,11 +279,31 @@ def test_long_context_is_cut_at_word_ends_within_the_limit():
     text = f"Mở đầu. {long_before.strip()}. {SENTENCES[2]} {long_after.strip()}. Kết luận."
     ex = card_excerpt(make_hit(text=text), "kết nạp bao nhiêu hội viên mới")
     assert ex.answer == SENTENCES[2]
-    assert len(" ".join(ex.pieces())) <= answers.CARD_ANSWER_CHARS
+    assert len(" ".join(ex.pieces())) <= cards.CARD_ANSWER_CHARS
     assert ex.before.startswith("… ") and ex.after.endswith(" …")
     assert len(ex.before) > 60 and len(ex.after) > 60  # both sides get a share of the room
     for piece in ex.pieces():
         assert_whole_words(piece, text)
+
+
+def test_an_answer_that_opens_a_list_shows_its_items_not_what_came_before():
+    items = ["tiếp tục rà soát hội viên nghèo ở từng ấp;", "tăng cường nắm bắt tâm tư, nguyện vọng hội viên;",
+             "đẩy mạnh đối thoại giữa người đứng đầu cấp ủy với nông dân;",
+             "nhân rộng các mô hình kinh tế tập thể có hiệu quả."]
+    opening = ("Kết luận hội nghị, đồng chí Chủ tịch Hội Nông dân huyện Tân Lạc đề nghị các cơ sở Hội "
+               "trong năm 2025 thực hiện tốt các nhiệm vụ trọng tâm;")
+    text = f"{SENTENCES[0]} {SENTENCES[1]} {opening} {' '.join(items)}"
+    start = text.index(opening)
+    ex = card_excerpt(make_hit(text=text, answer=(start, start + len(opening))), "Chủ tịch Hội đề nghị gì?")
+    assert ex.answer == opening and ex.before == "…"
+    assert ex.after.startswith(" ".join(items[:3]))  # three items fit beside the opening
+    assert len(" ".join(ex.pieces())) <= cards.CARD_ANSWER_CHARS
+    for piece in ex.pieces():
+        assert_whole_words(piece, text)
+    # a "bao nhiêu" answer ending in ";" is one item among others: context both sides
+    counted = card_excerpt(make_hit(text=text, answer=(start, start + len(opening))),
+                           "Hội có bao nhiêu nhiệm vụ trọng tâm?")
+    assert counted.before == f"… {SENTENCES[1]}"
 
 
 def test_one_long_sentence_is_cut_at_a_word_end_with_an_ellipsis():
@@ -291,7 +312,7 @@ def test_one_long_sentence_is_cut_at_a_word_end_with_an_ellipsis():
     text = f"Câu mở đầu ngắn. {sentence} Câu kết."
     ex = card_excerpt(make_hit(text=text), "vận động hội viên tham gia mô hình kinh tế 2024")
     assert ex.before == "…" and ex.after == "" and ex.answer.endswith("…")
-    assert len(" ".join(ex.pieces())) <= answers.CARD_ANSWER_CHARS
+    assert len(" ".join(ex.pieces())) <= cards.CARD_ANSWER_CHARS
     assert sentence.startswith(ex.answer[:-1]) and sentence[len(ex.answer) - 1] in " ,"
     assert_whole_words(ex.answer, text)
 
@@ -326,9 +347,9 @@ def test_whole_passage_view_shows_everything_with_the_answer_marked():
         "2. " + " ".join(SENTENCES[:5]) + f" **{SENTENCES[5]}**",  # the last sentence, marked
         "Đoạn sau: đại biểu tham quan vườn cây ăn trái.",  # nothing in it answers: unmarked
         "📰 Hội Nông dân Tân Lạc", "📍 Đầm Hà · 🗓 11/01/2024 · Nguồn: Trung tâm TT&VH"]
-    assert answers.passage_reply(PLAIN, None) == answers.BUTTON_EXPIRED
-    gone = answers.passage_reply(PLAIN, CardPassages([], 0, "câu hỏi"))
-    assert gone == answers.PASSAGE_GONE
+    assert cards.passage_reply(PLAIN, None) == texts.BUTTON_EXPIRED
+    gone = cards.passage_reply(PLAIN, CardPassages([], 0, "câu hỏi"))
+    assert gone == texts.PASSAGE_GONE
 
 
 def test_partial_answer_says_what_is_missing_first():
@@ -359,6 +380,24 @@ def test_callback_payloads_round_trip_and_fit():
         assert callbacks.parse(bad) is None
 
 
+def test_each_button_reaches_its_own_handler_only():
+    """The handlers' patterns are built from the payloads' own prefixes: every payload
+    matches exactly one pattern, the one of its kind."""
+    made = {callbacks.MORE_PATTERN: callbacks.more(5, 3), callbacks.FULL_PATTERN: callbacks.full(5, 0),
+            callbacks.PASSAGE_PATTERN: callbacks.passage(5, 0),
+            callbacks.FEEDBACK_PATTERN: callbacks.feedback(5, 0, True),
+            callbacks.TOPIC_PATTERN: callbacks.topic("y", "2024")}
+    for own, data in made.items():
+        assert [p for p in made if re.match(p, data)] == [own], data
+    assert not any(re.match(p, "lạ:nút-cũ") for p in made)  # the catch-all handler's
+
+
+def test_each_front_end_has_its_limit_and_its_way_to_go_on():
+    """Telegram: its message limit and buttons; Zalo: 2,000 characters, typed commands."""
+    assert HTML.limit == MessageLimit.MAX_TEXT_LENGTH and HTML.buttons
+    assert ZALO.limit == 2000 and not ZALO.buttons and not PLAIN.buttons
+
+
 def test_keyboard_has_one_full_text_button_per_article():
     hits = [make_hit(1), make_hit(1, passage_id="a1#3"), make_hit(2)]
     page = ChatServiceStub.page(hits, has_more=True, offset=3, qid=77)
@@ -377,7 +416,7 @@ class StubSearcher:
         self.hits, self.answered, self.queries = hits, answered, []
         self.reader = StubReader()
 
-    def search(self, question, top_k=5, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=5, offset=0, today=None, prefer=(), intent=None):
         self.queries.append((question, top_k, offset))
         return SearchResponse(question, self.answered, self.hits[offset:offset + top_k])
 
@@ -647,7 +686,7 @@ def test_partial_answer_says_what_is_missing_before_the_results():
 
 def test_service_passes_the_grade_to_the_page(tmp_path):
     class Partial(StubSearcher):
-        def search(self, question, top_k=5, offset=0, today=None, prefer=()):
+        def search(self, question, top_k=5, offset=0, today=None, prefer=(), intent=None):
             response = super().search(question, top_k, offset)
             response.match, response.missing, response.understood = "partial", ["place"], "huyện X"
             return response

@@ -17,13 +17,14 @@ from chat_fixtures import LONG_URL, SEED_QUESTION
 from fake_zalo_api import ACCOUNT_NAME, BOT_NAME, TEXT_LIMIT, FakeZaloAPI
 from portal_site import ARTICLES, PortalServer, Route, article_html
 
-from chat import answers
 from chat.admin import Reindexer
 from chat.feedback import FeedbackStore
+from chat.render.texts import ADMIN_ONLY, FETCH_STARTED, REINDEX_STARTED, STORE_UNAVAILABLE
+from chat.render.texts import ZALO_HOW_TO as HOW_TO
 from chat.stores import StoreUnavailable, open_stores
 from chat.zalo.app import build_zalo
 from chat.zalo.client import ZaloClient, ZaloError
-from chat.zalo.handlers import HOW_TO, fit, parse_command
+from chat.zalo.handlers import fit, parse_command
 from chat.zalo.webhook import WebhookSettings
 from retrieval.config import FetchConfig
 
@@ -468,13 +469,13 @@ def test_store_outage_on_the_webhook_and_in_admin_commands_is_the_polite_reply(z
             statuses = [await post(api.deliver, api.message_update(SEED_QUESTION, chat_id=USER)),
                         await post(api.deliver, api.message_update("/reindex", chat_id=ADMIN))]
             asked = await api.wait_reply(USER)
-            admin = await api.wait_reply(ADMIN, contains=answers.STORE_UNAVAILABLE)
+            admin = await api.wait_reply(ADMIN, contains=STORE_UNAVAILABLE)
             return statuses, asked, admin
 
     statuses, asked, admin = asyncio.run(scenario())
     assert statuses == [200, 200]
-    assert [m.text for m in asked] == [answers.STORE_UNAVAILABLE]
-    assert [m.text for m in admin] == [answers.REINDEX_STARTED, answers.STORE_UNAVAILABLE]
+    assert [m.text for m in asked] == [STORE_UNAVAILABLE]
+    assert [m.text for m in admin] == [REINDEX_STARTED, STORE_UNAVAILABLE]
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
@@ -563,13 +564,13 @@ def test_admins_reindex_and_add_links_others_are_refused(own_zalo):
             return replies
 
     r = asyncio.run(scenario())
-    assert [m.text for m in r["/reindex"]] == [answers.ADMIN_ONLY]
-    assert [m.text for m in r[f"/add {link}"]] == [answers.ADMIN_ONLY]
-    assert answers.FETCH_STARTED not in texts(r[link])  # a non-admin's link is a question
+    assert [m.text for m in r["/reindex"]] == [ADMIN_ONLY]
+    assert [m.text for m in r[f"/add {link}"]] == [ADMIN_ONLY]
+    assert FETCH_STARTED not in texts(r[link])  # a non-admin's link is a question
     assert len(portal.hits(PAGE.path)) == 2  # the admin's /add and link; nothing for others
     assert "/reindex" in texts(r["help"]) and "/add" in texts(r["help"])
     report = texts(r["reindex"])
-    assert answers.REINDEX_STARTED in report and "Thêm mới: 1 (tan_lap_banh_chung)" in report
+    assert REINDEX_STARTED in report and "Thêm mới: 1 (tan_lap_banh_chung)" in report
     assert "Xã Tân Lập tổ chức hội thi gói bánh chưng xanh" in texts(r["new"])
     assert "/add https://" in texts(r["usage"]) and "<code>" not in texts(r["usage"])
     added = texts(r["add"])

@@ -37,7 +37,7 @@ def hit(n: int) -> Hit:
 class Searcher:
     reader = StubReader()
 
-    def search(self, question, top_k=None, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=None, offset=0, today=None, prefer=(), intent=None):
         from retrieval.types import SearchResponse
 
         return SearchResponse(query=question, answered=True,

@@ -18,7 +18,7 @@ from conftest import ROOT
 from fake_bot_api import check_html
 from portal_site import ARTICLES, DISALLOWED, FakeArticle, PortalServer, Route, article_html, full_portal
 
-from chat import answers
+from chat.render import texts
 from retrieval.articles import split_front_matter
 from retrieval.config import FetchConfig
 from retrieval.fetch import PAGES_SOURCE, canonical_url, fetch, last_runs
@@ -366,8 +366,8 @@ def test_links_from_non_admins_are_questions_and_add_is_refused(bot_env, portal)
             return refused, await api.wait_reply(USER, after=n)
 
     refused, asked = env.run(scenario())
-    assert [m.plain for m in refused] == [answers.ADMIN_ONLY]
-    assert answers.FETCH_STARTED not in [m.plain for m in asked]
+    assert [m.plain for m in refused] == [texts.ADMIN_ONLY]
+    assert texts.FETCH_STARTED not in [m.plain for m in asked]
     assert len(portal.requests) == requests_before  # nothing was fetched for them
     _sane(api)
 

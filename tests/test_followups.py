@@ -42,6 +42,13 @@ def test_follow_up_inherits_what_it_leaves_unsaid():
     assert who.intent.describe() == body.intent.describe() and "chủ trì" in who.text
 
 
+def test_when_asked_either_way_is_a_follow_up():
+    for when in ("khi nào", "bao giờ"):  # "giờ" asks, like "nào"
+        _, follow = ask_chain(ConversationMemory(), [
+            "Hội Nông dân huyện Tùng Khê tổng kết công tác năm 2023 thế nào?", f"tổ chức {when}?"])
+        assert follow.followup and follow.intent.describe() == "Hội Nông dân huyện Tùng Khê, năm 2023"
+
+
 def test_a_question_that_states_everything_starts_fresh():
     _, fresh = ask_chain(ConversationMemory(), [
         "Hội Nông dân huyện Tùng Khê tổng kết năm 2023",
@@ -184,3 +191,22 @@ def test_off_topic_after_a_question_is_not_found_and_a_changed_body_comes_first(
     service.ask("Hội Nông dân huyện Kỳ Lương tổng kết công tác năm 2023 thế nào?", chat_id=8)
     other = service.ask("còn Hội Cựu chiến binh thì sao?", chat_id=8)
     assert other.hits[0].article_id == "conf_ky_luong_hoi_ccb_2023"
+
+
+def _constraints(intent: Intent) -> tuple:
+    return (intent.places, intent.years, intent.terms, intent.organisations, intent.events)
+
+
+@pytest.mark.parametrize("message", [
+    "ai chủ trì?", "năm 2022?", "còn huyện Kỳ Lương?", "còn Hội Phụ nữ huyện đó?", "năm 2022 thì họ làm gì?",
+    "còn đại hội đại biểu nhiệm kỳ 2023-2028 thì sao?", "còn Hội Cựu chiến binh huyện đó làm được gì?",
+    "thế còn đại hội cấp tỉnh lần thứ 9 thì sao?"])
+def test_what_a_follow_up_searches_states_what_it_means(message):
+    """Search takes the resolved constraints (`Searcher.search(intent=...)`) instead of
+    parsing the question again, and «Xem thêm» parses the stored text: both must agree,
+    so the text searched states exactly the merged constraints, and an event kind goes
+    with the topic it came with."""
+    previous = remembered("Đại hội Hội Nông dân huyện Tùng Khê năm 2023 có bao nhiêu đại biểu?", ARTICLE)
+    resolved = resolve(message, previous, KNOWN)
+    assert resolved.followup
+    assert _constraints(understand(resolved.text, KNOWN)) == _constraints(resolved.intent)

@@ -467,7 +467,7 @@ def test_bulk_removal_leaves_exact_lexical_statistics(tmp_path, corpus, e5):
         (corpus / name).unlink()
     build_index(corpus, index, progress=False, embedder=e5)
     searcher = Searcher.open(index, embedder=e5)
-    assert lexical_module.deleted_share(searcher.reader.current.lexical) == 0.0
+    assert lexical_module.deleted_share(searcher.reader.current.lexical.searcher) == 0.0
     fresh = tmp_path / "fresh"
     fresh.mkdir()
     shutil.copy(index / "embeddings.sqlite", fresh)

@@ -22,8 +22,9 @@ from chat.dashboard import Dashboard, make_server, render_page
 from chat.feedback import FeedbackReader, FeedbackStore
 from chat.insights import build_report, chat_chart
 from chat.service import ChatService
-from retrieval.query import ORGANISATIONS, Intent, Place
+from retrieval.query import Intent, Place
 from retrieval.types import Hit, SearchResponse
+from retrieval.vocabulary import ORGANISATIONS
 
 TZ = "Asia/Ho_Chi_Minh"
 NOW = datetime(2026, 11, 20, 3, 30, tzinfo=UTC)  # 10:30 in Hà Nội
@@ -143,7 +144,7 @@ class GradingSearcher:
     def __init__(self, match: str, missing: list[str], intent: Intent, detail: str = ""):
         self.match, self.missing, self.intent, self.detail = match, missing, intent, detail
 
-    def search(self, question, top_k=None, offset=0, today=None, prefer=()):
+    def search(self, question, top_k=None, offset=0, today=None, prefer=(), intent=None):
         hit = Hit(article_id="a1", passage_id="a1#0", text="…", score=1.0, title="Bài 1")
         answered = self.match != "none"
         return SearchResponse(question, answered, [hit] if answered else [], self.match,

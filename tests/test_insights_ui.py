@@ -20,9 +20,9 @@ from chat_fixtures import ADMIN_ID
 from insights_fixture import OLD_MARK, make_store
 from test_insights import TZ, expected
 
-from chat import answers
 from chat.dashboard import Dashboard, make_server
 from chat.insights import build_report, chat_chart
+from chat.render import texts
 
 USER = 4321
 GROUP = -100555
@@ -170,7 +170,7 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
     figures = Figures()
     figures.feed(page)
     assert figures.of("questions") == [expected(asked, days=7, retention=90, now=datetime.now(UTC))["questions"]]
-    assert [m.plain for m in refused] == [answers.ADMIN_ONLY]
+    assert [m.plain for m in refused] == [texts.ADMIN_ONLY]
     assert "/thongke 30" in usage[0].plain
     assert "tin nhắn riêng" in usage[1].plain and not any(s.photo for s in api.sent_to(GROUP))
     assert (next_run.weekday(), next_run.hour, next_run.minute) == (0, 8, 0)  # Monday 08:00

@@ -1,6 +1,7 @@
 import pytest
 
 from retrieval.textnorm import (
+    ALIAS_EXPANSIONS,
     alias_keys,
     content_syllables,
     fold,
@@ -81,6 +82,14 @@ def test_alias_terms_need_whole_syllables_and_the_longest_spelling_wins():
     assert alias_keys("mat tran to quoc".split()) == ["mttq"]  # one group, not "mat tran" + rest
     assert alias_keys("hndx".split()) == []
     assert "@hoi_ccb" not in lexical_tokens("Hội Nông dân")
+
+
+def test_an_abbreviation_among_the_aliases_expands_to_the_spelling_of_its_initials():
+    assert ALIAS_EXPANSIONS["hnd"] == "hoi nong dan"
+    assert ALIAS_EXPANSIONS["lhpn"] == "lien hiep phu nu"  # not "hội liên hiệp phụ nữ"
+    assert ALIAS_EXPANSIONS["ldld"] == "lien doan lao dong"  # đ folds to d on both sides
+    assert ALIAS_EXPANSIONS["dtn"] == "doan thanh nien"
+    assert "hoi nd" not in ALIAS_EXPANSIONS and "tncs" not in ALIAS_EXPANSIONS
 
 
 def test_sentences_end_before_any_capital_even_outside_ascii():

@@ -5,10 +5,8 @@ console's in spirit and Vietnamese first: «xem thêm» (/more), «đoạn N»
 (/doan N), «toàn văn N» (/full N), /new, /chude, /help; typed with or without
 diacritics.  The line that says how to use them comes once per conversation.
 
-Messages are plain text (Zalo documents no formatting) within 2,000
-characters, packed at card boundaries by answers.pack.  pack counts UTF-16
-units, which is never fewer than characters, so a message fits whether Zalo
-counts characters (as documented) or UTF-16 units.
+Messages are plain text within 2,000 characters (render.markup.ZALO), packed
+at card boundaries.
 
 Ids are strings on Zalo; the service, the rate limit and the feedback store
 see them as "zalo:<id>", so they never meet a Telegram id of the same digits.
@@ -25,66 +23,47 @@ from dataclasses import dataclass
 from retrieval.textnorm import fold
 
 from ..admin import LINK_ONLY, Reindexer, fetch_and_report, reindex_and_report
-from ..answers import (
+from ..context import RecentMap
+from ..insights_bot import PERIODS
+from ..render.cards import article_messages, page_messages, passage_reply
+from ..render.markup import ZALO, chunk_text, pack
+from ..render.texts import (
     ADD_USAGE,
     ADMIN_ONLY,
+    ARTICLE_GONE,
     ERROR,
+    FULL_WHAT,
     NEW_CONVERSATION,
+    NO_MORE,
+    NO_SUCH,
     NOT_TEXT,
-    PASSAGE_GONE,
-    PLAIN,
+    PASSAGE_WHAT,
     RATE_LIMITED,
     STORE_UNAVAILABLE,
     UNKNOWN_COMMAND,
-    article_gone,
-    article_messages,
-    chunk_text,
-    help_text,
+    ZALO_ADMIN_COMMANDS,
+    ZALO_ASK_FIRST,
+    ZALO_COMMANDS,
+    ZALO_HOW_TO,
+    ZALO_IN_GROUP,
+    ZALO_NEED_NUMBER,
+    ZALO_THONGKE_PRIVATE,
+    help_intro,
     latest_text,
-    pack,
-    page_messages,
-    passage_block,
     seconds_text,
     stats_text,
+    thongke_usage,
     topics_text,
 )
-from ..context import RecentMap
-from ..insights_bot import PERIODS
 from ..service import ChatService, Page, Status
 from ..stores import OUTAGES, RateLimiter
 from ..textutil import utf16_len
 
 log = logging.getLogger(__name__)
 
-ZALO_LIMIT = 2000  # sendMessage `text`: 1 to 2,000 characters
 TEXT_EVENT = "message.text.received"
 CONVERSATIONS = 5000  # chats whose last answer is remembered (in memory only)
 CONVERSATION_SECONDS = 24 * 3600
-
-HOW_TO = ("💡 Gõ «xem thêm» để xem kết quả tiếp theo · «đoạn N» để đọc cả đoạn trích số N · "
-          "«toàn văn N» để đọc cả bài số N · /new để hỏi chuyện khác · /help để xem hướng dẫn.")
-THONGKE_USAGE = "Dùng /thongke (7 ngày) hoặc /thongke 30 (30 ngày)."
-THONGKE_PRIVATE = "Thống kê có trích câu hỏi của người dùng: hãy gửi /thongke trong tin nhắn riêng."
-NO_MORE = "Không còn kết quả nào khác. Hãy đặt câu hỏi mới."
-ASK_FIRST = "Hãy đặt câu hỏi trước, rồi gõ «{command} N» để đọc {what} số N."
-NEED_NUMBER = "Gõ «{command}» kèm số thứ tự kết quả, ví dụ: {command} 1"
-NO_SUCH = "Không có kết quả số {n} cho câu hỏi vừa rồi."
-IN_GROUP = ("Trong nhóm: nhắc tên mình (@{name}) kèm câu hỏi, "
-            "hoặc gõ /ask kèm câu hỏi.")
-ZALO_COMMANDS = "\n".join([
-    "Lệnh (gõ như tin nhắn thường)",
-    "xem thêm (/more) – xem thêm kết quả cho câu hỏi vừa rồi",
-    "đoạn N (/doan N) – đọc cả đoạn trích của kết quả số N",
-    "toàn văn N (/full N) – đọc toàn văn bài của kết quả số N",
-    "/new – hỏi chuyện khác (quên ngữ cảnh câu trước) · /chude – dữ liệu có gì",
-    "/stats – thống kê dữ liệu · /latest – bài mới nhất · /help – hướng dẫn này",
-])
-ZALO_ADMIN_COMMANDS = "\n".join([
-    "Quản trị",
-    "/reindex – xây dựng lại chỉ mục từ thư mục dữ liệu",
-    "/add <đường dẫn> (hoặc chỉ gửi đường dẫn) – tải bài viết từ trang web về kho dữ liệu",
-    "/thongke [7|30] – người dùng hỏi gì, dữ liệu còn thiếu gì (trong tin nhắn riêng)",
-])
 
 # Folded (no diacritics, lower case) command words -> command.
 _COMMANDS = {
@@ -127,7 +106,7 @@ def plain(text: str) -> str:
     return html.unescape(re.sub(r"<[^>]+>", "", text))
 
 
-def fit(text: str, limit: int = ZALO_LIMIT) -> list[str]:
+def fit(text: str, limit: int = ZALO.limit) -> list[str]:
     """A long plain text (a rebuild report, /thongke) as messages within Zalo's limit,
     cut between paragraphs, else between lines, else between words."""
     blocks: list[str] = []
@@ -137,7 +116,7 @@ def fit(text: str, limit: int = ZALO_LIMIT) -> list[str]:
             continue
         lines: list[str] = []
         for line in paragraph.split("\n"):
-            lines += chunk_text(PLAIN, line, limit) if utf16_len(line) > limit else [line]
+            lines += chunk_text(ZALO, line, limit) if utf16_len(line) > limit else [line]
         blocks += pack(lines, limit, sep="\n")
     return pack(blocks, limit)
 
@@ -247,11 +226,11 @@ class ZaloChat:
             self._last.pop(chat)
             return [NEW_CONVERSATION]
         if command == "topics":
-            return [topics_text(PLAIN, await asyncio.to_thread(service.topics), console=True)]
+            return [topics_text(ZALO, await asyncio.to_thread(service.topics))]
         if command == "stats":
-            return [stats_text(PLAIN, await asyncio.to_thread(service.stats))]
+            return [stats_text(ZALO, await asyncio.to_thread(service.stats))]
         if command == "latest":
-            return [latest_text(PLAIN, await asyncio.to_thread(service.latest, 5))]
+            return [latest_text(ZALO, await asyncio.to_thread(service.latest, 5))]
         if command == "more":
             return await self._more(chat)
         if command in ("full", "doan"):
@@ -266,10 +245,10 @@ class ZaloChat:
         if msg.user_id not in self.admins or self.report is None:
             return [ADMIN_ONLY]
         if msg.group:
-            return [THONGKE_PRIVATE]
+            return [ZALO_THONGKE_PRIVATE]
         days = arg.strip() or str(PERIODS[0])
         if days not in {str(p) for p in PERIODS}:
-            return [THONGKE_USAGE]
+            return [thongke_usage(ZALO)]
         return fit(await asyncio.to_thread(self.report, int(days)))
 
     def _admin(self, command: str, arg: str, msg: Incoming) -> list[str]:
@@ -290,9 +269,9 @@ class ZaloChat:
 
         try:
             if command == "add":
-                await fetch_and_report(self.reindexer, say, PLAIN, urls)
+                await fetch_and_report(self.reindexer, say, ZALO, urls)
             else:
-                await reindex_and_report(self.reindexer, say, PLAIN)
+                await reindex_and_report(self.reindexer, say, ZALO)
         except OUTAGES as e:  # a database restart during the flow: the admin tries again
             log.warning("the Zalo /%s could not reach the store: %s", command, e)
             await say(STORE_UNAVAILABLE)
@@ -302,13 +281,11 @@ class ZaloChat:
 
     def _help(self, group: bool, user: str = "") -> str:
         stats, examples = self.service.stats(), self.service.examples(3)
-        # The console's help without its command list (/quit has no meaning here).
-        general = help_text(PLAIN, stats, examples, console=True).split("\nLệnh\n")[0]
-        parts = [general.rstrip(), ZALO_COMMANDS]
+        parts = [help_intro(ZALO, stats, examples).rstrip(), ZALO_COMMANDS]
         if user.removeprefix("zalo:") in self.admins:
             parts.append(ZALO_ADMIN_COMMANDS)
         if group or self.bot_names:
-            parts.append(IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
+            parts.append(ZALO_IN_GROUP.format(name=self.bot_names[0] if self.bot_names else "tên bot"))
         return "\n\n".join(parts)
 
     async def _show(self, page: Page, chat: str) -> list[str]:
@@ -320,8 +297,8 @@ class ZaloChat:
             self._last.put(chat, page)
             if self._told.get(chat) is None:
                 self._told.put(chat, True)
-                how_to = HOW_TO
-        return page_messages(PLAIN, page, examples, hint=how_to, limit=ZALO_LIMIT)
+                how_to = ZALO_HOW_TO
+        return page_messages(ZALO, page, examples, hint=how_to)
 
     async def _more(self, chat: str) -> list[str]:
         last = self._last.get(chat)
@@ -333,27 +310,19 @@ class ZaloChat:
 
     async def _numbered(self, command: str, arg: str, chat: str) -> list[str]:
         """«toàn văn N» / «đoạn N»: the article or the passages of card N of the last answer."""
-        word, what = (("toàn văn", "toàn văn bài") if command == "full"
-                      else ("đoạn", "cả đoạn trích của kết quả"))
+        word, what = ("toàn văn", FULL_WHAT) if command == "full" else ("đoạn", PASSAGE_WHAT)
         last = self._last.get(chat)
         if last is None:
-            return [ASK_FIRST.format(command=word, what=what)]
+            return [ZALO_ASK_FIRST.format(command=word, what=what)]
         if not arg.strip().isdigit():
-            return [NEED_NUMBER.format(command=word)]
+            return [ZALO_NEED_NUMBER.format(command=word)]
         rank = int(arg) - 1
         lookup = self.service.full_text if command == "full" else self.service.passages
         result = await asyncio.to_thread(lookup, last.qid, rank, chat)
         if result is None:
             return [NO_SUCH.format(n=arg.strip())]
         if command == "doan":
-            return [self._passages(result)]
+            return [passage_reply(ZALO, result)]
         if result.article is None:
-            return [article_gone(PLAIN)]
-        return article_messages(PLAIN, result.article, ZALO_LIMIT)
-
-    @staticmethod
-    def _passages(result) -> str:
-        """answers.passage_reply within Zalo's limit (passage_reply has Telegram's)."""
-        if not result.card:
-            return PASSAGE_GONE
-        return passage_block(PLAIN, result.card, result.rank + 1, result.question, ZALO_LIMIT)
+            return [ARTICLE_GONE]
+        return article_messages(ZALO, result.article)

@@ -8,10 +8,12 @@
     writer.py    one update = one generation, crash-safe
     reader.py    a serving view of the published generation
     build.py     corpus folder -> index folder, touching only what changed
+    backend.py   which backend serves: the folder, or PostgreSQL (retrieval/postgres/index.py)
 """
+from .backend import open_reader
 from .build import build_index, vector_settings
-from .layout import BuildInProgress, IndexFormatError, IndexMismatch, IndexNotFound
+from .layout import BuildInProgress, IndexFormatError, IndexMismatch, IndexNotFound, IndexUnavailable
 from .reader import Candidate, IndexReader
 
 __all__ = ["BuildInProgress", "Candidate", "IndexFormatError", "IndexMismatch", "IndexNotFound",
-           "IndexReader", "build_index", "vector_settings"]
+           "IndexReader", "IndexUnavailable", "build_index", "open_reader", "vector_settings"]

@@ -29,9 +29,9 @@ from ..config import Config, SplitConfig
 from ..embedders import DeferredEmbedder, Embedder, build_embedder
 from ..passages import split_article
 from ..types import Article, BuildReport, SkippedFile
+from .backend import is_postgres, postgres_dsn
 from .catalog import text_hash
-from .embcache import EmbeddingCache
-from .layout import CACHE_DB, CATALOG, remove_old_format, reset, write_lock
+from .layout import CATALOG, remove_old_format, reset, write_lock
 from .lexical import passage_tokens
 from .vectors import VectorSettings
 from .writer import FileRecord, IndexWriter, NewArticle
@@ -45,7 +45,9 @@ BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k pas
 # that indexes built before pick the change up on their next `index` run:
 # 2 - places from "huyện Trần Văn Thời" named as a unit again and again, run-on
 #     names cut ("Năm Căn Tôn Nữ"), "Tỉnh Đoàn X"; no clause split inside “...”.
-PARSE_RULES = 2
+# 3 - one vocabulary: an "UBMTTQ huyện X" line is the site's banner; "Đảng bộ",
+#     "chủ nhiệm" and "hội trưởng" before a name make it a person's.
+PARSE_RULES = 3
 
 
 def file_hash(path: Path) -> str:
@@ -159,14 +161,14 @@ def _scan(corpus_dir: Path, known: dict[str, FileRecord]) -> _Scan:
 
 # ---------------------------------------------------------------- embedding
 
-def _embed_missing(embedder: Embedder, text_of: dict[str, str], cache_path: Path,
+def _embed_missing(embedder: Embedder, text_of: dict[str, str], cache,
                    batch_size: int, progress: bool, label: str = "embedding") -> list[str]:
     """Embed the texts (keyed by hash) that the cache lacks; returns their hashes.
 
-    Each batch is committed to the cache as soon as it is done, so a killed
-    build loses at most one; the writer reads vectors from the cache at commit.
+    Each batch is committed to the cache (the writer's `open_cache()`) as soon as it
+    is done, so a killed build loses at most one; the writer reads vectors from the
+    cache at commit.
     """
-    cache = EmbeddingCache(cache_path)
     try:
         cached = cache.cached(embedder.identity, text_of)
         # Batches of similar length waste less padding in the model.
@@ -203,21 +205,14 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
     corpus_dir, index_dir = Path(corpus_dir), Path(index_dir)
     if not corpus_dir.is_dir():
         raise FileNotFoundError(f"corpus folder not found: {corpus_dir}")
-    index_dir.mkdir(parents=True, exist_ok=True)
     embedder = embedder or build_embedder(config.embedder)
 
-    with write_lock(index_dir):
-        if rebuild:
-            reset(index_dir)
-        elif not (index_dir / CATALOG).exists():
-            remove_old_format(index_dir)  # format 1: its embedding cache (same schema) is kept
-        writer = IndexWriter(index_dir, embedder.identity, embedder.dim, vector_settings(config))
+    with _open_writer(index_dir, embedder, config, rebuild) as writer:
         try:
             writer.repair()
             split = json.dumps({**asdict(config.split), "rules": PARSE_RULES}, sort_keys=True)
             known = writer.files()
-            if writer.db.execute("SELECT value FROM meta WHERE key = 'split'").fetchone() not in (
-                    None, (split,)):
+            if writer.meta_value("split") not in (None, split):
                 # Other passage sizes or parse rules: every article is parsed and split
                 # again (its vectors come from the embedding cache).
                 known = {p: replace(r, size=-1, sha256="") for p, r in known.items()}
@@ -230,6 +225,25 @@ def build_index(corpus_dir: str | Path, index_dir: str | Path, config: Config | 
             writer.close()
     report.seconds = time.monotonic() - started
     return report
+
+
+@contextmanager
+def _open_writer(index_dir: Path, embedder: Embedder, config: Config, rebuild: bool):
+    """The backend's single writer, held for one build (layout.write_lock for a folder,
+    an advisory lock in PostgreSQL); `rebuild` clears all but the embedding cache."""
+    if is_postgres(config):
+        from ..postgres.index import postgres_writer
+
+        with postgres_writer(postgres_dsn(config), embedder.identity, embedder.dim, rebuild) as writer:
+            yield writer
+        return
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with write_lock(index_dir):
+        if rebuild:
+            reset(index_dir)
+        elif not (index_dir / CATALOG).exists():
+            remove_old_format(index_dir)  # format 1: its embedding cache (same schema) is kept
+        yield IndexWriter(index_dir, embedder.identity, embedder.dim, vector_settings(config))
 
 
 def _update(writer: IndexWriter, corpus_dir: Path, known: dict[str, FileRecord], embedder: Embedder,
@@ -284,7 +298,7 @@ def _update(writer: IndexWriter, corpus_dir: Path, known: dict[str, FileRecord],
             text_of = {h: text for p in new for (_, _, h), text in zip(p.passages, p.indexed, strict=True)}
             label = ("embedding" if len(scan.moved) <= BATCH_FILES else
                      f"embedding (files {start + 1}-{start + len(batch)} of {len(scan.moved)})")
-            missing = _embed_missing(embedder, text_of, writer.index_dir / CACHE_DB,
+            missing = _embed_missing(embedder, text_of, writer.open_cache(),
                                      config.embedder.batch_size, progress, label)
             report.embedded += len(missing)
             report.reused += sum(len(p.passages) for p in new) - len(missing)

@@ -39,6 +39,14 @@ class IndexFormatError(RuntimeError):
     """The folder holds an index in a format this version cannot read."""
 
 
+class IndexUnavailable(RuntimeError):
+    """The index server (PostgreSQL) cannot be reached now; retrying later may succeed.
+
+    The bot answers "thử lại sau" for it; the reader reconnects by itself on the next
+    question once the server is back.
+    """
+
+
 class BuildInProgress(RuntimeError):
     """Another build holds the lock on this index folder."""
 

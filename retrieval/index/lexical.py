@@ -7,6 +7,7 @@ catalog.
 """
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from functools import cache
 from pathlib import Path
@@ -107,3 +108,34 @@ def generation_doc(generation: int):
     doc.add_unsigned("pid", META_PID)
     doc.add_unsigned("generation", generation)
     return doc
+
+
+def lexical_query(question: str):
+    """tantivy query: every lexical token of the question, repeated ones weighing more."""
+    import tantivy
+
+    schema = lexical_schema()
+    clauses = []
+    for token, count in Counter(lexical_tokens(question)).items():
+        term = tantivy.Query.term_query(schema, "tokens", token)
+        clauses.append((tantivy.Occur.Should, tantivy.Query.boost_query(term, float(count))
+                        if count > 1 else term))
+    return tantivy.Query.boolean_query(clauses)
+
+
+class TantivyLexical:
+    """One generation's lexical engine as search uses any backend's (the postgres one is
+    retrieval/postgres/index.py): a BM25 ranking of passage ids, and document frequencies."""
+
+    def __init__(self, searcher) -> None:
+        self.searcher = searcher
+
+    def ranking(self, question: str, depth: int) -> list[int]:
+        """The `depth` best passage ids by BM25 over the question's lexical tokens."""
+        result = self.searcher.search(lexical_query(question), depth + 1, count=False)
+        pids = self.searcher.fast_field_values("pid", [addr for _, addr in result.hits])
+        return [int(p) for (score, _), p in zip(result.hits, pids, strict=True) if p and score > 0][:depth]
+
+    def doc_freq(self, token: str) -> int:
+        """In how many passages `token` occurs (deleted ones not yet merged away included)."""
+        return self.searcher.doc_freq("tokens", token)

@@ -25,7 +25,7 @@ from .catalog import (
     visible_passages,
 )
 from .layout import CATALOG, IndexFormatError, IndexNotFound, check_not_format_1
-from .lexical import open_lexical
+from .lexical import TantivyLexical, open_lexical
 from .vectors import GenerationVectors, VectorSettings, open_generation
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class _Generation:
 
     number: int
     vectors: GenerationVectors  # the base memory-mapped, the delta read
-    lexical: object  # tantivy searcher
+    lexical: TantivyLexical
     places: dict[str, str]  # the places articles are about: folded syllables -> name as written
     passages: int  # visible passages (for IDF)
 
@@ -149,7 +149,7 @@ class IndexReader:
             f"SELECT DISTINCT place FROM articles WHERE place IS NOT NULL AND {visible()}", g)}
         passages = self._query(f"SELECT count(*) FROM passages WHERE {visible()}", g)[0][0]
         # One-syllable "places" are misreadings, and folded they are common words ("van").
-        return _Generation(number, vectors, self._lexical_index.searcher(),
+        return _Generation(number, vectors, TantivyLexical(self._lexical_index.searcher()),
                            {k: v for k, v in sorted(places.items()) if len(k.split()) >= 2}, passages)
 
     def refresh(self) -> bool:

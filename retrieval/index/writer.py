@@ -125,6 +125,13 @@ class IndexWriter:
         return {row[0]: FileRecord(*row) for row in self.db.execute(
             "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files")}
 
+    def meta_value(self, key: str) -> str | None:
+        return get_meta(self.db).get(key)
+
+    def open_cache(self) -> EmbeddingCache:
+        """The embedding cache the build fills and `commit` reads (the caller closes it)."""
+        return EmbeddingCache(self.index_dir / CACHE_DB)
+
     def counts(self) -> tuple[int, int]:
         """Articles and passages of the published generation."""
         return self._count("articles"), self._count("passages")
@@ -264,7 +271,7 @@ class IndexWriter:
 
     def _cached_matrix(self, hashes: list[str]) -> np.ndarray:
         """The cached vectors of `hashes`, in order; a clear error when some are missing."""
-        cache = EmbeddingCache(self.index_dir / CACHE_DB)
+        cache = self.open_cache()
         try:
             found = cache.get_many(self.identity, hashes)
         finally:

