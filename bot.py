@@ -129,13 +129,24 @@ def zalo_webhook(config):
                            port=int(zalo.webhook_port))
 
 
-def build_telegram(config, searcher, token: str):
+def open_chat(config, rebuild: bool):
+    """The chat stores (one set for every front end in this process; PostgreSQL's with
+    [index] backend = "postgres"), then the index: a wrong database address is said
+    before the index is loaded."""
+    from chat.stores import open_stores
+
+    stores = open_stores(config)
+    return stores, open_searcher(config, rebuild)
+
+
+def build_telegram(config, searcher, token: str, stores):
+    """The Telegram Application over `searcher` and the `stores` open_stores gave."""
     from chat.telegram_bot import build_application
 
     base_url = os.environ.get(config.bot.base_url_env) or None
     if base_url:
         log.info("using the Bot API server at %s", base_url)
-    return build_application(config, searcher, token=token, base_url=base_url,
+    return build_application(config, searcher, token=token, base_url=base_url, stores=stores,
                              base_file_url=os.environ.get("TELEGRAM_BASE_FILE_URL") or None)
 
 
@@ -145,7 +156,8 @@ def run_telegram(config, token: str, webhook: bool, rebuild: bool) -> int:
     if webhook and not config.bot.webhook_url:
         print("Chế độ webhook cần bot.webhook_url trong tệp cấu hình.", file=sys.stderr)
         return 2
-    application = build_telegram(config, open_searcher(config, rebuild), token)
+    stores, searcher = open_chat(config, rebuild)
+    application = build_telegram(config, searcher, token, stores)
     if webhook:
         application.run_webhook(allowed_updates=ALLOWED_UPDATES, **telegram_webhook(config))
     else:
@@ -159,14 +171,16 @@ def run_zalo(config, token: str, webhook, rebuild: bool) -> int:
 
     from chat.zalo.app import build_zalo, serve
 
-    bot = build_zalo(config, open_searcher(config, rebuild), token, webhook=webhook)
+    stores, searcher = open_chat(config, rebuild)
+    bot = build_zalo(config, searcher, token, stores=stores, webhook=webhook)
     asyncio.run(serve(bot))
     return 0
 
 
 def run_both(config, tokens: dict[str, str], webhooks: dict, rebuild: bool) -> int:
-    """Telegram and Zalo in one process: one index, one ChatService (store, follow-up
-    memory), one build at a time; Telegram's reload job picks up a CLI rebuild for both."""
+    """Telegram and Zalo in one process: one index, one set of stores (questions, follow-up
+    memory, rate limits) behind one ChatService, one build at a time; Telegram's reload
+    job picks up a CLI rebuild for both."""
     import asyncio
 
     from chat.telegram_bot import STATE
@@ -175,10 +189,10 @@ def run_both(config, tokens: dict[str, str], webhooks: dict, rebuild: bool) -> i
     if webhooks["telegram"] and not config.bot.webhook_url:
         print("Chế độ webhook cần bot.webhook_url trong tệp cấu hình.", file=sys.stderr)
         return 2
-    searcher = open_searcher(config, rebuild)
-    application = build_telegram(config, searcher, tokens["telegram"])
+    stores, searcher = open_chat(config, rebuild)
+    application = build_telegram(config, searcher, tokens["telegram"], stores)
     shared = application.bot_data[STATE]
-    zalo = build_zalo(config, searcher, tokens["zalo"], service=shared.service,
+    zalo = build_zalo(config, searcher, tokens["zalo"], stores=stores, service=shared.service,
                       reindexer=shared.reindexer, webhook=webhooks["zalo"], reload_seconds=0)
     asyncio.run(serve_both(application, zalo, webhooks["telegram"] and telegram_webhook(config)))
     return 0
@@ -291,12 +305,14 @@ def _guard(run, config) -> int:
     """Turn the expected start-up failures into one readable line and a non-zero exit."""
     from telegram.error import InvalidToken
 
+    from chat.stores import StoreUnavailable
     from chat.zalo.client import ZaloError
     from retrieval.index import BuildInProgress, IndexMismatch, IndexUnavailable
 
     try:
         return run()
-    except (IndexMismatch, BuildInProgress, IndexUnavailable, ConfigError, FileNotFoundError) as e:
+    except (IndexMismatch, BuildInProgress, IndexUnavailable, ConfigError, FileNotFoundError,
+            StoreUnavailable) as e:
         print(f"Lỗi: {e}", file=sys.stderr)
         return 2
     except InvalidToken:

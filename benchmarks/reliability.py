@@ -45,6 +45,17 @@ change: the cases that passed before must get the same kinds of reply.
     python -m benchmarks.reliability                   # 50 chats x 20 updates (+ probe, poison)
     python -m benchmarks.reliability --chats 10 --per-chat 10 --seed 2
     python -m benchmarks.reliability --dump after.json --compare before.json
+    python -m benchmarks.reliability --replicas 2     # two bots behind one webhook (issue 17)
+
+--replicas N (issue 17) runs N bot Applications, each with its own webhook server and
+searcher over the same index folder, behind a round-robin proxy (tests/round_robin.py)
+that the fake Bot API delivers every update to, secret token included; conversation
+context, rate limits and the question store live in PostgreSQL (a throwaway server from
+`python -m retrieval postgres`'s, or a new database on the server in $CONGTAC_PG_DSN).  Each private
+chat (the admin's aside) then also runs one chain after its mix: a question, two
+follow-ups, «Xem thêm» and 👍 on the first answer; a chain is intact when both
+follow-ups were understood from the first question ("Hiểu là: ..."), the next page came
+and the vote was thanked.  Printed: chains intact, and how many crossed replicas.
 
 Before/after: copy this file and hostile_mix.py (the traffic it shares with
 zalo_reliability.py) into benchmarks/ of a checkout of older code and run it there (it
@@ -73,6 +84,7 @@ from chat.feedback import FeedbackStore
 from chat.render import texts
 from chat.telegram_bot import ALLOWED_UPDATES, build_application
 from tests.fake_bot_api import FakeBotAPI
+from tests.round_robin import RoundRobin
 
 from .hostile_mix import PRIVATE_KINDS, QUESTIONS, hostile_texts, new_marker
 
@@ -130,6 +142,7 @@ class Tally:
     markers: list = field(default_factory=list)
     unparseable: int = 0  # old-shape polls sent besides the one poison update
     hostile: list = field(default_factory=list)  # (chat, kind, want, callback id, window)
+    chains: list = field(default_factory=list)  # (chat, intact, update ids of its turns)
 
 
 def marker(rng: random.Random, tally: Tally) -> str:
@@ -331,6 +344,58 @@ async def converse(api: CountingAPI, steps, chat: int, tally: Tally, settle: flo
         window += [s.plain for s in api.sent_to(chat)[before:]]
 
 
+CHAIN = (f"{QUESTIONS[0]} huyện Đầm Hà", "còn năm 2022 thì sao?", "ai chủ trì?")
+UNDERSTOOD = "Hiểu là: MTTQ huyện Đầm Hà, năm 2022"
+
+
+async def chain_turn(api: CountingAPI, chat: int, tally: Tally, send, settle: float):
+    """(the reply's messages, update id) of one turn; a rate-limit notice is waited out
+    and the turn sent again, as a person would."""
+    for _ in range(20):
+        before = len(api.sent_to(chat))
+        update_id = send()
+        tally.sent += 1
+        if not await wait_until(lambda b=before: len(api.sent_to(chat)) > b, 90):
+            return [], update_id
+        await quiet(api, chat, settle)
+        reply = api.sent_to(chat)[before:]
+        if not any("hỏi hơi nhanh" in m.plain for m in reply):
+            return reply, update_id
+        await asyncio.sleep(5)
+    return reply, update_id
+
+
+async def chain(api: CountingAPI, chat: int, tally: Tally, settle: float) -> None:
+    """A question, two follow-ups, «Xem thêm» and 👍 under the first answer (--replicas)."""
+    replies, ids = [], []
+    for text in CHAIN:
+        reply, update_id = await chain_turn(
+            api, chat, tally, lambda t=text: api.message(t, chat_id=chat), settle)
+        replies.append(reply)
+        ids.append(update_id)
+    answer = next((m for m in reversed(replies[0]) if m.button("➕ Xem thêm")), None)
+    more = vote = None
+    if answer is not None:
+        more, update_id = await chain_turn(
+            api, chat, tally, lambda: press(api, answer, answer.button("➕ Xem thêm"), f"m{chat}"),
+            settle)
+        ids.append(update_id)
+        ids.append(press(api, answer, answer.button("👍"), f"v{chat}"))
+        tally.sent += 1
+        await wait_until(lambda: f"v{chat}" in api.acked, 60)
+        vote = api.acked.get(f"v{chat}")
+    intact = (all(r and UNDERSTOOD in r[0].plain for r in replies[1:])
+              and bool(more) and any("Kết quả 4" in m.plain for m in more)
+              and vote == texts.FEEDBACK_THANKS)
+    tally.chains.append((chat, intact, ids))
+
+
+def press(api: CountingAPI, sent, data: str, query_id: str) -> int:
+    """A press on a button under the bot's message, with a callback id we know."""
+    return api.push({"callback_query": {"id": query_id, "from": api.user(sent.chat_id),
+                                        "chat_instance": "ci", "data": data, "message": sent.raw}})
+
+
 def poison_update(api) -> dict:
     return api.message_update("QZXPOISON", chat_id=424242,
                               poll={"id": "bad", "question": "QZXPOISON", "options": []})
@@ -340,14 +405,7 @@ async def run(config: ChatConfig, searcher, args, db: Path, corpus: Path, log_st
     rng = random.Random(args.seed)
     tally = Tally()
     api = CountingAPI().start()
-    app = build_application(config, searcher, token=api.token, base_url=api.base_url,
-                            store=FeedbackStore(db), corpus_dir=corpus,
-                            index_dir=config.index_dir)
-    await app.initialize()
-    await app.post_init(app)
-    await app.start()
-    await app.updater.start_polling(poll_interval=0.0, timeout=10,
-                                    allowed_updates=ALLOWED_UPDATES)
+    apps, proxy = await start_bots(config, searcher, args, api, db, corpus)
     corpus_before = {p.relative_to(corpus) for p in corpus.rglob("*")}
     api.message(QUESTIONS[0], chat_id=1)  # warm-up: loads the embedding model
     await wait_until(lambda: api.per_chat.get(1, 0) > 0, 120)
@@ -368,12 +426,18 @@ async def run(config: ChatConfig, searcher, args, db: Path, corpus: Path, log_st
                   for _ in range(args.hostile_per_chat)]
     t0 = time.monotonic()
     def building() -> bool:
-        state = app.bot_data.get("chat")
-        return bool(state and state.reindexer.busy)
+        states = [app.bot_data.get("chat") for app in apps]
+        return any(state and state.reindexer.busy for state in states)
 
-    tasks = [asyncio.create_task(converse(api, steps, chat, tally, args.settle,
-                                          args.hostile_settle, building))
-             for chat, steps in scripts.items()]
+    chained = ({chat for c, chat in enumerate(scripts) if c > groups} if args.replicas > 1
+               else set())
+
+    async def talk(chat, steps):
+        await converse(api, steps, chat, tally, args.settle, args.hostile_settle, building)
+        if chat in chained:
+            await chain(api, chat, tally, args.settle)
+
+    tasks = [asyncio.create_task(talk(chat, steps)) for chat, steps in scripts.items()]
     # The poison update once about half of the updates are out, then a probe question.
     total = sum(len(s) for s in scripts.values())
     await wait_until(lambda: tally.sent >= total // 2 or all(t.done() for t in tasks), 600)
@@ -392,12 +456,15 @@ async def run(config: ChatConfig, searcher, args, db: Path, corpus: Path, log_st
     await asyncio.sleep(1.0)  # late replies to quiet group messages would show now
     stop0 = time.monotonic()
     shutdown_error = None
-    try:
-        await app.updater.stop()
-    except Exception as e:  # code before issue 12: the last getUpdates re-parses the poison
-        shutdown_error = f"{type(e).__name__}: {str(e)[:120]}"
-    await app.stop()
-    await app.shutdown()
+    for app in apps:
+        try:
+            await app.updater.stop()
+        except Exception as e:  # code before issue 12: the last getUpdates re-parses the poison
+            shutdown_error = f"{type(e).__name__}: {str(e)[:120]}"
+        await app.stop()
+        await app.shutdown()
+    if proxy:
+        proxy.stop()
     stop_seconds = time.monotonic() - stop0
     api.stop()
 
@@ -409,9 +476,46 @@ async def run(config: ChatConfig, searcher, args, db: Path, corpus: Path, log_st
     return {"tally": tally, "api": api, "wall": wall, "probe_delay": probe_delay,
             "control_delay": control_delay, "late": late,
             "poison_id": poison_id, "stop_seconds": stop_seconds,
-            "shutdown_error": shutdown_error, "new_files": new_files,
+            "shutdown_error": shutdown_error, "new_files": new_files, "proxy": proxy,
             "non_admin_fetched": fetched & tally.non_admin_files, "quiet_replies": quiet_replies,
-            "total": total + 4}  # + warm-up, control, poison, probe
+            # + warm-up, control, poison, probe, and the chains' turns (--replicas)
+            "total": total + 4 + sum(len(ids) for _, _, ids in tally.chains)}
+
+
+async def start_bots(config, searcher, args, api, db: Path, corpus: Path):
+    """([Application], None) polling, as the bot runs by default; or, with --replicas N,
+    N Applications on webhooks behind a round-robin proxy, state in PostgreSQL."""
+    if args.replicas <= 1:
+        app = build_application(config, searcher, token=api.token, base_url=api.base_url,
+                                store=FeedbackStore(db), corpus_dir=corpus,
+                                index_dir=config.index_dir)
+        await app.initialize()
+        await app.post_init(app)
+        await app.start()
+        await app.updater.start_polling(poll_interval=0.0, timeout=10,
+                                        allowed_updates=ALLOWED_UPDATES)
+        return [app], None
+    from test_chat_cli import _free_port
+
+    from retrieval.search import Searcher
+
+    ports = [_free_port() for _ in range(args.replicas)]
+    proxy = RoundRobin([f"http://127.0.0.1:{p}" for p in ports]).start()
+    apps = []
+    for n, port in enumerate(ports):  # each replica its own searcher (one model in memory)
+        own = searcher if n == 0 else Searcher.open(config.index_dir, config,
+                                                    embedder=searcher.embedder)
+        app = build_application(config, own, token=api.token, base_url=api.base_url,
+                                corpus_dir=corpus, index_dir=config.index_dir)
+        await app.initialize()
+        await app.post_init(app)
+        await app.start()
+        await app.updater.start_webhook(listen="127.0.0.1", port=port, url_path="hook",
+                                        webhook_url=f"{proxy.url}/hook",
+                                        secret_token="reliability-secret",
+                                        allowed_updates=ALLOWED_UPDATES)
+        apps.append(app)
+    return apps, proxy
 
 
 class Records(logging.Handler):
@@ -500,15 +604,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hostile-settle", type=float, default=3.5,
                         help="quiet seconds around each of those (a group's messages can "
                              "be 3 s apart)")
+    parser.add_argument("--replicas", type=int, default=1,
+                        help="bots behind one webhook, state in PostgreSQL (1: polling, as before)")
     parser.add_argument("--log", help="also write the log (INFO and above) to this file")
     parser.add_argument("--dump", help="write what each update got back to this JSON file")
     parser.add_argument("--compare", help="a --dump of an earlier run to compare replies with")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="bot-reliability-"))
+    server = None
     try:
         config, searcher = temporary_index(args.corpus, tmp, args.questions_per_minute)
         config.bot.admins = [ADMIN]
+        server = shared_state(config, tmp) if args.replicas > 1 else None
         records = Records()
         capture_log(records, args.log)
         logsafe.protect(None)
@@ -516,6 +624,9 @@ def main(argv: list[str] | None = None) -> int:
                                  Path(config.corpus_dir), io.StringIO()))
         logging.getLogger().removeHandler(records)
     finally:
+        if server is not None:
+            server.stop()
+            shutil.rmtree(server.folder, ignore_errors=True)
         shutil.rmtree(tmp, ignore_errors=True)
 
     tally, api = result["tally"], result["api"]
@@ -553,9 +664,41 @@ def main(argv: list[str] | None = None) -> int:
     print(f"shutdown in {result['stop_seconds']:.2f} s: "
           + (f"FAILED, {result['shutdown_error']}" if result["shutdown_error"] else "clean"))
     report_failure_paths(tally, api, records, args)
+    if result["proxy"] is not None:
+        report_replicas(tally, result["proxy"], api, args.replicas)
     for text in records.errors[:3]:
         print("  " + text[:300])
     return 0
+
+
+def shared_state(config: ChatConfig, tmp: Path):
+    """--replicas: the bots' state in PostgreSQL; a throwaway server (returned, to be
+    removed), or a new database on the server $CONGTAC_PG_DSN names (None returned)."""
+    import os
+
+    from retrieval.postgres.server import LocalServer, create_database
+
+    config.index.backend = "postgres"
+    server, dsn = None, os.environ.get(config.index.dsn_env)
+    if not dsn:
+        server = LocalServer(tempfile.mkdtemp(prefix="pgchat_reliability_", dir="/tmp"))
+        dsn = server.start()
+    os.environ[config.index.dsn_env] = create_database(dsn, f"reliability_{int(time.time())}")
+    return server
+
+
+def report_replicas(tally: Tally, proxy, api, replicas: int) -> None:
+    """Which replica took what, webhook deliveries, and the follow-up chains."""
+    taken = Counter(proxy.routed.values())
+    failed = [s for s in api.deliveries.values() if s != 200]
+    crossed = [c for c in tally.chains if len({proxy.routed.get(u) for u in c[2]}) > 1]
+    intact = [c for c in tally.chains if c[1]]
+    print(f"replicas: {replicas}, updates taken by each: "
+          f"{[taken[n] for n in range(replicas)]}; webhook deliveries not answered 200: "
+          f"{len(failed)} {Counter(failed).most_common(3)}")
+    print(f"follow-up chains intact: {len(intact)}/{len(tally.chains)} (question, 2 follow-ups, "
+          f"«Xem thêm», 👍); chains whose turns crossed replicas: {len(crossed)}; broken: "
+          f"{[c[0] for c in tally.chains if not c[1]][:6]}")
 
 
 def masked(text: str) -> str:

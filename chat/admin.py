@@ -25,6 +25,7 @@ from .render.texts import (
     REINDEX_BUSY,
     REINDEX_FAILED,
     REINDEX_STARTED,
+    STORE_UNAVAILABLE,
     UPLOAD_BAD_TYPE,
     UPLOAD_SKIPPED,
     UPLOAD_TOO_BIG,
@@ -32,6 +33,7 @@ from .render.texts import (
     fetch_text,
     report_text,
 )
+from .stores import OUTAGES
 
 UPLOAD_DIR = "uploads"
 ALLOWED_UPLOADS = SUPPORTED_SUFFIXES  # an upload is what the corpus reader reads
@@ -174,6 +176,10 @@ async def rebuild_and_report(reindexer: Reindexer, say: Say, m: Markup,
     the build failed (the old index keeps serving)."""
     try:
         report = await reindexer.run()
+    except OUTAGES as e:  # a database restart: the old index serves, the admin tries again
+        log.warning("index rebuild: the store could not be reached: %s", e)
+        await say(STORE_UNAVAILABLE)
+        return
     except Exception as e:  # the admin must hear about it
         log.exception("index rebuild failed")
         await say(REINDEX_FAILED.format(error=m.esc(str(e)[:500])))

@@ -21,17 +21,21 @@ from retrieval.cli import common_options, parse_common
 
 from .config import ConfigError, load_config
 from .feedback import FeedbackStore
+from .stores import StoreUnavailable, open_stores
 
 
 def _cmd_feedback(args, config) -> int:
     """Export (JSON lines) or delete what the bot stored about questions and votes."""
-    db = Path(args.db or config.bot.feedback_db)
-    if not db.is_file():
-        raise FileNotFoundError(f"no feedback database at {db}")
     if args.action == "purge" and not args.all and args.older_than is None:
         print("purge needs --all or --older-than DAYS", file=sys.stderr)
         return 2
-    store = FeedbackStore(db)
+    if config.index.backend == "postgres" and not args.db:  # the replicas' shared store
+        store = open_stores(config).questions
+    else:
+        db = Path(args.db or config.bot.feedback_db)
+        if not db.is_file():
+            raise FileNotFoundError(f"no feedback database at {db}")
+        store = FeedbackStore(db)
     try:
         if args.action == "purge":
             deleted = store.purge(None if args.all else args.older_than)
@@ -57,7 +61,7 @@ def _cmd_dashboard(args, config) -> int:
     from .dashboard import dashboard_from_config, make_server
 
     dashboard = dashboard_from_config(config, feedback_db=args.feedback_db, index_dir=args.index)
-    if not dashboard.feedback_db.is_file():
+    if config.index.backend != "postgres" and not dashboard.feedback_db.is_file():
         raise FileNotFoundError(f"no feedback database at {dashboard.feedback_db}")
     host = args.host or config.dashboard.host
     server = make_server(dashboard, host, args.port if args.port is not None else config.dashboard.port)
@@ -112,6 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_common(build_parser(), argv)
     try:
         return args.run(args, load_config(args.config))
-    except (ConfigError, FileNotFoundError, ValueError, OSError) as e:
+    except (ConfigError, FileNotFoundError, ValueError, OSError, StoreUnavailable) as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -25,7 +25,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
 
-from retrieval.query import Intent, understand
+from retrieval.query import Intent, Place, understand
 from retrieval.textnorm import FOLDED_STOPWORDS, YEAR, Spellings, fold_syllable, syllables
 from retrieval.vocabulary import (
     ALIASES,
@@ -63,6 +63,20 @@ class Remembered:
     # Folded syllables of the article that answered it: what a short follow-up's own
     # words ("ai chủ trì?") must be explained by to be about the same thing.
     vocabulary: frozenset[str] = frozenset()
+
+    def to_record(self) -> dict:
+        """As JSON, for a conversation store shared by several processes (chat/pgstate.py)."""
+        i = self.intent
+        return {"places": [[p.name, p.level, p.label] for p in i.places], "years": sorted(i.years),
+                "terms": [list(t) for t in i.terms], "organisations": list(i.organisations),
+                "events": sorted(i.events), "topic": self.topic, "vocabulary": sorted(self.vocabulary)}
+
+    @classmethod
+    def from_record(cls, record: dict) -> Remembered:
+        intent = Intent(places=[Place(*p) for p in record["places"]], years=set(record["years"]),
+                        terms=[tuple(t) for t in record["terms"]],
+                        organisations=list(record["organisations"]), events=set(record["events"]))
+        return cls(intent, record["topic"], frozenset(record["vocabulary"]))
 
 
 @dataclass

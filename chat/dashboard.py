@@ -41,6 +41,7 @@ from .insights import (
     period_text,
     source_name,
 )
+from .stores import OUTAGES, open_stores
 
 log = logging.getLogger(__name__)
 
@@ -214,8 +215,11 @@ class Dashboard:
 
     def __init__(self, feedback_db: str | Path, index_dir: str | Path | None,
                  fetch_state: str | Path | None, *, retention_days: int = 90, default_days: int = 30,
-                 tz: str = "Asia/Ho_Chi_Minh", token: str | None = None, index_config=None):
+                 tz: str = "Asia/Ho_Chi_Minh", token: str | None = None, open_feedback=None,
+                 index_config=None):
         self.feedback_db = Path(feedback_db)
+        # What the report reads: the SQLite file, or the replicas' PostgreSQL store.
+        self.open_feedback = open_feedback or (lambda: FeedbackReader.open(self.feedback_db))
         self.index_config = index_config  # [index] backend: the folder or PostgreSQL
         self.index_dir = Path(index_dir) if index_dir else None
         self.fetch_state = fetch_state
@@ -245,7 +249,7 @@ class Dashboard:
 
     def page(self, days: int | None = None) -> str:
         days = days if days and 1 <= days <= 365 else self.default_days
-        feedback = FeedbackReader.open(self.feedback_db)
+        feedback = self.open_feedback()
         try:
             report = build_report(feedback, self._reader(), self.fetch_state, days=days,
                                   retention_days=self.retention_days, tz=self.tz,
@@ -296,7 +300,7 @@ def make_server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8750)
                 days = 0
             try:
                 body = dashboard.page(days or None)
-            except (FileNotFoundError, ValueError) as e:
+            except (FileNotFoundError, ValueError, *OUTAGES) as e:  # a server restarting: 503
                 return self._send(503, f"Chưa đọc được dữ liệu: {e}", "text/plain")
             except Exception:
                 log.exception("dashboard page failed")
@@ -321,10 +325,14 @@ def make_server(dashboard: Dashboard, host: str = "127.0.0.1", port: int = 8750)
 def dashboard_from_config(config, *, feedback_db=None, index_dir=None) -> Dashboard:
     """A Dashboard over the stores the config names (arguments override them)."""
     index = Path(index_dir or config.index_dir)
+    open_feedback = None
+    if config.index.backend == "postgres" and not feedback_db:
+        open_feedback = open_stores(config).questions.reader
     return Dashboard(feedback_db or config.bot.feedback_db, index, config.fetch.state_path(index),
                      retention_days=config.bot.feedback_days, default_days=config.dashboard.days,
                      tz=config.insights.timezone,
-                     token=os.environ.get(config.dashboard.token_env) or None, index_config=config)
+                     token=os.environ.get(config.dashboard.token_env) or None,
+                     open_feedback=open_feedback, index_config=config)
 
 
 def start_in_thread(server: ThreadingHTTPServer) -> threading.Thread:

@@ -151,6 +151,14 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
 
+def purge_cutoff(older_than_days: float | None) -> str:
+    """The time before which `purge` deletes, as stored times are written (ISO text,
+    compared as text); everything when `older_than_days` is None."""
+    if older_than_days is None:
+        return "9999"
+    return (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(timespec="seconds")
+
+
 def _key_for(path: str) -> bytes:
     """The install's hashing key: `<db>.key`, created (owner-only) on first use."""
     if path == ":memory:":
@@ -175,6 +183,19 @@ def _key_for(path: str) -> bytes:
     return key
 
 
+def pseudonym(key: bytes, telegram_id: int | str | None) -> str | None:
+    """The keyed hash stored instead of a user or chat id (None stays None); every
+    question store (SQLite here, PostgreSQL in pgstate.py) hashes alike."""
+    if telegram_id is None:
+        return None
+    # Telegram ids are numbers (an int or its digits hash alike, as since v2); Zalo's
+    # are opaque strings, stored by the Zalo front end as "zalo:<id>".
+    text = str(telegram_id)
+    if isinstance(telegram_id, int) or text.lstrip("-").isdigit():
+        text = str(int(telegram_id))
+    return hmac.new(key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
 def _run(db: sqlite3.Connection, statements: list[str]) -> None:
     for statement in statements:
         for part in statement.split(";"):
@@ -182,7 +203,38 @@ def _run(db: sqlite3.Connection, statements: list[str]) -> None:
                 db.execute(part)
 
 
-class FeedbackStore:
+class QuestionRules:
+    """What every question store does alike, whatever keeps its rows (SQLite here,
+    PostgreSQL in pgstate.py): a store writes a question row and a vote row."""
+
+    _key: bytes
+
+    def pseudonym(self, telegram_id: int | str | None) -> str | None:
+        """The keyed hash stored instead of a user or chat id (None stays None)."""
+        return pseudonym(self._key, telegram_id)
+
+    def add_question(self, chat_id: int, user_id: int | None, text: str, answered: bool,
+                     grade: str | None = None, missing: list[str] | None = None,
+                     topic: dict | None = None) -> int:
+        """Store a question with how search graded it (exact/partial/none), what the
+        best article missed, and what search understood (topic_record)."""
+        if grade is None and not answered:
+            grade = "none"
+        return self._insert_question((self.pseudonym(chat_id), self.pseudonym(user_id), text,
+                                      answered, _now(), grade, missing or [], topic or {}))
+
+    def add_feedback(self, question_id: int, offset: int, user_id: int | None, value: int,
+                     page_size: int) -> bool:
+        """Record (or change) a user's vote on one page of answers; False if the question is unknown."""
+        question = self.question(question_id)
+        if question is None:
+            return False
+        self._upsert_vote((question_id, offset, self.pseudonym(user_id), value, question.text,
+                           self.shown_page(question_id, offset, page_size), _now()))
+        return True
+
+
+class FeedbackStore(QuestionRules):
     """Thread-safe: handlers call it from worker threads, one connection behind a lock."""
 
     def __init__(self, path: str | Path, key: bytes | None = None):
@@ -221,18 +273,6 @@ class FeedbackStore:
             self._db.execute("ROLLBACK")
             raise
 
-    def pseudonym(self, telegram_id: int | str | None) -> str | None:
-        """The keyed hash stored instead of a user or chat id (None stays None)."""
-        if telegram_id is None:
-            return None
-        # Telegram ids are numbers (an int or its digits hash alike, as since v2); Zalo's
-        # are opaque strings, stored by the Zalo front end as "zalo:<id>".
-        text = str(telegram_id)
-        if isinstance(telegram_id, int) or text.lstrip("-").isdigit():
-            text = str(int(telegram_id))
-        digest = hmac.new(self._key, text.encode(), hashlib.sha256)
-        return digest.hexdigest()[:32]
-
     def close(self) -> None:
         with self._lock:
             self._db.close()
@@ -248,18 +288,13 @@ class FeedbackStore:
                 raise
             return cur
 
-    def add_question(self, chat_id: int, user_id: int | None, text: str, answered: bool,
-                     grade: str | None = None, missing: list[str] | None = None,
-                     topic: dict | None = None) -> int:
-        """Store a question with how search graded it (exact/partial/none), what the
-        best article missed, and what search understood (topic_record)."""
-        if grade is None and not answered:
-            grade = "none"
+    def _insert_question(self, row: tuple) -> int:
+        chat, user, text, answered, asked_at, grade, missing, topic = row
         cur = self._write(
             "INSERT INTO questions (chat_hash, user_hash, text, answered, asked_at, grade,"
             " missing, topic) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (self.pseudonym(chat_id), self.pseudonym(user_id), text, int(answered), _now(),
-             grade, json.dumps(missing or []), json.dumps(topic or {}, ensure_ascii=False)))
+            (chat, user, text, int(answered), asked_at, grade, json.dumps(missing),
+             json.dumps(topic, ensure_ascii=False)))
         return int(cur.lastrowid)
 
     def question(self, question_id: int, chat_id: int | None = None) -> StoredQuestion | None:
@@ -294,21 +329,15 @@ class FeedbackStore:
                 " ORDER BY rank", (question_id, offset, offset + size)).fetchall()
         return [r[0] for r in rows]
 
-    def add_feedback(self, question_id: int, offset: int, user_id: int | None, value: int,
-                     page_size: int) -> bool:
-        """Record (or change) a user's vote on one page of answers; False if the question is unknown."""
-        question = self.question(question_id)
-        if question is None:
-            return False
-        passage_ids = self.shown_page(question_id, offset, page_size)
+    def _upsert_vote(self, row: tuple) -> None:
+        qid, offset, user, value, text, passage_ids, created_at = row
         self._write(
             "INSERT INTO feedback (question_id, page_offset, user_hash, value, question,"
             " passage_ids, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)"
             " ON CONFLICT (question_id, page_offset, user_hash) DO UPDATE SET"
             " value = excluded.value, created_at = excluded.created_at",
-            (question_id, offset, self.pseudonym(user_id), value, question.text,
-             json.dumps(passage_ids, ensure_ascii=False), _now()))
-        return True
+            (qid, offset, user, value, text, json.dumps(passage_ids, ensure_ascii=False),
+             created_at))
 
     def _rows(self, sql: str, params=()) -> list[dict]:
         with self._lock:
@@ -346,9 +375,7 @@ class FeedbackStore:
     def purge(self, older_than_days: float | None = None) -> dict[str, int]:
         """Delete questions, shown passages and votes made more than `older_than_days`
         ago (everything when None); returns how many of each were deleted."""
-        cutoff = ("9999" if older_than_days is None else  # ISO dates compare as text
-                  (datetime.now(UTC) - timedelta(days=older_than_days)).isoformat(
-                      timespec="seconds"))
+        cutoff = purge_cutoff(older_than_days)
         with self._lock:
             self._db.execute("BEGIN IMMEDIATE")
             try:

@@ -14,6 +14,11 @@ with its id, its kind and the error's type, never its content (content is
 logged at DEBUG only).  Anything else wrong with an answer (not a list, an
 update without an id) becomes a `TelegramError`, for which PTB's polling
 loop waits 1 s, then up to 30 s, instead of retrying in a hot loop.
+
+Webhook mode (issue 17's replicas) had the same hole: PTB's webhook handler logs
+an update it cannot parse at CRITICAL with its content and answers 400, which
+Telegram retries.  `tolerate_webhook_poison` makes it take the same bare update
+(logged once, without content) and answer 200.
 """
 from __future__ import annotations
 
@@ -22,6 +27,7 @@ import logging
 from telegram import Update
 from telegram.error import TelegramError
 from telegram.ext import ExtBot
+from telegram.ext._utils import webhookhandler
 from telegram.request import HTTPXRequest
 
 from .network import RetryingRequest
@@ -54,6 +60,24 @@ def skip_unparseable(result: object, bot) -> list[dict]:
     return kept
 
 
+class _TolerantUpdate(Update):
+    """Update.de_json for PTB's webhook handler: an update it cannot parse becomes bare."""
+
+    __slots__ = ()
+
+    @classmethod
+    def de_json(cls, data, bot=None):
+        return Update.de_json(skip_unparseable([data], bot)[0], bot)
+
+
+def tolerate_webhook_poison() -> None:
+    """Make PTB's webhook handler skip (and confirm) updates it cannot parse.  It names
+    `Update` as a module global (PTB 22); if a later version does not, nothing changes
+    and tests/test_chat_postgres.py's poison check fails."""
+    if getattr(webhookhandler, "Update", None) is Update:
+        webhookhandler.Update = _TolerantUpdate
+
+
 class TolerantBot(ExtBot):
     """ExtBot whose get_updates skips (and confirms) updates it cannot parse."""
 
@@ -71,6 +95,7 @@ def tolerant_bot(token: str, *, base_url: str | None = None, base_file_url: str 
     """A TolerantBot with the connection pools ApplicationBuilder would give an ExtBot
     (256 connections for requests, 1 for getUpdates); pass it to ApplicationBuilder.bot().
     Requests other than getUpdates get one more try when the network drops them."""
+    tolerate_webhook_poison()  # the same bot may serve a webhook instead
     urls = {"base_url": base_url, "base_file_url": base_file_url}
     return TolerantBot(token, defaults=defaults, rate_limiter=rate_limiter,
                        request=RetryingRequest(connection_pool_size=256),

@@ -59,9 +59,7 @@ from .admin import (
     reindex_and_report,
     save_upload,
 )
-from .feedback import FeedbackStore
 from .polling import MalformedUpdates, tolerant_bot
-from .ratelimit import QuestionLimiter
 from .render.cards import article_messages, inline_card, page_messages, passage_reply
 from .render.markup import HTML
 from .render.texts import (
@@ -79,6 +77,7 @@ from .render.texts import (
     NO_TITLE,
     NOT_TEXT,
     RATE_LIMITED,
+    STORE_UNAVAILABLE,
     UNKNOWN_COMMAND,
     UPLOAD_NOT_DOWNLOADED,
     UPLOAD_PRIVATE_ONLY,
@@ -91,7 +90,8 @@ from .render.texts import (
     stats_text,
     topics_text,
 )
-from .service import INLINE_CACHE_SECONDS, ChatService, Page, Status, conversation_memory
+from .service import INLINE_CACHE_SECONDS, ChatService, Page, Status
+from .stores import OUTAGES, ChatStores, QuestionStore, RateLimiter, open_stores
 from .textutil import cut_words, format_date
 
 log = logging.getLogger(__name__)
@@ -107,7 +107,7 @@ class BotState:
     """What the handlers share; one per Application."""
 
     service: ChatService
-    limiter: QuestionLimiter
+    limiter: RateLimiter
     reindexer: Reindexer
     admins: frozenset[int]
     corpus_dir: Path
@@ -263,7 +263,7 @@ async def _answer(update: Update, context: BotContext, text: str | None) -> None
     """Rate-limit, search off the event loop, reply with the first page."""
     state = context.state
     user = update.effective_user
-    wait = state.limiter.retry_after(user.id if user else None)
+    wait = await asyncio.to_thread(state.limiter.retry_after, user.id if user else None)
     if wait:
         await update.effective_message.reply_html(RATE_LIMITED.format(seconds=seconds_text(wait)))
         return
@@ -509,7 +509,7 @@ async def inline_query(update: Update, context: BotContext) -> None:
     if not query.query.strip():
         await query.answer([], cache_time=INLINE_CACHE_SECONDS)
         return
-    if state.limiter.retry_after(query.from_user.id):
+    if await asyncio.to_thread(state.limiter.retry_after, query.from_user.id):
         await query.answer([], cache_time=0, is_personal=True)
         return
     question, cards = await asyncio.to_thread(state.service.inline, query.query)
@@ -577,14 +577,18 @@ async def on_error(update: object, context: BotContext) -> None:
         log.warning("problem while polling (retried with back-off): %s", error)
         return
     update_id = update.update_id if isinstance(update, Update) else None
-    if isinstance(error, NetworkError) and not isinstance(error, BadRequest):
+    reply = ERROR
+    if isinstance(error, OUTAGES):  # a database restart: not a bug, it passes
+        log.warning("update %s: %s", update_id, error)
+        reply = STORE_UNAVAILABLE
+    elif isinstance(error, NetworkError) and not isinstance(error, BadRequest):
         # Already tried twice (network.RetryingRequest): the network, not a bug.
         log.warning("update %s: the Bot API could not be reached (%s)", update_id, error)
     else:
         log.error("update %s failed", update_id, exc_info=error)
     if isinstance(update, Update) and update.effective_chat:
         with contextlib.suppress(TelegramError):
-            await update.effective_chat.send_message(ERROR)
+            await update.effective_chat.send_message(reply)
 
 
 async def _post_init(application: Application) -> None:
@@ -609,9 +613,10 @@ async def _post_shutdown(application: Application) -> None:
 # ---------------------------------------------------------------- wiring
 
 def build_application(config, searcher, *, token: str, base_url: str | None = None,
-                      base_file_url: str | None = None, store: FeedbackStore | None = None,
+                      base_file_url: str | None = None, store: QuestionStore | None = None,
                       build=None, corpus_dir: str | Path | None = None,
-                      index_dir: str | Path | None = None) -> Application:
+                      index_dir: str | Path | None = None,
+                      stores: ChatStores | None = None) -> Application:
     """The complete bot, ready for run_polling/run_webhook (or start() in tests).
 
     `build` replaces the index build (a no-argument callable returning a
@@ -621,8 +626,8 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     bot_cfg = config.bot
     corpus_dir = Path(corpus_dir or config.corpus_dir)
     index_dir = Path(index_dir or config.index_dir)
-    service = ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
-                          bot_cfg.answers_per_page, conversation_memory(bot_cfg))
+    stores = stores or open_stores(config, store)  # memory, or PostgreSQL ([index] backend)
+    service = ChatService(searcher, stores.questions, bot_cfg.answers_per_page, stores.memory)
 
     bot = tolerant_bot(  # skips updates PTB cannot parse instead of re-fetching them forever
         token, base_url=base_url,
@@ -643,7 +648,7 @@ def build_application(config, searcher, *, token: str, base_url: str | None = No
     )
     application.bot_data[STATE] = BotState(
         service=service,
-        limiter=QuestionLimiter(bot_cfg.questions_per_minute),
+        limiter=stores.limiter,
         reindexer=Reindexer(searcher, corpus_dir, index_dir, config, build=build),
         admins=frozenset(int(a) for a in bot_cfg.admins),
         corpus_dir=corpus_dir,

@@ -16,6 +16,10 @@ the user deleted meanwhile ("message to be replied not found", unless the bot
 allowed sending without the reply), getFile of an unknown file ("invalid
 file_id"), and a connection dropped without an answer (`drop`), for any
 method or for file downloads.
+
+After a setWebhook, queued updates are POSTed to the registered URL (with its
+secret token header, retried while nothing listens there) instead of being
+served to getUpdates, as Telegram does; `deliveries` holds each one's status.
 """
 from __future__ import annotations
 
@@ -25,6 +29,9 @@ import json
 import re
 import threading
 import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, unquote, urlsplit
@@ -156,6 +163,9 @@ class FakeBotAPI:
         self._ids = itertools.count(1)
         self._httpd: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        self.webhook: tuple[str, str | None] | None = None  # (url, secret token) once set
+        self.deliveries: dict[int, int | None] = {}  # update_id -> webhook's HTTP status
+        self._delivery: ThreadPoolExecutor | None = None
 
     # ------------------------------------------------------------ lifecycle
 
@@ -185,6 +195,9 @@ class FakeBotAPI:
         return self
 
     def stop(self) -> None:
+        if self._delivery:
+            self._delivery.shutdown(wait=True)
+            self._delivery = None
         if self._httpd:
             self._httpd.shutdown()
             self._httpd.server_close()
@@ -302,7 +315,11 @@ class FakeBotAPI:
         if method == "answerCallbackQuery" and self.stale_callbacks:
             raise ApiError(400, "Bad Request: query is too old and response timeout expired "
                                 "or query id is invalid")
-        if method in ("deleteWebhook", "setWebhook", "setMyCommands", "deleteMyCommands",
+        if method == "setWebhook":
+            with self.cond:
+                self.webhook = (p["url"], p.get("secret_token")) if p.get("url") else None
+            return True
+        if method in ("deleteWebhook", "setMyCommands", "deleteMyCommands",
                       "answerCallbackQuery", "close", "logOut", "setChatMenuButton",
                       "answerInlineQuery"):
             return True
@@ -471,9 +488,35 @@ class FakeBotAPI:
         """Queue a raw update (update_id is assigned); returns the update_id."""
         with self.cond:
             update = {"update_id": next(self._update_ids), **update}
-            self.updates.append(update)
+            if self.webhook is None:
+                self.updates.append(update)
+            else:
+                if self._delivery is None:  # Telegram's default max_connections is 40
+                    self._delivery = ThreadPoolExecutor(40, thread_name_prefix="webhook")
+                self._delivery.submit(self._deliver, update, *self.webhook)
             self.cond.notify_all()
         return update["update_id"]
+
+    def _deliver(self, update: dict, url: str, secret: str | None) -> None:
+        """POST one update to the webhook, retrying for 10 s while nothing listens."""
+        headers = {"Content-Type": "application/json"}
+        if secret:
+            headers["X-Telegram-Bot-Api-Secret-Token"] = secret
+        request = urllib.request.Request(url, json.dumps(update).encode(), headers)
+        status = None
+        for _ in range(40):
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:
+                    status = response.status
+                break
+            except urllib.error.HTTPError as e:
+                status = e.code
+                break
+            except OSError:
+                time.sleep(0.25)
+        with self.cond:
+            self.deliveries[update["update_id"]] = status
+            self.cond.notify_all()
 
     def message(self, text: str | None = None, **kw) -> int:
         """Queue a user's message (text, or other content as keyword arguments) for getUpdates."""

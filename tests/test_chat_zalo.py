@@ -19,8 +19,9 @@ from portal_site import ARTICLES, PortalServer, Route, article_html
 
 from chat.admin import Reindexer
 from chat.feedback import FeedbackStore
-from chat.render.texts import ADMIN_ONLY, FETCH_STARTED, REINDEX_STARTED
+from chat.render.texts import ADMIN_ONLY, FETCH_STARTED, REINDEX_STARTED, STORE_UNAVAILABLE
 from chat.render.texts import ZALO_HOW_TO as HOW_TO
+from chat.stores import StoreUnavailable, open_stores
 from chat.zalo.app import build_zalo
 from chat.zalo.client import ZaloClient, ZaloError
 from chat.zalo.handlers import fit, parse_command
@@ -48,12 +49,15 @@ class ZaloEnv:
     def __init__(self, api, config, searcher, tmp_path):
         self.api, self.config, self.searcher, self.tmp_path = api, config, searcher, tmp_path
         self.reindexer = None
+        self.limiter = None  # replaces the stores' rate limiter
 
     @asynccontextmanager
     async def running(self, token=None, webhook: WebhookSettings | None = None):
         store = FeedbackStore(self.tmp_path / "feedback.sqlite")
+        stores = open_stores(self.config, store)
+        stores.limiter = self.limiter or stores.limiter
         bot = build_zalo(self.config, self.searcher, token or self.api.token,
-                         base_url=self.api.base_url, store=store, webhook=webhook,
+                         base_url=self.api.base_url, stores=stores, webhook=webhook,
                          reindexer=self.reindexer)
         bot.poll_seconds = 1
         bot.backoff_first, bot.backoff_max = 0.05, 0.2
@@ -436,6 +440,43 @@ def test_webhook_answers_with_the_secret_and_refuses_without_it(zalo, caplog):
     assert logged.count("refused a webhook request") == 6  # 5 secrets, 1 body
     assert SECRET not in logged and api.token not in logged
     assert_fits(api)
+
+
+class _StoreGone:
+    """What the PostgreSQL stores raise while the server restarts."""
+
+    def retry_after(self, user_id):
+        raise StoreUnavailable("PostgreSQL: server closed the connection unexpectedly")
+
+    def __call__(self):  # as an index build
+        self.retry_after(None)
+
+
+def test_store_outage_on_the_webhook_and_in_admin_commands_is_the_polite_reply(zalo, caplog):
+    """The shared store gone (PostgreSQL restarting) for a question that came by webhook
+    and for an admin's /reindex: "thử lại sau" and a warning, not the generic error and a
+    traceback; the admin heard the build start first."""
+    api = zalo.api
+    zalo.limiter = gone = _StoreGone()
+    zalo.reindexer = Reindexer(zalo.searcher, zalo.config.corpus_dir, zalo.config.index_dir,
+                               zalo.config, build=gone)
+    port = free_port()
+    hook = WebhookSettings(url=f"http://127.0.0.1:{port}/zalo/hook", secret=SECRET, port=port)
+
+    async def scenario():
+        async with zalo.running(webhook=hook):
+            post = asyncio.to_thread
+            statuses = [await post(api.deliver, api.message_update(SEED_QUESTION, chat_id=USER)),
+                        await post(api.deliver, api.message_update("/reindex", chat_id=ADMIN))]
+            asked = await api.wait_reply(USER)
+            admin = await api.wait_reply(ADMIN, contains=STORE_UNAVAILABLE)
+            return statuses, asked, admin
+
+    statuses, asked, admin = asyncio.run(scenario())
+    assert statuses == [200, 200]
+    assert [m.text for m in asked] == [STORE_UNAVAILABLE]
+    assert [m.text for m in admin] == [REINDEX_STARTED, STORE_UNAVAILABLE]
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
 
 
 def test_polling_deletes_a_webhook_left_set(zalo):

@@ -27,6 +27,8 @@ ASK_USAGE = "Hãy viết câu hỏi ngay sau lệnh, ví dụ: <code>/ask {examp
 MENTION_EMPTY = "Bạn muốn hỏi gì? Hãy viết câu hỏi ngay sau khi nhắc tên mình nhé."
 UNKNOWN_COMMAND = "Mình không biết lệnh này. Gõ /help để xem hướng dẫn."
 ERROR = "Xin lỗi, đã có lỗi khi xử lý yêu cầu của bạn. Bạn thử lại sau ít phút nhé."
+# The shared store (PostgreSQL) is restarting: nothing is wrong with the question.
+STORE_UNAVAILABLE = "Xin lỗi, hệ thống đang tạm gián đoạn trong giây lát. Bạn thử lại sau nhé."
 ADMIN_ONLY = "Xin lỗi, chỉ quản trị viên của bot mới dùng được chức năng này."
 ADD_USAGE = ("Gửi đường dẫn bài viết ngay sau lệnh, ví dụ: "
              "<code>/add https://congthongtin.example.vn/tin-tuc/bai-viet.html</code>")

@@ -20,11 +20,10 @@ from collections import OrderedDict
 
 from .. import logsafe
 from ..admin import IndexWatcher, Reindexer
-from ..feedback import FeedbackStore
 from ..insights import build_report
 from ..insights_bot import summary_html
-from ..ratelimit import QuestionLimiter
-from ..service import ChatService, conversation_memory
+from ..service import ChatService
+from ..stores import ChatStores, QuestionStore, open_stores
 from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
 from .handlers import ZaloChat, plain, read_update
 from .webhook import WebhookSettings, start_server
@@ -228,17 +227,20 @@ class ZaloBot:
 
 
 def build_zalo(config, searcher, token: str, base_url: str | None = None,
-               store: FeedbackStore | None = None, *, service: ChatService | None = None,
-               reindexer: Reindexer | None = None, webhook: WebhookSettings | None = None,
+               store: QuestionStore | None = None, *, stores: ChatStores | None = None,
+               service: ChatService | None = None, reindexer: Reindexer | None = None,
+               webhook: WebhookSettings | None = None,
                reload_seconds: float | None = None) -> ZaloBot:
     """The Zalo bot over `searcher` with the [bot] answer settings and the [zalo] admins.
-    A process that also serves Telegram passes that bot's `service` and `reindexer`, so
-    both answer from one index, one store and one build at a time."""
+    A process that also serves Telegram passes that bot's `stores`, `service` and
+    `reindexer`, so both answer from one index, one set of stores (follow-ups, limits,
+    questions; PostgreSQL's when [index] backend says so) and one build at a time."""
     bot_cfg = config.bot
-    service = service or ChatService(searcher, store or FeedbackStore(bot_cfg.feedback_db),
-                                     bot_cfg.answers_per_page, conversation_memory(bot_cfg))
+    stores = stores or open_stores(config, store)  # memory, PostgreSQL when [index] backend says so
+    service = service or ChatService(searcher, stores.questions, bot_cfg.answers_per_page,
+                                     stores.memory)
     zalo_cfg = config.zalo
-    chat = ZaloChat(service, QuestionLimiter(bot_cfg.questions_per_minute),
+    chat = ZaloChat(service, stores.limiter,
                     admins=list(zalo_cfg.admins),
                     report=lambda days: report_text(config, service, days),
                     reindexer=reindexer or Reindexer(searcher, config.corpus_dir,
