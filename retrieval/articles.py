@@ -470,9 +470,10 @@ def infer_date(headline: str, lines: list[str], body: str, url: str | None = Non
 # The unit words, bodies, offices and names these rules read are the vocabulary's;
 # UNIT_PATTERNS go from the level a citation wants most (the district or town) to the least.
 _NAME_SYLLABLE = r"[A-ZÀ-ỸĐ][a-zà-ỹđ]*"
+_ANY_UNIT = "|".join(UNIT_PATTERNS)  # any unit word, as the place patterns spell them
 _ORG_NAME = re.compile(
     rf"^(({UNIT_BODIES})\s+)?"
-    rf"(?:{'|'.join(UNIT_PATTERNS)})(?P<name>.+)$",
+    rf"(?:{_ANY_UNIT})(?P<name>.+)$",
     re.IGNORECASE)
 _NAMED = rf"((?:{_NAME_SYLLABLE})(?:\s+{_NAME_SYLLABLE}){{0,3}})"
 _PLACE_LEVELS = tuple(re.compile(rf"\b(?:{unit}){_NAMED}", re.IGNORECASE) for unit in UNIT_PATTERNS)
@@ -526,7 +527,7 @@ def _is_person(name: str, text: str, at: int, people: set[str]) -> bool:
     if len(words) >= 3 and words[1] in MIDDLE_NAMES:
         # Unless the page keeps naming it as a unit: districts are named after
         # people too ("huyện Trần Văn Thời", five times in its MTTQ report).
-        return len(re.findall(rf"\b(?:{'|'.join(UNIT_PATTERNS)}){re.escape(name)}\b", text,
+        return len(re.findall(rf"\b(?:{_ANY_UNIT}){re.escape(name)}\b", text,
                               re.IGNORECASE)) < 3
     return (words[0] in SURNAMES and words[0] not in PLACE_LIKE_SURNAMES
             and bool(_OFFICE_BEFORE.search(text[max(0, at - 40):at])))
@@ -552,22 +553,24 @@ def infer_place(headline: str, banners: list[str], body: str) -> str | None:
     # A name runs on into the next capitalised words ("huyện Năm Căn Tôn Nữ Hương
     # Giang phát biểu"): where the page also names a shorter place that starts it,
     # that one is meant.
-    named = {p for pattern in _PLACE_LEVELS for text in (head, *banners, body)
-             for p in _places_in(pattern, text, people)}
+    # Each level's names in the headline, each banner and the body, read once.
+    levels = [[_places_in(pattern, text, people) for text in (head, *banners, body)]
+              for pattern in _PLACE_LEVELS]
+    named = {p for level in levels for found in level for p in found}
 
     def shortest(place: str) -> str:
         return min((p for p in named if place.startswith(p + " ") and " " in p), key=len, default=place)
 
-    for pattern, in_banner in zip(_PLACE_LEVELS, _BANNER_PLACE_LEVELS, strict=True):
-        if found := _places_in(pattern, head, people):
-            return shortest(found[0])
-        for banner in banners:
-            if found := _places_in(pattern, banner, people):
+    for (in_head, *in_banners, in_body), in_banner in zip(levels, _BANNER_PLACE_LEVELS, strict=True):
+        if in_head:
+            return shortest(in_head[0])
+        for banner, found in zip(banners, in_banners, strict=True):
+            if found:
                 return shortest(found[0])
             if (m := in_banner.search(banner)) and (place := _clean_place(m[1])):
                 return place
         counts: dict[str, int] = {}
-        for place in map(shortest, _places_in(pattern, body, people)):
+        for place in map(shortest, in_body):
             counts[place] = counts.get(place, 0) + 1
         if counts:
             return max(counts, key=counts.get)
