@@ -102,11 +102,15 @@ def m005_visibility_indexes(db: sqlite3.Connection) -> None:
 
 def m006_update_lookups(db: sqlite3.Connection) -> None:
     """Indexes for what an update of one file looks up at 1M passages (issue 19): the files
-    providing an article id, the skipped files, and the articles deleted at publish (a
-    scan of the articles table, 0.06-0.4 s, on every update)."""
+    providing an article id, the skipped files, and the rows deleted at publish (a scan of
+    the articles table on every update).  The removed-row indexes hold removed rows only:
+    a full one on `removed` made SQLite answer "removed IS NULL AND article IN (...)"
+    through it, reading every live row (1M passages) instead of an article's few."""
     db.execute("CREATE INDEX IF NOT EXISTS files_by_article ON files (article_id)")
     db.execute("CREATE INDEX IF NOT EXISTS files_skipped ON files (path) WHERE skipped IS NOT NULL")
-    db.execute("CREATE INDEX IF NOT EXISTS articles_removed ON articles (removed)")
+    db.execute("CREATE INDEX IF NOT EXISTS articles_removed ON articles (removed) WHERE removed IS NOT NULL")
+    db.execute("DROP INDEX IF EXISTS passages_removed")
+    db.execute("CREATE INDEX passages_removed ON passages (removed) WHERE removed IS NOT NULL")
 
 
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
