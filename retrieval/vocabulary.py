@@ -95,6 +95,17 @@ TASK_CUES = (("nhiem", "vu"), ("giai", "phap"), ("noi", "dung"), ("nhung", "gi")
 # "bao nhiêu" first: "mấy" (which needs its accent) is looked for between it and the rest.
 HOW_MANY_CUES = (("bao", "nhieu"), ("so", "luong"), ("tong", "so"), ("tong", "cong"))
 SHARE_CUES = (("ti", "le"), ("ty", "le"), ("phan", "tram"))
+# "Đơn vị nào đạt giải nhất?": the noun before "nào" names the kind of thing the
+# answer is, which the answering sentence names instead ("Đảng bộ Quân sự huyện đạt
+# giải nhất"), so inside an article it weighs like the headline's words (folded).
+WHICH_NOUNS = frozenset({
+    ("don", "vi"), ("dia", "phuong"), ("to", "chuc"), ("co", "quan"), ("tap", "the"), ("ca", "nhan"),
+    ("huyen",), ("tinh",), ("xa",), ("phuong",), ("thon",), ("ap",), ("doi",), ("truong",),
+})
+# A sentence that sets a target states a figure that is not yet achieved: "Năm 2023,
+# Hội đặt mục tiêu thành lập thêm 3 Địa chỉ tin cậy" does not answer "năm 2023 có
+# bao nhiêu Địa chỉ tin cậy?", unless the question asks for the target (folded).
+TARGET_CUES = (("muc", "tieu"), ("phan", "dau"), ("du", "kien"))
 # Syllables that ask rather than say: never topic words of a sentence match.
 CUE_WORDS = frozenset("ai nao bao nhieu may gio dau gi khi luc sao the".split())
 # A follow-up's words that say what is wanted, not what about: the cue words and
