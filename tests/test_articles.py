@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from conftest import SEED_CORPUS
 
-from retrieval.articles import infer_date, infer_place, parse_text
+from retrieval.articles import parse_text
+from retrieval.articles.dates import infer_date
+from retrieval.articles.places import infer_place
 from retrieval.convert import corpus_files, read_article
 from retrieval.convert.text import split_front_matter
 from retrieval.types import UnusableFile, format_date
