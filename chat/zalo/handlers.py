@@ -24,7 +24,7 @@ from retrieval.textnorm import fold
 
 from ..admin import LINK_ONLY, Reindexer, fetch_and_report, reindex_and_report
 from ..context import RecentMap
-from ..insights_bot import PERIODS
+from ..insights import PERIODS
 from ..render.cards import article_messages, page_messages, passage_reply
 from ..render.markup import ZALO, chunk_text, pack
 from ..render.texts import (
