@@ -31,6 +31,7 @@ from .vocabulary import (
     ORGANISATIONS,
     PLACE_NAME_STOP,
     RELATIVE_YEARS,
+    UNIT_LOOKALIKES,
     UNITS,
 )
 
@@ -120,7 +121,9 @@ def _places(words: list[str], original: list[str], cased: bool, known: Mapping[s
     found: dict[str, Place] = {}
     known_names = sorted(known, key=lambda k: -len(k.split()))
     for _, start, level in _UNITS.find(words):
-        if start - 1 >= 0 and words[start - 1] in AMBIGUOUS_UNACCENTED_UNITS:
+        if words[start - 1] in AMBIGUOUS_UNACCENTED_UNITS:
+            if " ".join(folded[start - 2:start]) in UNIT_LOOKALIKES:
+                continue  # "cơ quan": no "quận"
             name = next((k for k in known_names if folded[start:start + len(k.split())] == k.split()), None)
         else:
             name = _name_after(folded, original, start, cased, known_names)
