@@ -79,6 +79,9 @@ YOUTH_UNIONS = {u.youth_union: u.name for u in ADMINISTRATIVE_UNITS if u.youth_u
 UNITS = {**{u: u for u in UNIT_NAMES}, **PARTY_COMMITTEES, **YOUTH_UNIONS,
          **{short: unit for short, (unit, _) in UNIT_ABBREVIATIONS.items()}}
 AMBIGUOUS_UNACCENTED_UNITS = frozenset({"tinh", "xa", "phuong", "quan"})  # folded
+# Words that end with one of those and are no unit at all: "cơ quan Đầm Hà" is a
+# body's office in Đầm Hà, not "quận Đầm Hà" (folded).
+UNIT_LOOKALIKES = frozenset({"co quan", "lien quan", "dia phuong"})
 # Levels below a district (None: no level said): an article is seldom about one, the paragraph is.
 LOCAL_LEVELS = frozenset({u.name for u in ADMINISTRATIVE_UNITS if u.tier == COMMUNE} | {None})
 # A level named without a place ("cấp tỉnh", "của tỉnh") in a follow-up: one word.

@@ -108,6 +108,20 @@ def test_a_review_of_its_own_year_is_not_about_next_year():
     assert missing(asked, subject, "Trong năm 2023, Hội phấn đấu kết nạp 600 hội viên.") == []
 
 
+def test_co_quan_is_an_office_not_a_district():
+    """Unaccented "quan" may be "quận", but "cơ quan" (an office), "liên quan" and
+    "địa phương" are words of their own: the place after them is named with no level,
+    and the reply does not call it a "quận"."""
+    for question in ("Công đoàn cơ quan Đào Nguyên năm 2024", "cong doan co quan dao nguyen",
+                     "Cơ Quan Đào Nguyên", "tin liên quan Đào Nguyên", "dia phuong dao nguyen"):
+        intent = understand(question, KNOWN, TODAY)
+        assert [(p.name, p.level) for p in intent.places] == [("dao nguyen", None)], question
+        assert "quận" not in intent.describe()
+    # "quan" alone before a known place still reads as the district level.
+    assert [(p.name, p.level) for p in understand("quan dao nguyen", KNOWN, TODAY).places] == [
+        ("dao nguyen", "quận")]
+
+
 def test_a_unit_word_at_the_very_end_is_no_place_and_no_error():
     # Spellings.find once reported a one-syllable unit at the end with a two-syllable end index
     intent = understand("Ban Tuyên giáo Huyện ủy và các tổ chức chính trị – xã hội huyện", KNOWN, TODAY)

@@ -23,7 +23,7 @@ ACCENTED = [v.STOPWORDS, v.ALIASES, v.FOLLOWUP_LEADS, v.FOLLOWUP_TAILS, v.ANAPHO
             v.LEVEL_WORDS, v.UNIT_WORDS, v.EVENT_NAMES, v.OFFICES, v.MEMBER_TITLES, v.MONEY_CUES, v.PERSON_WORDS, v.PAGE_PERSON_WORDS, v.COUNT_UNITS,
             v.DANGLING]
 FOLDED = [v.WHO_CUES, v.WHEN_CUES, v.WHERE_CUES, v.TASK_CUES, v.HOW_MANY_CUES, v.SHARE_CUES, v.CUE_WORDS,
-          v.ASKING_WORDS, v.NEW_TERM_WORDS, v.AMBIGUOUS_UNACCENTED_UNITS, v.LEVEL_SYLLABLES,
+          v.ASKING_WORDS, v.NEW_TERM_WORDS, v.AMBIGUOUS_UNACCENTED_UNITS, v.UNIT_LOOKALIKES, v.LEVEL_SYLLABLES,
           v.UNIT_SECOND_SYLLABLES, v.NOT_THE_OFFICE, v.BODY_STOP, v.NAME_START, v.TITLE_SYLLABLES,
           v.MONEY_UNITS, v.PEOPLE_COUNTERS, v.COUNTER_STOP, v.NOT_A_COUNT, v.MEASURES, v.ONE_SYLLABLE_COUNTERS,
           v.RELATIVE_YEARS, v.PLACE_NAME_STOP, v.NOT_PLACE_HOST_LABELS, list(v.ABBREVIATIONS.items())]
@@ -66,6 +66,7 @@ def test_units_folded_tables_follow_the_one_list_of_units():
     first = {fold(name.split()[0]) for name in v.UNIT_NAMES}
     assert v.LEVEL_SYLLABLES - {"ap", "thon", "khu"} == first - {"quan"}
     assert v.AMBIGUOUS_UNACCENTED_UNITS <= {fold(name) for name in v.UNIT_NAMES}
+    assert {w.split()[-1] for w in v.UNIT_LOOKALIKES} <= v.AMBIGUOUS_UNACCENTED_UNITS
 
 
 def test_pages_and_questions_know_the_same_units():

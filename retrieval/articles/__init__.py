@@ -10,7 +10,8 @@ headline.
 
 One module per job, read in this order by `parse_text`:
 - lines.py: what a line is (furniture, banner, byline, caption, text);
-- headline.py: the title (the headline line, the address's, or the lead's);
+- headline.py: the title (the headline line, the address's, or the lead's), with
+  address.py: the words a page's address carries (search's query.py reads them too);
 - dates.py: the date and where it came from;
 - places.py: the administrative unit the article is about.
 

@@ -6,9 +6,9 @@ The line rules (what is a caption, a lead, an author line) are lines.py's.
 from __future__ import annotations
 
 import re
-from urllib.parse import unquote, urlsplit
 
 from ..textnorm import SENTENCE_END, fold, sentences, syllables
+from .address import YEAR_WORD, headline_words
 from .lines import CAPTION, LEAD_OPENING, TERMINAL, is_caption, is_prose, looks_like_author
 
 _BULLETS = ("•", "·", "*", "- ")  # a list item or a section's sub-heading, never the headline
@@ -80,38 +80,11 @@ def _lead_title(lead: str, limit: int = 150) -> str:
 # Many portals write the headline into the page's address ("/trao-nha-mai-am-cong-doan-
 # tai-huyen-giong-trom-22092020-a78189.html"), without diacritics.  When the page's text
 # has no headline line, the address's words spelled as the page spells them are the real
-# headline, where the lead or a photo caption would be a stand-in.
+# headline, where the lead or a photo caption would be a stand-in.  Which words an
+# address carries is address.py's; here they are spelled as the page spells them.
 
-_SLUG_SPLIT = re.compile(r"[-_+.]+")
-_SLUG_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}$")  # .html, .aspx, ".337" (an id)
-_YEAR_WORD = re.compile(r"(?:19|20)\d\d")
 # "năm 2019" in an address: before a year, "nam" is the word for year.
 _NAM_BEFORE_YEAR = ("nam", "năm")
-
-
-def _is_slug_id(word: str, at_end: bool) -> bool:
-    """A record number or stamp around the words: "a78189", "22092020", "6439967"; at the
-    end a 4-digit number that is no year ("-4747.html") too."""
-    if not word.isdigit():
-        return not word.isalpha()
-    return len(word) >= 5 or (at_end and len(word) == 4 and not _YEAR_WORD.fullmatch(word))
-
-
-def _slug_words(url: str | None) -> list[str]:
-    """The words of a page address's last segment when they can spell a headline (four
-    words or more, letters and short numbers only), else []."""
-    segments = [s for s in urlsplit(url or "").path.split("/") if s]
-    if not segments:
-        return []
-    words = [w for w in _SLUG_SPLIT.split(_SLUG_EXTENSION.sub("", unquote(segments[-1]))) if w]
-    while words and _is_slug_id(words[0], at_end=False):
-        words.pop(0)
-    while words and _is_slug_id(words[-1], at_end=True):
-        words.pop()
-    if not all((w.isascii() and w.isalpha()) or (w.isdigit() and len(w) <= 4) for w in words):
-        return []
-    return [w.lower() for w in words] if sum(w.isalpha() for w in words) >= 4 else []
-
 
 _PAIRS = {"(": ")", "“": "”", "[": "]"}
 
@@ -156,7 +129,7 @@ def _spell_as_page(words: list[str], text: str) -> tuple[list[str], int]:
             continue
         word = words[i]
         if word.isdigit() or (word == _NAM_BEFORE_YEAR[0] and i + 1 < len(words)
-                              and _YEAR_WORD.fullmatch(words[i + 1])):
+                              and YEAR_WORD.fullmatch(words[i + 1])):
             word = word if word.isdigit() else _NAM_BEFORE_YEAR[1]
             spelled += 1
         out.append(word)
@@ -168,7 +141,7 @@ def address_headline(url: str | None, texts: list[str]) -> str | None:
     """The headline the page's address carries, spelled as the page spells it, for a page
     with no headline line; None unless the page spells every word of it (a headline half
     without diacritics would misquote the page)."""
-    words = _slug_words(url)
+    words = headline_words(url)
     if not words:
         return None
     spelled, known = _spell_as_page(words, "\n".join(texts))
