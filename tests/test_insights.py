@@ -197,7 +197,8 @@ def test_version_2_rows_get_their_topic_from_their_text_and_are_read_before_and_
     path = tmp_path / "v2.sqlite"
     db = sqlite3.connect(path)
     db.executescript(V2_SCHEMA)
-    asked = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    when = datetime.now(UTC) - timedelta(hours=2)
+    asked = when.isoformat(timespec="seconds")
     db.executemany("INSERT INTO questions VALUES (?, 'c', 'u', ?, ?, ?)", [
         (1, "Hội Nông dân huyện Kỳ Lương tổng kết năm 2023", 0, asked),
         (2, "Đoàn Thanh niên ra quân năm nay", 1, asked)])
@@ -217,7 +218,9 @@ def test_version_2_rows_get_their_topic_from_their_text_and_are_read_before_and_
     assert store._db.execute("PRAGMA user_version").fetchone()[0] == 4
     store.keep_page("zalo:c", ChatPage(1, 3, True))  # version 4: chats' last pages
     assert store.chat_page("zalo:c", 60) == ChatPage(1, 3, True)
-    report = build_report(store.reader(), days=1)
+    # "Today" as of a minute after they were asked: two hours before now may be
+    # yesterday in Vietnam (between 17:00 and 19:00 UTC).
+    report = build_report(store.reader(), days=1, now=when + timedelta(minutes=1))
     assert report.grades == {"none": 1, None: 1} and report.grade_keys[-1] is None
     store.close()
 
