@@ -24,6 +24,12 @@ TODAY = date(2026, 12, 2)
     # abbreviations
     ("HND TX Vân Phố ra quân", [("van pho", "thị xã")], set(), [], ["hoi_nong_dan"]),
     ("CCB TP Lạc Giang năm nay", [("lac giang", "thành phố")], {2026}, [], ["hoi_ccb"]),
+    # urban districts, as pages name them: "quận", its Party committee, its Youth Union
+    ("Hội LHPN quận Đông Lũy năm 2024", [("dong luy", "quận")], {2024}, [], ["hoi_phu_nu"]),
+    ("Quận ủy Đông Lũy sơ kết", [("dong luy", "quận")], set(), [], ["cap_uy"]),
+    ("Quận đoàn Đông Lũy ra quân", [("dong luy", "quận")], set(), [], ["doan_tn"]),
+    # unaccented "quan" is also "cơ quan": it introduces no unknown name
+    ("Công đoàn cơ quan Hội Nông dân tổng kết", [], set(), [], ["cong_doan", "hoi_nong_dan"]),
     # a youth union named by its level names the place too
     ("Huyện đoàn Phú Lộc ra quân hè 2023", [("phu loc", "huyện")], {2023}, [], ["doan_tn"]),
     # a term is not two separate years
