@@ -63,9 +63,9 @@ from .synthetic import HashedSyllableEmbedder, corpus_meta, questions, write_cor
 
 STARTED = time.monotonic()
 FOUND_TIMEOUT_S = 600  # give up waiting for an added/removed article after this long
-# The children run this module as the parent does (`python -m`): as a script, its
-# relative imports fail.
-CHILD = [sys.executable, "-m", "benchmarks.scale"]
+# The child processes run this module as the parent does (`python -m`): run by its
+# path, its relative imports fail.
+CHILD = [sys.executable, "-m", __spec__.name] if __spec__ else [sys.executable, __file__]
 
 
 def log(message: str) -> None:
