@@ -182,6 +182,32 @@ def test_changed_and_removed_files(tmp_path, corpus, e5):
     assert searcher.reload() is False  # nothing newer
 
 
+def test_files_sharing_an_article_id_and_a_renamed_file(tmp_path, corpus, e5):
+    """An update reads the catalog's records of the files it touches only (issue 19):
+    which file keeps an article id, what is new and what changed must still be decided
+    as with every record at hand."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    text = (corpus / "son_khe.txt").read_text(encoding="utf-8")
+    (corpus / "son_khe.md").write_text(text.replace("46 mô hình", "47 mô hình"), encoding="utf-8")
+    (corpus / "ngoc_suong.txt").write_text(MORE["dong_trang_2.txt"], encoding="utf-8")
+    report = build_index(corpus, index, progress=False, embedder=e5)
+    assert report.added == ["ngoc_suong"] and report.changed == [] and report.removed == []
+    duplicate = [(s.path, s.reason) for s in report.skipped]
+    assert duplicate == [("son_khe.md", "same article id as son_khe.txt")]
+    # Not read again, still listed; the article is the indexed file's.
+    again = build_index(corpus, index, progress=False, embedder=e5)
+    assert [(s.path, s.reason) for s in again.skipped] == duplicate and again.parsed_files == 0
+
+    (corpus / "binh_lac.md").rename(corpus / "binh_lac.txt")  # same id, another file
+    renamed = build_index(corpus, index, progress=False, embedder=e5)
+    assert (renamed.added, renamed.changed, renamed.removed) == ([], ["binh_lac"], [])
+    searcher = Searcher.open(index, embedder=e5)
+    assert searcher.article("binh_lac").path == "binh_lac.txt"
+    assert "46 mô hình" in searcher.article("son_khe").text
+    assert searcher.stats()["articles"] == 3
+
+
 QUESTIONS = [
     "Hội Nông dân Sơn Khê năm 2023",
     "hoi nong dan son khe vay von quy ho tro nong dan",

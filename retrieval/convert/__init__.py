@@ -61,13 +61,18 @@ def corpus_entries(corpus_dir: Path, ordered: bool = True) -> list[tuple[str, os
         except PermissionError:
             return
         for entry in listed:
-            if entry.name.startswith("."):
+            name = entry.name
+            if name.startswith("."):
                 continue
-            if entry.is_dir() and not entry.is_symlink():
-                walk(entry.path, f"{prefix}{entry.name}/")
-            elif (entry.is_file() and _suffix(entry.name).lower() in SUPPORTED_SUFFIXES
-                  and entry.name.lower() != "readme.md"):
-                found.append((prefix + entry.name, entry))
+            if entry.is_dir():
+                if not entry.is_symlink():
+                    walk(entry.path, f"{prefix}{name}/")
+            elif entry.is_file():
+                # str.endswith on the lower-cased name: Path.suffix's rule for names not
+                # starting with a dot, in C (a third of the listing's time at 182k files).
+                lower = name.lower()
+                if lower.endswith(SUPPORTED_SUFFIXES) and lower != "readme.md":
+                    found.append((prefix + name, entry))
 
     walk(str(corpus_dir), "")
     if ordered:
@@ -78,9 +83,3 @@ def corpus_entries(corpus_dir: Path, ordered: bool = True) -> list[tuple[str, os
 def corpus_order(rel: str) -> list[str]:
     """Sort key of corpus files by relative path: Path order (component by component)."""
     return rel.split("/")
-
-
-def _suffix(name: str) -> str:
-    """The name's suffix as Path.suffix gives it ("a.md" -> ".md", "a." -> "")."""
-    dot = name.rfind(".")
-    return name[dot:] if 0 < dot < len(name) - 1 else ""

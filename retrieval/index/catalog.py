@@ -100,9 +100,22 @@ def m005_visibility_indexes(db: sqlite3.Connection) -> None:
     db.execute("DROP INDEX IF EXISTS articles_by_place")
 
 
+def m006_update_lookups(db: sqlite3.Connection) -> None:
+    """Indexes for what an update of one file looks up at 1M passages (issue 19): the files
+    providing an article id, the skipped files, and the rows deleted at publish (a scan of
+    the articles table on every update).  The removed-row indexes hold removed rows only:
+    a full one on `removed` made SQLite answer "removed IS NULL AND article IN (...)"
+    through it, reading every live row (1M passages) instead of an article's few."""
+    db.execute("CREATE INDEX IF NOT EXISTS files_by_article ON files (article_id)")
+    db.execute("CREATE INDEX IF NOT EXISTS files_skipped ON files (path) WHERE skipped IS NOT NULL")
+    db.execute("CREATE INDEX IF NOT EXISTS articles_removed ON articles (removed) WHERE removed IS NOT NULL")
+    db.execute("DROP INDEX IF EXISTS passages_removed")
+    db.execute("CREATE INDEX passages_removed ON passages (removed) WHERE removed IS NOT NULL")
+
+
 MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [
     m001_initial, m002_drop_unwritten_columns, m003_articles_date_source, m004_articles_lead,
-    m005_visibility_indexes]
+    m005_visibility_indexes, m006_update_lookups]
 
 
 def has_column(db: sqlite3.Connection, table: str, column: str) -> bool:
@@ -213,6 +226,9 @@ def visible_passages(columns: str, where: str = "") -> str:
 TRUSTED_DATE_SQL = ("CASE WHEN length(date) = 10 AND date_source IN ({}) THEN date END"
                     .format(", ".join(f"'{s}'" for s in sorted(TRUSTED_DATE_SOURCES))))
 
+
+# A file's record, in FileRecord's order (writer.py).
+FILE_COLUMNS = "path, size, mtime_ns, sha256, article_id, skipped"
 
 # What the lexical index is made of, per passage (lexical.passage_tokens of indexed_text).
 INDEXED_COLUMNS = "p.id, a.title, a.place, a.date, p.text"

@@ -33,7 +33,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..index.catalog import TRUSTED_DATE_SQL, check_meta, dedup_key, new_meta, visible
+from ..index.catalog import FILE_COLUMNS, TRUSTED_DATE_SQL, check_meta, dedup_key, new_meta, visible
 from ..index.layout import BuildInProgress, IndexFormatError, IndexNotFound, IndexUnavailable
 from ..index.lexical import passage_tokens
 from ..index.reader import Candidate, _article
@@ -288,11 +288,24 @@ class PostgresWriter:
     def open_cache(self) -> PostgresCache:
         return PostgresCache(self.dsn)
 
-    def files(self):
+    def file_stats(self) -> dict[str, tuple[int, int]]:
+        """(size, mtime_ns) of every recorded file by path (IndexWriter.file_stats)."""
+        return {path: (size, mtime) for path, size, mtime in
+                self.db.execute("SELECT path, size, mtime_ns FROM files")}
+
+    def files(self, paths: Iterable[str] | None = None, article_ids: Iterable[str] = ()):
+        """The records of `paths` and of the files providing `article_ids` (every record
+        when `paths` is None), by path (IndexWriter.files)."""
         from ..index.writer import FileRecord
 
-        return {row[0]: FileRecord(*row) for row in self.db.execute(
-            "SELECT path, size, mtime_ns, sha256, article_id, skipped FROM files")}
+        sql = f"SELECT {FILE_COLUMNS} FROM files"
+        rows = (self.db.execute(sql) if paths is None else self.db.execute(
+            f"{sql} WHERE path = ANY(%s) OR article_id = ANY(%s)", (list(paths), list(article_ids))))
+        return {row[0]: FileRecord(*row) for row in rows}
+
+    def skipped_files(self) -> dict[str, str]:
+        """Why each recorded file is not indexed, by path."""
+        return dict(self.db.execute("SELECT path, skipped FROM files WHERE skipped IS NOT NULL").fetchall())
 
     def counts(self) -> tuple[int, int]:
         """Articles and passages of the published generation."""
