@@ -368,7 +368,7 @@ class SentenceScorer:
 
     def relevance(self, sentence: str) -> float:
         """Share of the question's weighted words in the sentence, plus half its pairs'."""
-        present, pairs_in, length, _ = _sentence_words(sentence)
+        present, pairs_in, length = _sentence_words(sentence)
         if not length:
             return 0.0
         covered = sum(w for t, w in self.weights.items() if t in present) / self.total
@@ -381,7 +381,7 @@ class SentenceScorer:
         s = self.relevance(sentence)
         if self.evidence_weight and s > 0 and has_evidence(sentence, self.want):
             s += self.evidence_weight * min(1.0, s / 0.2)
-        if self.achieved and s > 0 and _find(_sentence_words(sentence)[3], _TARGET_CUES) is not None:
+        if self.achieved and s > 0 and not _sentence_words(sentence)[1].isdisjoint(_TARGET_CUES):
             s *= TARGET_SHARE
         if self.years and s > 0:
             # "Năm 2024, Hội phấn đấu 3.000 hộ..." does not answer a question about 2023.
@@ -436,10 +436,10 @@ def is_caption(text: str, start: int, end: int) -> bool:
 
 
 @_cached
-def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], int, list[str]]:
-    """A sentence's folded words and pairs of words, how many words, and the words in order."""
+def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], int]:
+    """A sentence's folded words and pairs of words, and how many words: what relevance reads."""
     words = folded_words(sentence)
-    return frozenset(words), frozenset(pairwise(words)), len(words), words
+    return frozenset(words), frozenset(pairwise(words)), len(words)
 
 
 @_cached
