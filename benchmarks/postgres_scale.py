@@ -1,6 +1,6 @@
 """benchmarks/scale.py's figures with the postgres backend (issue 17), plus the database's sizes.
 
-    python benchmarks/postgres_scale.py --passages 100000 [--json] [--server DIR]
+    python -m benchmarks.postgres_scale --passages 100000 [--json] [--server DIR]
 
 Starts (or reuses) a throwaway local PostgreSQL in DIR (default /tmp/pg_scale_server,
 retrieval/postgres/server.py), creates a fresh database for the run, and drives
@@ -16,17 +16,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path[:0] = [str(HERE.parent), str(HERE)]
+from retrieval.postgres.server import LocalServer, create_database, drop_database
 
-import scale  # noqa: E402
-from synthetic import HashedSyllableEmbedder  # noqa: E402
-
-from retrieval.postgres.server import LocalServer, create_database, drop_database  # noqa: E402
+from . import scale
+from .synthetic import HashedSyllableEmbedder
 
 DATABASE = "scale_bench"
 

@@ -63,6 +63,9 @@ from .synthetic import HashedSyllableEmbedder, corpus_meta, questions, write_cor
 
 STARTED = time.monotonic()
 FOUND_TIMEOUT_S = 600  # give up waiting for an added/removed article after this long
+# The child processes run this module as the parent does (`python -m`): run by its
+# path, its relative imports fail.
+CHILD = [sys.executable, "-m", __spec__.name] if __spec__ else [sys.executable, __file__]
 
 
 def log(message: str) -> None:
@@ -259,7 +262,7 @@ class ServerProcess:
     """The parent's handle on the serving child."""
 
     def __init__(self, index: Path, real: bool, config_path: str | None) -> None:
-        argv = [sys.executable, __file__, "--serve", str(index)]
+        argv = [*CHILD, "--serve", str(index)]
         argv += ["--real-embedder"] if real else []
         argv += ["--config", config_path] if config_path else []
         self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
@@ -294,7 +297,7 @@ class ServerProcess:
 def run_build(corpus: Path, index: Path, config_path: str | None, rebuild: bool = False,
               progress: bool = False) -> dict:
     """One build in a child process; its JSON report plus the wall time including process start."""
-    argv = [sys.executable, __file__, "--build", str(corpus), str(index)]
+    argv = [*CHILD, "--build", str(corpus), str(index)]
     argv += ["--rebuild"] if rebuild else []
     argv += ["--progress"] if progress else []
     argv += ["--config", config_path] if config_path else []
