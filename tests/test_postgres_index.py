@@ -16,7 +16,7 @@ from conftest import ROOT
 from test_index import ARTICLES, QUESTIONS, _answers, _change_corpus
 
 from retrieval import BuildInProgress, Config, IndexNotFound, IndexUnavailable, Searcher, build_index
-from retrieval.postgres.index import LOCK_KEY, candidate_query, tsvector_literal
+from retrieval.postgres.index import LOCK_KEY, candidate_query, token_spans, tsvector_literal
 from retrieval.postgres.migrate import migrate_index
 from retrieval.postgres.server import create_database, drop_database
 
@@ -277,7 +277,12 @@ def test_lexical_candidates_stay_bounded_and_keep_the_commoner_words():
     """The rarest words are OR'ed while their passages fit the cap; the commoner ones are AND'ed,
     rarest first, until their expected matches fit it too (never the whole corpus of a common word)."""
     df = {"ngan": 3, "thoa": 40, "hoi": 300_000, "nghi": 50_000, "huyen": 600_000, "tong": 9_000}
-    assert candidate_query(df, 1_000_000, 500) == "'ngan' | 'thoa' | ('tong' & 'nghi')"
+    assert candidate_query(df, 1_000_000, 500) == ["'ngan' | 'thoa'", "'tong' & 'nghi'"]
     only_common = {"hoi": 300_000, "nghi": 250_000, "huyen": 600_000}
-    assert candidate_query(only_common, 1_000_000, 500) == "('nghi' & 'hoi' & 'huyen')"
-    assert candidate_query({"ngan": 3, "thoa": 40}, 1_000_000, 500) == "'ngan' | 'thoa'"
+    assert candidate_query(only_common, 1_000_000, 500) == ["'nghi' & 'hoi' & 'huyen'"]
+    assert candidate_query({"ngan": 3, "thoa": 40}, 1_000_000, 500) == ["'ngan' | 'thoa'"]
+    # One phrase's tokens are not independent: its other pairs and syllables are not AND'ed to it.
+    question = "huyện Ngạn Thoa năm 2022"
+    df = {"ngan_thoa": 1200, "huyen_ngan": 1250, "~thoa": 1300, "~ngan": 2000, "nam_2022": 40_000,
+          "~nam": 400_000}
+    assert candidate_query(df, 500_000, 500, token_spans(question)) == ["'ngan_thoa' & 'nam_2022'"]
