@@ -43,8 +43,9 @@ from retrieval.types import Hit
 
 log = logging.getLogger(__name__)
 
-# 1: raw user_id/chat_id columns; 2: keyed hashes only; 3: grade, missing and topic
-SCHEMA_VERSION = 3
+# 1: raw user_id/chat_id columns; 2: keyed hashes only; 3: grade, missing and topic;
+# 4: chat_pages, each chat's last answered page (typed «xem thêm», Zalo)
+SCHEMA_VERSION = 4
 GRADES = ("exact", "partial", "none")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS questions (
@@ -78,6 +79,17 @@ CREATE TABLE IF NOT EXISTS feedback (
 );
 CREATE INDEX IF NOT EXISTS questions_asked_at ON questions (asked_at);
 CREATE INDEX IF NOT EXISTS feedback_created_at ON feedback (created_at);
+"""
+# A front end without buttons (Zalo) pages with typed words: «xem thêm» continues the
+# chat's last answered page, «toàn văn N» opens its card N.
+_PAGES = """
+CREATE TABLE IF NOT EXISTS chat_pages (
+    chat_hash   TEXT PRIMARY KEY,           -- keyed hash of the chat id
+    question_id INTEGER,                    -- NULL: a new conversation began since (/new)
+    next_offset INTEGER NOT NULL,           -- the first card «xem thêm» shows
+    has_more    INTEGER NOT NULL,
+    stored_at   TEXT NOT NULL
+);
 """
 # Version 1 -> 2: the same rows, ids kept, raw ids replaced by their hashes (the
 # table is created as the current schema; step 2 -> 3 then fills the new columns).
@@ -135,6 +147,15 @@ def _migrate_v2(db: sqlite3.Connection) -> None:
     db.executemany("UPDATE questions SET topic = ?, grade = ? WHERE id = ?",
                    [(_topic_of_text(text, asked), None if answered else "none", qid)
                     for qid, text, asked, answered in rows])
+
+
+@dataclass(frozen=True)
+class ChatPage:
+    """A chat's last answered page, for the words typed after it («xem thêm», «toàn văn N»)."""
+
+    question_id: int | None  # None: the chat began a new conversation since (/new)
+    next_offset: int = 0  # the first card «xem thêm» shows
+    has_more: bool = False
 
 
 @dataclass
@@ -233,6 +254,22 @@ class QuestionRules:
                            self.shown_page(question_id, offset, page_size), _now()))
         return True
 
+    def keep_page(self, chat_id: int | str, page: ChatPage) -> None:
+        """Remember the chat's last answered page, where every replica reads it."""
+        self._upsert_page((self.pseudonym(chat_id), page.question_id, page.next_offset,
+                           page.has_more, _now()))
+
+    def chat_page(self, chat_id: int | str, max_age: float) -> ChatPage | None:
+        """The chat's last page kept within `max_age` seconds (its question_id None after
+        /new), or None."""
+        row = self._page_row(self.pseudonym(chat_id), purge_cutoff(max_age / 86400))
+        return ChatPage(row[0], row[1], bool(row[2])) if row else None
+
+    def forget_page(self, chat_id: int | str) -> None:
+        """/new: typed paging no longer continues the old answer (the row stays, question
+        id cleared: the chat has been shown how to page)."""
+        self._clear_page(self.pseudonym(chat_id))
+
 
 class FeedbackStore(QuestionRules):
     """Thread-safe: handlers call it from worker threads, one connection behind a lock."""
@@ -267,6 +304,7 @@ class FeedbackStore(QuestionRules):
                 _migrate_v2(self._db)
                 log.info("feedback store %s: grades and topics added to stored questions",
                          self.path)
+            _run(self._db, [_PAGES])  # new in version 4
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self._db.execute("COMMIT")
         except BaseException:
@@ -339,6 +377,22 @@ class FeedbackStore(QuestionRules):
             (qid, offset, user, value, text, json.dumps(passage_ids, ensure_ascii=False),
              created_at))
 
+    def _upsert_page(self, row: tuple) -> None:
+        self._write(
+            "INSERT INTO chat_pages (chat_hash, question_id, next_offset, has_more, stored_at)"
+            " VALUES (?, ?, ?, ?, ?) ON CONFLICT (chat_hash) DO UPDATE SET"
+            " question_id = excluded.question_id, next_offset = excluded.next_offset,"
+            " has_more = excluded.has_more, stored_at = excluded.stored_at", row)
+
+    def _page_row(self, chat_hash: str, since: str) -> tuple | None:
+        with self._lock:
+            return self._db.execute(
+                "SELECT question_id, next_offset, has_more FROM chat_pages"
+                " WHERE chat_hash = ? AND stored_at >= ?", (chat_hash, since)).fetchone()
+
+    def _clear_page(self, chat_hash: str) -> None:
+        self._write("UPDATE chat_pages SET question_id = NULL WHERE chat_hash = ?", (chat_hash,))
+
     def _rows(self, sql: str, params=()) -> list[dict]:
         with self._lock:
             cur = self._db.execute(sql, params)
@@ -388,6 +442,8 @@ class FeedbackStore(QuestionRules):
                         "DELETE FROM shown WHERE question_id NOT IN (SELECT id FROM questions)"
                     ).rowcount,
                 }
+                self._db.execute("DELETE FROM chat_pages WHERE stored_at < ?"
+                                 " OR question_id NOT IN (SELECT id FROM questions)", (cutoff,))
                 self._db.execute("COMMIT")
             except BaseException:
                 self._db.execute("ROLLBACK")

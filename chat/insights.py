@@ -32,6 +32,7 @@ from retrieval.types import trusted_date
 from retrieval.vocabulary import EVENT_NAMES, ORGANISATIONS
 
 from .feedback import FeedbackReader
+from .render.markup import Markup
 from .textutil import cut_words
 
 GRADE_NAMES = {"exact": "Có bài đúng", "partial": "Có bài gần đúng", "none": "Chưa có bài",
@@ -306,6 +307,41 @@ def source_name(source: str) -> str:
 
 def period_text(report: Report) -> str:
     return f"{report.days} ngày ({day_text(report.start)} – {day_text(report.end)})"
+
+
+# ---------------------------------------------------------------- the chat's summary
+
+PERIODS = (7, 30)  # days /thongke offers in a chat
+TOP_GAPS = 5  # a chat message, not the dashboard
+GRADE_MARKS = {"exact": "🟢", "partial": "🟡", "none": "🔴", None: "⚪"}
+
+
+def chat_summary(report: Report, m: Markup) -> str:
+    """The report's headline figures as a short chat message (/thongke, the weekly
+    message), in any front end's markup: Telegram's HTML, Zalo's plain text."""
+    lines = [m.b(f"📊 Thống kê {m.esc(period_text(report))}"),
+             f"Câu hỏi: {m.b(number(report.questions))} từ {number(report.people)} người"]
+    for grade in report.grade_keys:
+        lines.append(f"{GRADE_MARKS[grade]} {GRADE_NAMES[grade]}: {number(report.grades.get(grade, 0))}"
+                     f" ({percent(report.share(grade))})")
+    lines.append(f"👍 {number(report.votes_up)} · 👎 {number(report.votes_down)}")
+    if report.gaps:
+        lines += ["", m.b("Hỏi nhiều mà dữ liệu còn thiếu:")]
+        for n, gap in enumerate(report.gaps[:TOP_GAPS], 1):
+            lines.append(f"{n}. {m.esc(gap.label)}: {number(gap.asked)} lần"
+                         f" (chưa có bài {number(gap.none)}, gần đúng {number(gap.partial)})")
+            if gap.examples:
+                lines.append(f"   {m.i('«' + m.esc(cut_words(gap.examples[0], 80)) + '»')}")
+    if report.index:
+        built = moment_text(report.index.get("built_at"))
+        lines += ["", f"Dữ liệu: {number(report.index.get('articles') or 0)} bài"
+                  + (f", cập nhật {built}" if built else "")]
+    if report.fetch:
+        failed = sum(r["failed"] for r in report.fetch)
+        lines.append(f"Lấy tin: {len(report.fetch)} nguồn, lần gần nhất "
+                     f"{moment_text(report.fetch[0]['finished_at'])}, {number(failed)} trang lỗi")
+    lines.append(f"Xem đầy đủ: {m.code('python -m chat dashboard')}")
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------- charts (PNG, SVG)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import html
 import logging
 from dataclasses import dataclass
 from datetime import time as day_time
@@ -21,28 +20,14 @@ from telegram.constants import ChatAction, ChatType
 from telegram.error import BadRequest, Forbidden
 from telegram.ext import Application, CommandHandler, ContextTypes
 
-from .insights import (
-    GRADE_NAMES,
-    Report,
-    build_report,
-    chat_chart,
-    moment_text,
-    number,
-    percent,
-    period_text,
-    pyplot,
-)
+from .insights import PERIODS, Report, build_report, chat_chart, chat_summary, period_text, pyplot
 from .render.markup import HTML
 from .render.texts import ADMIN_ONLY, THONGKE_PRIVATE, thongke_usage
 from .service import ChatService
-from .textutil import cut_words
 
 log = logging.getLogger(__name__)
 
 KEY = "insights"  # of InsightsState in application.bot_data
-PERIODS = (7, 30)
-TOP_GAPS = 5  # a chat message, not the dashboard
-GRADE_MARKS = {"exact": "🟢", "partial": "🟡", "none": "🔴", None: "⚪"}
 # python-telegram-bot counts days from Sunday (0).
 WEEKDAYS = {"sunday": 0, "monday": 1, "tuesday": 2, "wednesday": 3, "thursday": 4, "friday": 5,
             "saturday": 6}
@@ -58,33 +43,6 @@ class InsightsState:
     dashboard: object = None  # the page's HTTP server when `[dashboard] with_bot`
 
 
-def summary_html(report: Report) -> str:
-    """The report's headline figures as a short Telegram message (HTML)."""
-    lines = [f"<b>📊 Thống kê {html.escape(period_text(report))}</b>",
-             f"Câu hỏi: <b>{number(report.questions)}</b> từ {number(report.people)} người"]
-    for grade in report.grade_keys:
-        lines.append(f"{GRADE_MARKS[grade]} {GRADE_NAMES[grade]}: {number(report.grades.get(grade, 0))}"
-                     f" ({percent(report.share(grade))})")
-    lines.append(f"👍 {number(report.votes_up)} · 👎 {number(report.votes_down)}")
-    if report.gaps:
-        lines += ["", "<b>Hỏi nhiều mà dữ liệu còn thiếu:</b>"]
-        for n, gap in enumerate(report.gaps[:TOP_GAPS], 1):
-            lines.append(f"{n}. {html.escape(gap.label)}: {number(gap.asked)} lần"
-                         f" (chưa có bài {number(gap.none)}, gần đúng {number(gap.partial)})")
-            if gap.examples:
-                lines.append(f"   <i>«{html.escape(cut_words(gap.examples[0], 80))}»</i>")
-    if report.index:
-        built = moment_text(report.index.get("built_at"))
-        lines += ["", f"Dữ liệu: {number(report.index.get('articles') or 0)} bài"
-                  + (f", cập nhật {built}" if built else "")]
-    if report.fetch:
-        failed = sum(r["failed"] for r in report.fetch)
-        lines.append(f"Lấy tin: {len(report.fetch)} nguồn, lần gần nhất "
-                     f"{moment_text(report.fetch[0]['finished_at'])}, {number(failed)} trang lỗi")
-    lines.append("Xem đầy đủ: <code>python -m chat dashboard</code>")
-    return "\n".join(lines)
-
-
 def _report(state: InsightsState, days: int) -> tuple[Report, bytes]:
     """The report and its chart (blocking: run in a worker thread)."""
     reader = getattr(state.service.searcher, "reader", None)
@@ -94,7 +52,7 @@ def _report(state: InsightsState, days: int) -> tuple[Report, bytes]:
 
 
 async def _send(bot, chat_id: int, report: Report, chart: bytes) -> None:
-    await bot.send_message(chat_id, summary_html(report))
+    await bot.send_message(chat_id, chat_summary(report, HTML))
     await bot.send_photo(chat_id, chart, caption=f"Thống kê {period_text(report)}")
 
 

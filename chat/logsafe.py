@@ -22,11 +22,10 @@ from __future__ import annotations
 import logging
 import logging.handlers
 import re
+import sys
 import threading
 import time
 from pathlib import Path
-
-from telegram import TelegramObject
 
 REDACTED = "[REDACTED]"
 MIN_SECRET = 8  # Telegram's secret halves are 35 characters
@@ -54,10 +53,18 @@ def _update_ids(value) -> list | None:
     return None
 
 
+def _telegram_object(value) -> bool:
+    """Is `value` a python-telegram-bot object?  Asked without importing the library: a
+    process that never imported it (the Zalo bot, the console) holds none."""
+    telegram = sys.modules.get("telegram")
+    kind = getattr(telegram, "TelegramObject", None)
+    return kind is not None and isinstance(value, kind)
+
+
 def without_user_data(value):
     """`value`, or a short stand-in when it is an update (parsed or raw) that may carry
     what a user wrote: such values are logged at DEBUG only."""
-    if isinstance(value, TelegramObject):
+    if _telegram_object(value):
         update_id = getattr(value, "update_id", None)
         return f"<{type(value).__name__}{f' {update_id}' if update_id is not None else ''}>"
     ids = _update_ids(value)

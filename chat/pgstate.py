@@ -8,10 +8,11 @@
 - the per-user limit (`chat_asked`): one row per counted question, one user's
   questions serialised by an advisory lock, so two replicas cannot both let the
   eleventh through;
-- the question store (`chat_questions`, `chat_shown`, `chat_feedback`): the same
-  rows, pseudonyms and retention as chat/feedback.py's SQLite file.  Buttons name
-  their question by id, so «Xem thêm», «Toàn văn», «Cả đoạn» and 👍/👎 pressed under
-  an answer from one replica are served by any other.
+- the question store (`chat_questions`, `chat_shown`, `chat_feedback`, `chat_pages`):
+  the same rows, pseudonyms and retention as chat/feedback.py's SQLite file.  Buttons
+  name their question by id, so «Xem thêm», «Toàn văn», «Cả đoạn» and 👍/👎 pressed
+  under an answer from one replica are served by any other; Zalo's typed «xem thêm»
+  and «toàn văn N» read the chat's last page from `chat_pages`, so they work too.
 
 Pseudonyms: ids are hashed with feedback.pseudonym and one key per install, kept in
 its own table `chat_key` (created once, read by every replica); conversations and
@@ -101,6 +102,14 @@ MIGRATIONS: dict[int, list[str]] = {
             asked_at  TIMESTAMPTZ NOT NULL DEFAULT now())""",
         "CREATE INDEX chat_asked_user ON chat_asked (user_hash, asked_at)",
         "CREATE TABLE chat_key (id INTEGER PRIMARY KEY CHECK (id = 1), key BYTEA NOT NULL)",
+    ],
+    4: [
+        """CREATE TABLE chat_pages (
+            chat_hash   TEXT PRIMARY KEY,
+            question_id BIGINT REFERENCES chat_questions (id) ON DELETE CASCADE,  -- NULL after /new
+            next_offset INTEGER NOT NULL,
+            has_more    BOOLEAN NOT NULL,
+            stored_at   TEXT NOT NULL)""",
     ],
 }
 
@@ -368,6 +377,21 @@ class PgQuestions(QuestionRules):
             " value = excluded.value, created_at = excluded.created_at RETURNING id",
             (*fields, Jsonb(passage_ids), created_at))
 
+    def _upsert_page(self, row: tuple) -> None:
+        self._one(
+            "INSERT INTO chat_pages (chat_hash, question_id, next_offset, has_more, stored_at)"
+            " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (chat_hash) DO UPDATE SET"
+            " question_id = excluded.question_id, next_offset = excluded.next_offset,"
+            " has_more = excluded.has_more, stored_at = excluded.stored_at RETURNING chat_hash", row)
+
+    def _page_row(self, chat_hash: str, since: str) -> tuple | None:
+        return self._one("SELECT question_id, next_offset, has_more FROM chat_pages"
+                         " WHERE chat_hash = %s AND stored_at >= %s", (chat_hash, since))
+
+    def _clear_page(self, chat_hash: str) -> None:
+        self._one("UPDATE chat_pages SET question_id = NULL WHERE chat_hash = %s RETURNING chat_hash",
+                  (chat_hash,))
+
     def feedback_rows(self) -> list[dict]:
         return self._dicts("SELECT question_id, page_offset, user_hash, value, question,"
                            " passage_ids, created_at FROM chat_feedback ORDER BY id")
@@ -397,6 +421,7 @@ class PgQuestions(QuestionRules):
                               ("questions", "DELETE FROM chat_questions WHERE asked_at < %s")):
                 cur.execute(sql, (cutoff,))
                 counts[name] = cur.rowcount
+            cur.execute("DELETE FROM chat_pages WHERE stored_at < %s", (cutoff,))  # the rest cascaded
             return counts
 
         return self._db.run(work)

@@ -5,7 +5,8 @@ A chat front end (Telegram, Zalo) and ChatService need three stores:
 - conversation memory: the last question of each conversation, for follow-ups;
 - a rate limiter: questions per user per minute;
 - the question store: asked questions, what was shown, votes (buttons name their
-  question by id, so «Xem thêm», «Toàn văn» and 👍/👎 are looked up there).
+  question by id, so «Xem thêm», «Toàn văn» and 👍/👎 are looked up there), and each
+  chat's last answered page, which a typed «xem thêm» (Zalo: no buttons) continues.
 
 With `[index] backend = "embedded"` (the default) they are process memory and the
 SQLite file `bot.feedback_db`, as before.  With `backend = "postgres"` all three
@@ -24,7 +25,7 @@ from retrieval.index.backend import is_postgres, postgres_dsn
 from retrieval.types import Hit
 
 from .context import Remembered, Resolved
-from .feedback import FeedbackStore, StoredQuestion
+from .feedback import ChatPage, FeedbackStore, StoredQuestion
 from .ratelimit import QuestionLimiter
 from .service import conversation_memory
 
@@ -70,6 +71,9 @@ class QuestionStore(Protocol):
     def shown_page(self, question_id: int, offset: int, size: int) -> list[str]: ...
     def add_feedback(self, question_id: int, offset: int, user_id: int | None, value: int,
                      page_size: int) -> bool: ...
+    def keep_page(self, chat_id: int | str, page: ChatPage) -> None: ...
+    def chat_page(self, chat_id: int | str, max_age: float) -> ChatPage | None: ...
+    def forget_page(self, chat_id: int | str) -> None: ...
     def feedback_rows(self) -> list[dict]: ...
     def export(self) -> Iterator[dict]: ...
     def reader(self): ...

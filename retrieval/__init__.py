@@ -1,7 +1,7 @@
 """Retrieval for Vietnamese work-programme articles.
 
 The data's path, one module per step:
-corpus files -> convert/ (articles.py) -> passages.py -> index/ (embedders.py) -> search.py
+corpus files -> convert/ (articles/) -> passages.py -> index/ (embedders.py) -> search.py
 -> chat.
 """
 from .config import Config, load_config

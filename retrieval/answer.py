@@ -54,10 +54,12 @@ from .vocabulary import ONE_SYLLABLE_COUNTERS as _ONE_SYLLABLE_COUNTERS
 from .vocabulary import PEOPLE_COUNTERS as _PEOPLE
 from .vocabulary import SHARE_CUES as _SHARE
 from .vocabulary import SURNAMES as _SURNAMES
+from .vocabulary import TARGET_CUES as _TARGET_CUES
 from .vocabulary import TASK_CUES as _TASK_CUES
 from .vocabulary import UNIT_SECOND_SYLLABLES as _UNIT_SECOND
 from .vocabulary import WHEN_CUES as _WHEN_CUES
 from .vocabulary import WHERE_CUES as _WHERE_CUES
+from .vocabulary import WHICH_NOUNS as _WHICH_NOUNS
 from .vocabulary import WHO_CUES as _WHO_CUES
 
 _EXPAND = ALIAS_EXPANSIONS | ABBREVIATIONS  # "ubnd" -> "uy ban nhan dan"
@@ -160,7 +162,8 @@ def wanted(question: str) -> Wanted:
         counted: list[str] = []
         labels: list[str] = []
         for w, f in zip(words[after:], folded[after:], strict=False):
-            if f in _COUNTER_STOP or f in _CUE_WORDS or f.isdigit() or len(counted) == 2:
+            if f in _COUNTER_STOP or (f in _CUE_WORDS and (counted or f != "sao")) or f.isdigit() \
+                    or len(counted) == 2:  # "mấy sao" counts stars
                 break
             counted.append(f)
             labels.append(w)
@@ -321,6 +324,7 @@ def has_evidence(sentence: str, want: Wanted) -> bool:
 
 BACKGROUND_SHARE = 0.25
 OTHER_YEAR_SHARE = 0.5
+TARGET_SHARE = 0.5
 _SAID_YEAR = re.compile(r"\b[Nn]ăm\s+((?:19|20)\d\d)\b")
 
 class SentenceScorer:
@@ -330,7 +334,8 @@ class SentenceScorer:
     def __init__(self, question: str, idf: dict[str, float], want: Wanted, evidence_weight: float = 0.5,
                  background: str = "", years: frozenset[int] = frozenset()):
         self.question, self.idf, self.background, self.years = question, idf, background, years
-        seen = set(folded_words(background))
+        noun, predicate = _which(folded_words(question))
+        seen = (set(folded_words(background)) | noun) - predicate
         terms = [f for f in folded_words(question) if f not in FOLDED_STOPWORDS and f not in _CUE_WORDS]
         # Inside one article, the words its headline shares with the question (the
         # body, the place, the year) are in every paragraph's context: what tells its
@@ -341,6 +346,8 @@ class SentenceScorer:
         self.pairs = {p for p in pairwise(words) if not (set(p) & FOLDED_STOPWORDS) and not set(p) <= seen}
         self.want = want
         self.evidence_weight = evidence_weight if want.kind in (NUMBER, WHO, WHEN, WHERE) else 0.0
+        # A figure achieved is asked for, unless the question names a target.
+        self.achieved = want.kind == NUMBER and _find(words, _TARGET_CUES) is None
 
     def within(self, headline: str, texts: list[str], article_years: set[int]) -> SentenceScorer:
         """The scorer for choosing among one article's sentences (see __init__ and
@@ -361,7 +368,7 @@ class SentenceScorer:
 
     def relevance(self, sentence: str) -> float:
         """Share of the question's weighted words in the sentence, plus half its pairs'."""
-        present, pairs_in, length = _sentence_words(sentence)
+        present, pairs_in, length, _ = _sentence_words(sentence)
         if not length:
             return 0.0
         covered = sum(w for t, w in self.weights.items() if t in present) / self.total
@@ -369,32 +376,70 @@ class SentenceScorer:
         # A run-on sentence matches everything a little.
         return (covered + 0.5 * pairs) / (1 + length / 120)
 
-    def score(self, sentence: str) -> float:
+    def score(self, sentence: str, implied_years: frozenset[int] | set[int] = frozenset()) -> float:
+        """`implied_years`: the years a sentence that names none speaks of (its article's)."""
         s = self.relevance(sentence)
         if self.evidence_weight and s > 0 and has_evidence(sentence, self.want):
             s += self.evidence_weight * min(1.0, s / 0.2)
+        if self.achieved and s > 0 and _find(_sentence_words(sentence)[3], _TARGET_CUES) is not None:
+            s *= TARGET_SHARE
         if self.years and s > 0:
             # "Năm 2024, Hội phấn đấu 3.000 hộ..." does not answer a question about 2023.
-            said = {int(y) for y in _SAID_YEAR.findall(sentence)}
+            said = {int(y) for y in _SAID_YEAR.findall(sentence)} or implied_years
             if said and not said & self.years:
                 s *= OTHER_YEAR_SHARE
         return s
 
     def best(self, text: str) -> tuple[tuple[int, int] | None, float]:
-        """The best sentence of `text` (span) and its score; (None, 0) when none shares a word."""
+        """The best sentence of `text` (span) and its score; (None, 0) when none shares a word.
+        A photo caption weighs half (`is_caption`)."""
         best, best_score = None, 0.0
         for start, end in _spans(text):
             s = self.score(text[start:end])
+            if s > best_score and is_caption(text, start, end):
+                s *= CAPTION_SHARE
             if s > best_score:
                 best, best_score = (start, end), s
         return best, best_score
 
 
+def _which(words: list[str]) -> tuple[set[str], set[str]]:
+    """A "X nào" question's noun and the three words after it ("đơn vị nào đạt giải
+    nhất" -> {don, vi}, {dat, giai, nhat}): the answering sentence names a unit
+    instead of the noun, and says the predicate even when the headline says it too."""
+    for i, w in enumerate(words):
+        if w == "nao":
+            for n in (2, 1):
+                if i >= n and tuple(words[i - n:i]) in _WHICH_NOUNS:
+                    return set(words[i - n:i]), set(words[i + 1:i + 4]) - FOLDED_STOPWORDS
+    return set(), set()
+
+
+CAPTION_SHARE = 0.5
+_CAPTION_MARK = re.compile(r"\bt(?:ừ|u) (?:trái|phải|trai|phai) sang\b|\(\s*ảnh\b|^ảnh\s*(?::|minh)",
+                           re.IGNORECASE)
+_SAID_IN_FULL = ".!?…:;\"”’)»"
+_LIST_ITEM = re.compile(r"^(?:[-+•*–]|\d{1,2}[.)]|[a-zđ][.)])\s")
+
+
+def is_caption(text: str, start: int, end: int) -> bool:
+    """True when text[start:end] reads as a photo caption: it says "(thứ hai từ phải
+    sang)" or "Ảnh: …", or it is a short line without a full stop inside the text
+    ("Các đại biểu tặng hoa chúc mừng tân Chủ tịch …" under a photo).  A caption
+    restates the topic in the question's words, and the sentence it shows is not
+    the report's.  A list item ("- Tăng cường …") is not a caption."""
+    sentence = text[start:end]
+    if _CAPTION_MARK.search(sentence):
+        return True
+    return (sentence[-1:] not in _SAID_IN_FULL and text[end:end + 1] == "\n"
+            and len(sentence.split()) <= 30 and not _LIST_ITEM.match(sentence))
+
+
 @_cached
-def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], int]:
-    """A sentence's folded words and pairs of words, and how many words: what relevance reads."""
+def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], int, list[str]]:
+    """A sentence's folded words and pairs of words, how many words, and the words in order."""
     words = folded_words(sentence)
-    return frozenset(words), frozenset(pairwise(words)), len(words)
+    return frozenset(words), frozenset(pairwise(words)), len(words), words
 
 
 @_cached

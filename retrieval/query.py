@@ -21,16 +21,17 @@ from datetime import date
 from functools import lru_cache
 from itertools import pairwise
 
+from .articles.address import url_words
 from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, folded_words, nfc, syllables
 from .vocabulary import (
     AMBIGUOUS_UNACCENTED_UNITS,
     EVENT_NAMES,
     GOVERNING,
     LOCAL_LEVELS,
-    NOT_PLACE_HOST_LABELS,
     ORGANISATIONS,
     PLACE_NAME_STOP,
     RELATIVE_YEARS,
+    UNIT_LOOKALIKES,
     UNITS,
 )
 
@@ -120,7 +121,9 @@ def _places(words: list[str], original: list[str], cased: bool, known: Mapping[s
     found: dict[str, Place] = {}
     known_names = sorted(known, key=lambda k: -len(k.split()))
     for _, start, level in _UNITS.find(words):
-        if start - 1 >= 0 and words[start - 1] in AMBIGUOUS_UNACCENTED_UNITS:
+        if words[start - 1] in AMBIGUOUS_UNACCENTED_UNITS:
+            if " ".join(folded[start - 2:start]) in UNIT_LOOKALIKES:
+                continue  # "cơ quan": no "quận"
             name = next((k for k in known_names if folded[start:start + len(k.split())] == k.split()), None)
         else:
             name = _name_after(folded, original, start, cased, known_names)
@@ -175,34 +178,6 @@ class Subject:
         return place.in_text(self.places) or place.name.replace(" ", "") in self.sites
 
 
-
-
-_SLUG_TERM = re.compile(r"((?:19|20)\d\d)((?:19|20)\d\d)")
-
-
-def url_words(url: str | None) -> tuple[frozenset[str], list[str]]:
-    """A page address's host names and the words of its slug: district portals are
-    named after the district ("tranvanthoi.camau.dcs.vn") and slugs repeat the
-    headline ("huyen-tran-van-thoi-to-chuc-dai-hoi-..."), which some pages state
-    only there (realdev: 3 of 132 name their district in the address alone)."""
-    if not url:
-        return frozenset(), []
-    m = re.match(r"(?:[a-z]+://)?([^/?#]+)([^?#]*)", url.lower())
-    if not m:
-        return frozenset(), []
-    hosts = frozenset(label for label in m[1].split(":")[0].split(".")
-                      if label.isalpha() and label not in NOT_PLACE_HOST_LABELS)
-    segments = [seg for seg in m[2].split("/") if seg.count("-") >= 3]
-    slug = max(segments, key=len) if segments else ""
-    words = []
-    for w in re.split(r"[-_.]", slug):
-        if w.isalpha():
-            words.append(w)
-        elif (m := _SLUG_TERM.fullmatch(w)) and 0 < int(m[2]) - int(m[1]) <= 10:
-            words += [m[1], m[2]]  # "nhiem-ky-20192024": the term 2019-2024
-    return hosts, words
-
-
 def article_subject(title: str, place: str | None, date_iso: str | None, lead: str,
                     url: str | None = None) -> Subject:
     """The article's own year(s), place, organisations and events.
@@ -228,8 +203,8 @@ def article_subject(title: str, place: str | None, date_iso: str | None, lead: s
     sites, slug = url_words(url)
     head = folded_words(place or "") + [fold_syllable(w) for w in title_words] + slug
     if not date_iso and "dai hoi" in " ".join(slug):
-        # An undated congress whose address states its term opens that term (as
-        # articles.date_claim reads a headline's "nhiệm kỳ 2019-2024").
+        # An undated congress whose address states its term opens that term, as a
+        # headline's "nhiệm kỳ 2019-2024" dates a page (articles/dates.py, date_claim).
         years |= {int(a) for a, b in pairwise(slug) if YEAR.fullmatch(a) and YEAR.fullmatch(b)}
     organisations = set(alias_keys(title_words)) & set(ORGANISATIONS)
     if not organisations:

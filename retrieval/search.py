@@ -162,8 +162,8 @@ class Searcher:
         """The answer inside the best articles: their passages read whole, each
         sentence scored for the question's words and the evidence it wants
         (answer.py).  Each article's best passage takes the article's best score (it
-        is the one its card shows), and the articles, ranked by their best
-        sentence, get one more vote.  Returns the weight cast, each scored
+        is the one its card shows), and the articles get one more vote, in
+        proportion to their best sentence's score.  Returns the weight cast, each scored
         passage's best sentence, and the articles' passage texts (for grading).
 
         Why: the engines rank passages as wholes, so an article's opening paragraph,
@@ -185,15 +185,14 @@ class Searcher:
         for c in whole.values():
             texts.setdefault(c.article_id, []).append(c.text)
         firsts = {c.article_id: c for c in reversed(whole.values())}
-        inside = {a: scorer.within(_background(c), texts[a],
-                                   _subject(c.title, c.place, c.date, c.lead or "", c.url).years)
-                  for a, c in firsts.items()}
+        years = {a: _subject(c.title, c.place, c.date, c.lead or "", c.url).years for a, c in firsts.items()}
+        inside = {a: scorer.within(_background(c), texts[a], years[a]) for a, c in firsts.items()}
         plain: dict[str, float] = {}
         for c in whole.values():
             span, score = inside[c.article_id].best(c.text)
             answers[c.pid] = span
-            plain[c.article_id] = max(plain.get(c.article_id, 0.0), scorer.score(c.text[span[0]:span[1]])
-                                      if span else 0.0)
+            plain[c.article_id] = max(plain.get(c.article_id, 0.0), scorer.score(
+                c.text[span[0]:span[1]], years[c.article_id]) if span else 0.0)
             # The engines' own order breaks ties and weighs a little: a passage they
             # ranked first in its article needs a clearly better sentence to lose.
             retrieved = by_article[c.article_id]
@@ -210,8 +209,13 @@ class Searcher:
                 scores[pid], scores[first] = scores[first] + 1e-9, scores.get(pid, scores[retrieved[-1]])
         if s.answer_weight <= 0:
             return 0.0, answers, texts
-        for rank, article_id in enumerate(sorted(plain, key=lambda a: -plain[a])):
-            bonus = s.answer_weight / (s.rrf_k + rank + 1)
+        # Each article votes in proportion to its best sentence against the best article's.
+        # By rank alone (1/(k+1) against 1/(k+2)) the vote could not tell the sentence that
+        # answers from one that shares the topic's words: realdev article hit@1 .946 -> .967,
+        # answer in the first card .891 -> .913; questions.jsonl hit@1 unchanged.
+        top_plain = max(plain.values())
+        for article_id in plain if top_plain > 0 else ():
+            bonus = s.answer_weight / (s.rrf_k + 1) * plain[article_id] / top_plain
             for pid in {*by_article[article_id], chosen[article_id]}:
                 scores[pid] += bonus
         return s.answer_weight, answers, texts

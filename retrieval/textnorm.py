@@ -191,7 +191,7 @@ def lexical_tokens(text: str) -> list[str]:
 
 # Bump when lexical_tokens or vocabulary.ALIASES changes: an index built with other tokens is rebuilt
 # from its catalog (no re-embedding) before it is searched again.
-LEXICAL_TOKENS_VERSION = "3"  # 3: Hội LHTN is an organisation of its own
+LEXICAL_TOKENS_VERSION = "4"  # 3: Hội LHTN is an organisation of its own; 4: "quận ủy", "quận đoàn"
 
 
 def folded_words(text: str) -> list[str]:

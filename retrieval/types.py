@@ -31,7 +31,7 @@ class UnusableFile(Exception):
     """A file or page has nothing we can index; the message says why, for a person to act on."""
 
 
-# Where an article's date came from (Article.date_source), see articles.date_claim:
+# Where an article's date came from (Article.date_source), see articles.dates.date_claim:
 # the page's metadata, its own date line, its URL, the lead's event date, the year of
 # the anniversary it celebrates, a full date elsewhere in its text, its headline's year.
 DATE_SOURCES = ("meta", "dateline", "url", "lead", "anniversary", "text", "headline-year")

@@ -38,21 +38,52 @@ STOPWORDS = frozenset(
 
 # ---------------------------------------------------------------- administrative units and levels
 
+DISTRICT, PROVINCE, COMMUNE = 0, 1, 2  # tiers, in the order a citation wants a place
+
+
+class Unit(NamedTuple):
+    """An administrative unit: how pages and questions name it, and what is named after it."""
+
+    name: str  # as a reply names the level: "thị xã"
+    tier: int  # DISTRICT (what a district portal serves), PROVINCE or COMMUNE
+    short: tuple[str, ...] = ()  # abbreviations: "TX Ngọc Sương", "TX. Ngọc Sương"
+    alias: str | None = None  # the alias term the name shares with its abbreviations
+    committee: str | None = None  # its Party committee: "Thị ủy"
+    youth_union: str | None = None  # its Youth Union: "Thị đoàn"
+
+
+# The one list of units that page parsing (articles/places.py) and question
+# parsing (query.py, the follow-ups) read; every table below is derived from it.
+ADMINISTRATIVE_UNITS = (
+    Unit("huyện", DISTRICT, committee="huyện ủy", youth_union="huyện đoàn"),
+    Unit("quận", DISTRICT, committee="quận ủy", youth_union="quận đoàn"),
+    Unit("thành phố", DISTRICT, ("tp",), "thanh_pho", "thành ủy", "thành đoàn"),
+    Unit("thị xã", DISTRICT, ("tx",), "thi_xa", "thị ủy", "thị đoàn"),
+    Unit("tỉnh", PROVINCE, committee="tỉnh ủy", youth_union="tỉnh đoàn"),
+    Unit("thị trấn", COMMUNE),
+    Unit("xã", COMMUNE),
+    Unit("phường", COMMUNE),
+)
+
 # Units as a question names them; each names its own level.
-UNIT_NAMES = ("thị trấn", "thành phố", "thị xã", "phường", "huyện", "tỉnh", "xã")
+UNIT_NAMES = tuple(u.name for u in ADMINISTRATIVE_UNITS)
 # Short forms ("TP Lam Hạ"), with the alias term they share with the unit's name.
-UNIT_ABBREVIATIONS = {"tp": ("thành phố", "thanh_pho"), "tx": ("thị xã", "thi_xa")}
+UNIT_ABBREVIATIONS = {short: (u.name, u.alias) for u in ADMINISTRATIVE_UNITS for short in u.short}
 # A unit's Party committee and its Youth Union are named after it: "Thành ủy", "Thị đoàn".
-PARTY_COMMITTEES = {"huyện ủy": "huyện", "tỉnh ủy": "tỉnh", "thành ủy": "thành phố", "thị ủy": "thị xã"}
-YOUTH_UNIONS = {"huyện đoàn": "huyện", "tỉnh đoàn": "tỉnh", "thành đoàn": "thành phố", "thị đoàn": "thị xã"}
-# Every way a question names a unit, with the level a reply names.  "tỉnh", "xã"
-# and "phường" typed without accents are also "tình", "xa" and "phương" (tình
-# nguyện, phương hướng): unaccented, they introduce only a place the index knows.
+PARTY_COMMITTEES = {u.committee: u.name for u in ADMINISTRATIVE_UNITS if u.committee}
+YOUTH_UNIONS = {u.youth_union: u.name for u in ADMINISTRATIVE_UNITS if u.youth_union}
+# Every way a question names a unit, with the level a reply names.  "tỉnh", "xã",
+# "phường" and "quận" typed without accents are also "tình", "xa", "phương" and
+# "quan" (tình nguyện, phương hướng, cơ quan): unaccented, they introduce only a
+# place the index knows.
 UNITS = {**{u: u for u in UNIT_NAMES}, **PARTY_COMMITTEES, **YOUTH_UNIONS,
          **{short: unit for short, (unit, _) in UNIT_ABBREVIATIONS.items()}}
-AMBIGUOUS_UNACCENTED_UNITS = frozenset({"tinh", "xa", "phuong"})  # folded
+AMBIGUOUS_UNACCENTED_UNITS = frozenset({"tinh", "xa", "phuong", "quan"})  # folded
+# Words that end with one of those and are no unit at all: "cơ quan Đầm Hà" is a
+# body's office in Đầm Hà, not "quận Đầm Hà" (folded).
+UNIT_LOOKALIKES = frozenset({"co quan", "lien quan", "dia phuong"})
 # Levels below a district (None: no level said): an article is seldom about one, the paragraph is.
-LOCAL_LEVELS = frozenset({"xã", "phường", "thị trấn", None})
+LOCAL_LEVELS = frozenset({u.name for u in ADMINISTRATIVE_UNITS if u.tier == COMMUNE} | {None})
 # A level named without a place ("cấp tỉnh", "của tỉnh") in a follow-up: one word.
 LEVEL_WORDS = frozenset(u for u in UNIT_NAMES if " " not in u)
 
@@ -62,25 +93,46 @@ LEVEL_WORDS = frozenset(u for u in UNIT_NAMES if " " not in u)
 FRAME_WORDS = frozenset({w for u in UNIT_NAMES for w in u.split()} | set(UNIT_ABBREVIATIONS)
                         | {"năm", "nhiệm", "kỳ", "giai", "đoạn", "ở", "tại", "của"})
 
+
+def _spelled(phrase: str) -> str:
+    """A unit's name as a pattern: syllables apart by any space, "ủy" also written "uỷ",
+    and a one-syllable name not as the end of another's ("xã" in "thị xã")."""
+    if " " not in phrase:
+        ends = [u.name.split()[0] for u in ADMINISTRATIVE_UNITS if u.name.endswith(" " + phrase)]
+        return "".join(rf"(?<!{first}\s)" for first in ends) + phrase
+    return r"\s+".join("(?:ủy|uỷ)" if w == "ủy" else w for w in phrase.split())
+
+
+def _unit_pattern(tier: int) -> str:
+    """The units of a tier as articles write them: names and committees, longest first
+    ("Huyện ủy Đầm Hà" must not read as "huyện" + "Ủy Đầm Hà"), then abbreviations with
+    or without their full stop ("TP. Lam Hạ", "TX Ngọc Sương")."""
+    units = [u for u in ADMINISTRATIVE_UNITS if u.tier == tier]
+    names = sorted([u.committee for u in units if u.committee] + [u.name for u in units],
+                   key=lambda name: -len(name.split()))
+    shorts = [rf"{short}\.\s*|{short}\s+" for u in units for short in u.short]
+    return "|".join([rf"(?:{'|'.join(map(_spelled, names))})\s+", *shorts])
+
+
 # Units as articles write them, as regular-expression fragments (each ends with
 # the space before the name), from the level a citation wants most (the district
-# or town) to the least.  Longest first: "Huyện ủy Đầm Hà" must not read as
-# "huyện" + "Ủy Đầm Hà".
-UNIT_PATTERNS = (
-    r"(?:(?:huyện|thành|thị|quận)\s+(?:ủy|uỷ)|thị\s+xã|thành\s+phố|huyện|quận)\s+|tp\.\s*|tp\s+",
-    r"tỉnh\s+(?:ủy|uỷ)\s+|tỉnh\s+",
-    r"(?:thị\s+trấn|(?<!thị\s)xã|phường)\s+",
-)
+# or town) to the least.
+UNIT_PATTERNS = tuple(_unit_pattern(tier) for tier in (DISTRICT, PROVINCE, COMMUNE))
 # Bodies named with their unit, in a banner ("UBND huyện Hòa Lĩnh") or after an
 # office ("Chủ tịch UBND huyện Nguyễn Văn A"), as a regular-expression alternation.
 UNIT_BODIES = r"ubnd|hđnd|[uủ][ỷy] ban nhân dân|hội đồng nhân dân|đảng bộ|ubmttq|[uủ][ỷy] ban mttq|mttq"
-# Unit words a captured place name may still open with ("Ủy Đầm Hà"); "trấn" and
-# "phường" are absent: only these were ever left in front of a name.
-UNIT_WORDS = frozenset({"huyện", "thị", "xã", "thành", "phố", "tỉnh", "ủy", "uỷ", "tp", "quận"})
+# Unit words a captured place name may still open with ("Ủy Đầm Hà"): those of the
+# district and province tiers; a commune's ("trấn", "phường") were never left in front of one.
+UNIT_WORDS = frozenset({w for u in ADMINISTRATIVE_UNITS if u.tier != COMMUNE
+                        for phrase in (u.name, u.committee, *u.short) for w in phrase.split()} | {"uỷ"})
 # The level word that ends a body's name after an office (folded): "Chủ tịch Hội
-# Nông dân tỉnh"; "thị" and "thành" end it with the syllable after them.
+# Nông dân tỉnh"; "thị" and "thành" end it with the syllable after them.  The units'
+# first syllables (tests/test_vocabulary.py keeps them so) and the levels below a
+# commune (ấp, thôn, khu), but not "quan": folded it is also the "cơ quan" of a
+# body's name ("Chủ tịch Công đoàn cơ quan huyện").
 LEVEL_SYLLABLES = frozenset({"huyen", "tinh", "xa", "phuong", "thi", "thanh", "ap", "thon", "khu"})
-UNIT_SECOND_SYLLABLES = frozenset({"uy", "doan", "xa", "tran", "pho"})  # thị ủy, thành phố... (folded)
+# The second syllables of the units' two-syllable spellings: thị ủy, thành phố... (folded).
+UNIT_SECOND_SYLLABLES = frozenset({"uy", "doan", "xa", "tran", "pho"})
 
 # ---------------------------------------------------------------- asking words (folded)
 
@@ -95,6 +147,17 @@ TASK_CUES = (("nhiem", "vu"), ("giai", "phap"), ("noi", "dung"), ("nhung", "gi")
 # "bao nhiêu" first: "mấy" (which needs its accent) is looked for between it and the rest.
 HOW_MANY_CUES = (("bao", "nhieu"), ("so", "luong"), ("tong", "so"), ("tong", "cong"))
 SHARE_CUES = (("ti", "le"), ("ty", "le"), ("phan", "tram"))
+# "Đơn vị nào đạt giải nhất?": the noun before "nào" names the kind of thing the
+# answer is, which the answering sentence names instead ("Đảng bộ Quân sự huyện đạt
+# giải nhất"), so inside an article it weighs like the headline's words (folded).
+WHICH_NOUNS = frozenset({
+    ("don", "vi"), ("dia", "phuong"), ("to", "chuc"), ("co", "quan"), ("tap", "the"), ("ca", "nhan"),
+    ("huyen",), ("tinh",), ("xa",), ("phuong",), ("thon",), ("ap",), ("doi",), ("truong",),
+})
+# A sentence that sets a target states a figure that is not yet achieved: "Năm 2023,
+# Hội đặt mục tiêu thành lập thêm 3 Địa chỉ tin cậy" does not answer "năm 2023 có
+# bao nhiêu Địa chỉ tin cậy?", unless the question asks for the target (folded).
+TARGET_CUES = (("muc", "tieu"), ("phan", "dau"), ("du", "kien"))
 # Syllables that ask rather than say: never topic words of a sentence match.
 CUE_WORDS = frozenset("ai nao bao nhieu may gio dau gi khi luc sao the".split())
 # A follow-up's words that say what is wanted, not what about: the cue words and

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-FORWARDED = ("Content-Type", "X-Telegram-Bot-Api-Secret-Token")
+FORWARDED = ("Content-Type", "X-Telegram-Bot-Api-Secret-Token", "X-Bot-Api-Secret-Token")  # Telegram, Zalo
 
 
 class RoundRobin:

@@ -11,6 +11,7 @@ from retrieval.answer import (
     WHO,
     SentenceScorer,
     has_evidence,
+    is_caption,
     lacks_detail,
     wanted,
 )
@@ -134,6 +135,46 @@ def test_the_sentence_that_answers_is_chosen_inside_the_article():
                                   frozenset({2023}))
     assert "550" in best_sentence("Năm 2024 Hội Nông dân huyện Tùng Khê phấn đấu kết nạp bao nhiêu hội viên mới?",
                                   frozenset({2024}))
+
+
+def test_a_target_set_is_not_a_figure_achieved():
+    plan = "Năm 2023, Hội đặt mục tiêu thành lập thêm 3 tổ hợp tác."
+    done = "Các cơ sở Hội thành lập 12 tổ hợp tác trong năm."
+    s = scorer("Năm 2023 Hội thành lập bao nhiêu tổ hợp tác?", frozenset({2023}))
+    assert s.score(done) > s.score(plan)
+    # ... unless the target is what is asked
+    s = scorer("Năm 2023 Hội đặt mục tiêu thành lập bao nhiêu tổ hợp tác?", frozenset({2023}))
+    assert s.score(plan) > s.score(done)
+    assert wanted("Bánh gai Đồng Mai được công nhận OCOP mấy sao?").counted == ("sao",)
+
+
+def test_a_sentence_without_a_year_speaks_of_its_articles_year():
+    s = scorer("Năm 2023 Hội thành lập bao nhiêu tổ hợp tác?", frozenset({2023}))
+    done = "Các cơ sở Hội thành lập 12 tổ hợp tác trong năm."
+    assert s.score(done, {2022}) == pytest.approx(s.score(done) / 2)
+    assert s.score(done, {2023}) == s.score(done)
+
+
+def test_which_noun_is_answered_by_a_name_and_the_predicate():
+    article = ["Tham gia Hội thi tuyên truyền viên giỏi có 12 đội đến từ các cơ quan, đơn vị của huyện.",
+               "Kết quả, Đảng bộ Công an huyện đạt giải nhất; giải nhì thuộc về Đoàn xã Đồng Mai."]
+    question = "Đơn vị nào đạt giải nhất Hội thi tuyên truyền viên giỏi huyện Tùng Khê?"
+    # the headline states the result; the opening sentence repeats only the event
+    s = scorer(question).within("Đảng bộ Công an huyện Tùng Khê đạt giải nhất Hội thi tuyên truyền viên giỏi "
+                                + article[0], article, set())
+    assert max(article, key=s.score).startswith("Kết quả")
+
+
+def test_a_photo_caption_is_not_the_answer():
+    text = ("Các đại biểu tặng hoa chúc mừng tân Chủ tịch Hội LHPN huyện Đào Nguyên Lê Thị Hoa\n"
+            "Kết quả, bà Lê Thị Hoa, Phó Chủ tịch Hội LHPN huyện, được bầu giữ chức Chủ tịch Hội LHPN huyện.")
+    caption_end = text.index("\n")
+    assert is_caption(text, 0, caption_end)
+    assert not is_caption(text, caption_end + 1, len(text))
+    assert is_caption("Bà Hoa (thứ hai từ trái sang) nhận hoa.", 0, 39)
+    assert not is_caption("- Tăng cường công tác tuyên truyền\n- Đẩy mạnh thi đua", 0, 34)  # a list item
+    span, _ = scorer("Tân Chủ tịch Hội LHPN huyện Đào Nguyên là ai?").best(text)
+    assert text[span[0]:span[1]].startswith("Kết quả")
 
 
 def test_the_article_does_not_say():

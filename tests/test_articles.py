@@ -6,7 +6,9 @@ from pathlib import Path
 import pytest
 from conftest import SEED_CORPUS
 
-from retrieval.articles import infer_date, infer_place, parse_text
+from retrieval.articles import parse_text
+from retrieval.articles.dates import infer_date
+from retrieval.articles.places import infer_place
 from retrieval.convert import corpus_files, read_article
 from retrieval.convert.text import split_front_matter
 from retrieval.types import UnusableFile, format_date
@@ -450,6 +452,10 @@ def test_date_in_the_url(url, date):
     # A name seen after "đồng chí" is a person wherever it stands.
     ("Làm việc với Khối vận", "", "Đồng chí Vi Thanh Hà, huyện Vi Thanh Hà là cách viết sai.", None),
     ("Hội nghị ở TP. Lam Hạ", "", "Đồng chí Lục Văn Thắng dự.", "Lam Hạ"),
+    # Pages abbreviate a town as questions do ("TX Vân Phố"), and name urban districts.
+    ("Hội Nông dân TX Vân Phố ra quân", "", "Hội viên góp 1.500 ngày công.", "Vân Phố"),
+    ("Hội nghị của TX. Vân Phố", "", "Bà Đinh Khánh Vy phát biểu.", "Vân Phố"),
+    ("Quận ủy Đông Lũy sơ kết", "", "Các chi bộ quận Đông Lũy báo cáo.", "Đông Lũy"),
     ("Hội nghị của Tỉnh ủy Lam Hạ", "", "Bà Đinh Khánh Vy phát biểu.", "Lam Hạ"),
     # A province's portal reporting on one of its districts: the district is the place.
     ("HỘI NÔNG DÂN HUYỆN HÒA LĨNH ĐẠI HỘI", "Cổng Thông tin điện tử tỉnh Lam Hạ",

@@ -23,7 +23,7 @@ from test_chat_telegram import answer_of, assert_sane, has_buttons
 
 from chat.config import ChatConfig as Config
 from chat.context import resolve
-from chat.feedback import FeedbackStore
+from chat.feedback import ChatPage, FeedbackStore
 from chat.pgstate import SCHEMA_VERSION, PgQuestions
 from chat.render import texts
 from chat.stores import StoreUnavailable, open_stores
@@ -136,6 +136,25 @@ def test_question_store_keeps_what_the_sqlite_store_keeps(state_dsn):
     assert _comparable(pg) == _comparable(sqlite)
     assert pg.purge(30) == sqlite.purge(30) == {"votes": 0, "questions": 0, "shown": 0}
     assert pg.purge(None) == sqlite.purge(None)
+
+
+def test_a_chats_last_page_is_one_for_every_replica_and_purged_with_its_question(state_dsn):
+    """Typed paging (Zalo's «xem thêm») reads the chat's last page from the question store:
+    kept by one replica, read by the other; /new clears it; both stores behave alike."""
+    a, b = open_stores(pg_config()), open_stores(pg_config())
+    for keeper, reader in ((a.questions, b.questions), (FeedbackStore(":memory:"),) * 2):
+        qid = keeper.add_question("zalo:c1", "zalo:u1", "Hội Nông dân huyện Tùng Khê", True)
+        assert reader.chat_page("zalo:c1", 60) is None
+        keeper.keep_page("zalo:c1", ChatPage(qid, 3, True))
+        assert reader.chat_page("zalo:c1", 60) == ChatPage(qid, 3, True)
+        assert reader.chat_page("zalo:c2", 60) is None  # another chat's page is not this one's
+        reader.forget_page("zalo:c1")
+        reader.forget_page("zalo:c9")  # a chat with no page: nothing to clear, nothing kept
+        assert keeper.chat_page("zalo:c1", 60) == ChatPage(None, 3, True)
+        assert keeper.chat_page("zalo:c9", 60) is None
+        keeper.keep_page("zalo:c1", ChatPage(qid, 6, False))
+        keeper.purge(None)
+        assert reader.chat_page("zalo:c1", 60) is None
 
 
 def test_schema_is_versioned_and_a_newer_one_is_refused(state_dsn):
@@ -388,6 +407,61 @@ def test_zalo_says_try_later_while_postgres_restarts(state_dsn, pg_server, seed_
         sent = [s.text for s in api.sent_to(user)]
     assert "MTTQ" in sent[0] and sent[first:during] == [texts.STORE_UNAVAILABLE]
     assert "MTTQ" in sent[during]
+
+
+def test_two_zalo_webhook_replicas_page_each_others_answers(state_dsn, seed_index, searcher):
+    """Two Zalo bot processes' apps (each its own stores over one database) behind one
+    webhook address, taking turns: a typed «xem thêm», «toàn văn N» and /new work
+    whichever replica answered the card, and the how-to line comes once per chat."""
+    from fake_zalo_api import FakeZaloAPI
+    from test_chat_zalo import SECRET, free_port, ranks
+
+    from chat.zalo.app import build_zalo
+    from chat.zalo.webhook import WebhookSettings
+
+    config = pg_config(seed_index.config, questions_per_minute=30)
+    user = "zalo_pager"
+    ports = [free_port(), free_port()]
+    proxy = RoundRobin([f"http://127.0.0.1:{p}" for p in ports]).start()
+    with FakeZaloAPI() as api:
+        async def say(text: str, n: int, **wait) -> list:
+            await asyncio.to_thread(api.deliver, api.message_update(text, chat_id=user))
+            return await api.wait_reply(user, after=n, **wait)
+
+        async def scenario():
+            bots = [build_zalo(config, searcher, api.token, base_url=api.base_url,
+                               webhook=WebhookSettings(url=f"{proxy.url}/zalo/hook", secret=SECRET,
+                                                       port=port)) for port in ports]
+            for bot in bots:
+                await bot.start()
+            tasks = [asyncio.ensure_future(bot.run()) for bot in bots]
+            try:
+                first = await say(SEED_QUESTION, 0, contains="📰")  # replica 0
+                n = len(first)
+                more = await say("xem thêm", n, contains="Kết quả")  # replica 1
+                n += len(more)
+                full = await say("toàn văn 4", n, contains="📄")  # replica 0
+                n += len(full)
+                new = await say("/new", n)  # replica 1
+                n += len(new)
+                after_new = await say("xem thêm", n)  # replica 0
+                return first, more, full, after_new, [bot.handled for bot in bots]
+            finally:
+                for bot in bots:
+                    bot.stop()
+                await asyncio.gather(*(asyncio.wait_for(t, 10) for t in tasks))
+                for bot in bots:
+                    bot.chat.service.store.close()
+
+        try:
+            first, more, full, after_new, handled = asyncio.run(scenario())
+        finally:
+            proxy.stop()
+    assert handled == [3, 2]  # the replicas took turns
+    assert ranks(first) == [1, 2, 3] and ranks(more)[0] == 4
+    assert "\n".join(m.text for m in first + more).count(texts.ZALO_HOW_TO) == 1
+    assert full[0].text.startswith("📄")
+    assert [m.text for m in after_new] == [texts.NO_MORE]
 
 
 def test_telegram_and_zalo_in_one_process_share_the_postgres_stores(state_dsn, seed_index,

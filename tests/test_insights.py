@@ -19,7 +19,7 @@ from chat_fixtures import StubReader
 from insights_fixture import EVENT_WORDS, OLD_MARK, make_store
 
 from chat.dashboard import Dashboard, make_server, render_page
-from chat.feedback import FeedbackReader, FeedbackStore
+from chat.feedback import ChatPage, FeedbackReader, FeedbackStore
 from chat.insights import build_report, chat_chart
 from chat.service import ChatService
 from retrieval.query import Intent, Place
@@ -197,7 +197,8 @@ def test_version_2_rows_get_their_topic_from_their_text_and_are_read_before_and_
     path = tmp_path / "v2.sqlite"
     db = sqlite3.connect(path)
     db.executescript(V2_SCHEMA)
-    asked = (datetime.now(UTC) - timedelta(hours=2)).isoformat(timespec="seconds")
+    when = datetime.now(UTC) - timedelta(hours=2)
+    asked = when.isoformat(timespec="seconds")
     db.executemany("INSERT INTO questions VALUES (?, 'c', 'u', ?, ?, ?)", [
         (1, "Hội Nông dân huyện Kỳ Lương tổng kết năm 2023", 0, asked),
         (2, "Đoàn Thanh niên ra quân năm nay", 1, asked)])
@@ -214,8 +215,12 @@ def test_version_2_rows_get_their_topic_from_their_text_and_are_read_before_and_
     assert after[0].topic == {"organisations": ["hoi_nong_dan"], "places": ["huyện Kỳ Lương"],
                               "years": ["2023"], "events": ["tong_ket"]}
     assert after[1].topic["years"] == [str(datetime.now(UTC).year)]
-    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 3
-    report = build_report(store.reader(), days=1)
+    assert store._db.execute("PRAGMA user_version").fetchone()[0] == 4
+    store.keep_page("zalo:c", ChatPage(1, 3, True))  # version 4: chats' last pages
+    assert store.chat_page("zalo:c", 60) == ChatPage(1, 3, True)
+    # "Today" as of a minute after they were asked: two hours before now may be
+    # yesterday in Vietnam (between 17:00 and 19:00 UTC).
+    report = build_report(store.reader(), days=1, now=when + timedelta(minutes=1))
     assert report.grades == {"none": 1, None: 1} and report.grade_keys[-1] is None
     store.close()
 

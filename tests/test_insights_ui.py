@@ -12,7 +12,7 @@ import subprocess
 import threading
 import urllib.request
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from html.parser import HTMLParser
 from zoneinfo import ZoneInfo
 
@@ -86,13 +86,16 @@ def test_the_page_in_a_browser_shows_the_fixture_figures(tmp_path, seed_index):
         server.shutdown()
         server.server_close()
         dashboard.close()
-    want = expected(asked, days=7, retention=90, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    want = expected(asked, days=7, retention=90, now=now)
+    today = now.astimezone(ZoneInfo(TZ)).date()
+    # every day of the period, newest first, a day nobody asked on included (as 0)
+    days = [today - timedelta(days=k) for k in range(7)]
     page = Figures()
     page.feed(dom)
     assert page.of("questions") == [want["questions"]] and page.of("people") == [want["people"]]
     for grade in ("exact", "partial", "none"):
         assert page.of(f"grade-{grade}") == [want["grades"][grade]]
-        days = sorted(want["per_day"], reverse=True)  # the day table is newest first
         assert page.of(f"day-{grade}") == [want["per_day"][d][grade] for d in days]
         for day in days:  # the chart's bar labels
             n = want["per_day"][day][grade]
@@ -196,7 +199,11 @@ def test_thongke_for_admins_text_and_chart_match_the_fixture_and_weekly_message(
     # The picture draws the same figures (drawn again as SVG, text kept as text).
     report = build_report(FeedbackStoreReader(bot_env.db_path), bot_env.searcher.reader, None, days=7, tz=TZ)
     svg = chat_chart(report, fmt="svg").decode()
-    want = expected(asked, days=7, retention=90, now=datetime.now(UTC))
+    now = datetime.now(UTC)
+    want = expected(asked, days=7, retention=90, now=now)
+    today = now.astimezone(ZoneInfo(TZ)).date()
+    # every day of the period, newest first, a day nobody asked on included (as 0)
+    days = [today - timedelta(days=k) for k in range(7)]
     for rank, (_, g) in enumerate(want["gaps"][:6]):
         assert re.search(rf'<g id="gap-{rank}">\s*<text[^>]*>{g["asked"]}</text>', svg)
 

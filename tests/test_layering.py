@@ -24,26 +24,49 @@ def test_nothing_in_retrieval_imports_the_chat():
     assert {p: names for p, names in offenders.items() if names} == {}
 
 
-def test_the_chat_core_and_the_console_run_without_python_telegram_bot():
-    """With `telegram` made unimportable, ChatService answers a question in the console."""
-    script = """
+_NO_TELEGRAM = """
 import sys
 class NoTelegram:
     def find_spec(self, name, path=None, target=None):
         if name == "telegram" or name.startswith("telegram."):
             raise ImportError(name + " is blocked")
 sys.meta_path.insert(0, NoTelegram())
+"""
+
+
+def _without_telegram(script: str) -> subprocess.CompletedProcess:
+    """Run `script` in a fresh interpreter where python-telegram-bot cannot be imported."""
+    done = subprocess.run([sys.executable, "-c", _NO_TELEGRAM + script], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    return done
+
+
+def test_the_chat_core_and_the_console_run_without_python_telegram_bot():
+    """With `telegram` made unimportable, ChatService answers a question in the console."""
+    done = _without_telegram("""
 from chat.config import load_config
 from chat.console import run_console
 from chat.service import ChatService
 from chat import textutil
 from chat.render import cards, markup, texts
 print("imported", ChatService.__name__, run_console.__name__, textutil.TELEGRAM_LIMIT)
-"""
-    done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True,
-                          timeout=120)
-    assert done.returncode == 0, done.stderr
+""")
     assert "imported ChatService run_console 4096" in done.stdout
+
+
+def test_the_zalo_bot_runs_without_python_telegram_bot():
+    """With `telegram` made unimportable, the Zalo app (and bot.py's way to it) imports,
+    and its /thongke summary renders: a Zalo-only deployment needs no Telegram library."""
+    done = _without_telegram("""
+import bot
+from chat.zalo import app, client, handlers, webhook
+from chat.insights import chat_summary
+from chat.render.markup import ZALO
+assert "telegram" not in sys.modules
+print("imported", app.build_zalo.__name__, bot.run_zalo.__name__, chat_summary.__name__, ZALO.limit)
+""")
+    assert "imported build_zalo run_zalo chat_summary 2000" in done.stdout
 
 
 def test_the_telegram_limit_written_in_the_core_is_telegrams():

@@ -24,6 +24,12 @@ TODAY = date(2026, 12, 2)
     # abbreviations
     ("HND TX Vân Phố ra quân", [("van pho", "thị xã")], set(), [], ["hoi_nong_dan"]),
     ("CCB TP Lạc Giang năm nay", [("lac giang", "thành phố")], {2026}, [], ["hoi_ccb"]),
+    # urban districts, as pages name them: "quận", its Party committee, its Youth Union
+    ("Hội LHPN quận Đông Lũy năm 2024", [("dong luy", "quận")], {2024}, [], ["hoi_phu_nu"]),
+    ("Quận ủy Đông Lũy sơ kết", [("dong luy", "quận")], set(), [], ["cap_uy"]),
+    ("Quận đoàn Đông Lũy ra quân", [("dong luy", "quận")], set(), [], ["doan_tn"]),
+    # unaccented "quan" is also "cơ quan": it introduces no unknown name
+    ("Công đoàn cơ quan Hội Nông dân tổng kết", [], set(), [], ["cong_doan", "hoi_nong_dan"]),
     # a youth union named by its level names the place too
     ("Huyện đoàn Phú Lộc ra quân hè 2023", [("phu loc", "huyện")], {2023}, [], ["doan_tn"]),
     # a term is not two separate years
@@ -100,6 +106,20 @@ def test_a_review_of_its_own_year_is_not_about_next_year():
     review = "Hội tổng kết công tác năm 2022, triển khai nhiệm vụ năm 2023."
     assert missing(asked, subject, review) == ["year"]
     assert missing(asked, subject, "Trong năm 2023, Hội phấn đấu kết nạp 600 hội viên.") == []
+
+
+def test_co_quan_is_an_office_not_a_district():
+    """Unaccented "quan" may be "quận", but "cơ quan" (an office), "liên quan" and
+    "địa phương" are words of their own: the place after them is named with no level,
+    and the reply does not call it a "quận"."""
+    for question in ("Công đoàn cơ quan Đào Nguyên năm 2024", "cong doan co quan dao nguyen",
+                     "Cơ Quan Đào Nguyên", "tin liên quan Đào Nguyên", "dia phuong dao nguyen"):
+        intent = understand(question, KNOWN, TODAY)
+        assert [(p.name, p.level) for p in intent.places] == [("dao nguyen", None)], question
+        assert "quận" not in intent.describe()
+    # "quan" alone before a known place still reads as the district level.
+    assert [(p.name, p.level) for p in understand("quan dao nguyen", KNOWN, TODAY).places] == [
+        ("dao nguyen", "quận")]
 
 
 def test_a_unit_word_at_the_very_end_is_no_place_and_no_error():

@@ -9,9 +9,9 @@ from retrieval.textnorm import fold
 pytestmark = pytest.mark.slow  # every test here searches a real index
 
 # Our own test set (tests/data/questions.jsonl) with the default embedder, as
-# `python -m retrieval eval` measures it today: of 90 answerable questions 82 have the
-# answer at rank 1 (hit@1 0.911), 89 in the top 3 (0.989), 90 in the top 5 (1.0), the
-# article in the top 3 for 90 (1.0), MRR@10 0.947; of 25 unaccented ones 25 at rank 1,
+# `python -m retrieval eval` measures it today: of 90 answerable questions 84 have the
+# answer at rank 1 (hit@1 0.933), 89 in the top 3 (0.989), 90 in the top 5 (1.0), the
+# article in the top 3 for 90 (1.0), MRR@10 0.958; of 25 unaccented ones 25 at rank 1,
 # 25 in the top 3; of 43 unanswerable ones 43 graded partial or none, 33 of them naming
 # what is missing; 3 answerable ones graded none.  Each floor lets two questions slip and
 # no more, so a change that moves three questions fails here: rerun the eval, look at
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.slow  # every test here searches a real index
 # (benchmarks/readme_eval.py).
 SLACK = 2
 ANSWERABLE, UNACCENTED, UNANSWERABLE = 90, 25, 43
-FLOORS = {"hit@1": (82 - SLACK) / ANSWERABLE, "hit@3": (89 - SLACK) / ANSWERABLE,
+FLOORS = {"hit@1": (84 - SLACK) / ANSWERABLE, "hit@3": (89 - SLACK) / ANSWERABLE,
           "hit@5": (90 - SLACK) / ANSWERABLE, "article_hit@3": (90 - SLACK) / ANSWERABLE,
-          "mrr@10": 0.947 - SLACK * (1 - 1 / 2) / ANSWERABLE}  # two questions from rank 1 to 2
+          "mrr@10": 0.958 - SLACK * (1 - 1 / 2) / ANSWERABLE}  # two questions from rank 1 to 2
 UNACCENTED_FLOORS = {"hit@1": (25 - SLACK) / UNACCENTED, "hit@3": (25 - SLACK) / UNACCENTED}
 
 

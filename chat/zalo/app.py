@@ -20,12 +20,12 @@ from collections import OrderedDict
 
 from .. import logsafe
 from ..admin import IndexWatcher, Reindexer
-from ..insights import build_report
-from ..insights_bot import summary_html
+from ..insights import build_report, chat_summary
+from ..render.markup import ZALO
 from ..service import ChatService
 from ..stores import ChatStores, QuestionStore, open_stores
 from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
-from .handlers import ZaloChat, plain, read_update
+from .handlers import ZaloChat, read_update
 from .webhook import WebhookSettings, start_server
 
 log = logging.getLogger(__name__)
@@ -252,11 +252,11 @@ def build_zalo(config, searcher, token: str, base_url: str | None = None,
 
 
 def report_text(config, service: ChatService, days: int) -> str:
-    """/thongke as plain text: the Telegram summary without its HTML (blocking)."""
+    """/thongke as plain text: the report's chat summary in Zalo's markup (blocking)."""
     report = build_report(service.store.reader(), getattr(service.searcher, "reader", None),
                           config.fetch.state_path(config.index_dir), days=days,
                           retention_days=config.bot.feedback_days, tz=config.insights.timezone)
-    return plain(summary_html(report))
+    return chat_summary(report, ZALO)
 
 
 def stop_on_signals(stop) -> None:

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from retrieval.textnorm import fold
 
 from ..admin import LINK_ONLY, Reindexer, fetch_and_report, reindex_and_report
-from ..context import RecentMap
-from ..insights_bot import PERIODS
+from ..feedback import ChatPage
+from ..insights import PERIODS
 from ..render.cards import article_messages, page_messages, passage_reply
 from ..render.markup import ZALO, chunk_text, pack
 from ..render.texts import (
@@ -62,8 +62,7 @@ from ..textutil import utf16_len
 log = logging.getLogger(__name__)
 
 TEXT_EVENT = "message.text.received"
-CONVERSATIONS = 5000  # chats whose last answer is remembered (in memory only)
-CONVERSATION_SECONDS = 24 * 3600
+CONVERSATION_SECONDS = 24 * 3600  # how long a typed «xem thêm» continues the last answer
 
 # Folded (no diacritics, lower case) command words -> command.
 _COMMANDS = {
@@ -165,7 +164,9 @@ def addressed(text: str, names: list[str]) -> str | None:
 
 
 class ZaloChat:
-    """Answers Zalo messages with the shared ChatService; remembers each chat's last page."""
+    """Answers Zalo messages with the shared ChatService.  Each chat's last page is kept
+    in the question store (chat/stores.py), so with PostgreSQL any replica pages on
+    from an answer another one gave."""
 
     def __init__(self, service: ChatService, limiter: RateLimiter,
                  admins: list[str] | None = None, bot_names: list[str] | None = None,
@@ -179,8 +180,6 @@ class ZaloChat:
         self.limiter = limiter
         self.admins = {str(a) for a in admins or []}
         self.bot_names = [n for n in bot_names or [] if n]
-        self._last: RecentMap = RecentMap(CONVERSATION_SECONDS, CONVERSATIONS)
-        self._told: RecentMap = RecentMap(CONVERSATION_SECONDS, CONVERSATIONS)
 
     async def answer(self, msg: Incoming) -> list[str]:
         if msg.text is None or (msg.event and msg.event != TEXT_EVENT):
@@ -223,7 +222,7 @@ class ZaloChat:
             return [self._help(group, user)]
         if command == "new":
             service.forget(chat, user)
-            self._last.pop(chat)
+            await asyncio.to_thread(service.store.forget_page, chat)
             return [NEW_CONVERSATION]
         if command == "topics":
             return [topics_text(ZALO, await asyncio.to_thread(service.topics))]
@@ -293,32 +292,41 @@ class ZaloChat:
         if page.status in (Status.NO_ANSWER, Status.EMPTY, Status.NOT_WORDS):
             examples = await asyncio.to_thread(self.service.examples, 1)
         how_to = ""
-        if page.status is Status.ANSWER:
-            self._last.put(chat, page)
-            if self._told.get(chat) is None:
-                self._told.put(chat, True)
-                how_to = ZALO_HOW_TO
+        if page.status is Status.ANSWER and not await asyncio.to_thread(self._keep, chat, page):
+            how_to = ZALO_HOW_TO  # the chat's first answer (in a day): how to page on
         return page_messages(ZALO, page, examples, hint=how_to)
 
+    def _keep(self, chat: str, page: Page) -> bool:
+        """Keep the chat's last answered page; True when the chat had one (or began a new
+        conversation since), so it was shown how to page."""
+        store = self.service.store
+        told = store.chat_page(chat, CONVERSATION_SECONDS) is not None
+        store.keep_page(chat, ChatPage(page.qid, page.offset + len(page.hits), page.has_more))
+        return told
+
+    async def _last(self, chat: str) -> ChatPage | None:
+        """The chat's last answered page, whichever replica answered it; None after /new."""
+        last = await asyncio.to_thread(self.service.store.chat_page, chat, CONVERSATION_SECONDS)
+        return last if last is not None and last.question_id is not None else None
+
     async def _more(self, chat: str) -> list[str]:
-        last = self._last.get(chat)
+        last = await self._last(chat)
         if last is None or not last.has_more:
             return [NO_MORE]
-        page = await asyncio.to_thread(self.service.more, last.qid, last.offset + len(last.hits),
-                                       chat)
+        page = await asyncio.to_thread(self.service.more, last.question_id, last.next_offset, chat)
         return await self._show(page, chat)
 
     async def _numbered(self, command: str, arg: str, chat: str) -> list[str]:
         """«toàn văn N» / «đoạn N»: the article or the passages of card N of the last answer."""
         word, what = ("toàn văn", FULL_WHAT) if command == "full" else ("đoạn", PASSAGE_WHAT)
-        last = self._last.get(chat)
+        last = await self._last(chat)
         if last is None:
             return [ZALO_ASK_FIRST.format(command=word, what=what)]
         if not arg.strip().isdigit():
             return [ZALO_NEED_NUMBER.format(command=word)]
         rank = int(arg) - 1
         lookup = self.service.full_text if command == "full" else self.service.passages
-        result = await asyncio.to_thread(lookup, last.qid, rank, chat)
+        result = await asyncio.to_thread(lookup, last.question_id, rank, chat)
         if result is None:
             return [NO_SUCH.format(n=arg.strip())]
         if command == "doan":

@@ -7,7 +7,7 @@ Article, or raises UnusableFile with a reason a person can act on:
 - text.py: `.txt` and `.md`, raw scraped pages optionally under front matter;
 - html.py: `.html`/`.htm` files and the pages the fetcher brings from portals.
 
-All of them decode through decode.py and end with the page rules of articles.py.
+All of them decode through decode.py and end with the page rules of articles/.
 """
 from __future__ import annotations
 

@@ -1,13 +1,13 @@
 """`.html` files and fetched portal pages -> Article: one converter for both.
 
 trafilatura finds the main text and the markup's metadata (title, date, author,
-site name); the raw-page rules of articles.py do the rest, so a page gets the
+site name); the raw-page rules of articles/ do the rest, so a page gets the
 same Vietnamese rules (headline, place, dates without a year) whether an admin
 dropped it in the corpus or the fetcher brought it.
 
 Dates come only from the markup (meta tags, <time>, the URL): htmldate's
 extensive search turns a bare "năm 2024" into 1 January, whereas the text's
-"ngày 5/3" with the year the headline implies is what the articles.py rules
+"ngày 5/3" with the year the headline implies is what the articles/ rules
 read.  When the page's title is only the site's name, the headline is in the
 text: a recall-oriented extraction keeps it, and the raw-page rules pick it out
 from captions and banners.
@@ -17,7 +17,9 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
-from ..articles import infer_place, names_the_site, parse_text
+from ..articles import parse_text
+from ..articles.lines import names_the_site
+from ..articles.places import infer_place
 from ..textnorm import fold, nfc
 from ..types import Article, UnusableFile
 from .decode import decode, meta_charset, read_source

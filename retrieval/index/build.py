@@ -47,7 +47,8 @@ BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k pas
 #     names cut ("Năm Căn Tôn Nữ"), "Tỉnh Đoàn X"; no clause split inside “...”.
 # 3 - one vocabulary: an "UBMTTQ huyện X" line is the site's banner; "Đảng bộ",
 #     "chủ nhiệm" and "hội trưởng" before a name make it a person's.
-PARSE_RULES = 3
+# 4 - one list of units (vocabulary.ADMINISTRATIVE_UNITS): pages' "TX Vân Phố" is a town.
+PARSE_RULES = 4
 
 
 def file_hash(path: Path) -> str:
