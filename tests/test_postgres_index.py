@@ -16,7 +16,7 @@ from conftest import ROOT
 from test_index import ARTICLES, QUESTIONS, _answers, _change_corpus
 
 from retrieval import BuildInProgress, Config, IndexNotFound, IndexUnavailable, Searcher, build_index
-from retrieval.postgres.index import LOCK_KEY, tsvector_literal
+from retrieval.postgres.index import LOCK_KEY, candidate_query, token_spans, tsvector_literal
 from retrieval.postgres.migrate import migrate_index
 from retrieval.postgres.server import create_database, drop_database
 
@@ -58,8 +58,23 @@ def test_postgres_answers_as_the_index_folder(tmp_path, corpus, e5, pg_config):
     assert (again.embedded, again.parsed_files, again.unchanged_files) == (0, 0, 2)
 
 
+def _statistics(dsn: str) -> tuple[dict, dict]:
+    """BM25's statistics as the writer kept them (meta, lexicon) and as counted from the rows."""
+    with psycopg.connect(dsn) as db:
+        meta = dict(db.execute("SELECT key, value FROM meta").fetchall())
+        vis = "added <= %(g)s AND (removed IS NULL OR removed > %(g)s)"
+        g = {"g": int(meta["published"])}
+        kept = {"articles": int(meta["articles"]), "passages": int(meta["passages"]),
+                "tokens": int(meta["tokens_total"]), "df": dict(db.execute("SELECT token, df FROM lexicon"))}
+        articles = db.execute(f"SELECT count(*) FROM articles WHERE {vis}", g).fetchone()[0]
+        passages, tokens = db.execute(f"SELECT count(*), sum(ntok) FROM passages WHERE {vis}", g).fetchone()
+        df = dict(db.execute(f"SELECT u.lexeme, count(*) FROM passages, unnest(tokens) u WHERE {vis}"
+                             " GROUP BY u.lexeme", g))
+    return kept, {"articles": articles, "passages": passages, "tokens": tokens, "df": df}
+
+
 def test_an_update_is_one_generation_seen_whole_by_a_serving_reader(corpus, e5, pg_config, pg_server,
-                                                                     monkeypatch):
+                                                                     pg_database, monkeypatch):
     build_index(corpus, "unused", pg_config, progress=False, embedder=e5)
     serving = Searcher.open("unused", pg_config, embedder=e5)
     before = _answers(serving)
@@ -67,6 +82,8 @@ def test_an_update_is_one_generation_seen_whole_by_a_serving_reader(corpus, e5, 
     report = build_index(corpus, "unused", pg_config, progress=False, embedder=e5)
     assert sorted(report.added) == ["dong_trang_1", "dong_trang_2", "dong_trang_3"]
     assert report.removed == ["binh_lac"] and report.changed == ["son_khe"]
+    kept, counted = _statistics(pg_database)  # kept up to date by the update's changes alone
+    assert kept == counted and counted["articles"] == 4 and len(counted["df"]) > 100
     assert _answers(serving) == before  # still the generation it holds
     assert serving.reload() is True and serving.reload() is False
     assert serving.article("binh_lac") is None and serving.stats()["articles"] == 4
@@ -254,3 +271,18 @@ def test_the_bot_with_a_bad_dsn_says_so_in_one_line(tmp_path):
     assert done.returncode == 2 and "Traceback" not in done.stderr, done.stderr
     assert done.stderr.strip().splitlines()[-1].startswith("Lỗi: PostgreSQL: cannot connect")
     assert "s3cret-pw" not in done.stderr
+
+
+def test_lexical_candidates_stay_bounded_and_keep_the_commoner_words():
+    """The rarest words are OR'ed while their passages fit the cap; the commoner ones are AND'ed,
+    rarest first, until their expected matches fit it too (never the whole corpus of a common word)."""
+    df = {"ngan": 3, "thoa": 40, "hoi": 300_000, "nghi": 50_000, "huyen": 600_000, "tong": 9_000}
+    assert candidate_query(df, 1_000_000, 500) == ["'ngan' | 'thoa'", "'tong' & 'nghi'"]
+    only_common = {"hoi": 300_000, "nghi": 250_000, "huyen": 600_000}
+    assert candidate_query(only_common, 1_000_000, 500) == ["'nghi' & 'hoi' & 'huyen'"]
+    assert candidate_query({"ngan": 3, "thoa": 40}, 1_000_000, 500) == ["'ngan' | 'thoa'"]
+    # One phrase's tokens are not independent: its other pairs and syllables are not AND'ed to it.
+    question = "huyện Ngạn Thoa năm 2022"
+    df = {"ngan_thoa": 1200, "huyen_ngan": 1250, "~thoa": 1300, "~ngan": 2000, "nam_2022": 40_000,
+          "~nam": 400_000}
+    assert candidate_query(df, 500_000, 500, token_spans(question)) == ["'ngan_thoa' & 'nam_2022'"]

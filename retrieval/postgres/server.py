@@ -166,6 +166,11 @@ class LocalServer:
         self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data))
         return True
 
+    def restart(self) -> None:
+        """Restart the running server (settings such as shared_buffers take effect)."""
+        self._run("pg_ctl", "restart", "-w", "-t", "60", "-m", "fast", "-D", str(self.data),
+                  "-l", str(self.log))
+
     def start_replica(self, folder: str | os.PathLike) -> LocalServer:
         """A streaming replica of this (running) server in `folder`, on a port of its own,
         started: read-only, it serves what the primary publishes (pg_basebackup -R)."""
