@@ -176,7 +176,8 @@ def main() -> int:
         print(f"fixture: {args.questions} questions over 90 days (+200 beyond retention), "
               f"{len(articles)} articles in the index, written in {time.perf_counter() - started:.1f} s")
         started = time.perf_counter()
-        pyplot()
+        with pyplot():
+            pass
         print(f"importing matplotlib: {time.perf_counter() - started:.2f} s (once per process)")
         report_times(tmp / "feedback.sqlite", index, args.runs)
         coverage_time(args.articles)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import io
 import threading
 from collections import Counter, defaultdict
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta, tzinfo
 from pathlib import Path
@@ -346,14 +347,22 @@ def chat_summary(report: Report, m: Markup) -> str:
 
 # ---------------------------------------------------------------- charts (PNG, SVG)
 
+_PYPLOT = threading.Lock()
+
+
+@contextmanager
 def pyplot():
-    """matplotlib with the Agg backend (no display), imported on first use (~0.5 s)."""
+    """matplotlib with the Agg backend (no display), imported on first use (~0.5 s),
+    for one drawing at a time.  pyplot's figures and rc settings are global state:
+    the dashboard's warm-up thread and a first request drawing together left the
+    process unable to stop (its warm-up never joined, seen once in CI)."""
     import matplotlib
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    with _PYPLOT:
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
 
-    return plt
+        yield plt
 
 
 def _draw_per_day(ax, report: Report) -> None:
@@ -403,31 +412,30 @@ def _draw_gaps(ax, report: Report, top: int, label_chars: int = 48) -> None:
 def chat_chart(report: Report, top: int = 6, fmt: str = "png") -> bytes:
     """The /thongke image: questions per day by grade above the top content gaps (PNG;
     "svg" draws the same figure with its text as text, for tests)."""
-    plt = pyplot()
-    fig, (days, gaps) = plt.subplots(2, 1, figsize=(8, 8), dpi=110,
-                                     gridspec_kw={"height_ratios": [1, 1.1]})
-    try:
-        fig.suptitle(f"Thống kê {period_text(report)}", fontsize=12, x=0.02, ha="left")
-        _draw_per_day(days, report)
-        _draw_gaps(gaps, report, top)
-        fig.tight_layout()
-        out = io.BytesIO()
-        with pyplot().rc_context({"svg.fonttype": "none"}):
-            fig.savefig(out, format=fmt)
-        return out.getvalue()
-    finally:
-        plt.close(fig)
+    with pyplot() as plt:
+        fig, (days, gaps) = plt.subplots(2, 1, figsize=(8, 8), dpi=110,
+                                         gridspec_kw={"height_ratios": [1, 1.1]})
+        try:
+            fig.suptitle(f"Thống kê {period_text(report)}", fontsize=12, x=0.02, ha="left")
+            _draw_per_day(days, report)
+            _draw_gaps(gaps, report, top)
+            fig.tight_layout()
+            out = io.BytesIO()
+            with plt.rc_context({"svg.fonttype": "none"}):
+                fig.savefig(out, format=fmt)
+            return out.getvalue()
+        finally:
+            plt.close(fig)
 
 
 def page_charts(report: Report, top: int = 10) -> tuple[str, str]:
     """The dashboard's two charts as inline SVG, text kept as text (readable, searchable)."""
-    plt = pyplot()
     out = []
     # 6 inches wide: on a phone's 360-pixel screen 8-point text still reads.
     rows = max(1, min(top, len(report.gaps)))
     for draw, size in ((lambda ax: _draw_per_day(ax, report), (6, 3.2)),
                        (lambda ax: _draw_gaps(ax, report, top, 30), (6, 1.0 + 0.36 * rows))):
-        with plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
+        with pyplot() as plt, plt.rc_context({"svg.fonttype": "none", "font.family": "DejaVu Sans"}):
             fig, ax = plt.subplots(figsize=size)
             try:
                 draw(ax)
