@@ -271,9 +271,12 @@ def test_python_m_chat_dashboard_serves_the_page_until_stopped(tmp_path):
                               "--host", "0.0.0.0", "--port", "0"], capture_output=True, text=True,
                              timeout=60, env=env)
     assert refused.returncode == 2 and "token" in refused.stderr
+    # Ctrl+C as a terminal sends it, whatever this process inherited: a job started in
+    # the background by a script ignores SIGINT, and so would the server.
     server = subprocess.Popen([sys.executable, "-m", "chat", "dashboard", "--feedback-db", str(store.path),
                                "--index", str(tmp_path / "no-index"), "--port", "0"],
-                              stdout=subprocess.PIPE, text=True, env=env)
+                              stdout=subprocess.PIPE, text=True, env=env,
+                              preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         line = server.stdout.readline()
         url = re.search(r"http://\S+/", line)[0]
