@@ -334,15 +334,15 @@ class SentenceScorer:
     def __init__(self, question: str, idf: dict[str, float], want: Wanted, evidence_weight: float = 0.5,
                  background: str = "", years: frozenset[int] = frozenset()):
         self.question, self.idf, self.background, self.years = question, idf, background, years
-        noun, predicate = _which(folded_words(question))
+        words = folded_words(question)
+        noun, predicate = _which(words)
         seen = (set(folded_words(background)) | noun) - predicate
-        terms = [f for f in folded_words(question) if f not in FOLDED_STOPWORDS and f not in _CUE_WORDS]
+        terms = [f for f in words if f not in FOLDED_STOPWORDS and f not in _CUE_WORDS]
         # Inside one article, the words its headline shares with the question (the
         # body, the place, the year) are in every paragraph's context: what tells its
         # paragraphs apart is the rest ("hội viên", "bầu", "chủ trì").
         self.weights = {t: idf.get(t, 1.0) * (BACKGROUND_SHARE if t in seen else 1.0) for t in terms}
         self.total = sum(self.weights.values()) or 1.0
-        words = folded_words(question)
         self.pairs = {p for p in pairwise(words) if not (set(p) & FOLDED_STOPWORDS) and not set(p) <= seen}
         self.want = want
         self.evidence_weight = evidence_weight if want.kind in (NUMBER, WHO, WHEN, WHERE) else 0.0
