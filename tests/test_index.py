@@ -627,3 +627,56 @@ def test_catalog_from_before_the_lead_column_serves_the_same_then_migrates(tmp_p
     db.close()
     assert leads[0] > 0 and leads[0] == leads[1]
     assert all("COVERING INDEX" in str(plan) for plan in plans)
+
+
+def _stored_subjects(index: Path) -> dict[str, tuple]:
+    db = sqlite3.connect(index / "catalog.sqlite")
+    rows = db.execute("SELECT article_id, title, place, date, lead, url, subject FROM articles"
+                      " WHERE removed IS NULL").fetchall()
+    db.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_each_article_s_subject_is_stored_as_search_would_compute_it(tmp_path, corpus, e5):
+    """m007: the subject search reads for every candidate is computed once, at build time."""
+    from retrieval.query import Subject, article_subject
+
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    stored = _stored_subjects(index)
+    assert stored
+    for title, place, date, lead, url, subject in stored.values():
+        assert Subject.from_json(subject) == article_subject(title, place, date, lead or "", url)
+    searcher = Searcher.open(index, embedder=e5)
+    found = searcher.reader.candidates(searcher.reader.current, range(1, 6))
+    assert found and all(c.subject == stored[c.article_id][-1] for c in found.values())
+
+
+def test_subjects_of_older_rules_are_not_read_and_the_next_build_recomputes_them(tmp_path, corpus, e5,
+                                                                                 caplog):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    fresh = Searcher.open(index, embedder=e5)
+    before = _answers(fresh)
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:  # stored by other rules: wrong on purpose, so that reading them would show
+        db.execute("UPDATE meta SET value = 'older' WHERE key = 'subjects'")
+        db.execute("""UPDATE articles SET subject = '{"y": [1999], "f": " x ", "p": 0, "o": [], "e": [], "s": []}'""")
+    db.close()
+    old = Searcher.open(index, embedder=e5)
+    assert all(c.subject is None for c in old.reader.candidates(old.reader.current, range(1, 6)).values())
+    assert _answers(old) == before
+    report = build_index(corpus, index, progress=False, embedder=e5)
+    assert (report.parsed_files, report.embedded) == (0, 0)
+    assert "recomputed the articles' subjects" in caplog.text
+    assert all('1999' not in s[-1] for s in _stored_subjects(index).values())
+    assert _answers(Searcher.open(index, embedder=e5)) == before
+
+
+def test_subject_rules_are_the_same_in_every_process():
+    """The rules' name digests the vocabulary: a set's order, which changes between
+    processes, must not make every build recompute every subject."""
+    code = "from retrieval.query import SUBJECT_RULES; print(SUBJECT_RULES)"
+    names = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(names) == 1
