@@ -271,7 +271,7 @@ class IndexWriter:
         base = vectors.read_vectors(base_file, mmap=True) if base_file.exists() else None
         expected = self._count("passages") - len(dropped) + len(added)
         if base is None or vectors.needs_new_index(base, expected, self.settings):
-            vectors.write_vectors_atomic(self._vectors_from_catalog(gen), vectors_path(self.index_dir, gen))
+            vectors.write_base(self._vectors_from_catalog(gen), self.index_dir, gen)
             return gen
         if self.base == self.published:
             delta, removed = vectors.new_flat_index(self.dim), np.zeros(0, dtype=np.int64)
@@ -290,7 +290,7 @@ class IndexWriter:
             merged.remove_ids(removed)
         if delta.ntotal:
             merged.add_with_ids(vectors.stored_vectors(delta), vectors.stored_ids(delta))
-        vectors.write_vectors_atomic(merged, vectors_path(self.index_dir, gen))
+        vectors.write_base(merged, self.index_dir, gen)
         return gen
 
     def _add_vectors(self, index, rows: list[tuple[int, str]], batch: int = 20_000) -> None:
@@ -394,7 +394,7 @@ class IndexWriter:
             if g > 0:
                 done.append("recomputed the articles' subjects (new rules)")
         if g > 0 and not self._vectors_complete(g):
-            vectors.write_vectors_atomic(self._vectors_from_catalog(g), vectors_path(self.index_dir, g))
+            vectors.write_base(self._vectors_from_catalog(g), self.index_dir, g)
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('vectors_base', ?)", (str(g),))
             self.base = g
