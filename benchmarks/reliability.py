@@ -255,7 +255,7 @@ def hostile_step(api, rng, tally, chat: int, admin: bool, group: bool):
         return lambda: api.drops.__setitem__(key, times)
 
     if kind == "inline_press":
-        data = rng.choice(["more:1:3", "full:1:0", "fb:1:0:1", "tp:y:2024", f"lạ:{m}"])
+        data = rng.choice(["more:1:3", "full:1:0", "doan:1:0", "fb:1:0:1", "tp:y:2024", f"lạ:{m}"])
         return {"callback_query": {"id": f"inl-{chat}-{m}", "from": api.user(user),
                                    "chat_instance": "ci", "data": data,
                                    "inline_message_id": f"inl{m}"}}, \
