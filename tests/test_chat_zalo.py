@@ -185,6 +185,32 @@ def test_groups_answer_only_when_addressed(zalo):
     assert_fits(api)
 
 
+def test_group_mentions_with_lone_surrogates_are_answered(zalo, caplog):
+    """Issue 23's surrogate case on Zalo: lone surrogates around a mention of the bot."""
+    api = zalo.api
+    caplog.set_level(logging.INFO)
+    said = {"m1": f"@{BOT_NAME} \ud800", "m2": f"@{BOT_NAME} {SEED_QUESTION} \udfff",
+            "m3": f"\ud83d @{BOT_NAME} {SEED_QUESTION}"}
+
+    async def scenario():
+        async with zalo.running():
+            api.message("\ud800 @ai_do_khac chào \udfff", chat_id=GROUP, user_id="m0", group=True)
+            replies = {}
+            for user, text in said.items():
+                n = len(api.sent_to(GROUP))
+                api.message(text, chat_id=GROUP, user_id=user, group=True)
+                replies[user] = await api.wait_reply(GROUP, after=n)
+            return replies
+
+    replies = asyncio.run(scenario())
+    assert "chưa nhập câu hỏi" in texts(replies["m1"])
+    assert "Câu hỏi: Thường trực Huyện ủy" in texts(replies["m2"])
+    assert "Câu hỏi: Thường trực Huyện ủy" in texts(replies["m3"])
+    assert len(api.sent_to(GROUP)) == sum(len(r) for r in replies.values())  # m0: not for us
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert_fits(api)
+
+
 def test_strange_events_get_a_polite_line_and_never_stop_the_bot(zalo, caplog):
     api = zalo.api
     caplog.set_level(logging.INFO)
