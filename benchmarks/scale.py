@@ -224,8 +224,8 @@ class Server:
         reloaded = self.searcher.reload()
         return {"reloaded": reloaded, "seconds": time.perf_counter() - started, "rss_mb": rss_mb()}
 
-    def search(self, question: str) -> dict:
-        return {"ids": [h.article_id for h in self.searcher.search(question, top_k=5).hits]}
+    def search(self, question: str, top_k: int = 5) -> dict:
+        return {"ids": [h.article_id for h in self.searcher.search(question, top_k=top_k).hits]}
 
     def rss(self) -> dict:
         return {"rss_mb": rss_mb()}
