@@ -13,7 +13,7 @@ import time
 import psycopg
 import pytest
 from conftest import ROOT
-from test_index import ARTICLES, QUESTIONS, _answers, _change_corpus
+from test_index import ARTICLES, MORE, QUESTIONS, _answers, _change_corpus
 
 from retrieval import BuildInProgress, Config, IndexNotFound, IndexUnavailable, Searcher, build_index
 from retrieval.postgres.index import LOCK_KEY, candidate_query, token_spans, tsvector_literal
@@ -95,6 +95,32 @@ def test_an_update_is_one_generation_seen_whole_by_a_serving_reader(corpus, e5, 
     finally:
         drop_database(admin, "fresh")
 
+
+
+def test_an_update_told_which_files_changed_on_postgres_equals_one_that_lists_the_folder(
+        corpus, e5, pg_config, pg_server, pg_database, monkeypatch):
+    """build_index(changed=...) looks files up by path and article id in PostgreSQL
+    (PostgresWriter.files), not in the folder's catalog: the same update as a listed one."""
+    admin = pg_server.dsn("postgres")
+    listed_dsn = create_database(admin, "listed")
+    try:
+        for dsn in (pg_database, listed_dsn):
+            monkeypatch.setenv(DSN_ENV, dsn)
+            build_index(corpus, "unused", pg_config, progress=False, embedder=e5)
+        _change_corpus(corpus)
+        listed = build_index(corpus, "unused", pg_config, progress=False, embedder=e5)
+        listed_answers = _answers(Searcher.open("unused", pg_config, embedder=e5))
+        monkeypatch.setenv(DSN_ENV, pg_database)
+        changed = [corpus / "binh_lac.md", corpus / "son_khe.txt", corpus / "dong_trang_1.txt",
+                   *(corpus / name for name in MORE)]
+        named = build_index(corpus, "unused", pg_config, progress=False, embedder=e5, changed=changed)
+        assert (named.added, named.changed, named.removed) == (listed.added, listed.changed, listed.removed)
+        assert named.named_files == len(changed) and named.removed == ["binh_lac"]
+        kept, counted = _statistics(pg_database)
+        assert kept == counted and counted["articles"] == 4
+        assert _answers(Searcher.open("unused", pg_config, embedder=e5)) == listed_answers
+    finally:
+        drop_database(admin, "listed")
 
 # kill -9 inside the postgres writer: after a batch is written, or just before the publish commits.
 KILLER = f"""
