@@ -14,6 +14,8 @@ body: a 2024 report that recalls "giai đoạn 2021-2025" is not an article abou
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,10 +26,13 @@ from itertools import pairwise
 from .articles.address import url_words
 from .textnorm import YEAR, Spellings, alias_keys, fold_syllable, folded_words, nfc, syllables
 from .vocabulary import (
+    ABBREVIATIONS,
+    ALIASES,
     AMBIGUOUS_UNACCENTED_UNITS,
     EVENT_NAMES,
     GOVERNING,
     LOCAL_LEVELS,
+    NOT_PLACE_HOST_LABELS,
     ORGANISATIONS,
     PLACE_NAME_STOP,
     RELATIVE_YEARS,
@@ -176,6 +181,32 @@ class Subject:
     def names_place(self, place: Place) -> bool:
         """Is the place stated: by the article, or by the district portal it comes from?"""
         return place.in_text(self.places) or place.name.replace(" ", "") in self.sites
+
+    def to_json(self) -> str:
+        """The form the index stores at build time: `places`, most often the start of
+        `folded` (the headline before the lead), as its length."""
+        places = len(self.places) if self.folded.startswith(self.places) else self.places
+        return json.dumps({"y": sorted(self.years), "f": self.folded, "p": places,
+                           "o": sorted(self.organisations), "e": sorted(self.events),
+                           "s": sorted(self.sites)}, ensure_ascii=False)
+
+    @classmethod
+    def from_json(cls, stored: str) -> Subject:
+        d = json.loads(stored)
+        places = d["f"][:d["p"]] if isinstance(d["p"], int) else d["p"]
+        return cls(years=set(d["y"]), folded=d["f"], places=places, organisations=set(d["o"]),
+                   events=set(d["e"]), sites=frozenset(d["s"]))
+
+
+# The index computes each article's subject when it adds the article (catalog column
+# `subject`) and records these rules; when they differ, the next `index` run recomputes
+# every stored subject from the catalog (nothing is re-parsed), and until then search
+# computes them per question.  The number is bumped by hand when article_subject's code
+# changes; the digest follows the vocabulary it reads, which changes more often.
+# (Sets are sorted: their order changes from one process to the next.)
+SUBJECT_RULES = "1:" + hashlib.blake2b(json.dumps(
+    (ALIASES, ABBREVIATIONS, ORGANISATIONS, EVENT_NAMES, sorted(NOT_PLACE_HOST_LABELS)),
+    sort_keys=True, ensure_ascii=False).encode(), digest_size=6).hexdigest()
 
 
 def article_subject(title: str, place: str | None, date_iso: str | None, lead: str,

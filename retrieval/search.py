@@ -40,10 +40,18 @@ from .textnorm import (
 )
 from .types import Article, Hit, SearchResponse
 
-# Read for every question an article is a candidate of (~70 articles a question,
-# 0.2-1 ms each); articles recur across questions, and the result depends on the
-# arguments alone.  Shared: callers must not change a Subject.
+# Read for every question an article is a candidate of (~40 articles a question,
+# 0.2-1 ms each to compute): the index stores each article's when it adds it, and
+# these are for an index whose stored ones follow older rules.  Shared: callers
+# must not change a Subject.
 _subject = lru_cache(maxsize=16_384)(article_subject)
+
+
+def subject_of(c: Candidate) -> Subject:
+    """What the candidate's article is about: as the index stored it, or computed."""
+    if c.subject is not None:
+        return Subject.from_json(c.subject)
+    return _subject(c.title, c.place, c.date, c.lead or "", c.url)
 
 
 def _background(c: Candidate) -> str:
@@ -109,12 +117,12 @@ class Searcher:
         subjects: dict[str, Subject] = {}
         for c in found.values():  # once per article, not per passage
             if c.article_id not in subjects:
-                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "", c.url)
+                subjects[c.article_id] = subject_of(c)
         cast += self._vote_for_constraints(intent, found, subjects, scores)
         want = wanted(question)
         scorer = SentenceScorer(question, self._idf(gen, content_syllables(question)), want,
                                 self.config.search.evidence_weight, years=frozenset(intent.years))
-        weight, answers, texts = self._vote_for_answers(gen, scorer, found, scores)
+        weight, answers, texts = self._vote_for_answers(gen, scorer, found, scores, subjects)
         cast += weight
         # A passage first in every vote cast scores 1.0.
         best = max(cast, 1e-9) / (self.config.search.rrf_k + 1)
@@ -126,7 +134,7 @@ class Searcher:
                 ranked.append(found[pid])
         for c in found.values():  # passages read whole for the answer vote have subjects too
             if c.article_id not in subjects:
-                subjects[c.article_id] = _subject(c.title, c.place, c.date, c.lead or "", c.url)
+                subjects[c.article_id] = subject_of(c)
         if prefer:
             wanted_now = Intent(places=intent.places if "place" in prefer else [],
                                 years=intent.years if "year" in prefer else set(),
@@ -157,8 +165,8 @@ class Searcher:
         return {t: math.log((n + 1) / (gen.lexical.doc_freq("~" + t) + 0.5)) for t in set(terms)}
 
     def _vote_for_answers(self, gen, scorer: SentenceScorer, found: dict[int, Candidate],
-                          scores: dict[int, float]) -> tuple[float, dict[int, tuple[int, int] | None],
-                                                             dict[str, list[str]]]:
+                          scores: dict[int, float], subjects: dict[str, Subject]
+                          ) -> tuple[float, dict[int, tuple[int, int] | None], dict[str, list[str]]]:
         """The answer inside the best articles: their passages read whole, each
         sentence scored for the question's words and the evidence it wants
         (answer.py).  Each article's best passage takes the article's best score (it
@@ -185,7 +193,7 @@ class Searcher:
         for c in whole.values():
             texts.setdefault(c.article_id, []).append(c.text)
         firsts = {c.article_id: c for c in reversed(whole.values())}
-        years = {a: _subject(c.title, c.place, c.date, c.lead or "", c.url).years for a, c in firsts.items()}
+        years = {a: subjects[a].years for a in firsts}
         inside = {a: scorer.within(_background(c), texts[a], years[a]) for a, c in firsts.items()}
         plain: dict[str, float] = {}
         for c in whole.values():

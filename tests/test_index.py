@@ -585,6 +585,55 @@ def test_base_less_removed_plus_delta_searches_like_one_index(kind):
     np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5)
 
 
+@pytest.mark.parametrize("removed_share", [0.0, 0.1])
+def test_half_precision_pass_gives_the_exact_search_bit_for_bit(tmp_path, monkeypatch, removed_share):
+    rng = np.random.default_rng(3)
+    vectors = rng.standard_normal((3000, 16)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    vectors[1000:1100] = vectors[:100]  # equal scores: FAISS's order among them must stay
+    ids = rng.permutation(np.arange(10, 3010)).astype(np.int64)
+    base = vectors_module.new_flat_index(16)
+    base.add_with_ids(vectors, ids)
+    monkeypatch.setattr(vectors_module, "HALF_PRECISION_MIN", 1000)
+    vectors_module.write_base(base, tmp_path, 1)  # the copy is written beside the base
+    mapped = vectors_module.read_vectors(vectors_module.vectors_path(tmp_path, 1), mmap=True)
+    half = vectors_module.HalfPrecisionCopy.open(tmp_path, 1, mapped)
+    assert half is not None
+    removed = ids[rng.random(len(ids)) < removed_share]
+    served = vectors_module.GenerationVectors(mapped, removed=removed, half=half)
+    plain = vectors_module.GenerationVectors(mapped, removed=removed)
+    queries = np.vstack([rng.standard_normal((40, 16)), vectors[:40], 3 * vectors[40:60]]).astype(np.float32)
+    answered = 0
+    for q in queries:
+        for k in (5, 50):
+            got, want = served.search(q[None], k), plain.search(q[None], k)
+            np.testing.assert_array_equal(got[1], want[1])
+            np.testing.assert_array_equal(got[0], want[0])  # scores too, bit for bit
+            answered += half.search(mapped, q[None], k, served._half_without) is not None
+    assert answered > 0.9 * 2 * len(queries)  # the copy decided, not the fallback
+    assert not np.isin(served.search(queries[:1], 50)[1], removed).any()
+
+
+def test_a_base_without_its_half_precision_copy_is_served_and_old_copies_go(tmp_path, monkeypatch):
+    """The copy only speeds a base up: one missing, or left by a killed write of another
+    base, is never used; removing a base removes its copy."""
+    rng = np.random.default_rng(4)
+    monkeypatch.setattr(vectors_module, "HALF_PRECISION_MIN", 100)
+    small, big = (vectors_module.new_flat_index(8) for _ in range(2))
+    small.add_with_ids(rng.standard_normal((200, 8)).astype(np.float32), np.arange(200))
+    big.add_with_ids(rng.standard_normal((300, 8)).astype(np.float32), np.arange(300))
+    vectors_module.write_base(small, tmp_path, 1)
+    vectors_module.write_base(big, tmp_path, 2)
+    copy_2, bound_2 = vectors_module.half_paths(tmp_path, 2)
+    copy_2.replace(vectors_module.half_paths(tmp_path, 1)[0])  # another base's copy
+    assert vectors_module.open_generation(tmp_path, 1, 1, None).half is None
+    bound_2.unlink()
+    assert vectors_module.open_generation(tmp_path, 2, 2, None).half is None
+    vectors_module.remove_generation_files(tmp_path, lambda b: b == 2, lambda d: True)
+    assert not any(p.exists() for p in vectors_module.half_paths(tmp_path, 1))
+    assert vectors_module.vectors_path(tmp_path, 2).exists()
+
+
 def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus, e5):
     index = tmp_path / "index"
     build_index(corpus, index, progress=False, embedder=e5)
@@ -676,3 +725,56 @@ def test_catalog_from_before_the_lead_column_serves_the_same_then_migrates(tmp_p
     db.close()
     assert leads[0] > 0 and leads[0] == leads[1]
     assert all("COVERING INDEX" in str(plan) for plan in plans)
+
+
+def _stored_subjects(index: Path) -> dict[str, tuple]:
+    db = sqlite3.connect(index / "catalog.sqlite")
+    rows = db.execute("SELECT article_id, title, place, date, lead, url, subject FROM articles"
+                      " WHERE removed IS NULL").fetchall()
+    db.close()
+    return {r[0]: r[1:] for r in rows}
+
+
+def test_each_article_s_subject_is_stored_as_search_would_compute_it(tmp_path, corpus, e5):
+    """m007: the subject search reads for every candidate is computed once, at build time."""
+    from retrieval.query import Subject, article_subject
+
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    stored = _stored_subjects(index)
+    assert stored
+    for title, place, date, lead, url, subject in stored.values():
+        assert Subject.from_json(subject) == article_subject(title, place, date, lead or "", url)
+    searcher = Searcher.open(index, embedder=e5)
+    found = searcher.reader.candidates(searcher.reader.current, range(1, 6))
+    assert found and all(c.subject == stored[c.article_id][-1] for c in found.values())
+
+
+def test_subjects_of_older_rules_are_not_read_and_the_next_build_recomputes_them(tmp_path, corpus, e5,
+                                                                                 caplog):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    fresh = Searcher.open(index, embedder=e5)
+    before = _answers(fresh)
+    db = sqlite3.connect(index / "catalog.sqlite")
+    with db:  # stored by other rules: wrong on purpose, so that reading them would show
+        db.execute("UPDATE meta SET value = 'older' WHERE key = 'subjects'")
+        db.execute("""UPDATE articles SET subject = '{"y": [1999], "f": " x ", "p": 0, "o": [], "e": [], "s": []}'""")
+    db.close()
+    old = Searcher.open(index, embedder=e5)
+    assert all(c.subject is None for c in old.reader.candidates(old.reader.current, range(1, 6)).values())
+    assert _answers(old) == before
+    report = build_index(corpus, index, progress=False, embedder=e5)
+    assert (report.parsed_files, report.embedded) == (0, 0)
+    assert "recomputed the articles' subjects" in caplog.text
+    assert all('1999' not in s[-1] for s in _stored_subjects(index).values())
+    assert _answers(Searcher.open(index, embedder=e5)) == before
+
+
+def test_subject_rules_are_the_same_in_every_process():
+    """The rules' name digests the vocabulary: a set's order, which changes between
+    processes, must not make every build recompute every subject."""
+    code = "from retrieval.query import SUBJECT_RULES; print(SUBJECT_RULES)"
+    names = {subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True,
+                            env={**os.environ, "PYTHONHASHSEED": seed}).stdout for seed in ("1", "2", "3")}
+    assert len(names) == 1

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from ..query import SUBJECT_RULES
 from ..textnorm import LEXICAL_TOKENS_VERSION, folded_syllables
 from ..types import Article, indexed_text
 from .catalog import (
@@ -49,6 +50,7 @@ class Candidate:
     url: str | None
     lead: str  # the article's first paragraph: with the headline, what the article is about
     date_source: str | None = None  # where the date came from (types.DATE_SOURCES)
+    subject: str | None = None  # query.Subject as the index stored it (JSON); None: compute it
 
     @property
     def passage_id(self) -> str:
@@ -68,10 +70,11 @@ class _Generation:
     lexical: TantivyLexical
     places: dict[str, str]  # the places articles are about: folded syllables -> name as written
     passages: int  # visible passages (for IDF)
+    subjects: str = "NULL"  # the column of stored subjects, when they follow today's rules
 
 
 _CANDIDATE_COLUMNS = ("p.id, a.article_id, p.position, p.text, p.dedup, a.title, a.date, a.place,"
-                      " a.source, a.url, {lead}, {date_source}")
+                      " a.source, a.url, {lead}, {date_source}, {subject}")
 _ARTICLE_SQL = ("SELECT article_id, title, date, place, source, url, path, paragraphs, {date_source}"
                 " FROM articles a WHERE {visible} ")
 
@@ -172,7 +175,8 @@ class IndexReader:
         passages = self._query(f"SELECT count(*) FROM passages WHERE {visible()}", g)[0][0]
         # One-syllable "places" are misreadings, and folded they are common words ("van").
         return _Generation(number, vectors, TantivyLexical(self._lexical_index.searcher()),
-                           {k: v for k, v in sorted(places.items()) if len(k.split()) >= 2}, passages)
+                           {k: v for k, v in sorted(places.items()) if len(k.split()) >= 2}, passages,
+                           "a.subject" if meta.get("subjects") == SUBJECT_RULES else "NULL")
 
     def refresh(self) -> bool:
         """Move to the newest published generation; False when already there."""
@@ -197,13 +201,13 @@ class IndexReader:
         for chunk in chunks(ids):
             params = {"g": gen.number, **{f"i{k}": pid for k, pid in enumerate(chunk)}}
             marks = ",".join(f":i{k}" for k in range(len(chunk)))
-            for row in self._query(visible_passages(self._candidate_columns(), f"p.id IN ({marks})"),
+            for row in self._query(visible_passages(self._candidate_columns(gen), f"p.id IN ({marks})"),
                                    params):
                 found[row[0]] = Candidate(*row)
         return found
 
-    def _candidate_columns(self) -> str:
-        return _CANDIDATE_COLUMNS.format(lead=self._lead, date_source=self._date_source)
+    def _candidate_columns(self, gen: _Generation) -> str:
+        return _CANDIDATE_COLUMNS.format(lead=self._lead, date_source=self._date_source, subject=gen.subjects)
 
     def article_passages(self, gen: _Generation, article_ids: Iterable[str]) -> list[Candidate]:
         """Every visible passage of these articles, in article and reading order: where
@@ -213,7 +217,7 @@ class IndexReader:
         for chunk in chunks(ids):
             params = {"g": gen.number, **{f"i{k}": a for k, a in enumerate(chunk)}}
             marks = ",".join(f":i{k}" for k in range(len(chunk)))
-            sql = visible_passages(self._candidate_columns(),
+            sql = visible_passages(self._candidate_columns(gen),
                                    f"{visible('a')} AND a.article_id IN ({marks})")
             out += [Candidate(*row) for row in self._query(sql + " ORDER BY a.article_id, p.position",
                                                            params)]

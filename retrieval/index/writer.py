@@ -41,6 +41,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..query import SUBJECT_RULES, article_subject
 from ..textnorm import LEXICAL_TOKENS_VERSION
 from ..types import Article, indexed_text
 from . import vectors
@@ -95,6 +96,12 @@ class FileRecord:
     sha256: str
     article_id: str | None
     skipped: str | None = None
+
+
+def stored_subject(title: str, place: str | None, date: str | None, lead: str | None,
+                   url: str | None) -> str:
+    """An article's subject as the catalog stores it (search reads it for every candidate)."""
+    return article_subject(title, place, date, lead or "", url).to_json()
 
 
 class IndexWriter:
@@ -210,12 +217,13 @@ class IndexWriter:
         with db:
             for item in new:
                 a = item.article
+                lead = a.paragraphs[0] if a.paragraphs else None
                 cur = db.execute(
                     "INSERT INTO articles (article_id, path, title, date, place, source, url, paragraphs,"
-                    " added, date_source, lead) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    " added, date_source, lead, subject) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                     (a.article_id, a.path, a.title, a.date, a.place, a.source, a.url,
-                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source,
-                     a.paragraphs[0] if a.paragraphs else None))
+                     json.dumps(a.paragraphs, ensure_ascii=False), gen, a.date_source, lead,
+                     stored_subject(a.title, a.place, a.date, lead, a.url)))
                 aid = cur.lastrowid
                 for (position, text, h), tokens in zip(item.passages, item.tokens, strict=True):
                     cur = db.execute(
@@ -263,7 +271,7 @@ class IndexWriter:
         base = vectors.read_vectors(base_file, mmap=True) if base_file.exists() else None
         expected = self._count("passages") - len(dropped) + len(added)
         if base is None or vectors.needs_new_index(base, expected, self.settings):
-            vectors.write_vectors_atomic(self._vectors_from_catalog(gen), vectors_path(self.index_dir, gen))
+            vectors.write_base(self._vectors_from_catalog(gen), self.index_dir, gen)
             return gen
         if self.base == self.published:
             delta, removed = vectors.new_flat_index(self.dim), np.zeros(0, dtype=np.int64)
@@ -282,7 +290,7 @@ class IndexWriter:
             merged.remove_ids(removed)
         if delta.ntotal:
             merged.add_with_ids(vectors.stored_vectors(delta), vectors.stored_ids(delta))
-        vectors.write_vectors_atomic(merged, vectors_path(self.index_dir, gen))
+        vectors.write_base(merged, self.index_dir, gen)
         return gen
 
     def _add_vectors(self, index, rows: list[tuple[int, str]], batch: int = 20_000) -> None:
@@ -381,8 +389,12 @@ class IndexWriter:
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('tokens', ?)",
                                 (LEXICAL_TOKENS_VERSION,))
+        if get_meta(self.db).get("subjects") != SUBJECT_RULES:
+            self._recompute_subjects()
+            if g > 0:
+                done.append("recomputed the articles' subjects (new rules)")
         if g > 0 and not self._vectors_complete(g):
-            vectors.write_vectors_atomic(self._vectors_from_catalog(g), vectors_path(self.index_dir, g))
+            vectors.write_base(self._vectors_from_catalog(g), self.index_dir, g)
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('vectors_base', ?)", (str(g),))
             self.base = g
@@ -390,6 +402,17 @@ class IndexWriter:
         for line in done:
             log.warning("%s: %s", self.index_dir, line)
         return done
+
+    def _recompute_subjects(self) -> None:
+        """Every live article's stored subject by today's rules, and the rules recorded, in
+        one transaction: a reader sees old subjects under the old rules' name (and computes
+        its own) or the new ones (0.3 ms an article: 6 s at 100k passages)."""
+        with self.db:
+            rows = self.db.execute("SELECT id, title, place, date, lead, url FROM articles"
+                                   " WHERE removed IS NULL").fetchall()
+            self.db.executemany("UPDATE articles SET subject = ? WHERE id = ?",
+                                [(stored_subject(*row[1:]), row[0]) for row in rows])
+            self.db.execute("INSERT OR REPLACE INTO meta VALUES ('subjects', ?)", (SUBJECT_RULES,))
 
     def _vectors_complete(self, g: int) -> bool:
         """Are the files generation `g` serves from all there?"""
