@@ -92,14 +92,16 @@ def load_config(path: str | None):
 
 # ================================================================ child: one build
 
-def child_build(corpus: str, index: str, rebuild: bool, progress: bool, config_path: str | None) -> None:
-    """`build_index` once, as the CLI would; prints its report, duration and peak RSS as JSON."""
+def child_build(corpus: str, index: str, rebuild: bool, progress: bool, config_path: str | None,
+                changed: list[str] | None = None) -> None:
+    """`build_index` once, as the CLI would (`changed`: as `index --changed`); prints its
+    report, duration and peak RSS as JSON."""
     from retrieval import build_index
 
     config = load_config(config_path)
     started = time.perf_counter()
     report = build_index(corpus, index, config, progress=progress, rebuild=rebuild,
-                         embedder=HashedSyllableEmbedder())
+                         embedder=HashedSyllableEmbedder(), changed=changed)
     seconds = time.perf_counter() - started
     print(json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "passages": report.passages,
                       "articles": report.articles, "embedded": report.embedded, "reused": report.reused,
@@ -295,9 +297,10 @@ class ServerProcess:
 
 
 def run_build(corpus: Path, index: Path, config_path: str | None, rebuild: bool = False,
-              progress: bool = False) -> dict:
+              progress: bool = False, changed: list[Path] | None = None) -> dict:
     """One build in a child process; its JSON report plus the wall time including process start."""
     argv = [*CHILD, "--build", str(corpus), str(index)]
+    argv += ["--changed", *map(str, changed)] if changed else []
     argv += ["--rebuild"] if rebuild else []
     argv += ["--progress"] if progress else []
     argv += ["--config", config_path] if config_path else []
@@ -486,10 +489,11 @@ def main() -> None:
     parser.add_argument("--rebuild", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--progress", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--serve", metavar="INDEX", help=argparse.SUPPRESS)
+    parser.add_argument("--changed", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
 
     if args.build:
-        return child_build(*args.build, args.rebuild, args.progress, args.config)
+        return child_build(*args.build, args.rebuild, args.progress, args.config, args.changed)
     if args.serve:
         return child_serve(args.serve, args.real_embedder, args.config)
 

@@ -1,6 +1,6 @@
 """Add one article file, then remove it, on an index built before: the update figures alone (not a test).
 
-    python -m benchmarks.update_one --workdir DIR [--repeat 3] [--json] [--config FILE]
+    python -m benchmarks.update_one --workdir DIR [--repeat 3] [--named] [--json] [--config FILE]
 
 Why: `benchmarks.scale --reuse` measures one add and one remove after opening the
 index and timing its questions; at 1M passages an update is the figure being worked
@@ -10,6 +10,9 @@ child, which reloads and searches until the change is visible), `--repeat` times
 and prints beside each figure the load average and the build child's CPU time
 (user + system), which follows the work done much more than wall time does when
 other processes share the cores.
+
+`--named`: each build is told the file that changed (`build_index(changed=...)`, as
+an admin's upload and a fetch do), instead of listing and stat-ing the whole folder.
 
 DIR holds corpus/ and index/ of an earlier `benchmarks.scale --keep` run (the
 index up to date with the corpus: a first run on a stale index pays for the
@@ -46,13 +49,13 @@ def until_visible(server: ServerProcess, question: str, article_id: str, present
 
 
 def one_change(corpus: Path, index: Path, server: ServerProcess, change, present: bool,
-               config_path: str | None, question) -> dict:
+               config_path: str | None, question, changed: list[Path] | None = None) -> dict:
     """`change()` to the corpus, one build, reloads until visible: what each step cost."""
     load = os.getloadavg()[0]
     cpu = child_cpu_s()
     started = time.perf_counter()
     change()
-    build = run_build(corpus, index, config_path)
+    build = run_build(corpus, index, config_path, changed=changed)
     built = time.perf_counter()
     seen = until_visible(server, question.text, question.article_id, present)
     return {"total_s": time.perf_counter() - started, "build_index_s": build["seconds"],
@@ -61,7 +64,7 @@ def one_change(corpus: Path, index: Path, server: ServerProcess, change, present
             "added": build["added"], "removed": build["removed"], "load_1m": load}
 
 
-def measure(work: Path, repeat: int, warmup: int, config_path: str | None) -> list[dict]:
+def measure(work: Path, repeat: int, warmup: int, config_path: str | None, named: bool = False) -> list[dict]:
     """`warmup` untimed rounds, then `repeat` timed ones; the timed rounds' figures."""
     corpus, index = work / "corpus", work / "index"
     log("catch-up build (not timed: the index must be up to date before the first add)")
@@ -77,8 +80,9 @@ def measure(work: Path, repeat: int, warmup: int, config_path: str | None) -> li
             def add(serial=serial):
                 write_new_article(corpus, serial=serial, seed=0)
 
-            added = one_change(corpus, index, server, add, True, config_path, question)
-            removed = one_change(corpus, index, server, path.unlink, False, config_path, question)
+            changed = [path] if named else None
+            added = one_change(corpus, index, server, add, True, config_path, question, changed)
+            removed = one_change(corpus, index, server, path.unlink, False, config_path, question, changed)
             if added["added"] != 1 or removed["removed"] != 1:
                 raise RuntimeError(f"expected one article added and removed, got {added} / {removed}")
             timed = serial >= warmup
@@ -103,12 +107,14 @@ def main() -> None:
                         help="untimed rounds first (default 1): the first update after a big one "
                              "deletes the rows that one replaced")
     parser.add_argument("--config", help="TOML config passed to build_index and Searcher.open")
+    parser.add_argument("--named", action="store_true",
+                        help="tell each build the file that changed, as an upload or a fetch does")
     parser.add_argument("--json", action="store_true", help="one JSON object on stdout")
     args = parser.parse_args()
     work = Path(args.workdir)
     if not all((work / name).is_dir() for name in ("corpus", "index")):
         parser.error(f"{work} must hold corpus/ and index/ of an earlier `benchmarks.scale --keep` run")
-    rounds = measure(work, args.repeat, args.warmup, args.config)
+    rounds = measure(work, args.repeat, args.warmup, args.config, args.named)
     if args.json:
         print(json.dumps({"cpus": os.cpu_count(), "rounds": rounds}))
         return

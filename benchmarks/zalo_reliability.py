@@ -20,10 +20,15 @@ Printed figures (goals in brackets):
   over 2,000 characters [0] messages the bot tried to send beyond Zalo's limit (the fake
                             refuses them with 400, so they also show as API errors)
   user text in the log [0]  log lines above DEBUG holding a marker planted in user text
-  generic-error replies [0] the "Xin lỗi, đã có lỗi" reply
+  generic-error replies [0] the "Xin lỗi, đã có lỗi" reply, outside the injected outages
+  per kind                  issue 23's network cases (after each chat's others, from a
+                            second random stream, so the first --per-chat stay the same):
+                            a reply whose connection drops once ("network", "group_network":
+                            the answer must still come) or twice ("outage": the apology)
 
     python -m benchmarks.zalo_reliability                  # 50 chats x 20 updates
     python -m benchmarks.zalo_reliability --chats 10 --per-chat 10 --seed 2
+    python -m benchmarks.zalo_reliability --network-per-chat 0   # the mix before those cases
 """
 from __future__ import annotations
 
@@ -48,6 +53,7 @@ from .hostile_mix import QUESTIONS, hostile_texts
 from .reliability import (
     Records,
     Tally,
+    answered,
     capture_log,
     converse,
     marker,
@@ -111,6 +117,33 @@ def private_step(api, rng, tally, chat: str, admin: bool):
     ]), "none", kind
 
 
+def network_step(api, rng, tally, chat: str, group: bool):
+    """A question whose reply loses its connection once or twice (issue 23), as
+    reliability.converse takes it: (update, expects, kind, setup, want)."""
+    m = marker(rng, tally)
+    q = rng.choice(QUESTIONS)
+    kind = "group_network" if group else rng.choice(["network", "outage"])
+    text = f"@{BOT_NAME} {q} {m}" if group else f"{q} {m}"
+    update = api.message_update(text, chat_id=chat, user_id=f"m{rng.randrange(100)}" if group
+                                else chat, group=group)
+    times = 2 if kind == "outage" else 1
+    return (update, "reply", kind, lambda: api.drops.__setitem__(("sendMessage", chat), times),
+            texts.ERROR if kind == "outage" else m)
+
+
+def network_report(tally, api) -> tuple[int, str]:
+    """(generic-error replies outside the injected outages, what each network kind got)."""
+    ok: dict[str, list[int]] = {}
+    for _, kind, want, _, window in tally.hostile:
+        good = any(want in t for t in window) if want == texts.ERROR else answered(window)
+        ok.setdefault(kind, [0, 0])[good] += 1
+    outages = Counter(chat for chat, kind, *_ in tally.hostile if kind == "outage")
+    generic = Counter(s.chat_id for s in api.sent if texts.ERROR in s.text)
+    beyond = sum(max(0, n - outages[chat]) for chat, n in generic.items())
+    return beyond, ", ".join(f"{k} {good}/{bad + good}"
+                                        for k, (bad, good) in sorted(ok.items()))
+
+
 def group_step(api, rng, tally, chat: str):
     """One update of a group: chatter, photos and other bots' commands need no reply;
     a mention of the bot, /ask and /help do."""
@@ -147,8 +180,12 @@ async def run(config: ChatConfig, searcher, args, db: Path) -> dict:
                 admin = c == groups  # one private chat belongs to an admin
                 scripts[chat] = [private_step(api, rng, tally, chat, admin)
                                  for _ in range(args.per_chat)]
+        network = random.Random(args.seed + 23)  # the first --per-chat steps stay the same
+        for chat, steps in scripts.items():
+            steps += [network_step(api, network, tally, chat, chat.startswith("g"))
+                      for _ in range(args.network_per_chat)]
         t0 = time.monotonic()
-        await asyncio.gather(*[converse(api, steps, chat, tally, args.settle, args.settle)
+        await asyncio.gather(*[converse(api, steps, chat, tally, args.settle, args.network_settle)
                                for chat, steps in scripts.items()])
         wall = time.monotonic() - t0
         await asyncio.sleep(1.0)  # late replies would show now
@@ -157,7 +194,7 @@ async def run(config: ChatConfig, searcher, args, db: Path) -> dict:
         await task
         stop_seconds = time.monotonic() - stop0
         store.close()
-    kinds = Counter(kind for steps in scripts.values() for _, _, kind in steps)
+    kinds = Counter(step[2] for steps in scripts.values() for step in steps)
     return {"tally": tally, "api": api, "wall": wall, "stop_seconds": stop_seconds,
             "handled": bot.handled, "kinds": kinds, "groups": groups,
             "total": sum(len(s) for s in scripts.values())}
@@ -166,6 +203,10 @@ async def run(config: ChatConfig, searcher, args, db: Path) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     mix_options(parser)
+    parser.add_argument("--network-per-chat", type=int, default=2,
+                        help="questions whose reply loses its connection, after each chat's others")
+    parser.add_argument("--network-settle", type=float, default=1.5,
+                        help="quiet seconds before each of those (a drop must hit its own reply)")
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="zalo-reliability-"))
@@ -185,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
     tally, api = result["tally"], result["api"]
     sent = api.sent
     send_errors = [e for e in api.errors if e[0] == "sendMessage"]
-    generic = sum(texts.ERROR in s.text for s in sent)
+    generic, per_kind = network_report(tally, api)
     print(f"updates sent: {result['total']} from {args.chats} concurrent chats "
           f"({result['groups']} of them groups) in {result['wall']:.1f} s "
           f"({result['total'] / result['wall']:.1f} updates/s); bot messages: {len(sent)}, "
@@ -201,7 +242,11 @@ def main(argv: list[str] | None = None) -> int:
           f"sendMessage refused by the API: {len(send_errors)} {send_errors[:3]}")
     print(f"user text in the log above DEBUG: {records.leaked} lines; log: {records.count} "
           f"records, {records.bytes / result['total']:.1f} bytes per update")
-    print(f"generic-error replies: {generic}; updates the bot finished: {result['handled']}")
+    print(f"generic-error replies: {generic} outside injected outages; updates the bot "
+          f"finished: {result['handled']}")
+    if per_kind:
+        print(f"network cases that got what they should: {per_kind}; requests dropped: "
+              f"{len(api.dropped)}")
     print(f"shutdown in {result['stop_seconds']:.2f} s")
     for text in records.errors[:3]:
         print("  " + text[:300])

@@ -137,24 +137,32 @@ class Reindexer:
         self.corpus_dir = Path(corpus_dir)
         self.index_dir = Path(index_dir)
         self.config = config
-        self._build = build or self._default_build
+        self._build = build  # a stand-in for tests: a no-argument callable
         self._lock = asyncio.Lock()
 
     @property
     def busy(self) -> bool:
         return self._lock.locked()
 
-    def _default_build(self) -> BuildReport:
+    def _index(self, changed: list[Path] | None) -> BuildReport:
         from retrieval.index import build_index
 
-        return build_index(self.corpus_dir, self.index_dir, self.config, progress=False)
+        if self._build is not None:
+            return self._build()
+        return build_index(self.corpus_dir, self.index_dir, self.config, progress=False, changed=changed)
 
-    async def run(self) -> BuildReport:
-        """Build (waiting for a build already running here), then swap the new index in."""
+    async def run(self, changed: list[Path] | None = None) -> BuildReport:
+        """Build (waiting for a build already running here), then swap the new index in.
+        `changed`: the only corpus files that changed (an upload, a fetch), so the build
+        does not list the whole folder (at 1M passages most of an update's cost)."""
         async with self._lock:
-            report = await asyncio.to_thread(self._build)
+            report = await asyncio.to_thread(self._index, changed)
             await asyncio.to_thread(self.searcher.reload)
             return report
+
+    def fetched(self, report) -> list[Path]:
+        """The corpus files a fetch wrote (retrieval.fetch.FetchReport)."""
+        return [self.corpus_dir / o.path for o in report.fetched if o.path]
 
 
 Say = Callable[[str], Awaitable[object]]  # sends one reply to the admin's chat
@@ -170,12 +178,15 @@ async def reindex_and_report(reindexer: Reindexer, say: Say, m: Markup) -> None:
     await rebuild_and_report(reindexer, say, m)
 
 
-async def rebuild_and_report(reindexer: Reindexer, say: Say, m: Markup,
-                             uploaded: Path | None = None) -> None:
+async def rebuild_and_report(reindexer: Reindexer, say: Say, m: Markup, uploaded: Path | None = None,
+                             changed: list[Path] | None = None) -> None:
     """Rebuild, then tell the admin what changed, why an uploaded file was dropped, or why
-    the build failed (the old index keeps serving)."""
+    the build failed (the old index keeps serving).  An upload, or the files a fetch
+    wrote (`changed`), are all the build looks at; /reindex reads the whole folder."""
+    if uploaded is not None:
+        changed = [uploaded]
     try:
-        report = await reindexer.run()
+        report = await reindexer.run(changed)
     except OUTAGES as e:  # a database restart: the old index serves, the admin tries again
         log.warning("index rebuild: the store could not be reached: %s", e)
         await say(STORE_UNAVAILABLE)
@@ -199,7 +210,7 @@ async def fetch_and_report(reindexer: Reindexer, say: Say, m: Markup, urls: list
                                      urls)
     await say(fetch_text(m, report))
     if report.fetched:
-        await rebuild_and_report(reindexer, say, m)
+        await rebuild_and_report(reindexer, say, m, changed=reindexer.fetched(report))
 
 
 class IndexWatcher:

@@ -1,30 +1,26 @@
-"""Bot API requests that get one more try when the network drops them.
+"""Requests to a chat platform's API that get one more try when the network drops them:
+the rule both front ends follow (Telegram's `polling.RetryingRequest`, Zalo's
+`ZaloBot._send`).
 
 Why: a connection to the Bot API that is refused, reset or closed without an
 answer used to fail the handler at once: the user got the generic error and
 the log a traceback, for a blip that a second try (half a second later, on a
-fresh connection) gets through.  `RetryingRequest` retries such a request
-once, whatever the method (sendMessage, answerCallbackQuery, getFile, a file
-download), and logs one line when the retry saved it; when the second try
-fails too, the error goes to the error handler, which logs it once, without a
-traceback, and apologises.
+fresh connection) gets through.  Such a request is sent once more, whatever
+the method, and one line is logged when the retry saved it; when the second
+try fails too, the failure is logged once, without a traceback, and the user
+gets an apology.
 
-A timeout is not retried: Telegram then usually has the request and is only
+A timeout is not retried: the server then usually has the request and is only
 slow, and a second sendMessage would post the answer twice.  A connection
-dropped after the request was written can, rarely, hide a message Telegram
-did take; one duplicated answer is a smaller harm than none.  getUpdates does
-not come through here: the Updater's polling loop retries it with back-off.
+dropped after the request was written can, rarely, hide a message the server
+did take; one duplicated answer is a smaller harm than none.  Polling for
+updates does not come through here: each polling loop retries with back-off.
+
+Free of python-telegram-bot: the Zalo bot runs without it.
 """
 from __future__ import annotations
 
-import asyncio
-import logging
-
 import httpx
-from telegram.error import NetworkError
-from telegram.request import HTTPXRequest
-
-log = logging.getLogger(__name__)
 
 RETRY_PAUSE = 0.5  # seconds before the second try
 # What httpx raises when the connection failed rather than the server being slow.
@@ -32,25 +28,7 @@ DROPPED = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout, httpx.Re
            httpx.ReadError, httpx.WriteError)
 
 
-def endpoint(url: str) -> str:
-    """The method name of a Bot API URL ("sendMessage"), or "download" for a file URL;
-    never the token the URL carries."""
-    return "download" if "/file/bot" in url else url.rsplit("/", 1)[-1]
-
-
-class RetryingRequest(HTTPXRequest):
-    """HTTPXRequest that sends a request once more when its connection was lost."""
-
-    __slots__ = ()
-
-    async def do_request(self, url: str, method: str, request_data=None, *args, **kwargs):
-        try:
-            return await super().do_request(url, method, request_data, *args, **kwargs)
-        except NetworkError as error:
-            if not isinstance(error.__cause__, DROPPED):
-                raise
-            await asyncio.sleep(RETRY_PAUSE)
-            result = await super().do_request(url, method, request_data, *args, **kwargs)
-            log.info("%s lost its connection (%s); the second try went through",
-                     endpoint(url), error)
-            return result
+def lost_connection(error: BaseException | None) -> bool:
+    """The request's connection failed (refused, reset, closed without an answer): worth
+    one more try.  A timeout is not: the server is likely slow and has the request."""
+    return isinstance(error, DROPPED)

@@ -22,17 +22,45 @@ Telegram retries.  `tolerate_webhook_poison` makes it take the same bare update
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import Update
-from telegram.error import TelegramError
+from telegram.error import NetworkError, TelegramError
 from telegram.ext import ExtBot
 from telegram.ext._utils import webhookhandler
 from telegram.request import HTTPXRequest
 
-from .network import RetryingRequest
+from .network import RETRY_PAUSE, lost_connection
 
 log = logging.getLogger(__name__)
+
+
+def endpoint(url: str) -> str:
+    """The method name of a Bot API URL ("sendMessage"), or "download" for a file URL;
+    never the token the URL carries."""
+    return "download" if "/file/bot" in url else url.rsplit("/", 1)[-1]
+
+
+class RetryingRequest(HTTPXRequest):
+    """HTTPXRequest that sends a request once more when its connection was lost
+    (chat/network.py's rule), whatever the method (sendMessage, answerCallbackQuery,
+    getFile, a file download); when the second try fails too, the error handler logs
+    it once, without a traceback, and apologises."""
+
+    __slots__ = ()
+
+    async def do_request(self, url: str, method: str, request_data=None, *args, **kwargs):
+        try:
+            return await super().do_request(url, method, request_data, *args, **kwargs)
+        except NetworkError as error:
+            if not lost_connection(error.__cause__):
+                raise
+            await asyncio.sleep(RETRY_PAUSE)
+            result = await super().do_request(url, method, request_data, *args, **kwargs)
+            log.info("%s lost its connection (%s); the second try went through",
+                     endpoint(url), error)
+            return result
 
 
 class MalformedUpdates(TelegramError):

@@ -559,7 +559,7 @@ async def scheduled_fetch(context: BotContext) -> None:
     for outcome in report.failed:
         log.warning("fetch failed: %s: %s", outcome.url, outcome.reason)
     if report.fetched:
-        build = await state.reindexer.run()
+        build = await state.reindexer.run(state.reindexer.fetched(report))
         log.info("index updated after fetching: %d added, %d changed", len(build.added),
                  len(build.changed))
 
@@ -582,7 +582,7 @@ async def on_error(update: object, context: BotContext) -> None:
         log.warning("update %s: %s", update_id, error)
         reply = STORE_UNAVAILABLE
     elif isinstance(error, NetworkError) and not isinstance(error, BadRequest):
-        # Already tried twice (network.RetryingRequest): the network, not a bug.
+        # Already tried twice (polling.RetryingRequest): the network, not a bug.
         log.warning("update %s: the Bot API could not be reached (%s)", update_id, error)
     else:
         log.error("update %s failed", update_id, exc_info=error)

@@ -323,6 +323,7 @@ def has_evidence(sentence: str, want: Wanted) -> bool:
 # ---------------------------------------------------------------- scoring sentences
 
 BACKGROUND_SHARE = 0.25
+_TARGET_PAIRS = frozenset(" ".join(cue) for cue in _TARGET_CUES)  # as _sentence_words spells pairs
 OTHER_YEAR_SHARE = 0.5
 TARGET_SHARE = 0.5
 _SAID_YEAR = re.compile(r"\b[Nn]ăm\s+((?:19|20)\d\d)\b")
@@ -343,7 +344,8 @@ class SentenceScorer:
         # paragraphs apart is the rest ("hội viên", "bầu", "chủ trì").
         self.weights = {t: idf.get(t, 1.0) * (BACKGROUND_SHARE if t in seen else 1.0) for t in terms}
         self.total = sum(self.weights.values()) or 1.0
-        self.pairs = {p for p in pairwise(words) if not (set(p) & FOLDED_STOPWORDS) and not set(p) <= seen}
+        self.pairs = {f"{a} {b}" for a, b in pairwise(words)
+                      if not ({a, b} & FOLDED_STOPWORDS) and not {a, b} <= seen}
         self.want = want
         self.evidence_weight = evidence_weight if want.kind in (NUMBER, WHO, WHEN, WHERE) else 0.0
         # A figure achieved is asked for, unless the question names a target.
@@ -381,7 +383,7 @@ class SentenceScorer:
         s = self.relevance(sentence)
         if self.evidence_weight and s > 0 and has_evidence(sentence, self.want):
             s += self.evidence_weight * min(1.0, s / 0.2)
-        if self.achieved and s > 0 and not _sentence_words(sentence)[1].isdisjoint(_TARGET_CUES):
+        if self.achieved and s > 0 and not _sentence_words(sentence)[1].isdisjoint(_TARGET_PAIRS):
             s *= TARGET_SHARE
         if self.years and s > 0:
             # "Năm 2024, Hội phấn đấu 3.000 hộ..." does not answer a question about 2023.
@@ -436,10 +438,13 @@ def is_caption(text: str, start: int, end: int) -> bool:
 
 
 @_cached
-def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[tuple[str, str]], int]:
-    """A sentence's folded words and pairs of words, and how many words: what relevance reads."""
+def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[str], int]:
+    """A sentence's folded words and pairs of words ("hoi vien"), and how many words: what
+    relevance reads.  Pairs are strings, not tuples: the caches hold ~100 sentences a
+    question, and their tuples were most of what the garbage collector traversed (at
+    100k passages a young collection every ~25 questions cost 3-17 ms)."""
     words = folded_words(sentence)
-    return frozenset(words), frozenset(pairwise(words)), len(words)
+    return frozenset(words), frozenset(f"{a} {b}" for a, b in pairwise(words)), len(words)
 
 
 @_cached

@@ -53,7 +53,8 @@ def format_response(response: SearchResponse) -> str:
 def _cmd_index(args, config) -> int:
     corpus = args.corpus or config.corpus_dir
     index = args.index or config.index_dir
-    report = build_index(corpus, index, config, progress=not args.quiet, rebuild=args.rebuild)
+    report = build_index(corpus, index, config, progress=not args.quiet, rebuild=args.rebuild,
+                         changed=args.changed)
     print(report.summary())
     if report.seconds > 0 and report.embedded:
         print(f"embedding speed: {report.embedded / report.seconds:.1f} passages/s (whole build)")
@@ -119,7 +120,8 @@ def _cmd_fetch(args, config) -> int:
     print(report.summary())
     if args.index:
         print("\nindex:")
-        print(build_index(corpus, index, config, progress=not args.quiet).summary())
+        print(build_index(corpus, index, config, progress=not args.quiet,
+                          changed=[corpus / o.path for o in report.fetched if o.path]).summary())
     elif report.fetched:
         print(f"\nnew or changed files: run `python -m retrieval index --corpus {corpus}` "
               "(or pass --index DIR) to index them")
@@ -182,6 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder (default: index)")
     p.add_argument("--rebuild", action="store_true",
                    help="start afresh, e.g. after switching to another embedder")
+    p.add_argument("--changed", nargs="+", metavar="FILE",
+                   help="only these corpus files were written or deleted: the folder is not listed "
+                        "(a script that copies articles in; the next plain run catches anything else)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
     p.set_defaults(run=_cmd_index)
 

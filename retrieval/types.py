@@ -171,12 +171,15 @@ class BuildReport:
     changed: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    named_files: int | None = None  # files the build was told had changed (None: it listed the folder)
 
     def summary(self) -> str:
         lines = [
             f"articles: {self.articles}",
             f"passages: {self.passages}",
-            f"files unchanged (not read): {self.unchanged_files}, parsed: {self.parsed_files}",
+            f"files unchanged (not read): {self.unchanged_files}, parsed: {self.parsed_files}"
+            + ("" if self.named_files is None else
+               f" (of {self.named_files} named; the folder was not listed)"),
             f"embedded now: {self.embedded}",
             f"reused from cache: {self.reused}",
             f"added: {len(self.added)}, changed: {len(self.changed)}, removed: {len(self.removed)}",

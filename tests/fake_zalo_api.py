@@ -11,7 +11,8 @@ Strict where Zalo is: a wrong token is 401, sendMessage `text` must be 1 to
 characters, and getUpdates is refused while a webhook is set.  `deliver()` is
 Zalo's side of webhook mode: it POSTs an update to the registered URL with the
 registered secret in `X-Bot-Api-Secret-Token` (or another header, to test).  On request it fails as a bad day
-does: `fail(method, status, times)` answers 5xx (or any status).
+does: `fail(method, status, times)` answers 5xx (or any status), and `drops` closes
+a request's connection without an answer, as a dropped network does.
 """
 from __future__ import annotations
 
@@ -61,6 +62,10 @@ class FakeZaloAPI:
         self.errors: list[tuple[str, int, str]] = []
         self.served: dict[str, float] = {}  # message_id -> when getUpdates handed it out
         self._failures: dict[str, list[int]] = {}
+        # Method, or (method, chat_id) -> how many of its next requests lose their
+        # connection without an answer, as when the network drops (the server read them).
+        self.drops: dict[str | tuple[str, str], int] = {}
+        self.dropped: list[str] = []  # methods whose request was dropped, in order
         self._server: ThreadingHTTPServer | None = None
         self.webhook: dict | None = None  # {"url", "secret_token"} once setWebhook was called
 
@@ -101,6 +106,9 @@ class FakeZaloAPI:
         except ValueError:
             return self._json(req, 400, {"ok": False, "error_code": 400,
                                          "description": "Bad JSON"})
+        if self._dropped(method, params.get("chat_id") if isinstance(params, dict) else None):
+            req.close_connection = True  # no answer: the client sees the server disconnect
+            return
         with self._lock:
             self.calls.append((method, params))
             failures = self._failures.get(method)
@@ -113,6 +121,16 @@ class FakeZaloAPI:
         if not payload.get("ok") and status != 408:  # 408: getUpdates found nothing new
             self.errors.append((method, status, payload.get("description", "")))
         self._json(req, status, payload)
+
+    def _dropped(self, method: str, chat_id) -> bool:
+        """True when this request is to lose its connection (see `drops`)."""
+        with self._lock:
+            key = next((k for k in ((method, chat_id), method) if self.drops.get(k, 0) > 0), None)
+            if key is None:
+                return False
+            self.drops[key] -= 1
+            self.dropped.append(method)
+            return True
 
     @staticmethod
     def _json(req, status: int, payload: dict) -> None:

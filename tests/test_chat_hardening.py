@@ -61,8 +61,8 @@ def test_presses_on_inline_cards_get_a_short_answer_for_every_button_kind(bot_en
     """A card posted through inline mode has no chat: Telegram sends only its
     inline_message_id with a press."""
     api = bot_env.api
-    payloads = [callbacks.more(1, 3), callbacks.full(1, 0), callbacks.feedback(1, 0, True),
-                callbacks.topic("y", "2024"), "lạ:nút-cũ"]
+    payloads = [callbacks.more(1, 3), callbacks.full(1, 0), callbacks.passage(1, 0),
+                callbacks.feedback(1, 0, True), callbacks.topic("y", "2024"), "lạ:nút-cũ"]
 
     async def scenario():
         async with bot_env.running():

@@ -768,3 +768,43 @@ def test_an_article_that_does_not_state_the_detail_says_so_first():
     both = Page(Status.ANSWER, question="q", qid=1, hits=[hit], match="partial", missing=["year", "detail"],
                 detail="số hội viên", understood="Hội Nông dân huyện Tùng Khê, năm 2020")
     assert "cũng không nêu số hội viên" in page_messages(HTML, both)[0]
+
+
+def test_an_upload_and_a_fetch_tell_the_build_their_files_and_reindex_lists_the_folder(tmp_path, monkeypatch):
+    """At 1M passages listing the corpus folder is most of an update: an admin's upload and
+    a fetch name the files they wrote (build_index(changed=...)); /reindex reads it all."""
+    import asyncio
+
+    import retrieval.index
+    from chat import admin
+    from retrieval.fetch import FetchReport, Outcome
+    from retrieval.types import BuildReport
+
+    told: list = []
+
+    def build_index(corpus, index, config, progress, changed=None):
+        told.append(changed)
+        return BuildReport()
+
+    class Reloading:
+        def reload(self):
+            return True
+
+    monkeypatch.setattr(retrieval.index, "build_index", build_index)
+    reindexer = admin.Reindexer(Reloading(), tmp_path / "corpus", tmp_path / "index", config=None)
+    said: list[str] = []
+
+    async def say(text):
+        said.append(text)
+
+    uploaded = tmp_path / "corpus" / "bai_moi.txt"
+    fetched = FetchReport(fetched=[Outcome("https://x.vn/a", path="portal/a.html")],
+                          unchanged=[Outcome("https://x.vn/b", path="portal/b.html")])
+
+    async def run():
+        await admin.rebuild_and_report(reindexer, say, HTML, uploaded=uploaded)
+        await admin.rebuild_and_report(reindexer, say, HTML, changed=reindexer.fetched(fetched))
+        await admin.reindex_and_report(reindexer, say, HTML)
+
+    asyncio.run(run())
+    assert told == [[uploaded], [tmp_path / "corpus" / "portal" / "a.html"], None]

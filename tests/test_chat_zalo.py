@@ -19,7 +19,7 @@ from portal_site import ARTICLES, PortalServer, Route, article_html
 
 from chat.admin import Reindexer
 from chat.feedback import FeedbackStore
-from chat.render.texts import ADMIN_ONLY, FETCH_STARTED, REINDEX_STARTED, STORE_UNAVAILABLE
+from chat.render.texts import ADMIN_ONLY, ERROR, FETCH_STARTED, REINDEX_STARTED, STORE_UNAVAILABLE
 from chat.render.texts import ZALO_HOW_TO as HOW_TO
 from chat.stores import StoreUnavailable, open_stores
 from chat.zalo.app import build_zalo
@@ -185,6 +185,32 @@ def test_groups_answer_only_when_addressed(zalo):
     assert_fits(api)
 
 
+def test_group_mentions_with_lone_surrogates_are_answered(zalo, caplog):
+    """Issue 23's surrogate case on Zalo: lone surrogates around a mention of the bot."""
+    api = zalo.api
+    caplog.set_level(logging.INFO)
+    said = {"m1": f"@{BOT_NAME} \ud800", "m2": f"@{BOT_NAME} {SEED_QUESTION} \udfff",
+            "m3": f"\ud83d @{BOT_NAME} {SEED_QUESTION}"}
+
+    async def scenario():
+        async with zalo.running():
+            api.message("\ud800 @ai_do_khac chào \udfff", chat_id=GROUP, user_id="m0", group=True)
+            replies = {}
+            for user, text in said.items():
+                n = len(api.sent_to(GROUP))
+                api.message(text, chat_id=GROUP, user_id=user, group=True)
+                replies[user] = await api.wait_reply(GROUP, after=n)
+            return replies
+
+    replies = asyncio.run(scenario())
+    assert "chưa nhập câu hỏi" in texts(replies["m1"])
+    assert "Câu hỏi: Thường trực Huyện ủy" in texts(replies["m2"])
+    assert "Câu hỏi: Thường trực Huyện ủy" in texts(replies["m3"])
+    assert len(api.sent_to(GROUP)) == sum(len(r) for r in replies.values())  # m0: not for us
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert_fits(api)
+
+
 def test_strange_events_get_a_polite_line_and_never_stop_the_bot(zalo, caplog):
     api = zalo.api
     caplog.set_level(logging.INFO)
@@ -237,6 +263,40 @@ def test_5xx_and_network_errors_back_off_and_recover(zalo, caplog):
     polls = api.calls_to("getUpdates")
     assert len(polls) >= 4
     assert any("getUpdates works again" in r.getMessage() for r in caplog.records)
+
+
+def test_a_reply_that_loses_its_connection_is_sent_again_once_then_apologised(zalo, caplog):
+    """Issue 23's rule on Zalo: the server closes the connection without an answer (it
+    had read the request); the send is tried once more; lost twice, one warning line, no
+    traceback, and the apology instead of the rest of the answer."""
+    api = zalo.api
+    caplog.set_level(logging.INFO)
+
+    async def ask(drops: int) -> list:
+        api.drops[("sendMessage", USER)] = drops
+        n = len(api.sent_to(USER))
+        api.message(SEED_QUESTION, chat_id=USER)
+        return await api.wait_reply(USER, after=n, contains="📰" if drops < 2 else None)
+
+    async def scenario():
+        async with zalo.running():
+            saved = await ask(1)
+            records = len(caplog.records)
+            lost = await ask(2)
+            return saved, records, lost, await ask(0)  # and the network is back
+
+    saved, records, lost, after = asyncio.run(scenario())
+    assert "Câu hỏi: Thường trực Huyện ủy" in texts(saved) and "📰" in texts(after)
+    assert [m.text for m in lost] == [ERROR]
+    assert api.dropped == ["sendMessage"] * 3
+    # A dropped request never reached the method: each message was sent once, not twice.
+    assert len([p for p in api.calls_to("sendMessage") if p["chat_id"] == USER]) \
+        == len(saved + lost + after)
+    retried = [r.getMessage() for r in caplog.records if "second try went through" in r.getMessage()]
+    assert len(retried) == 1 and retried[0].startswith("sendMessage ")
+    later = [r for r in caplog.records[records:] if r.levelno >= logging.WARNING]
+    assert len(later) == 1 and "sendMessage lost" in later[0].getMessage()
+    assert not [r for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
 
 
 def test_unreachable_server_is_a_network_error_without_the_token(caplog):

@@ -251,6 +251,38 @@ def test_incremental_update_equals_a_fresh_build(tmp_path, corpus, e5):
     assert Searcher.open(index, embedder=e5).stats()["articles"] == 4
 
 
+def test_an_update_told_which_files_changed_equals_one_that_lists_the_folder(tmp_path, corpus, e5):
+    """build_index(changed=...): an upload or a fetch names its files, and the rest of the
+    folder is not listed; the index is the one a full update makes."""
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    shutil.copytree(index, tmp_path / "listed")
+    _change_corpus(corpus)
+    changed = [corpus / "binh_lac.md", corpus / "son_khe.txt", corpus / "dong_trang_1.txt",
+               *(corpus / name for name in MORE), tmp_path / "outside.txt", corpus / ".hidden.txt",
+               corpus / "notes.pdf"]
+    named = build_index(corpus, index, progress=False, embedder=e5, changed=changed)
+    listed = build_index(corpus, tmp_path / "listed", progress=False, embedder=e5)
+    assert (named.added, named.changed, named.removed) == (listed.added, listed.changed, listed.removed)
+    assert named.removed == ["binh_lac"] and named.changed == ["son_khe"] and named.named_files == 3 + len(MORE)
+    assert "the folder was not listed" in named.summary()
+    assert _answers(Searcher.open(index, embedder=e5)) == _answers(Searcher.open(tmp_path / "listed", embedder=e5))
+
+
+def test_files_not_named_wait_for_the_next_full_update(tmp_path, corpus, e5):
+    index = tmp_path / "index"
+    build_index(corpus, index, progress=False, embedder=e5)
+    (corpus / "dong_trang_1.txt").write_text(EXTRA, encoding="utf-8")
+    (corpus / "dong_trang_2.txt").write_text(EXTRA.replace("Đông Tràng", "Đông Tràng 2"), encoding="utf-8")
+    first = build_index(corpus, index, progress=False, embedder=e5, changed=[str(corpus / "dong_trang_1.txt")])
+    assert first.added == ["dong_trang_1"]
+    assert build_index(corpus, index, progress=False, embedder=e5).added == ["dong_trang_2"]
+    # A named file whose article id another file already provides is skipped, as in a full update.
+    (corpus / "dong_trang_1.md").write_text(EXTRA, encoding="utf-8")
+    again = build_index(corpus, index, progress=False, embedder=e5, changed=[corpus / "dong_trang_1.md"])
+    assert [s.reason for s in again.skipped] == ["same article id as dong_trang_1.txt"]
+
+
 # A real kill -9 inside the writer's update, after the step named (or, for the
 # publish, before it): rows of an unpublished generation in the catalog, a
 # vectors file and a lexical commit of it.

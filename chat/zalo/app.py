@@ -21,7 +21,9 @@ from collections import OrderedDict
 from .. import logsafe
 from ..admin import IndexWatcher, Reindexer
 from ..insights import build_report, chat_summary
+from ..network import RETRY_PAUSE
 from ..render.markup import ZALO
+from ..render.texts import ERROR
 from ..service import ChatService
 from ..stores import ChatStores, QuestionStore, open_stores
 from .client import ZaloClient, ZaloError, ZaloNetworkError, base_url_from_env
@@ -33,7 +35,6 @@ log = logging.getLogger(__name__)
 POLL_SECONDS = 30
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 30.0
-SEND_RETRY_PAUSE = 0.5
 CHAT_LOCKS = 10_000
 
 
@@ -199,9 +200,12 @@ class ZaloBot:
             self.handled += 1
 
     async def _deliver(self, chat_id: str, texts: list[str]) -> None:
-        """Send texts to a chat in order (admin reports arriving after the command)."""
+        """Send texts to a chat in order (admin reports arriving after the command); a
+        text the network lost twice ends the reply with the apology (issue 23's rule)."""
         for text in texts:
-            await self._send(chat_id, text)
+            if not await self._send(chat_id, text):
+                await self._send(chat_id, ERROR, quiet=True)
+                return
 
     async def _typing(self, chat_id: str) -> None:
         try:
@@ -209,21 +213,28 @@ class ZaloBot:
         except (ZaloError, ZaloNetworkError) as e:
             log.debug("sendChatAction failed: %s", e)
 
-    async def _send(self, chat_id: str, text: str) -> None:
-        """sendMessage; once more when the connection failed before the request was sent
-        (a second try after a read timeout could post the answer twice)."""
+    async def _send(self, chat_id: str, text: str, quiet: bool = False) -> bool:
+        """sendMessage; once more when the connection was lost (chat/network.py: not after
+        a timeout, which could post the answer twice).  False when the network lost it
+        twice: logged once, without a traceback (`quiet`: at DEBUG, for the apology)."""
+        first = None
         for attempt in (1, 2):
             try:
                 await self.client.send_message(chat_id, text)
-                return
             except ZaloNetworkError as e:
-                if e.sent or attempt == 2:
-                    log.warning("sendMessage lost: %s", e)
-                    return
-                await asyncio.sleep(SEND_RETRY_PAUSE)
-            except ZaloError as e:
+                if e.lost and attempt == 1:
+                    first = e
+                    await asyncio.sleep(RETRY_PAUSE)
+                    continue
+                (log.debug if quiet else log.warning)("sendMessage lost: %s", e)
+                return False
+            except ZaloError as e:  # the server answered: sending again would not help
                 log.warning("sendMessage refused: %s", e)
-                return
+                return True
+            if first is not None:
+                log.info("sendMessage lost its connection (%s); the second try went through", first)
+            return True
+        return False
 
 
 def build_zalo(config, searcher, token: str, base_url: str | None = None,

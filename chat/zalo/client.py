@@ -20,6 +20,7 @@ import os
 import httpx
 
 from .. import logsafe
+from ..network import lost_connection
 
 DEFAULT_BASE_URL = "https://bot-api.zaloplatforms.com"
 BASE_URL_ENV = "ZALO_BASE_URL"
@@ -48,6 +49,7 @@ class ZaloNetworkError(Exception):
         super().__init__(f"{method}: {type(cause).__name__}")
         self.method = method
         self.sent = sent  # False: the request surely never reached the server
+        self.lost = lost_connection(cause)  # the connection failed, not a timeout: try again
 
 
 def base_url_from_env(env_name: str = BASE_URL_ENV) -> str:

@@ -67,17 +67,35 @@ def corpus_entries(corpus_dir: Path, ordered: bool = True) -> list[tuple[str, os
             if entry.is_dir():
                 if not entry.is_symlink():
                     walk(entry.path, f"{prefix}{name}/")
-            elif entry.is_file():
-                # str.endswith on the lower-cased name: Path.suffix's rule for names not
-                # starting with a dot, in C (a third of the listing's time at 182k files).
-                lower = name.lower()
-                if lower.endswith(SUPPORTED_SUFFIXES) and lower != "readme.md":
-                    found.append((prefix + name, entry))
+            elif entry.is_file() and _listed(name):
+                found.append((prefix + name, entry))
 
     walk(str(corpus_dir), "")
     if ordered:
         found.sort(key=lambda item: corpus_order(item[0]))
     return found
+
+
+def _listed(name: str) -> bool:
+    """Is a file of this name (not hidden) part of the corpus?  str.endswith on the
+    lower-cased name: Path.suffix's rule for names not starting with a dot, in C (a
+    third of the listing's time at 182k files)."""
+    lower = name.lower()
+    return lower.endswith(SUPPORTED_SUFFIXES) and lower != "readme.md"
+
+
+def corpus_name(corpus_dir: Path, path: str | Path) -> str | None:
+    """`path` as corpus_entries names it (relative to the corpus folder, POSIX style) when
+    a file there is part of the corpus, whether or not it exists now (a file just
+    removed is named too); None for a path outside the folder, hidden, or of another type."""
+    full = Path(os.path.abspath(path))
+    try:
+        parts = full.relative_to(os.path.abspath(corpus_dir)).parts
+    except ValueError:
+        return None
+    if not parts or any(p.startswith(".") for p in parts) or not _listed(parts[-1]):
+        return None
+    return "/".join(parts)
 
 
 def corpus_order(rel: str) -> list[str]:
