@@ -381,7 +381,9 @@ def report_text(m: Markup, report: BuildReport, uploaded: str | None = None) -> 
     lines = [
         f"✅ {m.b('Đã cập nhật chỉ mục')} trong {seconds} giây.",
         f"• Bài viết: {report.articles} (đoạn văn: {report.passages})",
-        f"• Tệp không đổi (không đọc lại): {report.unchanged_files}, đã đọc: {report.parsed_files}",
+        (f"• Tệp không đổi (không đọc lại): {report.unchanged_files}, đã đọc: {report.parsed_files}"
+         if report.named_files is None else  # an upload or a fetch: only its files were looked at
+         f"• Chỉ xem {report.named_files} tệp vừa gửi/tải về, đã đọc: {report.parsed_files}"),
         f"• Thêm mới: {ids(report.added)}",
         f"• Thay đổi: {ids(report.changed)}",
         f"• Đã xoá: {ids(report.removed)}",
