@@ -6,8 +6,8 @@ Why: `benchmarks.scale --reuse` measures one add and one remove after opening th
 index and timing its questions; at 1M passages an update is the figure being worked
 on, and on a shared machine one sample says little.  This drives step 3 of scale.py
 alone (the same build child, `build_index` as the CLI calls it, and the same serving
-child, which reloads and searches until the change is visible), `--repeat` times,
-and prints beside each figure the load average and the build child's CPU time
+child, which reloads and searches until the change is visible: scale.wait_until),
+`--repeat` times, and prints beside each figure the load average and the build child's CPU time
 (user + system), which follows the work done much more than wall time does when
 other processes share the cores.
 
@@ -27,7 +27,7 @@ import resource
 import time
 from pathlib import Path
 
-from .scale import ServerProcess, log, run_build
+from .scale import ServerProcess, log, run_build, wait_until
 from .synthetic import write_new_article
 
 
@@ -35,17 +35,6 @@ def child_cpu_s() -> float:
     """CPU seconds used so far by waited-for child processes (the builds)."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
-
-
-def until_visible(server: ServerProcess, question: str, article_id: str, present: bool) -> dict:
-    """Reload and search until the article is (or is no longer) in the top 5."""
-    reloads = reload_s = 0.0
-    while True:
-        reloads += 1
-        reload_s += server.call("reload")["seconds"]
-        if (article_id in server.call("search", question=question)["ids"]) == present:
-            return {"reloads": int(reloads), "reload_s": reload_s}
-        time.sleep(0.05)
 
 
 def one_change(corpus: Path, index: Path, server: ServerProcess, change, present: bool,
@@ -57,7 +46,7 @@ def one_change(corpus: Path, index: Path, server: ServerProcess, change, present
     change()
     build = run_build(corpus, index, config_path, changed=changed)
     built = time.perf_counter()
-    seen = until_visible(server, question.text, question.article_id, present)
+    seen = wait_until(server, question.text, question.article_id, present)
     return {"total_s": time.perf_counter() - started, "build_index_s": build["seconds"],
             "build_wall_s": build["wall_s"], "build_cpu_s": child_cpu_s() - cpu,
             "visible_after_build_s": time.perf_counter() - built, **seen,
