@@ -6,8 +6,8 @@ Why: `benchmarks.scale --reuse` measures one add and one remove after opening th
 index and timing its questions; at 1M passages an update is the figure being worked
 on, and on a shared machine one sample says little.  This drives step 3 of scale.py
 alone (the same build child, `build_index` as the CLI calls it, and the same serving
-child, which reloads and searches until the change is visible), `--repeat` times,
-and prints beside each figure the load average and the build child's CPU time
+child, which reloads and searches until the change is visible: scale.wait_until),
+`--repeat` times, and prints beside each figure the load average and the build child's CPU time
 (user + system), which follows the work done much more than wall time does when
 other processes share the cores.
 
@@ -27,7 +27,7 @@ import resource
 import time
 from pathlib import Path
 
-from .scale import FOUND_TIMEOUT_S, ServerProcess, log, run_build
+from .scale import ServerProcess, log, run_build, wait_until
 from .synthetic import write_new_article
 
 
@@ -35,27 +35,6 @@ def child_cpu_s() -> float:
     """CPU seconds used so far by waited-for child processes (the builds)."""
     used = resource.getrusage(resource.RUSAGE_CHILDREN)
     return used.ru_utime + used.ru_stime
-
-
-# Hits searched for the new article.  Not 5: at 500k passages on postgres the second
-# article's question (it asks about the year before the article's) ranks it 9th,
-# behind four articles of the asked year, and a top-5 check waited forever.
-VISIBLE_IN_TOP = 20
-
-
-def until_visible(server: ServerProcess, question: str, article_id: str, present: bool) -> dict:
-    """Reload and search until the article is (or is no longer) in the top VISIBLE_IN_TOP."""
-    reloads = reload_s = 0.0
-    deadline = time.monotonic() + FOUND_TIMEOUT_S
-    while True:
-        reloads += 1
-        reload_s += server.call("reload")["seconds"]
-        if (article_id in server.call("search", question=question, top_k=VISIBLE_IN_TOP)["ids"]) == present:
-            return {"reloads": int(reloads), "reload_s": reload_s}
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{article_id} still {'absent' if present else 'present'} after "
-                               f"{FOUND_TIMEOUT_S} s of reloads")
-        time.sleep(0.05)
 
 
 def one_change(corpus: Path, index: Path, server: ServerProcess, change, present: bool,
@@ -67,7 +46,7 @@ def one_change(corpus: Path, index: Path, server: ServerProcess, change, present
     change()
     build = run_build(corpus, index, config_path, changed=changed)
     built = time.perf_counter()
-    seen = until_visible(server, question.text, question.article_id, present)
+    seen = wait_until(server, question.text, question.article_id, present)
     return {"total_s": time.perf_counter() - started, "build_index_s": build["seconds"],
             "build_wall_s": build["wall_s"], "build_cpu_s": child_cpu_s() - cpu,
             "visible_after_build_s": time.perf_counter() - built, **seen,

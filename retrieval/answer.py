@@ -444,7 +444,7 @@ def _sentence_words(sentence: str) -> tuple[frozenset[str], frozenset[str], int]
     question, and their tuples were most of what the garbage collector traversed (at
     100k passages a young collection every ~25 questions cost 3-17 ms)."""
     words = folded_words(sentence)
-    return frozenset(words), frozenset(f"{a} {b}" for a, b in pairwise(words)), len(words)
+    return frozenset(words), frozenset(map(" ".join, pairwise(words))), len(words)
 
 
 @_cached

@@ -259,6 +259,13 @@ def test_card_leads_with_the_answer_and_one_sentence_each_side():
     assert (first.before, first.answer, first.after) == ("", SENTENCES[0], f"{SENTENCES[1]} …")
 
 
+def test_a_card_dated_by_a_year_alone_shows_the_year():
+    """A year-only date (an anniversary's year, the headline's) is shown as a year, never as a day."""
+    hit = make_hit(date="2024", date_source="anniversary")
+    for markup in (PLAIN, HTML):
+        assert "📍 Đầm Hà · 🗓 2024 · Nguồn" in hit_block(markup, hit, 1, "duyệt chương trình công tác")
+
+
 def test_search_choice_of_answer_is_used_as_is():
     start = REPORT.index(SENTENCES[5])
     hit = make_hit(text=REPORT, answer=(start, start + len(SENTENCES[5])))

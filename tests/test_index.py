@@ -21,6 +21,8 @@ from retrieval.index import vectors as vectors_module
 from retrieval.index import writer as writer_module
 from retrieval.index.catalog import MIGRATIONS
 
+PAGES = ROOT / "tests" / "data" / "pages"  # fictional page shapes (tests/test_articles.py)
+
 # Fictional articles written for these tests; places and people are invented.
 ARTICLES = {
     "son_khe.txt": """Trang thông tin điện tử huyện Sơn Khê
@@ -415,8 +417,9 @@ def test_other_embedder_is_refused(tmp_path, corpus, e5):
 
 
 def test_missing_index_is_a_clear_error(tmp_path):
+    # OtherModel: the error is the index's; Config()'s embedder would load the real model.
     with pytest.raises(IndexNotFound, match="python -m retrieval index"):
-        Searcher.open(tmp_path / "nothing", Config())
+        Searcher.open(tmp_path / "nothing", Config(), embedder=OtherModel())
 
 
 def test_old_format_index_gets_a_clear_message_and_is_migrated(tmp_path, corpus, e5):
@@ -679,6 +682,52 @@ def test_catalog_from_before_date_sources_serves_then_reparses(tmp_path, corpus,
     fresh = Searcher.open(index, embedder=e5)
     assert {a.date_source for a in fresh.latest(5)} <= {"meta", "dateline", "url", "lead"}
     assert fresh.stats()["date_min"] is not None
+
+
+def test_browsing_reads_only_the_dates_a_page_states_of_itself(tmp_path):
+    """/help's and /stats' range, "Bài mới nhất" and /chude read the catalog's trusted dates
+    (types.trusted_date, catalog.TRUSTED_DATE_SQL): an anniversary's year or a date found
+    elsewhere in the text stays on its card but is never browsed by.  Fictional pages."""
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    shutil.copy(PAGES / "date_term_congress.txt", corpus)  # 01/04/2024, stated by the lead
+    shutil.copy(PAGES / "date_anniversary_range.txt", corpus)  # 2024, the year an anniversary falls in
+    for name, when in (("ve_nguon", "1999-09-05"), ("ra_quan", "2026-01-15")):
+        # As fetch writes a page dated by a full date it found further down the text.
+        (corpus / f"{name}.md").write_text(
+            f"---\ndate: {when}\ndate_source: text\n---\nĐoàn xã Phú Đông {name.replace('_', ' ')}\n\n"
+            "Đoàn Thanh niên xã Phú Đông tổ chức cho 40 đoàn viên về nguồn tại khu di tích của tỉnh.\n",
+            encoding="utf-8")
+    build_index(corpus, tmp_path / "index", progress=False, embedder=OtherModel())
+    searcher = Searcher.open(tmp_path / "index", embedder=OtherModel())
+    assert searcher.article("ra_quan").date_source == "text"  # kept, only not browsed by
+    stats = searcher.stats()
+    assert (stats["date_min"], stats["date_max"]) == ("2024-04-01", "2024-04-01")
+    assert searcher.latest(1)[0].article_id == "date_term_congress"
+    assert searcher.reader.headlines()[0][0] == "date_term_congress"
+
+
+def test_an_unaccented_question_is_embedded_as_the_index_spells_it(tmp_path, corpus):
+    """search.respell_questions: a question typed without accents is spelled as its best
+    lexical matches spell it before the dense model reads it; unspelled, it would get no
+    dense vote (dense_weight_unaccented = 0).  On the fictional eval set respelling moves
+    no question at rank 1 today (84 of 90 either way), so no eval floor can notice it gone."""
+    asked = []
+
+    class Recording(OtherModel):
+        def embed_query(self, text):
+            asked.append(text)
+            return super().embed_query(text)
+
+    build_index(corpus, tmp_path / "index", progress=False, embedder=Recording())
+    searcher = Searcher.open(tmp_path / "index", embedder=Recording())
+    searcher.search("Hoi nong dan huyen Son Khe tong ket nam 2023")
+    assert asked == ["Hội nông dân huyện Sơn Khê tổng kết năm 2023"]
+    unspelled = Config()
+    unspelled.search.respell_questions = False
+    asked.clear()
+    Searcher.open(tmp_path / "index", unspelled, embedder=Recording()).search("hoi nong dan son khe")
+    assert asked == []
 
 
 def test_catalog_from_before_the_lead_column_serves_the_same_then_migrates(tmp_path, corpus, e5):

@@ -9,6 +9,7 @@ from retrieval.textnorm import (
     has_diacritics,
     lexical_tokens,
     nfc,
+    respell,
     sentences,
     syllables,
     tone_key,
@@ -113,3 +114,12 @@ def test_a_long_sentence_splits_at_semicolons_but_not_inside_a_quoted_name():
     clauses = sentences(text)
     assert len(clauses) == 5
     assert name in clauses[0] and clauses[0].endswith("xây dựng chi hội vững mạnh;")
+
+
+def test_respell_spells_unaccented_words_as_the_index_does_in_context():
+    vocabulary = ["Đoàn viên trồng cây xanh", "Hội viên trồng cây ăn quả", "Nông dân xã Hòa Lĩnh cấy lúa"]
+    assert respell("trong cay", vocabulary) == "trồng cây"  # the commoner spelling alone...
+    assert respell("cay lua", vocabulary) == "cấy lúa"  # ...but a pair is read in context
+    assert respell("Nong dan xa Hoà Lĩnh", vocabulary) == "Nông dân xã Hòa Lĩnh"  # case as typed, tone kept
+    assert respell("cay o Paris?", vocabulary) == "cây o Paris?"  # unknown words stay as typed
+
