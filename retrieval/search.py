@@ -81,8 +81,16 @@ class Searcher:
         """Open the served generation; raises IndexNotFound, IndexMismatch or IndexFormatError."""
         config = config or Config()
         index_dir = Path(index_dir)
-        embedder = embedder or make_embedder(config.embedder)
-        return cls(index_dir, config, embedder, open_reader(index_dir, embedder.identity, config))
+        # The index (or the server) first: a missing one is a one-line error before the
+        # model loads (~1 s), then the model, then whether the index was built with it.
+        reader = open_reader(index_dir, None, config)
+        try:
+            embedder = embedder or make_embedder(config.embedder)
+            reader.check_embedder(embedder.identity)
+        except BaseException:
+            reader.close()
+            raise
+        return cls(index_dir, config, embedder, reader)
 
     # ------------------------------------------------------------ maintenance
 

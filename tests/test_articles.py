@@ -435,6 +435,8 @@ def test_event_date_of_the_lead_never_a_cited_document(headline, body, date):
     ("https://example.org/tin/2024/05/12/hoi-nghi", "2024-05-12"),
     ("https://example.org/hoi-nghi-20240512083000.htm", "2024-05-12"),
     ("https://example.org/tin/20240512/hoi-nghi", "2024-05-12"),
+    ("https://example.org/tin/hoi-nghi-20240512083000123.htm", "2024-05-12"),  # to the millisecond
+    ("https://example.org/tin/hoi-nghi-202405120830001.htm", None),  # 15 digits: not a time
     ("https://example.org/hoi-nghi-post123456.html", None),
     ("https://example.org/tin/2024/13/40/sai", None),
 ])

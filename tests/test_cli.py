@@ -75,7 +75,6 @@ def test_config_file_overrides_and_bad_config_is_reported(eval_index, tmp_path):
     assert result.returncode == 2 and "config file not found" in result.stderr
 
 
-@pytest.mark.slow  # the CLI loads the real model before it finds there is no index (see conftest)
 def test_missing_index_and_corpus_are_clear_errors(tmp_path):
     result = cli("search", "--index", tmp_path / "none", "xin chào", check=False)
     assert result.returncode == 2 and "no index in" in result.stderr

@@ -203,7 +203,6 @@ def _cli(config_path, *args, env=None):
                           cwd=ROOT, capture_output=True, text=True, env=env, timeout=120)
 
 
-@pytest.mark.slow  # the CLI loads the real model before it finds the server unreachable (see conftest)
 def test_a_bad_dsn_is_one_clear_line_without_the_password(tmp_path, monkeypatch):
     config = tmp_path / "pg.toml"
     config.write_text(f'[index]\nbackend = "postgres"\ndsn_env = "{DSN_ENV}"\n')
@@ -289,7 +288,6 @@ def test_a_streaming_replica_serves_the_generation_published_on_the_primary(corp
         shutil.rmtree(folder, ignore_errors=True)
 
 
-@pytest.mark.slow  # the bot loads the real model before it finds the server unreachable (see conftest)
 def test_the_bot_with_a_bad_dsn_says_so_in_one_line(tmp_path):
     config = tmp_path / "pg.toml"
     config.write_text(f'[index]\nbackend = "postgres"\ndsn_env = "{DSN_ENV}"\n')

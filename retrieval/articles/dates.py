@@ -50,7 +50,7 @@ _CITED_BEFORE = re.compile(
     re.IGNORECASE,
 )
 _URL_DATE = re.compile(r"/((?:19|20)\d\d)[/-](\d{1,2})[/-](\d{1,2})(?=[/_.-]|$)"
-                       r"|(?<!\d)(20\d\d)(\d\d)(\d\d)(?:\d{4}|\d{6}|\d{8})?(?!\d)")
+                       r"|(?<!\d)(20\d\d)(\d\d)(\d\d)(?:\d{4}|\d{6}|\d{8}|\d{9})?(?!\d)")
 
 
 def _valid_date(y: int, m: int, d: int) -> str | None:
@@ -102,7 +102,8 @@ def beside_timestamp(line: str) -> str:
 
 
 def _url_date(url: str | None) -> str | None:
-    """/2024/05/12/ or a yyyymmdd stamp in a page address."""
+    """/2024/05/12/ or a yyyymmdd stamp in a page address (with its time to the minute,
+    second or millisecond: hhmm, hhmmss, hhmmssxx, hhmmssmmm)."""
     for m in _URL_DATE.finditer(url or ""):
         y, mo, d = (m[1], m[2], m[3]) if m[1] else (m[4], m[5], m[6])
         if iso := _valid_date(int(y), int(mo), int(d)):

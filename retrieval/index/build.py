@@ -51,7 +51,8 @@ BATCH_FILES = 2000  # files parsed, embedded and written together (about 10k pas
 # 3 - one vocabulary: an "UBMTTQ huyện X" line is the site's banner; "Đảng bộ",
 #     "chủ nhiệm" and "hội trưởng" before a name make it a person's.
 # 4 - one list of units (vocabulary.ADMINISTRATIVE_UNITS): pages' "TX Vân Phố" is a town.
-PARSE_RULES = 4
+# 5 - an address stamp to the millisecond (yyyymmddhhmmssmmm) dates the page.
+PARSE_RULES = 5
 
 
 def file_hash(path: Path) -> str:

@@ -142,6 +142,10 @@ class IndexReader:
         faiss.omp_set_num_threads(1)
         _settle_collector()
 
+    def check_embedder(self, identity: str) -> None:
+        """IndexMismatch unless the index was built with the embedder of this identity."""
+        check_meta(self.index_dir, self.meta(), identity)
+
     def _check_catalog(self, embedder_identity: str | None) -> None:
         """Refuse a catalog this version cannot read; one that lacks migrations is served
         (a missing column reads as NULL) until the next build applies them."""

@@ -721,6 +721,10 @@ class PostgresReader:
         self.index_dir = None
         self.current = self._open_generation(meta)
 
+    def check_embedder(self, identity: str) -> None:
+        """IndexMismatch unless the index was built with the embedder of this identity."""
+        check_meta(WHERE, self.meta(), identity)
+
     def _connect(self) -> None:
         self._db = connect(self._dsn, autocommit=True)
         # A question never waits long: past it, IndexUnavailable ("thử lại sau").
