@@ -86,7 +86,7 @@ from chat.feedback import FeedbackStore
 from chat.render import texts
 from chat.telegram_bot import ALLOWED_UPDATES, build_application
 from tests.fake_bot_api import FakeBotAPI
-from tests.round_robin import RoundRobin
+from tests.round_robin import RoundRobin, free_port
 
 from .hostile_mix import PRIVATE_KINDS, QUESTIONS, hostile_texts, new_marker
 
@@ -497,11 +497,9 @@ async def start_bots(config, searcher, args, api, db: Path, corpus: Path):
         await app.updater.start_polling(poll_interval=0.0, timeout=10,
                                         allowed_updates=ALLOWED_UPDATES)
         return [app], None
-    from test_chat_cli import _free_port
-
     from retrieval.search import Searcher
 
-    ports = [_free_port() for _ in range(args.replicas)]
+    ports = [free_port() for _ in range(args.replicas)]
     proxy = RoundRobin([f"http://127.0.0.1:{p}" for p in ports]).start()
     apps = []
     for n, port in enumerate(ports):  # each replica its own searcher (one model in memory)

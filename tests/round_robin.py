@@ -8,12 +8,20 @@ from __future__ import annotations
 
 import itertools
 import json
+import socket
 import threading
 import urllib.error
 import urllib.request
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 FORWARDED = ("Content-Type", "X-Telegram-Bot-Api-Secret-Token", "X-Bot-Api-Secret-Token")  # Telegram, Zalo
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now (for a replica's webhook)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 class RoundRobin:
