@@ -160,9 +160,6 @@ class Reindexer:
             await asyncio.to_thread(self.searcher.reload)
             return report
 
-    def fetched(self, report) -> list[Path]:
-        """The corpus files a fetch wrote (retrieval.fetch.FetchReport)."""
-        return [self.corpus_dir / o.path for o in report.fetched if o.path]
 
 
 Say = Callable[[str], Awaitable[object]]  # sends one reply to the admin's chat
@@ -210,7 +207,7 @@ async def fetch_and_report(reindexer: Reindexer, say: Say, m: Markup, urls: list
                                      urls)
     await say(fetch_text(m, report))
     if report.fetched:
-        await rebuild_and_report(reindexer, say, m, changed=reindexer.fetched(report))
+        await rebuild_and_report(reindexer, say, m, changed=report.written(reindexer.corpus_dir))
 
 
 class IndexWatcher:

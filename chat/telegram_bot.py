@@ -559,7 +559,7 @@ async def scheduled_fetch(context: BotContext) -> None:
     for outcome in report.failed:
         log.warning("fetch failed: %s: %s", outcome.url, outcome.reason)
     if report.fetched:
-        build = await state.reindexer.run(state.reindexer.fetched(report))
+        build = await state.reindexer.run(report.written(state.corpus_dir))
         log.info("index updated after fetching: %d added, %d changed", len(build.added),
                  len(build.changed))
 

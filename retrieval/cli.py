@@ -121,7 +121,7 @@ def _cmd_fetch(args, config) -> int:
     if args.index:
         print("\nindex:")
         print(build_index(corpus, index, config, progress=not args.quiet,
-                          changed=[corpus / o.path for o in report.fetched if o.path]).summary())
+                          changed=report.written(corpus)).summary())
     elif report.fetched:
         print(f"\nnew or changed files: run `python -m retrieval index --corpus {corpus}` "
               "(or pass --index DIR) to index them")

@@ -80,6 +80,10 @@ class FetchReport:
     failed: list[Outcome] = field(default_factory=list)  # the portal or the network failed
     seconds: float = 0.0
 
+    def written(self, corpus_dir: Path) -> list[Path]:
+        """The corpus files this run wrote: what the build that follows is told changed."""
+        return [Path(corpus_dir) / o.path for o in self.fetched if o.path]
+
     def summary(self) -> str:
         lines = [f"fetched (new or changed): {len(self.fetched)}"]
         lines += [f"  + {o.path}: {o.title} ({o.date or 'no date'})" for o in self.fetched]

@@ -803,7 +803,7 @@ def test_an_upload_and_a_fetch_tell_the_build_their_files_and_reindex_lists_the_
 
     async def run():
         await admin.rebuild_and_report(reindexer, say, HTML, uploaded=uploaded)
-        await admin.rebuild_and_report(reindexer, say, HTML, changed=reindexer.fetched(fetched))
+        await admin.rebuild_and_report(reindexer, say, HTML, changed=fetched.written(reindexer.corpus_dir))
         await admin.reindex_and_report(reindexer, say, HTML)
 
     asyncio.run(run())
