@@ -230,7 +230,8 @@ def _scan_named(corpus_dir: Path, names: list[str], recorded: dict[str, Stat]) -
             stats[rel] = (st.st_size, st.st_mtime_ns)
     moved = sorted(((rel, st) for rel, st in stats.items() if recorded.get(rel) != st),
                    key=lambda item: corpus_order(item[0]))
-    forget = sorted(rel for rel in recorded if rel not in stats and rel not in {u.path for u in unreadable})
+    unread = {u.path for u in unreadable}
+    forget = sorted(rel for rel in recorded if rel not in stats and rel not in unread)
     return _Scan(corpus_dir, _Elsewhere(corpus_dir, set(stats), set(names)), moved, forget,
                  len(stats) - len(moved), unreadable, named=len(names))
 

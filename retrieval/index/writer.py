@@ -380,7 +380,8 @@ class IndexWriter:
                 self.db.execute("UPDATE passages SET removed = NULL WHERE removed > ?", (g,))
                 self.db.execute("UPDATE articles SET removed = NULL WHERE removed > ?", (g,))
             done.append(f"rolled back an unfinished update (generation {g + 1})")
-        tokens = get_meta(self.db).get("tokens")
+        meta = get_meta(self.db)
+        tokens = meta.get("tokens")
         if g > 0 and (lexical_gen != g or tokens != LEXICAL_TOKENS_VERSION):
             self._rebuild_lexical(g)
             done.append("rebuilt the lexical index from the catalog"
@@ -389,7 +390,7 @@ class IndexWriter:
             with self.db:
                 self.db.execute("INSERT OR REPLACE INTO meta VALUES ('tokens', ?)",
                                 (LEXICAL_TOKENS_VERSION,))
-        if get_meta(self.db).get("subjects") != SUBJECT_RULES:
+        if meta.get("subjects") != SUBJECT_RULES:
             self._recompute_subjects()
             if g > 0:
                 done.append("recomputed the articles' subjects (new rules)")
