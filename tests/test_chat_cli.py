@@ -6,7 +6,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import urllib.request
 import pytest
 from chat_fixtures import REPO, SEED_QUESTION
 from fake_bot_api import FakeBotAPI
+from round_robin import free_port
 
 pytestmark = pytest.mark.slow
 
@@ -147,12 +147,6 @@ def _interrupt(proc: subprocess.Popen) -> tuple[str, str]:
         return proc.communicate()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _post(url: str, payload: dict, secret: str | None) -> int:
     headers = {"Content-Type": "application/json"}
     if secret:
@@ -169,7 +163,7 @@ def test_bot_process_webhook_mode(seed_index, fake_api, tmp_path):
     """mode = "webhook": the bot registers its URL and secret with setWebhook, answers
     updates POSTed with the secret header, and ignores those without it."""
     api: FakeBotAPI = fake_api
-    port = _free_port()
+    port = free_port()
     url = f"http://127.0.0.1:{port}/tg-hook"
     config = tmp_path / "bot.toml"
     config.write_text(

@@ -17,8 +17,8 @@ from dataclasses import replace
 import psycopg
 import pytest
 from chat_fixtures import ADMIN_ID, SEED_QUESTION
-from round_robin import RoundRobin
-from test_chat_cli import BOT, _free_port, _post, clean_env
+from round_robin import RoundRobin, free_port
+from test_chat_cli import BOT, _post, clean_env
 from test_chat_telegram import answer_of, assert_sane, has_buttons
 
 from chat.config import ChatConfig as Config
@@ -177,7 +177,7 @@ def test_bad_dsn_is_one_line_at_start(tmp_path, dsn):
     env = clean_env(TELEGRAM_BOT_TOKEN="1:x")
     env.pop("CONGTAC_PG_DSN", None)
     if dsn:
-        env["CONGTAC_PG_DSN"] = dsn.format(port=_free_port())
+        env["CONGTAC_PG_DSN"] = dsn.format(port=free_port())
     run = subprocess.run([sys.executable, BOT, "--config", str(config), "--index",
                           str(tmp_path / "none")], capture_output=True, text=True, timeout=60,
                          env=env, cwd=tmp_path)
@@ -216,7 +216,7 @@ def test_two_webhook_replicas_answer_one_conversation(state_dsn, seed_index, sea
     api = fake_api
     config = pg_config(seed_index.config, admins=[ADMIN_ID], questions_per_minute=4,
                        reload_seconds=0, feedback_db=str(tmp_path / "unused.sqlite"))
-    ports = [_free_port(), _free_port()]
+    ports = [free_port(), free_port()]
     proxy = RoundRobin([f"http://127.0.0.1:{p}" for p in ports]).start()
     user, hasty = 4242, 4343
 
@@ -414,7 +414,7 @@ def test_two_zalo_webhook_replicas_page_each_others_answers(state_dsn, seed_inde
     webhook address, taking turns: a typed «xem thêm», «toàn văn N» and /new work
     whichever replica answered the card, and the how-to line comes once per chat."""
     from fake_zalo_api import FakeZaloAPI
-    from test_chat_zalo import SECRET, free_port, ranks
+    from test_chat_zalo import SECRET, ranks
 
     from chat.zalo.app import build_zalo
     from chat.zalo.webhook import WebhookSettings

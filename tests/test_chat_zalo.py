@@ -8,7 +8,6 @@ import asyncio
 import logging
 import re
 import shutil
-import socket
 from contextlib import asynccontextmanager
 from dataclasses import replace
 
@@ -16,6 +15,7 @@ import pytest
 from chat_fixtures import LONG_URL, SEED_QUESTION
 from fake_zalo_api import ACCOUNT_NAME, BOT_NAME, TEXT_LIMIT, FakeZaloAPI
 from portal_site import ARTICLES, PortalServer, Route, article_html
+from round_robin import free_port
 
 from chat.admin import Reindexer
 from chat.feedback import FeedbackStore
@@ -457,12 +457,6 @@ def test_bot_process_with_zalo_flag(seed_index, tmp_path):
 # ---------------------------------------------------------------- webhook mode
 
 SECRET = "s3cret-of-the-tests_0123456789"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def test_webhook_answers_with_the_secret_and_refuses_without_it(zalo, caplog):
